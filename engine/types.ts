@@ -252,3 +252,37 @@ export interface GroupEvent {
   left: NodeId[];
   cause: GroupEventCause;
 }
+
+/** What a whole node (ordering + group layer in one thread) asks of its host. */
+export interface NodeHost {
+  /** As SrpHost.send: `to` a node id, or 0 for every processor including this one. */
+  send(to: NodeId, bytes: Uint8Array): void;
+  /** Persist the highest ring seq before any packet announcing that ring leaves the node. */
+  storeRingSeq(seq: bigint): void;
+  /** Every application message the ring delivers here, in total order (see AppDelivery.local). */
+  deliver(delivery: AppDelivery): void;
+  /** Every configuration installed, at its exact place among the deliveries. */
+  configuration(change: ConfigurationChange): void;
+  /** Per-group membership changes. */
+  groupEvent?(event: GroupEvent): void;
+  log?(level: LogLevel, message: string): void;
+}
+
+/** Counters the engine keeps (evs-spec: statistics). All monotonically increasing except the state fields. */
+export interface EngineStats {
+  tokenRotations: number;
+  tokensReceived: number;
+  framesBroadcast: number;
+  framesDelivered: number;
+  retransmitsSent: number;
+  retransmitsRequested: number;
+  tokenRetransmits: number;
+  packetsDropped: Record<DropReason, number>;
+  gatherEntries: number;
+  commitEntries: number;
+  recoveryEntries: number;
+  configurationsInstalled: number;
+  state: MembershipState;
+  ringId: RingId;
+  members: NodeId[];
+}

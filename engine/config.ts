@@ -1,0 +1,119 @@
+/**
+ * Engine configuration: every timer in milliseconds, every size in bytes or frames, with the
+ * relations the protocol needs checked once (evs-spec §3.5). Defaults follow corosync's totem
+ * defaults except the token timeout, which is 1000 ms here (corosync: 3000 ms + 650 ms per node
+ * above two) so that a crashed member is detected within about a second.
+ */
+import { assert } from './assert.js';
+import {
+  groupNameBytesMax,
+  messageBytesMaxLimit,
+  nodeCountMax,
+  packetBytesMax,
+  windowSizeMax,
+} from './constants.js';
+import type { NodeId } from './types.js';
+
+export interface EngineConfig {
+  nodeId: NodeId;
+  /** This incarnation's number: its start time in ms, strictly growing across restarts. */
+  incarnation: number;
+  /** The highest ring seq this node has ever used (state store), or a clock-derived floor. */
+  ringSeqInitial: bigint;
+  /** No token for this long: the ring is lost, enter Gather. */
+  tokenTimeoutMs: number;
+  /** Resend the stored token copy after this long without a newer one. */
+  tokenRetransmitMs: number;
+  /** The representative holds an idle token this long. */
+  holdMs: number;
+  /** Join resend period in Gather. */
+  joinTimeoutMs: number;
+  /** Gather without consensus this long: mark the silent processors failed. */
+  consensusTimeoutMs: number;
+  /** Merge-detect broadcast period on an idle ring. */
+  mergeTimeoutMs: number;
+  /** Rotations with my aru holding the ring back before I declare failure to receive. */
+  failToRecvConst: number;
+  /** Unchanged-seq token receipts before the representative holds the token. */
+  seqnoUnchangedConst: number;
+  /** Sightings of a gap before requesting its retransmission. */
+  missCountConst: number;
+  /** Frames (new + retransmitted) one rotation may carry. */
+  windowSize: number;
+  /** Frames one processor may broadcast per token visit. */
+  maxMessages: number;
+  /** Largest packet the engine sends for a data frame, headers included, authentication excluded. */
+  frameBytesMax: number;
+  /** Largest application message (fragmented over frames). */
+  messageBytesMax: number;
+  /** Bytes of application messages that may wait for the token before submit() says full. */
+  sendQueueBytesMax: number;
+}
+
+export type EngineConfigInput = Partial<EngineConfig> & Pick<EngineConfig, 'nodeId'>;
+
+export const engineDefaults = {
+  incarnation: 1,
+  ringSeqInitial: 0n,
+  tokenTimeoutMs: 1000,
+  joinTimeoutMs: 50,
+  mergeTimeoutMs: 200,
+  failToRecvConst: 2500,
+  seqnoUnchangedConst: 30,
+  missCountConst: 5,
+  windowSize: 50,
+  maxMessages: 17,
+  frameBytesMax: 1500 - 28,
+  messageBytesMax: 1024 * 1024,
+  sendQueueBytesMax: 4 * 1024 * 1024,
+} as const;
+
+/** Fill in defaults and derived timers; throws an Error naming the field on a bad value. */
+export function resolveEngineConfig(input: EngineConfigInput): EngineConfig {
+  const tokenTimeoutMs = input.tokenTimeoutMs ?? engineDefaults.tokenTimeoutMs;
+  // corosync: token_retransmit = token / (token_retransmits_before_loss_const + 0.2), hold = 0.8 x that.
+  const tokenRetransmitMs = input.tokenRetransmitMs ?? Math.floor(tokenTimeoutMs / 4.2);
+  const holdMs = input.holdMs ?? Math.max(1, Math.floor(tokenRetransmitMs * 0.8));
+  const consensusTimeoutMs = input.consensusTimeoutMs ?? Math.floor(tokenTimeoutMs * 1.2);
+  const config: EngineConfig = {
+    ...engineDefaults,
+    ...stripUndefined(input),
+    nodeId: input.nodeId,
+    tokenTimeoutMs,
+    tokenRetransmitMs,
+    holdMs,
+    consensusTimeoutMs,
+  };
+  validateEngineConfig(config);
+  return config;
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  const out: Partial<T> = {};
+  for (const [k, v] of Object.entries(o)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
+  return out;
+}
+
+function check(ok: boolean, message: string): void {
+  if (!ok) throw new RangeError(`invalid engine configuration: ${message}`);
+}
+
+export function validateEngineConfig(c: EngineConfig): void {
+  check(Number.isInteger(c.nodeId) && c.nodeId >= 1 && c.nodeId <= 0xffffffff, `nodeId ${c.nodeId} must be an integer in 1..2^32-1`);
+  check(Number.isSafeInteger(c.incarnation) && c.incarnation >= 1, 'incarnation must be a positive safe integer');
+  check(c.ringSeqInitial >= 0n && c.ringSeqInitial < 1n << 62n, 'ringSeqInitial must be in 0..2^62');
+  for (const k of ['tokenTimeoutMs', 'tokenRetransmitMs', 'holdMs', 'joinTimeoutMs', 'consensusTimeoutMs', 'mergeTimeoutMs'] as const) {
+    check(Number.isFinite(c[k]) && c[k] >= 1, `${k} must be at least 1 ms`);
+  }
+  check(c.tokenTimeoutMs > c.tokenRetransmitMs, 'tokenTimeoutMs must exceed tokenRetransmitMs');
+  check(c.consensusTimeoutMs >= c.joinTimeoutMs, 'consensusTimeoutMs must be at least joinTimeoutMs');
+  check(Number.isInteger(c.windowSize) && c.windowSize >= 1 && c.windowSize <= windowSizeMax, `windowSize must be in 1..${windowSizeMax}`);
+  check(Number.isInteger(c.maxMessages) && c.maxMessages >= 1 && c.maxMessages <= c.windowSize, 'maxMessages must be in 1..windowSize');
+  check(Number.isInteger(c.failToRecvConst) && c.failToRecvConst >= 1, 'failToRecvConst must be a positive integer');
+  check(Number.isInteger(c.seqnoUnchangedConst) && c.seqnoUnchangedConst >= 1, 'seqnoUnchangedConst must be a positive integer');
+  check(Number.isInteger(c.missCountConst) && c.missCountConst >= 0, 'missCountConst must be a non-negative integer');
+  check(Number.isInteger(c.frameBytesMax) && c.frameBytesMax >= 256 && c.frameBytesMax <= packetBytesMax, `frameBytesMax must be in 256..${packetBytesMax}`);
+  check(Number.isInteger(c.messageBytesMax) && c.messageBytesMax >= 1 && c.messageBytesMax <= messageBytesMaxLimit, `messageBytesMax must be in 1..${messageBytesMaxLimit}`);
+  check(Number.isInteger(c.sendQueueBytesMax) && c.sendQueueBytesMax >= c.messageBytesMax, 'sendQueueBytesMax must be at least messageBytesMax');
+  assert(nodeCountMax > 0 && groupNameBytesMax > 0, 'bounds are positive');
+}
