@@ -1,0 +1,52 @@
+/**
+ * Virtual time for one simulated run. Everything that happens — a packet arriving, a node timer
+ * firing, a fault, an application send — is a callback scheduled at a virtual millisecond. Nothing
+ * reads the wall clock, so a run's outcome depends on its seed alone.
+ */
+import { EventQueue } from './event-queue.js';
+
+export class VirtualClock {
+  private readonly queue = new EventQueue<() => void>();
+  private now = 0;
+  /** Events run so far; bounds a run that livelocks at one virtual instant. */
+  eventsRun = 0;
+
+  get nowMs(): number {
+    return this.now;
+  }
+
+  get pending(): number {
+    return this.queue.size;
+  }
+
+  /** Run `fn` at `timeMs` (not before now: an event in the past runs at the current instant). */
+  at(timeMs: number, fn: () => void): void {
+    this.queue.push(Math.max(timeMs, this.now), fn);
+  }
+
+  after(delayMs: number, fn: () => void): void {
+    this.at(this.now + Math.max(0, delayMs), fn);
+  }
+
+  /** Time of the next event; Infinity when none. */
+  nextMs(): number {
+    return this.queue.peekTimeMs();
+  }
+
+  /**
+   * Run events in (time, scheduling) order up to and including `endMs`, then leave the clock at
+   * `endMs`. Stops early, returning false, once `eventsMax` events have run in total.
+   */
+  runUntil(endMs: number, eventsMax = Infinity): boolean {
+    while (this.queue.peekTimeMs() <= endMs) {
+      if (this.eventsRun >= eventsMax) return false;
+      const event = this.queue.pop();
+      if (event === undefined) break;
+      this.now = event.timeMs;
+      this.eventsRun++;
+      event.value();
+    }
+    this.now = Math.max(this.now, endMs);
+    return true;
+  }
+}
