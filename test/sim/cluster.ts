@@ -1,0 +1,422 @@
+/**
+ * N simulated totem-evs nodes on one virtual network: start, crash (memory dropped, in-flight
+ * packets gone) and restart (fresh memory, new incarnation, ring seq from the node's "disk"), an
+ * application load on every live node, and one in-memory trace file per node incarnation written
+ * exactly as docs/trace-contract.md says.
+ *
+ * The cluster also checks what the trace cannot show: that every delivered payload is byte for
+ * byte the one submitted, and that the persisted ring seq never goes backwards.
+ */
+import type { EngineConfigInput } from '../../engine/config.js';
+import type { AppDelivery, ConfigurationChange, Guarantee, NodeHost } from '../../engine/types.js';
+import { ringIdToString } from '../../engine/types.js';
+import { Network } from './network.js';
+import type { Prng } from './prng.js';
+import { confLine, crashLine, deliverLine, messageId, sendLine, traceFileName } from './trace-lines.js';
+import type { VirtualClock } from './virtual-clock.js';
+
+/** What the simulator drives: the surface of engine/node.ts TotemNode (a fake in unit tests). */
+export interface SimNode {
+  start(nowMs: number): void;
+  onPacket(nowMs: number, bytes: Uint8Array): void;
+  onTimer(nowMs: number): void;
+  nextTimerMs(): number;
+  submit(group: string, payload: Uint8Array, guarantee: Guarantee): number | false;
+  joinGroup(group: string): void;
+}
+
+export type SimNodeFactory = (config: EngineConfigInput, host: NodeHost) => SimNode;
+
+export interface WorkloadOptions {
+  /** Mean time between two messages of one node (exponential). */
+  sendIntervalMsMean: number;
+  /** Wait before retrying a message that submit() refused (send queue full). */
+  retryMs: number;
+  /** Probability that a message is safe rather than agreed. */
+  safeProbability: number;
+  /** Probability that a message is above one frame (fragmented), up to fragmentBytesMax. */
+  fragmentedProbability: number;
+  fragmentBytesMax: number;
+  /** Probability of a very large message, up to hugeBytesMax. */
+  hugeProbability: number;
+  hugeBytesMax: number;
+}
+
+export const workloadDefaults: WorkloadOptions = {
+  sendIntervalMsMean: 40,
+  retryMs: 25,
+  safeProbability: 0.5,
+  fragmentedProbability: 0.08,
+  fragmentBytesMax: 8 * 1024,
+  hugeProbability: 0.005,
+  hugeBytesMax: 64 * 1024,
+};
+
+export interface ClusterOptions {
+  clock: VirtualClock;
+  /** Drives the network faults. */
+  networkPrng: Prng;
+  /** Drives the application load (sizes, times, groups, guarantees). */
+  loadPrng: Prng;
+  nodeIds: readonly number[];
+  nodeFactory: SimNodeFactory;
+  /** Engine settings applied to every node (nodeId, incarnation and ringSeqInitial are the cluster's). */
+  engineConfig?: Omit<EngineConfigInput, 'nodeId' | 'incarnation' | 'ringSeqInitial'>;
+  workload?: Partial<WorkloadOptions>;
+}
+
+/** A defect the simulator itself detects (outside the EVS checker). */
+export interface SimViolation {
+  property: string;
+  message: string;
+}
+
+export const groupMain = 'bench';
+export const groupSecond = 'aux';
+
+interface SentMessage {
+  sizeBytes: number;
+  fillBase: number;
+}
+
+interface NodeSlot {
+  readonly id: number;
+  node: SimNode | null;
+  /** 0 before the first start. */
+  incarnation: number;
+  /** The persisted ring seq: survives crashes (the state directory). */
+  diskRingSeq: bigint;
+  lines: string[];
+  groups: string[];
+  /** Bumped at every crash/restart so that stale timer and load events of a dead incarnation do nothing. */
+  generation: number;
+  timerArmedMs: number;
+  timerGeneration: number;
+  lastConf: { kind: string; ring: string; members: readonly number[] } | null;
+  deliveriesInConf: number;
+  /** Messages of this incarnation not yet delivered back to it. */
+  ownUndelivered: Set<string>;
+  /** A message submit() refused, retried before any new one (the application blocks). */
+  pendingSubmit: { group: string; payload: Uint8Array; guarantee: Guarantee } | null;
+  /** Highest counter submit() returned in this incarnation. */
+  counterLast: number;
+}
+
+export class Cluster {
+  readonly network: Network;
+  /** Trace files by name: `<nodeId>.<incarnation>.jsonl`. */
+  readonly files = new Map<string, string[]>();
+  readonly harness: string[] = [];
+  readonly violations: SimViolation[] = [];
+  /** Listeners of every installed configuration (fault injection reacts to membership changes). */
+  readonly configurationListeners: ((nodeId: number, change: ConfigurationChange) => void)[] = [];
+
+  messagesSent = 0;
+  deliveries = 0;
+  configurationsInstalled = 0;
+  crashes = 0;
+  restarts = 0;
+  /** Virtual time of the last delivery or configuration anywhere. */
+  lastActivityMs = 0;
+
+  private readonly clock: VirtualClock;
+  private readonly loadPrng: Prng;
+  private readonly slots = new Map<number, NodeSlot>();
+  private readonly workload: WorkloadOptions;
+  private readonly sent = new Map<string, SentMessage>();
+  private submitting = true;
+
+  constructor(private readonly options: ClusterOptions) {
+    if (options.nodeIds.length < 1 || options.nodeIds.length > 64) throw new RangeError('a cluster has 1..64 nodes');
+    this.clock = options.clock;
+    this.loadPrng = options.loadPrng;
+    this.workload = { ...workloadDefaults, ...options.workload };
+    for (const id of options.nodeIds) {
+      this.slots.set(id, {
+        id,
+        node: null,
+        incarnation: 0,
+        diskRingSeq: 0n,
+        lines: [],
+        groups: [],
+        generation: 0,
+        timerArmedMs: Infinity,
+        timerGeneration: 0,
+        lastConf: null,
+        deliveriesInConf: 0,
+        ownUndelivered: new Set(),
+        pendingSubmit: null,
+        counterLast: 0,
+      });
+    }
+    this.network = new Network(this.clock, options.networkPrng, options.nodeIds, (to, _from, bytes) => this.onPacket(to, bytes));
+    // Every node starts down; start() brings it up.
+    for (const id of options.nodeIds) this.network.crash(id);
+  }
+
+  get nodeIds(): readonly number[] {
+    return this.options.nodeIds;
+  }
+
+  isLive(id: number): boolean {
+    return this.slot(id).node !== null;
+  }
+
+  liveIds(): number[] {
+    return this.options.nodeIds.filter((id) => this.isLive(id));
+  }
+
+  /** Start (or restart) a node now: a new incarnation with fresh memory. */
+  start(id: number): void {
+    const slot = this.slot(id);
+    if (slot.node !== null) throw new Error(`node ${id} is already running`);
+    const nowMs = this.clock.nowMs;
+    if (slot.incarnation > 0) this.restarts++;
+    // The incarnation is the virtual start time, raised above the previous one (trace contract).
+    slot.incarnation = Math.max(1, Math.ceil(nowMs), slot.incarnation + 1);
+    slot.generation++;
+    slot.lines = [];
+    this.files.set(traceFileName(id, slot.incarnation), slot.lines);
+    slot.lastConf = null;
+    slot.deliveriesInConf = 0;
+    slot.ownUndelivered = new Set();
+    slot.pendingSubmit = null;
+    slot.counterLast = 0;
+    slot.timerArmedMs = Infinity;
+    this.network.restart(id);
+    const node = this.options.nodeFactory(
+      {
+        ...this.options.engineConfig,
+        nodeId: id,
+        incarnation: slot.incarnation,
+        ringSeqInitial: slot.diskRingSeq,
+      },
+      this.makeHost(slot, slot.generation),
+    );
+    slot.node = node;
+    node.start(nowMs);
+    // Every node is in the main group; about half also in a second one, so that some deliveries
+    // reach nodes with no local member of the group.
+    slot.groups = this.loadPrng.chance(0.5) ? [groupMain, groupSecond] : [groupMain];
+    for (const group of slot.groups) node.joinGroup(group);
+    this.armTimer(slot);
+    this.scheduleNextSubmit(slot);
+  }
+
+  /** Kill a node: its memory is gone, its in-flight packets vanish, the harness file says so. */
+  crash(id: number): void {
+    const slot = this.slot(id);
+    if (slot.node === null) throw new Error(`node ${id} is not running`);
+    slot.node = null;
+    slot.generation++;
+    slot.pendingSubmit = null;
+    this.network.crash(id);
+    this.harness.push(crashLine(id));
+    this.crashes++;
+  }
+
+  /** The application stops handing over new messages (a refused one is still retried). */
+  stopSubmitting(): void {
+    this.submitting = false;
+  }
+
+  /**
+   * True when the live nodes sit in one regular configuration of exactly the live nodes, every
+   * live node has delivered its own messages and as many messages in that configuration as the
+   * others, nothing waits to be submitted, and nothing has been delivered or installed for
+   * `quietMs`. The EVS checker's settled mode then has the last word.
+   */
+  settled(quietMs: number): boolean {
+    const live = this.liveIds().map((id) => this.slot(id));
+    const first = live[0];
+    if (first === undefined) return true;
+    if (this.clock.nowMs - this.lastActivityMs < quietMs) return false;
+    const ring = first.lastConf?.ring;
+    for (const slot of live) {
+      const conf = slot.lastConf;
+      if (conf === null || conf.kind !== 'regular' || conf.ring !== ring) return false;
+      if (conf.members.length !== live.length || !live.every((s) => conf.members.includes(s.id))) return false;
+      if (slot.ownUndelivered.size > 0 || slot.pendingSubmit !== null) return false;
+      if (slot.deliveriesInConf !== first.deliveriesInConf) return false;
+    }
+    return true;
+  }
+
+  /** Messages handed to nodes still awaiting delivery at their own sender (live incarnations only). */
+  ownUndelivered(): number {
+    let n = 0;
+    for (const slot of this.slots.values()) if (slot.node !== null) n += slot.ownUndelivered.size;
+    return n;
+  }
+
+  private slot(id: number): NodeSlot {
+    const slot = this.slots.get(id);
+    if (slot === undefined) throw new RangeError(`unknown node ${id}`);
+    return slot;
+  }
+
+  private makeHost(slot: NodeSlot, generation: number): NodeHost {
+    // A callback from an incarnation that is gone would be a harness bug: the node object is dropped at crash.
+    const current = (): boolean => {
+      if (slot.generation !== generation) throw new Error(`node ${slot.id}: callback from a crashed incarnation`);
+      return true;
+    };
+    return {
+      send: (to, bytes) => {
+        current();
+        this.network.send(slot.id, to, bytes);
+      },
+      storeRingSeq: (seq) => {
+        current();
+        if (seq < slot.diskRingSeq) {
+          this.violations.push({
+            property: 'sim-ring-seq-persist',
+            message: `node ${slot.id} persisted ring seq ${seq} below the stored ${slot.diskRingSeq}`,
+          });
+        }
+        slot.diskRingSeq = seq;
+      },
+      deliver: (delivery) => {
+        current();
+        this.onDeliver(slot, delivery);
+      },
+      configuration: (change) => {
+        current();
+        this.onConfiguration(slot, change);
+      },
+    };
+  }
+
+  private onDeliver(slot: NodeSlot, d: AppDelivery): void {
+    const nowMs = this.clock.nowMs;
+    slot.lines.push(deliverLine(slot.id, d, nowMs));
+    slot.deliveriesInConf++;
+    this.deliveries++;
+    this.lastActivityMs = nowMs;
+    const id = messageId(d.sender, d.incarnation, d.counter);
+    if (d.sender === slot.id && d.incarnation === slot.incarnation) slot.ownUndelivered.delete(id);
+    const sent = this.sent.get(id);
+    // An unknown id is the checker's no-creation finding; here only the bytes are compared.
+    if (sent !== undefined && !payloadMatches(d.payload, sent)) {
+      this.violations.push({
+        property: 'sim-payload-integrity',
+        message: `node ${slot.id} delivered ${id} with ${d.payload.length} bytes that differ from the ${sent.sizeBytes} submitted`,
+      });
+    }
+  }
+
+  private onConfiguration(slot: NodeSlot, c: ConfigurationChange): void {
+    const nowMs = this.clock.nowMs;
+    slot.lines.push(confLine(slot.id, c, nowMs));
+    slot.lastConf = { kind: c.kind, ring: ringIdToString(c.ringId), members: c.members.slice() };
+    slot.deliveriesInConf = 0;
+    if (c.kind === 'regular') this.configurationsInstalled++;
+    this.lastActivityMs = nowMs;
+    for (const listener of this.configurationListeners) listener(slot.id, c);
+  }
+
+  private onPacket(to: number, bytes: Uint8Array): void {
+    const slot = this.slot(to);
+    const node = slot.node;
+    if (node === null) return;
+    node.onPacket(this.clock.nowMs, bytes);
+    this.armTimer(slot);
+  }
+
+  /** Schedule the node's earliest timer; a re-armed timer makes the older event stale. */
+  private armTimer(slot: NodeSlot): void {
+    const node = slot.node;
+    if (node === null) return;
+    const timerMs = node.nextTimerMs();
+    if (timerMs === slot.timerArmedMs) return;
+    slot.timerArmedMs = timerMs;
+    const timerGeneration = ++slot.timerGeneration;
+    if (!Number.isFinite(timerMs)) return;
+    this.clock.at(timerMs, () => {
+      if (slot.timerGeneration !== timerGeneration || slot.node === null) return;
+      slot.timerArmedMs = Infinity;
+      slot.node.onTimer(this.clock.nowMs);
+      this.armTimer(slot);
+    });
+  }
+
+  private scheduleNextSubmit(slot: NodeSlot): void {
+    const generation = slot.generation;
+    const u = this.loadPrng.float();
+    const delayMs = Math.max(1, Math.round(-Math.log(1 - u) * this.workload.sendIntervalMsMean));
+    this.clock.after(delayMs, () => {
+      if (slot.generation !== generation || slot.node === null) return;
+      if (this.submitting) this.submitOne(slot);
+      if (slot.pendingSubmit === null && this.submitting) this.scheduleNextSubmit(slot);
+    });
+  }
+
+  private submitOne(slot: NodeSlot): void {
+    const w = this.workload;
+    const prng = this.loadPrng;
+    let sizeBytes: number;
+    if (prng.chance(w.hugeProbability)) sizeBytes = prng.int(w.fragmentBytesMax, w.hugeBytesMax);
+    else if (prng.chance(w.fragmentedProbability)) sizeBytes = prng.int(1500, w.fragmentBytesMax);
+    else sizeBytes = prng.chance(0.8) ? prng.int(1, 200) : prng.int(201, 1400);
+    const group = prng.pick(slot.groups);
+    const guarantee: Guarantee = prng.chance(w.safeProbability) ? 'safe' : 'agreed';
+    const fillBase = prng.nextU32();
+    const payload = new Uint8Array(sizeBytes);
+    fill(payload, fillBase);
+    slot.pendingSubmit = { group, payload, guarantee };
+    this.trySubmit(slot, fillBase);
+  }
+
+  /** Hand the pending message to the node; the send line is written before it enters the protocol. */
+  private trySubmit(slot: NodeSlot, fillBase: number): void {
+    const node = slot.node;
+    const pending = slot.pendingSubmit;
+    if (node === null || pending === null) return;
+    const nowMs = this.clock.nowMs;
+    // The counter is the engine's; guess the next one for the line, then correct it in place:
+    // the file is in memory, so nothing has read the line before submit() returns.
+    const counterGuess = slot.counterLast + 1;
+    const index = slot.lines.length;
+    slot.lines.push(sendLine(slot.id, slot.incarnation, counterGuess, pending.guarantee, pending.group, nowMs));
+    const counter = node.submit(pending.group, pending.payload, pending.guarantee);
+    this.armTimer(slot);
+    if (counter === false) {
+      slot.lines.splice(index, 1);
+      const generation = slot.generation;
+      this.clock.after(this.workload.retryMs, () => {
+        if (slot.generation !== generation || slot.node === null) return;
+        this.trySubmit(slot, fillBase);
+        if (slot.pendingSubmit === null && this.submitting) this.scheduleNextSubmit(slot);
+      });
+      return;
+    }
+    const id = messageId(slot.id, slot.incarnation, counter);
+    if (counter !== counterGuess) {
+      slot.lines[index] = sendLine(slot.id, slot.incarnation, counter, pending.guarantee, pending.group, nowMs);
+    }
+    slot.counterLast = Math.max(slot.counterLast, counter);
+    slot.pendingSubmit = null;
+    slot.ownUndelivered.add(id);
+    this.sent.set(id, { sizeBytes: pending.payload.length, fillBase });
+    this.messagesSent++;
+  }
+}
+
+/** A payload pattern that depends on every byte's position, so truncation, shifts and mixups show. */
+function fill(payload: Uint8Array, fillBase: number): void {
+  let x = fillBase | 1;
+  for (let i = 0; i < payload.length; i++) {
+    x = (Math.imul(x, 1103515245) + 12345) | 0;
+    payload[i] = x >>> 24;
+  }
+}
+
+function payloadMatches(payload: Uint8Array, sent: SentMessage): boolean {
+  if (payload.length !== sent.sizeBytes) return false;
+  let x = sent.fillBase | 1;
+  for (let i = 0; i < payload.length; i++) {
+    x = (Math.imul(x, 1103515245) + 12345) | 0;
+    if (payload[i] !== x >>> 24) return false;
+  }
+  return true;
+}

@@ -1,0 +1,194 @@
+/**
+ * One simulated run, VOPR style: a seed fixes the cluster (node ids), the fault schedule and the
+ * application load. A safety phase runs the load under faults; a convergence phase heals
+ * everything, restarts some crashed nodes and leaves the others down, stops new sends, and runs
+ * until the live nodes have settled in one ring (or a virtual time budget runs out). The traces
+ * of every node incarnation are then checked by the EVS checker in its settled mode.
+ *
+ * Same seed and options, same traces, byte for byte: the seeded PRNG is the only randomness, the
+ * virtual clock the only time, and nothing iterates an unordered collection.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { TotemNode } from '../../engine/node.js';
+import type { CheckFn, CheckViolation } from './checker.js';
+import { loadedChecker } from './checker.js';
+import type { SimNodeFactory, WorkloadOptions } from './cluster.js';
+import { Cluster } from './cluster.js';
+import type { FaultMix } from './faults.js';
+import { FaultInjector } from './faults.js';
+import { Prng } from './prng.js';
+import { HARNESS_FILE_NAME } from './trace-lines.js';
+import { VirtualClock } from './virtual-clock.js';
+
+export interface SeedOptions {
+  seed: number;
+  nodes: number;
+  faults: FaultMix;
+  /** Write the traces to `traceDir/<seed>/` (node files and harness.jsonl). */
+  traceDir?: string;
+  /** Length of the safety phase; default drawn from the seed in [10 s, 20 s]. */
+  safetyMs?: number;
+  /** Budget of the convergence phase. */
+  convergenceMsMax?: number;
+  /** Time after the end of the faults during which nodes still submit. */
+  submitTailMs?: number;
+  workload?: Partial<WorkloadOptions>;
+  /** The engine; TotemNode unless a test substitutes a fake. */
+  nodeFactory?: SimNodeFactory;
+  /** The trace checker; the EVS checker (see checker.ts) unless given. */
+  check?: CheckFn | null;
+  /** Runaway guard: a run that handles this many events at all is reported, not waited for. */
+  eventsMax?: number;
+}
+
+export interface SeedResult {
+  seed: number;
+  nodes: number;
+  faults: FaultMix;
+  ok: boolean;
+  violations: CheckViolation[];
+  /** Warnings that do not fail the seed (e.g. no checker available). */
+  warnings: string[];
+  messagesSent: number;
+  deliveries: number;
+  configurationsInstalled: number;
+  crashes: number;
+  restarts: number;
+  /** Did the live nodes settle before the convergence budget ran out? */
+  settled: boolean;
+  virtualMs: number;
+  eventsRun: number;
+  /** Trace files (node incarnations) the run produced. */
+  traceFiles: number;
+  replayCommand: string;
+  /** The safety phase length when it was given rather than drawn from the seed (part of the replay). */
+  safetyMs?: number;
+  /** Where the traces were written, when they were. */
+  traceDir?: string;
+}
+
+const quietMs = 1500;
+const settleCheckPeriodMs = 250;
+
+/** The command that replays one seed in-process and writes its traces. */
+export function replayCommand(seed: number, nodes: number, faults: FaultMix, traceDir = 'sim-traces', safetyMs?: number): string {
+  const safety = safetyMs === undefined ? '' : ` --safety-ms ${safetyMs}`;
+  return `npm run sim -- --seed ${seed} --nodes ${nodes} --faults ${faults}${safety} --trace-dir ${traceDir}`;
+}
+
+export function runSeed(options: SeedOptions): SeedResult {
+  const { seed, nodes, faults } = options;
+  if (!Number.isInteger(nodes) || nodes < 1 || nodes > 64) throw new RangeError(`nodes must be in 1..64, got ${nodes}`);
+  const root = new Prng(seed);
+  // Separate streams, so that e.g. a change in the load's draws leaves the fault schedule alone.
+  const shapePrng = root.fork();
+  const networkPrng = root.fork();
+  const loadPrng = root.fork();
+  const faultPrng = root.fork();
+
+  const safetyMs = options.safetyMs ?? shapePrng.int(10_000, 20_000);
+  const convergenceMsMax = options.convergenceMsMax ?? 60_000;
+  const submitTailMs = options.submitTailMs ?? 2000;
+  const eventsMax = options.eventsMax ?? 50_000_000;
+  const nodeIds = pickNodeIds(shapePrng, nodes);
+
+  const clock = new VirtualClock();
+  const cluster = new Cluster({
+    clock,
+    networkPrng,
+    loadPrng,
+    nodeIds,
+    nodeFactory: options.nodeFactory ?? ((config, host) => new TotemNode(config, host)),
+    ...(options.workload === undefined ? {} : { workload: options.workload }),
+  });
+  const injector = new FaultInjector(faults, cluster, clock, faultPrng);
+  const violations: CheckViolation[] = [];
+  const warnings: string[] = [];
+
+  // Nodes boot within the first 200 ms, not all at once, so that the first rings merge.
+  const startAtMs = 1;
+  for (const id of nodeIds) clock.at(startAtMs + shapePrng.int(0, 200), () => cluster.start(id));
+  let settled = false;
+  let aborted = false;
+  try {
+    injector.startSafety(safetyMs);
+    aborted = !clock.runUntil(startAtMs + safetyMs, eventsMax);
+    if (!aborted) {
+      injector.converge();
+      const convergenceStartMs = clock.nowMs;
+      clock.at(convergenceStartMs + submitTailMs, () => cluster.stopSubmitting());
+      const deadlineMs = convergenceStartMs + convergenceMsMax;
+      while (clock.nowMs < deadlineMs) {
+        aborted = !clock.runUntil(Math.min(deadlineMs, clock.nowMs + settleCheckPeriodMs), eventsMax);
+        if (aborted) break;
+        if (clock.nowMs >= convergenceStartMs + submitTailMs && cluster.settled(quietMs)) {
+          settled = true;
+          break;
+        }
+      }
+    }
+  } catch (error) {
+    aborted = true;
+    violations.push({
+      property: 'sim-engine-exception',
+      message: `at virtual ${clock.nowMs} ms: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+    });
+  }
+  if (clock.eventsRun >= eventsMax) {
+    violations.push({ property: 'sim-event-budget', message: `${eventsMax} events by virtual ${clock.nowMs} ms: a livelock?` });
+  }
+  for (const v of cluster.violations) violations.push({ property: v.property, message: v.message });
+
+  const check = options.check === undefined ? loadedChecker() : options.check;
+  if (check === null) {
+    warnings.push('EVS checker not available: traces were not checked');
+  } else {
+    // An aborted run stopped mid-flight: judge safety only, as for a trace cut short.
+    const outcome = check({ files: cluster.files, harness: cluster.harness }, { settled: !aborted, allowInflight: aborted });
+    violations.push(...outcome.violations);
+  }
+
+  let writtenDir: string | undefined;
+  if (options.traceDir !== undefined) {
+    writtenDir = path.join(options.traceDir, String(seed));
+    writeTraces(writtenDir, cluster.files, cluster.harness);
+  }
+  return {
+    seed,
+    nodes,
+    faults,
+    ok: violations.length === 0,
+    violations,
+    warnings,
+    messagesSent: cluster.messagesSent,
+    deliveries: cluster.deliveries,
+    configurationsInstalled: cluster.configurationsInstalled,
+    crashes: cluster.crashes,
+    restarts: cluster.restarts,
+    settled,
+    virtualMs: clock.nowMs,
+    eventsRun: clock.eventsRun,
+    traceFiles: cluster.files.size,
+    replayCommand: replayCommand(seed, nodes, faults, options.traceDir, options.safetyMs),
+    ...(options.safetyMs === undefined ? {} : { safetyMs: options.safetyMs }),
+    ...(writtenDir === undefined ? {} : { traceDir: writtenDir }),
+  };
+}
+
+/** Mostly 1..N; sometimes scattered ids, so that nothing depends on ids being small or dense. */
+function pickNodeIds(prng: Prng, nodes: number): number[] {
+  if (prng.chance(0.75)) return Array.from({ length: nodes }, (_, i) => i + 1);
+  const ids = new Set<number>();
+  const idMax = prng.chance(0.5) ? 1000 : 0xffffffff;
+  while (ids.size < nodes) ids.add(prng.int(1, idMax));
+  return [...ids];
+}
+
+/** The directory holds the run's files and nothing else (trace contract): replace an older run's. */
+function writeTraces(dir: string, files: Map<string, string[]>, harness: string[]): void {
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(dir, { recursive: true });
+  for (const [name, lines] of files) fs.writeFileSync(path.join(dir, name), lines.map((l) => `${l}\n`).join(''));
+  fs.writeFileSync(path.join(dir, HARNESS_FILE_NAME), harness.map((l) => `${l}\n`).join(''));
+}
