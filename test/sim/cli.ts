@@ -5,7 +5,6 @@
 import * as os from 'node:os';
 import { parseArgs } from 'node:util';
 import { Piscina } from 'piscina';
-import { loadChecker } from './checker.js';
 import type { FaultMix } from './faults.js';
 import { faultMixes, isFaultMix } from './faults.js';
 import type { SeedResult } from './run-seed.js';
@@ -170,7 +169,6 @@ async function main(): Promise<number> {
   });
 
   if (options.single) {
-    await loadChecker();
     const result = runSeed(task(options.seedStart));
     record(totals, result);
     printSeed(result);

@@ -12,7 +12,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TotemNode } from '../../engine/node.js';
 import type { CheckFn, CheckViolation } from './checker.js';
-import { loadedChecker } from './checker.js';
+import { evsCheck } from './checker.js';
 import type { SimNodeFactory, WorkloadOptions } from './cluster.js';
 import { Cluster } from './cluster.js';
 import type { FaultMix } from './faults.js';
@@ -36,7 +36,7 @@ export interface SeedOptions {
   workload?: Partial<WorkloadOptions>;
   /** The engine; TotemNode unless a test substitutes a fake. */
   nodeFactory?: SimNodeFactory;
-  /** The trace checker; the EVS checker (see checker.ts) unless given. */
+  /** The trace checker; the EVS checker unless given; null: no check (harness tests). */
   check?: CheckFn | null;
   /** Runaway guard: a run that handles this many events at all is reported, not waited for. */
   eventsMax?: number;
@@ -140,13 +140,14 @@ export function runSeed(options: SeedOptions): SeedResult {
   }
   for (const v of cluster.violations) violations.push({ property: v.property, message: v.message });
 
-  const check = options.check === undefined ? loadedChecker() : options.check;
+  const check = options.check === undefined ? evsCheck : options.check;
   if (check === null) {
-    warnings.push('EVS checker not available: traces were not checked');
+    warnings.push('traces were not checked');
   } else {
     // An aborted run stopped mid-flight: judge safety only, as for a trace cut short.
     const outcome = check({ files: cluster.files, harness: cluster.harness }, { settled: !aborted, allowInflight: aborted });
     violations.push(...outcome.violations);
+    for (const w of outcome.warnings ?? []) warnings.push(w);
   }
 
   let writtenDir: string | undefined;

@@ -2,7 +2,6 @@
  * Piscina worker: runs one seed per task. Loaded from dist/test/sim/seed-worker.js, since Node 20
  * cannot start a worker from a .ts file.
  */
-import { loadChecker } from './checker.js';
 import type { FaultMix } from './faults.js';
 import type { SeedResult } from './run-seed.js';
 import { runSeed } from './run-seed.js';
@@ -16,7 +15,6 @@ export interface SeedTask {
   convergenceMsMax?: number;
 }
 
-export default async function runSeedTask(task: SeedTask): Promise<SeedResult> {
-  await loadChecker();
+export default function runSeedTask(task: SeedTask): SeedResult {
   return runSeed(task);
 }
