@@ -7,6 +7,11 @@
  * Driving contract: call start(now) once; then onPacket(now, bytes) for each received packet and
  * onTimer(now) whenever now >= nextTimerMs(). `now` never goes backwards. Every effect is a
  * synchronous call on the host, made before the input call returns.
+ *
+ * Ownership: the engine keeps references to the bytes it receives (a frame stays in the sort
+ * queue until every member holds it), so a host must hand onPacket bytes it will not reuse: a
+ * host that reads packets into a recycled buffer copies them first. Bytes the engine passes to
+ * host.send are never modified afterwards.
  */
 import { resolveEngineConfig, type EngineConfig, type EngineConfigInput } from './config.js';
 import { Assembler, type AssemblerStats } from './groups/assembler.js';

@@ -1006,20 +1006,16 @@ export class Srp {
       this.drop('duplicate');
       return;
     }
-    // The packet bytes may live in a buffer the host reuses: keep a copy of our own.
-    const owned = bytes.slice();
+    // The engine keeps the received bytes (onPacket's contract: the host never reuses them).
     let inner: Uint8Array | null = null;
     if (packet.inner !== undefined) {
-      const innerView = mcastInnerBytes(owned);
-      if (innerView === null) {
+      inner = mcastInnerBytes(bytes);
+      if (inner === null) {
         this.drop('malformed');
         return;
       }
-      inner = innerView;
     }
-    const payloadOffset = packet.payload.byteOffset - bytes.byteOffset;
-    const payload = owned.subarray(payloadOffset, payloadOffset + packet.payload.length);
-    ring.store({ seq: packet.seq, originator: packet.originator, guarantee: packet.guarantee, payload, bytes: owned, inner });
+    ring.store({ seq: packet.seq, originator: packet.originator, guarantee: packet.guarantee, payload: packet.payload, bytes, inner });
     if (this.state === 'operational') this.deliverReady();
   }
 
