@@ -1,0 +1,1191 @@
+/**
+ * Checks a run's traces against the EVS properties of evs-spec.md §5 (P0–P18), which paraphrase
+ * the specifications of [EVS] §3 in terms a trace can show.
+ *
+ * Vocabulary (evs-spec §5, trace-reader.ts): a process is one incarnation of a node (split at an
+ * in-file crash line). A configuration's identity is its ring for a regular configuration and
+ * (ring, the regular ring the process installed just before it) for a transitional one. A
+ * configuration *instance* is one process's stay in one configuration: its conf line and the
+ * deliveries up to its next conf line.
+ *
+ * Cost: every property is checked in time near-linear in the number of lines; the only global
+ * structure is the P7 order graph (one vertex per message and configuration, one edge per pair of
+ * consecutive events of a process), whose cycles are found with an iterative Tarjan SCC pass.
+ *
+ * Interpretations where §5 leaves room (each is also stated where it is checked):
+ * - P2 also requires a send line's id to carry the sending node and incarnation, which is what
+ *   makes ids unique across restarts.
+ * - P6 orders one node's messages by its send lines across incarnations; a skip between two
+ *   deliveries of one sender is allowed only across a regular configuration or a transitional one
+ *   without that sender. A skip before a configuration's first delivery is not detectable: a send
+ *   line does not say which ring the message was broadcast on.
+ * - P9: a delivery in a transitional configuration that follows no regular one (the empty first
+ *   transitional) can belong to no regular configuration and is reported.
+ * - P14 also requires a transitional configuration's ring to equal the next regular one's, as the
+ *   contract says it carries "the ring id of the regular configuration it leads to".
+ * - P17 requires every member of C to have installed C (a safe delivery needs the token to have
+ *   visited every member in C, and conf lines are written before they take effect); the crash and
+ *   inflight exemptions apply to delivering m.
+ * - P18 checks messages only once the live nodes agree on their final configuration; otherwise it
+ *   reports the disagreement alone.
+ */
+import { parseMessageId, parseTrace } from './trace-reader.js';
+import type {
+  ConfEvent,
+  DeliverEvent,
+  FormatProblem,
+  TraceInput,
+  TraceProcess,
+} from './trace-reader.js';
+
+export const EVS_PROPERTIES = [
+  { id: 'P0', name: 'trace-format' },
+  { id: 'P1', name: 'no-creation' },
+  { id: 'P2', name: 'unique-message-id' },
+  { id: 'P3', name: 'message-integrity' },
+  { id: 'P4', name: 'no-duplication' },
+  { id: 'P5', name: 'self-delivery' },
+  { id: 'P6', name: 'fifo' },
+  { id: 'P7', name: 'total-order' },
+  { id: 'P8', name: 'agreed-order-prefix' },
+  { id: 'P9', name: 'same-configuration' },
+  { id: 'P10', name: 'sender-in-configuration' },
+  { id: 'P11', name: 'deliver-in-current-config' },
+  { id: 'P12', name: 'configuration-agreement' },
+  { id: 'P13', name: 'configuration-unique' },
+  { id: 'P14', name: 'configuration-sequence' },
+  { id: 'P15', name: 'transitional-rule' },
+  { id: 'P16', name: 'virtual-synchrony' },
+  { id: 'P17', name: 'safe-delivery' },
+  { id: 'P18', name: 'liveness-settled' },
+] as const;
+
+export type PropertyName = (typeof EVS_PROPERTIES)[number]['name'];
+
+/** Where to look: enough for an operator to open the files at the right lines. */
+export interface Witness {
+  /** Processes involved: "<node>.<incarnation>" (or "...#<part>" after an in-file crash line). */
+  processes: string[];
+  /** The message id concerned, if any. */
+  id?: string;
+  /** The ring concerned, if any. */
+  ring?: string;
+  /** Positions as "<file>:<line>" (1-based), or just "<file>" for a problem with the file itself. */
+  lines: string[];
+}
+
+export interface Violation {
+  property: PropertyName;
+  message: string;
+  witness: Witness;
+}
+
+export interface CheckOptions {
+  /** Check P18: the run has quiesced and every live node should agree (operator: --settled). */
+  settled?: boolean;
+  /** Relax P5 and P17 for traces read while nodes still run (operator: --allow-inflight). */
+  allowInflight?: boolean;
+}
+
+export interface CheckCounts {
+  processes: number;
+  messagesSent: number;
+  deliveries: number;
+  configurationsInstalled: number;
+}
+
+export interface CheckResult {
+  ok: boolean;
+  /** At most `WITNESSES_PER_PROPERTY_MAX` per property; `violationCounts` counts all of them. */
+  violations: Violation[];
+  violationCounts: Record<PropertyName, number>;
+  counts: CheckCounts;
+  warnings: string[];
+}
+
+export const WITNESSES_PER_PROPERTY_MAX = 20;
+
+/** Most edges of a P7 cycle spelled out in its message; longer cycles are elided. */
+const CYCLE_EDGES_SHOWN_MAX = 8;
+
+class ViolationLog {
+  readonly counts = Object.fromEntries(EVS_PROPERTIES.map((p) => [p.name, 0])) as Record<
+    PropertyName,
+    number
+  >;
+  readonly stored: Violation[] = [];
+
+  /** The message is built lazily: a badly broken trace may hold millions of violations. */
+  add(property: PropertyName, build: () => { message: string; witness: Witness }): void {
+    this.counts[property] += 1;
+    if (this.counts[property] > WITNESSES_PER_PROPERTY_MAX) return;
+    const { message, witness } = build();
+    this.stored.push({ property, message, witness });
+  }
+}
+
+interface ConfInstance {
+  proc: number;
+  /** Index among the process's configuration instances. */
+  index: number;
+  kind: ConfEvent['kind'];
+  ring: string;
+  members: string[];
+  memberSet: Set<string>;
+  line: number;
+  identity: string;
+  /** The regular instance this process installed last before this one, if any. */
+  prevRegular: ConfInstance | null;
+  /** Ids delivered in this instance, in order (duplicates left out). */
+  deliveries: string[];
+}
+
+interface ProcState {
+  proc: TraceProcess;
+  /** Position among the processes of the same node (incarnation order). */
+  nodePosition: number;
+  confs: ConfInstance[];
+  /** id → where this process delivered it (first delivery only). */
+  delivered: Map<string, { line: number; confIndex: number }>;
+}
+
+interface SendRecord {
+  proc: number;
+  line: number;
+  node: string;
+  /** Position among all sends of the node, across its incarnations in order. */
+  ordinal: number;
+  order: string;
+  group: string;
+}
+
+function identityOf(kind: ConfEvent['kind'], ring: string, prevRegular: string | null): string {
+  return kind === 'regular' ? `regular ${ring}` : `transitional ${ring} after ${prevRegular ?? '-'}`;
+}
+
+function describeConf(instance: ConfInstance): string {
+  if (instance.kind === 'regular') return `regular ${instance.ring}`;
+  const after = instance.prevRegular?.ring ?? 'no regular configuration';
+  return `transitional ${instance.ring} (after ${after})`;
+}
+
+function sameMembers(a: readonly string[], b: ReadonlySet<string>): boolean {
+  return a.length === b.size && a.every((member) => b.has(member));
+}
+
+function formatMembers(members: Iterable<string>): string {
+  return `[${[...members].join(',')}]`;
+}
+
+/** Checks a whole trace. Synchronous and pure: the same input always gives the same result. */
+export function checkTrace(input: TraceInput, options: CheckOptions = {}): CheckResult {
+  const parsed = parseTrace(input);
+  const log = new ViolationLog();
+  const warnings = [...parsed.warnings];
+  reportFormat(parsed.formatProblems, log);
+  const checker = new Checker(parsed.processes, log, options);
+  checker.run();
+  const total = Object.values(log.counts).reduce((sum, count) => sum + count, 0);
+  return {
+    ok: total === 0,
+    violations: log.stored,
+    violationCounts: log.counts,
+    counts: checker.counts,
+    warnings,
+  };
+}
+
+function reportFormat(problems: readonly FormatProblem[], log: ViolationLog): void {
+  for (const problem of problems) {
+    log.add('trace-format', () => ({
+      message: problem.message,
+      witness: {
+        processes: [],
+        lines: [problem.line === null ? problem.file : `${problem.file}:${problem.line}`],
+      },
+    }));
+  }
+}
+
+class Checker {
+  readonly counts: CheckCounts = {
+    processes: 0,
+    messagesSent: 0,
+    deliveries: 0,
+    configurationsInstalled: 0,
+  };
+  private readonly states: ProcState[];
+  private readonly sends = new Map<string, SendRecord>();
+  /** Per node: its message ids by send ordinal. */
+  private readonly nodeSends = new Map<string, string[]>();
+  /** Configuration identity → members and where they were first seen (P12). */
+  private readonly identities = new Map<string, { members: Set<string>; proc: number; line: number }>();
+  /** "<node> <ring>" → the first instance of that node installing that regular ring. */
+  private readonly regularInstalls = new Map<string, ConfInstance>();
+  /** Message id → the regular configuration its first delivery belongs to (P9, P10). */
+  private readonly bases = new Map<string, { base: string; proc: number; line: number; sender: string }>();
+  /** Regular ring → safe ids delivered in it, with the first delivery (P17). */
+  private readonly safeByRing = new Map<string, Map<string, { proc: number; line: number }>>();
+  private readonly graph = new OrderGraph();
+
+  constructor(
+    processes: readonly TraceProcess[],
+    private readonly log: ViolationLog,
+    private readonly options: CheckOptions,
+  ) {
+    let previousNode: string | null = null;
+    let position = 0;
+    this.states = processes.map((proc) => {
+      position = proc.node === previousNode ? position + 1 : 0;
+      previousNode = proc.node;
+      return { proc, nodePosition: position, confs: [], delivered: new Map() };
+    });
+    this.counts.processes = processes.length;
+  }
+
+  run(): void {
+    this.indexSends();
+    this.states.forEach((_, index) => this.scanProcess(index));
+    this.checkSenderInConfiguration();
+    this.checkPrefixOrder();
+    this.checkVirtualSynchrony();
+    this.checkTransitionalRule();
+    this.checkSafeDelivery();
+    this.checkSelfDelivery();
+    if (this.options.settled === true) this.checkSettled();
+    this.checkTotalOrder();
+  }
+
+  private at(proc: number, line: number): string {
+    return `${this.stateOf(proc).proc.file}:${line}`;
+  }
+
+  private keyOf(proc: number): string {
+    return this.stateOf(proc).proc.key;
+  }
+
+  private stateOf(proc: number): ProcState {
+    const state = this.states[proc];
+    if (state === undefined) throw new Error(`no process ${proc}`);
+    return state;
+  }
+
+  /** Pass 1: every send line, so that deliveries anywhere can be matched to it (P2). */
+  private indexSends(): void {
+    this.states.forEach(({ proc }, index) => {
+      for (const event of proc.events) {
+        if (event.ev !== 'send') continue;
+        this.counts.messagesSent += 1;
+        const parts = parseMessageId(event.id);
+        // Ids are unique by construction only if they carry the sender's node and incarnation.
+        if (parts !== null && (parts.sender !== proc.node || parts.incarnation !== proc.incarnation)) {
+          this.log.add('unique-message-id', () => ({
+            message:
+              `${proc.key} sends ${event.id}, whose id does not carry its node and incarnation ` +
+              `(${proc.node}:${proc.incarnation}), so it is not unique across restarts`,
+            witness: { processes: [proc.key], id: event.id, lines: [this.at(index, event.line)] },
+          }));
+        }
+        const earlier = this.sends.get(event.id);
+        if (earlier !== undefined) {
+          this.log.add('unique-message-id', () => ({
+            message: `${event.id} is sent twice: by ${this.keyOf(earlier.proc)} and ${proc.key}`,
+            witness: {
+              processes: [this.keyOf(earlier.proc), proc.key],
+              id: event.id,
+              lines: [this.at(earlier.proc, earlier.line), this.at(index, event.line)],
+            },
+          }));
+          continue;
+        }
+        const ids = this.nodeSends.get(proc.node) ?? [];
+        this.nodeSends.set(proc.node, ids);
+        this.sends.set(event.id, {
+          proc: index,
+          line: event.line,
+          node: proc.node,
+          ordinal: ids.length,
+          order: event.order,
+          group: event.group,
+        });
+        ids.push(event.id);
+      }
+    });
+  }
+
+  /** Pass 2: one process's configurations and deliveries, in its order. */
+  private scanProcess(index: number): void {
+    const state = this.stateOf(index);
+    const fifo = new Map<string, { ordinal: number; line: number; id: string; confIndex: number }>();
+    let current: ConfInstance | null = null;
+    let prevRegular: ConfInstance | null = null;
+    let previousVertex = -1;
+    let previousLine = 0;
+    for (const event of state.proc.events) {
+      if (event.ev === 'send') continue;
+      let vertex: number;
+      if (event.ev === 'conf') {
+        this.counts.configurationsInstalled += 1;
+        const instance = this.installConf(index, event, current, prevRegular);
+        current = instance;
+        if (instance.kind === 'regular') prevRegular = instance;
+        vertex = this.graph.vertex(`c ${instance.identity}`);
+      } else {
+        this.counts.deliveries += 1;
+        if (!this.deliver(index, event, current, fifo)) continue;
+        vertex = this.graph.vertex(`m ${event.id}`);
+      }
+      if (previousVertex !== -1) this.graph.edge(previousVertex, vertex, index, previousLine, event.line);
+      previousVertex = vertex;
+      previousLine = event.line;
+    }
+  }
+
+  private installConf(
+    index: number,
+    event: ConfEvent,
+    current: ConfInstance | null,
+    prevRegular: ConfInstance | null,
+  ): ConfInstance {
+    const state = this.stateOf(index);
+    const { proc } = state;
+    const instance: ConfInstance = {
+      proc: index,
+      index: state.confs.length,
+      kind: event.kind,
+      ring: event.ring,
+      members: event.members,
+      memberSet: new Set(event.members),
+      line: event.line,
+      identity: identityOf(event.kind, event.ring, prevRegular?.ring ?? null),
+      prevRegular,
+      deliveries: [],
+    };
+    state.confs.push(instance);
+    const witness = (): Witness => ({
+      processes: [proc.key],
+      ring: event.ring,
+      lines: [this.at(index, event.line)],
+    });
+
+    // P14: after the first configuration, transitional and regular alternate, and a transitional
+    // configuration carries the ring of the regular configuration it leads to.
+    if (current !== null && current.kind === event.kind) {
+      this.log.add('configuration-sequence', () => ({
+        message: `${proc.key} installs ${event.kind} ${event.ring} right after ${describeConf(current)}`,
+        witness: { ...witness(), lines: [this.at(index, current.line), this.at(index, event.line)] },
+      }));
+    } else if (current?.kind === 'transitional' && current.ring !== event.ring) {
+      this.log.add('configuration-sequence', () => ({
+        message:
+          `${proc.key} installs regular ${event.ring} after transitional ${current.ring}, ` +
+          'which announced another ring',
+        witness: { ...witness(), lines: [this.at(index, current.line), this.at(index, event.line)] },
+      }));
+    }
+
+    // P12: the installer is a member, except in the empty transitional before a first regular one.
+    const emptyFirst = event.kind === 'transitional' && instance.index === 0 && event.members.length === 0;
+    if (!instance.memberSet.has(proc.node) && !emptyFirst) {
+      this.log.add('configuration-agreement', () => ({
+        message: `${proc.key} installs ${describeConf(instance)} without being a member ${formatMembers(event.members)}`,
+        witness: witness(),
+      }));
+    }
+    const known = this.identities.get(instance.identity);
+    if (known === undefined) {
+      this.identities.set(instance.identity, { members: instance.memberSet, proc: index, line: event.line });
+    } else if (!sameMembers(event.members, known.members)) {
+      this.log.add('configuration-agreement', () => ({
+        message:
+          `${describeConf(instance)} has members ${formatMembers(known.members)} at ` +
+          `${this.keyOf(known.proc)} but ${formatMembers(event.members)} at ${proc.key}`,
+        witness: {
+          processes: [this.keyOf(known.proc), proc.key],
+          ring: event.ring,
+          lines: [this.at(known.proc, known.line), this.at(index, event.line)],
+        },
+      }));
+    }
+
+    if (event.kind === 'regular') {
+      // P13: ring ids are never reused, so a node installs a regular ring once, across restarts.
+      const key = `${proc.node} ${event.ring}`;
+      const earlier = this.regularInstalls.get(key);
+      if (earlier === undefined) {
+        this.regularInstalls.set(key, instance);
+      } else {
+        this.log.add('configuration-unique', () => ({
+          message: `node ${proc.node} installs regular ${event.ring} twice`,
+          witness: {
+            processes: [...new Set([this.keyOf(earlier.proc), proc.key])],
+            ring: event.ring,
+            lines: [this.at(earlier.proc, earlier.line), this.at(index, event.line)],
+          },
+        }));
+      }
+    }
+    return instance;
+  }
+
+  /** Checks one deliver line; returns false for a duplicate, which takes no further part. */
+  private deliver(
+    index: number,
+    event: DeliverEvent,
+    current: ConfInstance | null,
+    fifo: Map<string, { ordinal: number; line: number; id: string; confIndex: number }>,
+  ): boolean {
+    const state = this.stateOf(index);
+    const { proc } = state;
+    const here = this.at(index, event.line);
+    const witness = (extra: string[] = []): Witness => ({
+      processes: [proc.key],
+      id: event.id,
+      ring: event.ring,
+      lines: [here, ...extra],
+    });
+
+    // P11
+    if (current === null) {
+      this.log.add('deliver-in-current-config', () => ({
+        message: `${proc.key} delivers ${event.id} before installing any configuration`,
+        witness: witness(),
+      }));
+    } else if (current.ring !== event.ring) {
+      this.log.add('deliver-in-current-config', () => ({
+        message: `${proc.key} delivers ${event.id} with ring ${event.ring} while in ${describeConf(current)}`,
+        witness: witness([this.at(index, current.line)]),
+      }));
+    }
+
+    // P4
+    const earlier = state.delivered.get(event.id);
+    if (earlier !== undefined) {
+      this.log.add('no-duplication', () => ({
+        message: `${proc.key} delivers ${event.id} twice`,
+        witness: witness([this.at(index, earlier.line)]),
+      }));
+      return false;
+    }
+    state.delivered.set(event.id, { line: event.line, confIndex: current?.index ?? -1 });
+    current?.deliveries.push(event.id);
+
+    const send = this.sends.get(event.id);
+    this.checkCreation(index, event, send);
+    this.checkIntegrity(index, event, send);
+    if (send !== undefined) this.checkFifo(index, event, send, current, fifo);
+
+    // P9: the regular configuration the delivery belongs to.
+    let base: string | null = null;
+    if (current?.kind === 'regular') base = current.ring;
+    else if (current?.prevRegular) base = current.prevRegular.ring;
+    else if (current !== null) {
+      this.log.add('same-configuration', () => ({
+        message: `${proc.key} delivers ${event.id} in a transitional configuration that follows no regular one`,
+        witness: witness([this.at(index, current.line)]),
+      }));
+    }
+    if (base !== null) {
+      const first = this.bases.get(event.id);
+      if (first === undefined) {
+        this.bases.set(event.id, { base, proc: index, line: event.line, sender: send?.node ?? event.sender });
+      } else if (first.base !== base) {
+        this.log.add('same-configuration', () => ({
+          message:
+            `${event.id} is delivered in regular ${first.base} (or its transitional) at ` +
+            `${this.keyOf(first.proc)} but in ${describeConf(current as ConfInstance)} at ${proc.key}`,
+          witness: {
+            processes: [this.keyOf(first.proc), proc.key],
+            id: event.id,
+            lines: [this.at(first.proc, first.line), here],
+          },
+        }));
+      }
+    }
+
+    if (current?.kind === 'regular' && event.order === 'safe') {
+      const ids = this.safeByRing.get(current.ring) ?? new Map<string, { proc: number; line: number }>();
+      this.safeByRing.set(current.ring, ids);
+      if (!ids.has(event.id)) ids.set(event.id, { proc: index, line: event.line });
+    }
+    return true;
+  }
+
+  /** P1: only sent messages are delivered, and never by their sender before it sent them. */
+  private checkCreation(index: number, event: DeliverEvent, send: SendRecord | undefined): void {
+    const state = this.stateOf(index);
+    const here = this.at(index, event.line);
+    if (send === undefined) {
+      this.log.add('no-creation', () => ({
+        message: `${state.proc.key} delivers ${event.id}, which no process sent`,
+        witness: { processes: [state.proc.key], id: event.id, lines: [here] },
+      }));
+      return;
+    }
+    if (send.node !== state.proc.node) return;
+    const sender = this.stateOf(send.proc);
+    const before =
+      state.nodePosition < sender.nodePosition || (send.proc === index && event.line < send.line);
+    if (before) {
+      this.log.add('no-creation', () => ({
+        message: `${state.proc.key} delivers its own ${event.id} before sending it`,
+        witness: {
+          processes: [...new Set([state.proc.key, sender.proc.key])],
+          id: event.id,
+          lines: [here, this.at(send.proc, send.line)],
+        },
+      }));
+    }
+  }
+
+  /** P3: a delivery's sender, order and group are those of the send line. */
+  private checkIntegrity(index: number, event: DeliverEvent, send: SendRecord | undefined): void {
+    const key = this.keyOf(index);
+    const here = this.at(index, event.line);
+    const mismatches: string[] = [];
+    if (send === undefined) {
+      const parts = parseMessageId(event.id);
+      if (parts !== null && parts.sender !== event.sender) mismatches.push(`sender ${event.sender} ≠ id's ${parts.sender}`);
+    } else {
+      if (event.sender !== send.node) mismatches.push(`sender ${event.sender} ≠ ${send.node}`);
+      if (event.order !== send.order) mismatches.push(`order ${event.order} ≠ ${send.order}`);
+      if (event.group !== send.group) mismatches.push(`group ${JSON.stringify(event.group)} ≠ ${JSON.stringify(send.group)}`);
+    }
+    if (mismatches.length === 0) return;
+    this.log.add('message-integrity', () => ({
+      message: `${key} delivers ${event.id} with ${mismatches.join(', ')} (as sent)`,
+      witness: {
+        processes: send === undefined ? [key] : [key, this.keyOf(send.proc)],
+        id: event.id,
+        lines: send === undefined ? [here] : [here, this.at(send.proc, send.line)],
+      },
+    }));
+  }
+
+  /**
+   * P6: one sender's messages arrive in send order, and between two of them no message of that
+   * sender is skipped unless the process crossed a regular configuration or a transitional one
+   * without the sender (where holes for absent senders are allowed) in between.
+   */
+  private checkFifo(
+    index: number,
+    event: DeliverEvent,
+    send: SendRecord,
+    current: ConfInstance | null,
+    fifo: Map<string, { ordinal: number; line: number; id: string; confIndex: number }>,
+  ): void {
+    const state = this.stateOf(index);
+    const last = fifo.get(send.node);
+    const confIndex = current?.index ?? -1;
+    const here = this.at(index, event.line);
+    if (last === undefined || send.ordinal > last.ordinal) {
+      fifo.set(send.node, { ordinal: send.ordinal, line: event.line, id: event.id, confIndex });
+    }
+    if (last === undefined) return;
+    if (send.ordinal < last.ordinal) {
+      this.log.add('fifo', () => ({
+        message: `${state.proc.key} delivers ${event.id} after ${last.id}, which node ${send.node} sent later`,
+        witness: {
+          processes: [state.proc.key],
+          id: event.id,
+          lines: [this.at(index, last.line), here],
+        },
+      }));
+      return;
+    }
+    if (send.ordinal === last.ordinal + 1 || last.confIndex === -1) return;
+    for (let i = last.confIndex + 1; i <= confIndex; i += 1) {
+      const crossed = state.confs[i];
+      if (crossed !== undefined && (crossed.kind === 'regular' || !crossed.memberSet.has(send.node))) return;
+    }
+    const skipped = this.nodeSends.get(send.node)?.[last.ordinal + 1] ?? '?';
+    const skippedSend = this.sends.get(skipped);
+    this.log.add('fifo', () => ({
+      message:
+        `${state.proc.key} delivers ${last.id} then ${event.id} in ${describeConf(current as ConfInstance)}, ` +
+        `skipping ${skipped} sent between them by node ${send.node}`,
+      witness: {
+        processes: [state.proc.key],
+        id: skipped,
+        ring: event.ring,
+        lines: [
+          this.at(index, last.line),
+          here,
+          ...(skippedSend === undefined ? [] : [this.at(skippedSend.proc, skippedSend.line)]),
+        ],
+      },
+    }));
+  }
+
+  /** P10: the sender of m is a member of the regular configuration m is delivered in. */
+  private checkSenderInConfiguration(): void {
+    for (const [id, base] of this.bases) {
+      const members = this.identities.get(identityOf('regular', base.base, null))?.members;
+      if (members === undefined || members.has(base.sender)) continue;
+      this.log.add('sender-in-configuration', () => ({
+        message: `${id} from node ${base.sender} is delivered in regular ${base.base} ${formatMembers(members)}, which does not contain its sender`,
+        witness: { processes: [this.keyOf(base.proc)], id, ring: base.base, lines: [this.at(base.proc, base.line)] },
+      }));
+    }
+  }
+
+  /** P8: in each regular configuration, every process's deliveries are a prefix of one sequence. */
+  private checkPrefixOrder(): void {
+    const byRing = new Map<string, ConfInstance[]>();
+    for (const state of this.states) {
+      for (const instance of state.confs) {
+        if (instance.kind !== 'regular') continue;
+        const list = byRing.get(instance.ring) ?? [];
+        byRing.set(instance.ring, list);
+        list.push(instance);
+      }
+    }
+    for (const [ring, instances] of byRing) {
+      let longest = instances[0];
+      for (const instance of instances) {
+        if (longest === undefined || instance.deliveries.length > longest.deliveries.length) longest = instance;
+      }
+      if (longest === undefined) continue;
+      const reference = longest;
+      for (const instance of instances) {
+        if (instance === reference) continue;
+        const at = instance.deliveries.findIndex((id, i) => reference.deliveries[i] !== id);
+        if (at === -1) continue;
+        this.log.add('agreed-order-prefix', () => {
+          const mine = instance.deliveries[at] ?? '';
+          const theirs = reference.deliveries[at] ?? '';
+          const myLine = this.stateOf(instance.proc).delivered.get(mine)?.line ?? instance.line;
+          const theirLine = this.stateOf(reference.proc).delivered.get(theirs)?.line ?? reference.line;
+          return {
+            message:
+              `in regular ${ring}, delivery #${at + 1} is ${mine} at ${this.keyOf(instance.proc)} ` +
+              `but ${theirs} at ${this.keyOf(reference.proc)}`,
+            witness: {
+              processes: [this.keyOf(instance.proc), this.keyOf(reference.proc)],
+              id: mine,
+              ring,
+              lines: [this.at(instance.proc, myLine), this.at(reference.proc, theirLine)],
+            },
+          };
+        });
+      }
+    }
+  }
+
+  /** P16: processes that go from X to the same next configuration deliver the same set in X. */
+  private checkVirtualSynchrony(): void {
+    const groups = new Map<string, ConfInstance[]>();
+    for (const state of this.states) {
+      state.confs.forEach((instance, i) => {
+        const next = state.confs[i + 1];
+        if (next === undefined) return;
+        const key = `${instance.identity} → ${next.identity}`;
+        const list = groups.get(key) ?? [];
+        groups.set(key, list);
+        list.push(instance);
+      });
+    }
+    for (const instances of groups.values()) {
+      const [reference, ...others] = instances;
+      if (reference === undefined) continue;
+      const referenceSet = new Set(reference.deliveries);
+      for (const other of others) {
+        const sameSize = other.deliveries.length === referenceSet.size;
+        if (sameSize && other.deliveries.every((id) => referenceSet.has(id))) continue;
+        this.log.add('virtual-synchrony', () => {
+          const otherSet = new Set(other.deliveries);
+          const onlyOther = other.deliveries.find((id) => !referenceSet.has(id));
+          const onlyReference = reference.deliveries.find((id) => !otherSet.has(id));
+          const [has, lacks, id] =
+            onlyOther !== undefined ? [other, reference, onlyOther] : [reference, other, onlyReference ?? ''];
+          const next = this.stateOf(other.proc).confs[other.index + 1];
+          const hasLine = this.stateOf(has.proc).delivered.get(id)?.line ?? has.line;
+          return {
+            message:
+              `${this.keyOf(has.proc)} and ${this.keyOf(lacks.proc)} both go from ${describeConf(other)} ` +
+              `to ${next === undefined ? '?' : describeConf(next)}, but only ${this.keyOf(has.proc)} delivers ${id} in it`,
+            witness: {
+              processes: [this.keyOf(has.proc), this.keyOf(lacks.proc)],
+              id,
+              ring: other.ring,
+              lines: [this.at(has.proc, hasLine), this.at(lacks.proc, lacks.line)],
+            },
+          };
+        });
+      }
+    }
+  }
+
+  /**
+   * P15: T ⊆ the preceding regular C and ⊆ the following regular C'; processes going from C to C'
+   * together are in each other's T; a member of T that installed C' came to it from C.
+   */
+  private checkTransitionalRule(): void {
+    const together = new Map<string, { instance: ConfInstance; transitional: ConfInstance | null }[]>();
+    for (const state of this.states) {
+      const { proc } = state;
+      state.confs.forEach((instance, i) => {
+        if (instance.kind === 'regular') {
+          if (instance.prevRegular === null) return;
+          const before = state.confs[i - 1];
+          const transitional = before?.kind === 'transitional' && before.ring === instance.ring ? before : null;
+          const key = `${instance.prevRegular.ring} → ${instance.ring}`;
+          const list = together.get(key) ?? [];
+          together.set(key, list);
+          list.push({ instance, transitional });
+          return;
+        }
+        const fail = (message: string, extraLines: string[] = []): void =>
+          this.log.add('transitional-rule', () => ({
+            message,
+            witness: {
+              processes: [proc.key],
+              ring: instance.ring,
+              lines: [this.at(instance.proc, instance.line), ...extraLines],
+            },
+          }));
+        const previous = instance.prevRegular;
+        const outsidePrevious = instance.members.filter((m) => previous === null || !previous.memberSet.has(m));
+        if (outsidePrevious.length > 0) {
+          fail(
+            `${proc.key}: ${describeConf(instance)} ${formatMembers(instance.members)} holds ` +
+              `${formatMembers(outsidePrevious)}, not in the preceding regular configuration` +
+              (previous === null ? ' (there is none)' : ` ${formatMembers(previous.members)}`),
+            previous === null ? [] : [this.at(previous.proc, previous.line)],
+          );
+        }
+        const next = state.confs[i + 1];
+        if (next?.kind === 'regular') {
+          const outsideNext = instance.members.filter((m) => !next.memberSet.has(m));
+          if (outsideNext.length > 0) {
+            fail(
+              `${proc.key}: ${describeConf(instance)} holds ${formatMembers(outsideNext)}, ` +
+                `not in the following regular ${next.ring} ${formatMembers(next.members)}`,
+              [this.at(next.proc, next.line)],
+            );
+          }
+        }
+        if (previous === null) return;
+        for (const member of instance.members) {
+          if (member === proc.node) continue;
+          const theirs = this.regularInstalls.get(`${member} ${instance.ring}`);
+          if (theirs === undefined || theirs.prevRegular?.ring === previous.ring) continue;
+          fail(
+            `${proc.key}: node ${member} is in ${describeConf(instance)} but installed regular ` +
+              `${instance.ring} coming from ${theirs.prevRegular?.ring ?? 'no regular configuration'}`,
+            [this.at(theirs.proc, theirs.line)],
+          );
+        }
+      });
+    }
+    for (const [key, entries] of together) {
+      for (const entry of entries) {
+        const { transitional } = entry;
+        if (transitional === null) continue;
+        for (const other of entries) {
+          // Being in one's own T is P12's "installer ∈ members".
+          if (other === entry) continue;
+          const otherNode = this.stateOf(other.instance.proc).proc.node;
+          if (transitional.memberSet.has(otherNode)) continue;
+          this.log.add('transitional-rule', () => ({
+            message:
+              `${this.keyOf(entry.instance.proc)} and ${this.keyOf(other.instance.proc)} both go ${key}, ` +
+              `but node ${otherNode} is not in ${this.keyOf(entry.instance.proc)}'s ` +
+              `${describeConf(transitional)} ${formatMembers(transitional.members)}`,
+            witness: {
+              processes: [this.keyOf(entry.instance.proc), this.keyOf(other.instance.proc)],
+              ring: transitional.ring,
+              lines: [this.at(transitional.proc, transitional.line), this.at(other.instance.proc, other.instance.line)],
+            },
+          }));
+        }
+      }
+    }
+  }
+
+  private installsLaterRegular(instance: ConfInstance): boolean {
+    const confs = this.stateOf(instance.proc).confs;
+    for (let i = instance.index + 1; i < confs.length; i += 1) {
+      if (confs[i]?.kind === 'regular') return true;
+    }
+    return false;
+  }
+
+  /**
+   * P17: safe m delivered in regular C ⇒ every member of C installed C and delivered m in C or in
+   * the transitional configuration right after it, unless that incarnation crashed before
+   * installing a later regular configuration (allowInflight: unless it installed none yet).
+   */
+  private checkSafeDelivery(): void {
+    for (const [ring, ids] of this.safeByRing) {
+      const members = this.identities.get(identityOf('regular', ring, null))?.members;
+      if (members === undefined) continue;
+      for (const member of members) {
+        const instance = this.regularInstalls.get(`${member} ${ring}`);
+        if (instance === undefined) {
+          const [id, first] = ids.entries().next().value ?? ['', { proc: 0, line: 0 }];
+          this.log.add('safe-delivery', () => ({
+            message: `safe ${id} is delivered in regular ${ring}, but member ${member} never installed ${ring}`,
+            witness: { processes: [this.keyOf(first.proc)], id, ring, lines: [this.at(first.proc, first.line)] },
+          }));
+          continue;
+        }
+        const state = this.stateOf(instance.proc);
+        const mayStop = this.options.allowInflight === true || state.proc.crashed;
+        if (mayStop && !this.installsLaterRegular(instance)) continue;
+        const following = state.confs[instance.index + 1];
+        for (const [id, first] of ids) {
+          const delivered = state.delivered.get(id);
+          const inC = delivered?.confIndex === instance.index;
+          const inT =
+            delivered !== undefined &&
+            following?.kind === 'transitional' &&
+            delivered.confIndex === following.index;
+          if (inC || inT) continue;
+          this.log.add('safe-delivery', () => ({
+            message:
+              `safe ${id} is delivered in regular ${ring} at ${this.keyOf(first.proc)}, but member ` +
+              `${state.proc.key} ${delivered === undefined ? 'never delivers it' : 'delivers it elsewhere'}` +
+              (state.proc.crashed ? ' although it installed a later regular configuration' : ''),
+            witness: {
+              processes: [this.keyOf(first.proc), state.proc.key],
+              id,
+              ring,
+              lines: [
+                this.at(first.proc, first.line),
+                this.at(instance.proc, delivered?.line ?? instance.line),
+              ],
+            },
+          }));
+        }
+      }
+    }
+  }
+
+  /**
+   * P5: a process that did not crash delivers every message it sent; with allowInflight only once
+   * it has installed at least two regular configurations after the send line.
+   */
+  private checkSelfDelivery(): void {
+    this.states.forEach((state, index) => {
+      if (state.proc.crashed) return;
+      let regularCount = 0;
+      const regularTotal = state.confs.filter((c) => c.kind === 'regular').length;
+      for (const event of state.proc.events) {
+        if (event.ev === 'conf' && event.kind === 'regular') regularCount += 1;
+        if (event.ev !== 'send' || state.delivered.has(event.id)) continue;
+        if (this.sends.get(event.id)?.proc !== index) continue; // a duplicate id: P2
+        const laterRegular = regularTotal - regularCount;
+        if (this.options.allowInflight === true && laterRegular < 2) continue;
+        this.log.add('self-delivery', () => ({
+          message:
+            `${state.proc.key} sent ${event.id} and did not crash, but never delivers it` +
+            (this.options.allowInflight === true ? ` (${laterRegular} regular configurations later)` : ''),
+          witness: { processes: [state.proc.key], id: event.id, lines: [this.at(index, event.line)] },
+        }));
+      }
+    });
+  }
+
+  /**
+   * P18 (settled runs): the live nodes end in one regular configuration whose members are exactly
+   * the live nodes, and every message delivered in it, sent in it by a live node, or sent by a
+   * live node and never delivered, is delivered by every live node.
+   */
+  private checkSettled(): void {
+    const live: ProcState[] = [];
+    this.states.forEach((state, index) => {
+      const next = this.states[index + 1];
+      const last = next === undefined || next.proc.node !== state.proc.node;
+      if (last && !state.proc.crashed) live.push(state);
+    });
+    if (live.length === 0) return;
+    const liveNodes = new Set(live.map((s) => s.proc.node));
+    const finals: ConfInstance[] = [];
+    for (const state of live) {
+      const last = state.confs[state.confs.length - 1];
+      if (last?.kind === 'regular') {
+        finals.push(last);
+        continue;
+      }
+      this.log.add('liveness-settled', () => ({
+        message:
+          `live ${state.proc.key} ends ` +
+          (last === undefined ? 'without any configuration' : `in ${describeConf(last)}, not a regular configuration`),
+        witness: {
+          processes: [state.proc.key],
+          lines: [last === undefined ? state.proc.file : this.at(last.proc, last.line)],
+        },
+      }));
+    }
+    if (finals.length !== live.length) return;
+    const [first] = finals;
+    if (first === undefined) return;
+    const split = finals.find((f) => f.ring !== first.ring);
+    if (split !== undefined) {
+      this.log.add('liveness-settled', () => ({
+        message:
+          `live nodes end in different regular configurations: ${first.ring} at ${this.keyOf(first.proc)}, ` +
+          `${split.ring} at ${this.keyOf(split.proc)}`,
+        witness: {
+          processes: [this.keyOf(first.proc), this.keyOf(split.proc)],
+          lines: [this.at(first.proc, first.line), this.at(split.proc, split.line)],
+        },
+      }));
+      return;
+    }
+    if (!sameMembers(first.members, liveNodes)) {
+      this.log.add('liveness-settled', () => ({
+        message:
+          `the final regular configuration ${first.ring} has members ${formatMembers(first.members)}, ` +
+          `but the live nodes are ${formatMembers([...liveNodes])}`,
+        witness: { processes: [this.keyOf(first.proc)], ring: first.ring, lines: [this.at(first.proc, first.line)] },
+      }));
+      return;
+    }
+    const deliveredAnywhere = new Set<string>();
+    for (const state of this.states) for (const id of state.delivered.keys()) deliveredAnywhere.add(id);
+    const required = new Map<string, { why: string; proc: number; line: number }>();
+    const require = (id: string, why: string, proc: number, line: number): void => {
+      if (!required.has(id)) required.set(id, { why, proc, line });
+    };
+    const inFinal = `the final regular configuration ${first.ring}`;
+    for (const instance of finals) {
+      const state = this.stateOf(instance.proc);
+      for (const id of instance.deliveries) {
+        const line = state.delivered.get(id)?.line ?? instance.line;
+        require(id, `delivered in ${inFinal}`, instance.proc, line);
+      }
+      for (const event of state.proc.events) {
+        if (event.ev !== 'send') continue;
+        if (event.line > instance.line) {
+          require(event.id, `sent in ${inFinal}`, instance.proc, event.line);
+        } else if (!deliveredAnywhere.has(event.id)) {
+          require(event.id, 'sent by a live node and never delivered', instance.proc, event.line);
+        }
+      }
+    }
+    for (const [id, reason] of required) {
+      for (const state of live) {
+        if (state.delivered.has(id)) continue;
+        this.log.add('liveness-settled', () => ({
+          message: `${id} (${reason.why}) is never delivered by live ${state.proc.key}`,
+          witness: {
+            processes: [this.keyOf(reason.proc), state.proc.key],
+            id,
+            ring: first.ring,
+            lines: [this.at(reason.proc, reason.line), state.proc.file],
+          },
+        }));
+      }
+    }
+  }
+
+  /**
+   * P7: one total order on messages and configuration changes is consistent with every process's
+   * order, i.e. the union of the per-process orders is acyclic (a pairwise inversion is a cycle of
+   * two edges). Each non-trivial strongly connected component of the order graph is one
+   * violation, reported with one of its cycles.
+   */
+  private checkTotalOrder(): void {
+    const { componentCount, cycles } = this.graph.findCycles(WITNESSES_PER_PROPERTY_MAX);
+    for (let i = 0; i < componentCount; i += 1) {
+      this.log.add('total-order', () => this.describeCycle(cycles[i] ?? []));
+    }
+  }
+
+  private describeCycle(cycle: readonly number[]): { message: string; witness: Witness } {
+    const graph = this.graph;
+    const steps: string[] = [];
+    const lines: string[] = [];
+    const processes = new Set<string>();
+    let id: string | undefined;
+    cycle.forEach((edge, i) => {
+      const { from, to, proc, fromLine, toLine } = graph.edgeAt(edge);
+      const key = this.keyOf(proc);
+      processes.add(key);
+      if (id === undefined && graph.isMessage(from)) id = graph.label(from);
+      if (i >= CYCLE_EDGES_SHOWN_MAX) return;
+      steps.push(`${key} has ${graph.label(from)} before ${graph.label(to)}`);
+      lines.push(this.at(proc, fromLine), this.at(proc, toLine));
+    });
+    if (cycle.length > CYCLE_EDGES_SHOWN_MAX) steps.push(`… ${cycle.length - CYCLE_EDGES_SHOWN_MAX} more`);
+    return {
+      message: `no total order of deliveries and configurations: ${steps.join('; ')}`,
+      witness: { processes: [...processes], ...(id === undefined ? {} : { id }), lines },
+    };
+  }
+}
+
+/**
+ * The union of all per-process orders: a vertex per message id and per configuration identity, an
+ * edge per pair of consecutive events of one process. Per-process orders are chains, so the union
+ * of their transitive closures is acyclic exactly when this graph is.
+ */
+class OrderGraph {
+  private readonly vertices = new Map<string, number>();
+  private readonly keys: string[] = [];
+  private readonly from: number[] = [];
+  private readonly to: number[] = [];
+  private readonly proc: number[] = [];
+  private readonly fromLine: number[] = [];
+  private readonly toLine: number[] = [];
+
+  /** Key "m <id>" for a message, "c <identity>" for a configuration. */
+  vertex(key: string): number {
+    let vertex = this.vertices.get(key);
+    if (vertex === undefined) {
+      vertex = this.keys.length;
+      this.vertices.set(key, vertex);
+      this.keys.push(key);
+    }
+    return vertex;
+  }
+
+  edge(from: number, to: number, proc: number, fromLine: number, toLine: number): void {
+    // A repeated vertex in a row is a duplicate delivery or installation, reported elsewhere.
+    if (from === to) return;
+    this.from.push(from);
+    this.to.push(to);
+    this.proc.push(proc);
+    this.fromLine.push(fromLine);
+    this.toLine.push(toLine);
+  }
+
+  edgeAt(edge: number): { from: number; to: number; proc: number; fromLine: number; toLine: number } {
+    return {
+      from: this.from[edge] ?? -1,
+      to: this.to[edge] ?? -1,
+      proc: this.proc[edge] ?? -1,
+      fromLine: this.fromLine[edge] ?? 0,
+      toLine: this.toLine[edge] ?? 0,
+    };
+  }
+
+  label(vertex: number): string {
+    const key = this.keys[vertex] ?? '';
+    return key.startsWith('m ') ? key.slice(2) : `conf ${key.slice(2)}`;
+  }
+
+  isMessage(vertex: number): boolean {
+    return this.keys[vertex]?.startsWith('m ') ?? false;
+  }
+
+  /**
+   * Tarjan's strongly connected components, iteratively (traces are far too deep for recursion),
+   * in O(V + E). Returns how many components have more than one vertex and, for the first
+   * `cyclesMax` of them, one cycle as a list of edge indices.
+   */
+  findCycles(cyclesMax: number): { componentCount: number; cycles: number[][] } {
+    const n = this.keys.length;
+    const m = this.from.length;
+    const offsets = new Int32Array(n + 1);
+    for (let e = 0; e < m; e += 1) {
+      const slot = (this.from[e] ?? 0) + 1;
+      offsets[slot] = (offsets[slot] ?? 0) + 1;
+    }
+    for (let v = 0; v < n; v += 1) offsets[v + 1] = (offsets[v + 1] ?? 0) + (offsets[v] ?? 0);
+    const adjacency = new Int32Array(m);
+    const fill = offsets.slice(0, n);
+    for (let e = 0; e < m; e += 1) {
+      const v = this.from[e] ?? 0;
+      adjacency[fill[v] ?? 0] = e;
+      fill[v] = (fill[v] ?? 0) + 1;
+    }
+    const order = new Int32Array(n).fill(-1);
+    const low = new Int32Array(n);
+    const component = new Int32Array(n).fill(-1);
+    const stack = new Int32Array(n);
+    const onStack = new Uint8Array(n);
+    const callVertex = new Int32Array(n);
+    const callEdge = new Int32Array(n);
+    let stackSize = 0;
+    let counter = 0;
+    let componentIndex = 0;
+    const roots: number[] = [];
+    const get = (array: Int32Array, i: number): number => array[i] ?? 0;
+
+    for (let start = 0; start < n; start += 1) {
+      if (get(order, start) !== -1) continue;
+      let depth = 0;
+      const push = (v: number): void => {
+        order[v] = counter;
+        low[v] = counter;
+        counter += 1;
+        stack[stackSize] = v;
+        stackSize += 1;
+        onStack[v] = 1;
+        callVertex[depth] = v;
+        callEdge[depth] = get(offsets, v);
+        depth += 1;
+      };
+      push(start);
+      while (depth > 0) {
+        const v = get(callVertex, depth - 1);
+        const e = get(callEdge, depth - 1);
+        if (e < get(offsets, v + 1)) {
+          callEdge[depth - 1] = e + 1;
+          const w = this.to[get(adjacency, e)] ?? 0;
+          if (get(order, w) === -1) push(w);
+          else if (onStack[w] === 1) low[v] = Math.min(get(low, v), get(order, w));
+          continue;
+        }
+        depth -= 1;
+        if (depth > 0) {
+          const parent = get(callVertex, depth - 1);
+          low[parent] = Math.min(get(low, parent), get(low, v));
+        }
+        if (get(low, v) !== get(order, v)) continue;
+        let size = 0;
+        let w: number;
+        do {
+          stackSize -= 1;
+          w = get(stack, stackSize);
+          onStack[w] = 0;
+          component[w] = componentIndex;
+          size += 1;
+        } while (w !== v);
+        if (size > 1) roots.push(v);
+        componentIndex += 1;
+      }
+    }
+
+    const cycles = roots
+      .slice(0, cyclesMax)
+      .map((root) => this.cycleThrough(root, component, offsets, adjacency));
+    return { componentCount: roots.length, cycles };
+  }
+
+  /** Breadth-first search inside root's component for a shortest cycle back to root. */
+  private cycleThrough(
+    root: number,
+    component: Int32Array,
+    offsets: Int32Array,
+    adjacency: Int32Array,
+  ): number[] {
+    const rootComponent = component[root];
+    const parentEdge = new Map<number, number>([[root, -1]]);
+    const queue = [root];
+    for (let head = 0; head < queue.length; head += 1) {
+      const v = queue[head] ?? 0;
+      for (let i = offsets[v] ?? 0; i < (offsets[v + 1] ?? 0); i += 1) {
+        const e = adjacency[i] ?? 0;
+        const w = this.to[e] ?? 0;
+        if (component[w] !== rootComponent) continue;
+        if (w === root) {
+          const cycle = [e];
+          for (let at = v; at !== root; ) {
+            const back = parentEdge.get(at) ?? -1;
+            cycle.push(back);
+            at = this.from[back] ?? root;
+          }
+          return cycle.reverse();
+        }
+        if (parentEdge.has(w)) continue;
+        parentEdge.set(w, e);
+        queue.push(w);
+      }
+    }
+    return [];
+  }
+}
