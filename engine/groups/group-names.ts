@@ -21,11 +21,20 @@ const utf8Decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 /** Sender side: validated, cached UTF-8 bytes of a group name. */
 export class GroupNameEncoder {
   private readonly cache = new Map<string, Uint8Array>();
+  // Senders mostly repeat one group: compare with the last name before hashing it into the map.
+  private lastName: string | null = null;
+  private lastBytes: Uint8Array = new Uint8Array(0);
 
   /** The name's UTF-8 bytes. Throws RangeError for an empty, too long or ill-formed name (misuse). */
   encode(name: string): Uint8Array {
-    const cached = this.cache.get(name);
-    if (cached !== undefined) return cached;
+    if (name === this.lastName) return this.lastBytes;
+    const bytes = this.cache.get(name) ?? this.encodeNew(name);
+    this.lastName = name;
+    this.lastBytes = bytes;
+    return bytes;
+  }
+
+  private encodeNew(name: string): Uint8Array {
     if (typeof name !== 'string' || name.length === 0) {
       throw new RangeError('group name must be a non-empty string');
     }
@@ -53,11 +62,19 @@ interface CachedName {
 /** Receiver side: name bytes inside a frame → string, cached by a hash of the bytes. */
 export class GroupNameDecoder {
   private readonly cache = new Map<number, CachedName>();
+  /** Receivers mostly see one group: the last name found is compared before hashing. */
+  private last: CachedName | null = null;
 
   /** The name at bytes[start, start + length), or null when it is not valid UTF-8. */
   decode(bytes: Uint8Array, start: number, length: number): string | null {
     assert(length >= 1 && length <= groupNameBytesMax, 'name length was checked by the reader');
     assert(start + length <= bytes.length, 'name bounds were checked by the reader');
+    const last = this.last;
+    if (last !== null && sameBytes(last.bytes, bytes, start, length)) return last.name;
+    return this.lookup(bytes, start, length);
+  }
+
+  private lookup(bytes: Uint8Array, start: number, length: number): string | null {
     // FNV-1a, 32 bits: cheap over at most 255 bytes; a collision only costs a miss.
     let hash = 0x811c9dc5;
     for (let i = start; i < start + length; i++) {
@@ -65,7 +82,10 @@ export class GroupNameDecoder {
     }
     hash = (hash ^ length) >>> 0;
     const hit = this.cache.get(hash);
-    if (hit !== undefined && sameBytes(hit.bytes, bytes, start, length)) return hit.name;
+    if (hit !== undefined && sameBytes(hit.bytes, bytes, start, length)) {
+      this.last = hit;
+      return hit.name;
+    }
     const copy = bytes.slice(start, start + length);
     let name: string;
     try {
@@ -74,7 +94,9 @@ export class GroupNameDecoder {
       return null;
     }
     if (this.cache.size >= groupNameCacheEntriesMax) this.cache.clear();
-    this.cache.set(hash, { bytes: copy, name });
+    const entry = { bytes: copy, name };
+    this.cache.set(hash, entry);
+    this.last = entry;
     return name;
   }
 }

@@ -77,6 +77,7 @@ const QueuedKind = { message: 0, join: 1, leave: 2, announce: 3 } as const;
 const guaranteeAgreed = 0;
 const guaranteeSafe = 1;
 const queueCapacityInitial = 64;
+const slabBytesMin = 64 * 1024;
 
 export class Packer implements FrameSource {
   private readonly incarnation: number;
@@ -105,8 +106,16 @@ export class Packer implements FrameSource {
   /** Groups this node has asked to be in, after every queued join and leave. */
   private readonly intended = new Set<string>();
 
-  private scratch: Uint8Array;
-  private scratchView: DataView;
+  // Frames are encoded straight into a slab and handed out as views of it: one ArrayBuffer per
+  // many frames, since allocating a backing store per frame costs more than packing its messages.
+  // A slab lives as long as the ordering layer keeps any frame of it.
+  private readonly slabBytes: number;
+  private slab: Uint8Array;
+  private slabView: DataView;
+  /** Bytes of the slab already handed out. */
+  private slabUsed = 0;
+  /** End of the frame being packed (slab offset). */
+  private frameEnd = 0;
 
   constructor(opts: PackerOptions) {
     if (!Number.isSafeInteger(opts.incarnation) || opts.incarnation < 1) {
@@ -127,8 +136,9 @@ export class Packer implements FrameSource {
     this.payloadBytesMax = p;
     this.messageBytesMax = m;
     this.sendQueueBytesMax = opts.sendQueueBytesMax;
-    this.scratch = new Uint8Array(p);
-    this.scratchView = new DataView(this.scratch.buffer);
+    this.slabBytes = Math.max(slabBytesMin, p * 8);
+    this.slab = new Uint8Array(this.slabBytes);
+    this.slabView = new DataView(this.slab.buffer);
   }
 
   /**
@@ -221,7 +231,14 @@ export class Packer implements FrameSource {
   nextFrame(): { guarantee: Guarantee; payload: Uint8Array } | null {
     if (this.size === 0) return null;
     const g = this.guarantees[this.head] as number;
-    let offset = frameHeaderBytes;
+    if (this.slab.length - this.slabUsed < this.payloadBytesMax) {
+      this.slab = new Uint8Array(this.slabBytes);
+      this.slabView = new DataView(this.slab.buffer);
+      this.slabUsed = 0;
+    }
+    const start = this.slabUsed;
+    this.frameEnd = start + this.payloadBytesMax;
+    let offset = start + frameHeaderBytes;
     let count = 0;
     while (this.size > 0 && this.guarantees[this.head] === g) {
       const kind = this.kinds[this.head] as number;
@@ -229,31 +246,24 @@ export class Packer implements FrameSource {
         kind === QueuedKind.message ? this.packMessage(offset, count) : this.packControl(kind, offset);
       if (next === offset) break;
       assert(next > offset, 'an entry advances the frame');
-      assert(next <= this.payloadBytesMax, 'an entry stays inside the frame');
+      assert(next <= this.frameEnd, 'an entry stays inside the frame');
       offset = next;
       count++;
       if (this.headEmittedBytes > 0) break; // a fragment filled the frame
     }
     assert(count >= 1, 'every frame carries an entry');
     assert(count <= 0xffff, 'the entry count fits its field');
-    writeU64(this.scratchView, 0, this.incarnation);
-    this.scratchView.setUint16(8, count);
-    return { guarantee: g === guaranteeSafe ? 'safe' : 'agreed', payload: this.takeScratch(offset) };
-  }
-
-  /** The frame bytes: a full frame hands the scratch buffer over, a shorter one is copied out. */
-  private takeScratch(length: number): Uint8Array {
-    if (length < this.payloadBytesMax) return this.scratch.slice(0, length);
-    const full = this.scratch;
-    this.scratch = new Uint8Array(this.payloadBytesMax);
-    this.scratchView = new DataView(this.scratch.buffer);
-    return full;
+    writeU64(this.slabView, start, this.incarnation);
+    this.slabView.setUint16(start + 8, count);
+    this.slabUsed = offset;
+    const payload = this.slab.subarray(start, offset);
+    return { guarantee: g === guaranteeSafe ? 'safe' : 'agreed', payload };
   }
 
   /** Write the head join/leave/announce at offset if it fits; returns the new offset. */
   private packControl(kind: number, offset: number): number {
-    const space = this.payloadBytesMax - offset;
-    const buf = this.scratch;
+    const space = this.frameEnd - offset;
+    const buf = this.slab;
     if (kind === QueuedKind.announce) {
       const body = this.data[this.head] as Uint8Array;
       if (1 + body.length > space) return offset;
@@ -272,15 +282,15 @@ export class Packer implements FrameSource {
 
   /** Write the head message, whole or one fragment of it, at offset; returns the new offset. */
   private packMessage(offset: number, count: number): number {
-    const space = this.payloadBytesMax - offset;
+    const space = this.frameEnd - offset;
     const name = this.groupBytes[this.head] as Uint8Array;
     const payload = this.data[this.head] as Uint8Array;
     const emitted = this.headEmittedBytes;
     if (emitted === 0) {
       if (wholeOverheadBytes + name.length + payload.length <= space) {
         const at = this.writeMessageHeader(EntryKind.whole, offset, name);
-        this.scratchView.setUint32(at, payload.length);
-        this.scratch.set(payload, at + 4);
+        this.slabView.setUint32(at, payload.length);
+        this.slab.set(payload, at + 4);
         this.pop();
         return at + 4 + payload.length;
       }
@@ -289,9 +299,9 @@ export class Packer implements FrameSource {
       assert(room >= 1, 'a first fragment fits an empty frame');
       assert(room < payload.length, 'a message that fits is sent whole');
       const at = this.writeMessageHeader(EntryKind.first, offset, name);
-      this.scratchView.setUint32(at, payload.length);
-      this.scratchView.setUint32(at + 4, room);
-      this.scratch.set(payload.subarray(0, room), at + 8);
+      this.slabView.setUint32(at, payload.length);
+      this.slabView.setUint32(at + 4, room);
+      this.slab.set(payload.subarray(0, room), at + 8);
       this.headEmittedBytes = room;
       return at + 8 + room;
     }
@@ -303,8 +313,8 @@ export class Packer implements FrameSource {
     const kind = rest <= room ? EntryKind.last : EntryKind.middle;
     const length = Math.min(rest, room);
     const at = this.writeMessageHeader(kind, offset, name);
-    this.scratchView.setUint32(at, length);
-    this.scratch.set(payload.subarray(emitted, emitted + length), at + 4);
+    this.slabView.setUint32(at, length);
+    this.slab.set(payload.subarray(emitted, emitted + length), at + 4);
     if (kind === EntryKind.last) {
       this.headEmittedBytes = 0;
       this.pop();
@@ -316,9 +326,9 @@ export class Packer implements FrameSource {
 
   /** kind, name, counter of the head message; returns the offset of its length fields. */
   private writeMessageHeader(kind: number, offset: number, name: Uint8Array): number {
-    this.scratch[offset] = kind;
-    const at = writeName(this.scratch, offset + 1, name);
-    writeU64(this.scratchView, at, this.counters[this.head] as number);
+    this.slab[offset] = kind;
+    const at = writeName(this.slab, offset + 1, name);
+    writeU64(this.slabView, at, this.counters[this.head] as number);
     return at + 8;
   }
 
