@@ -42,7 +42,6 @@ export class RingState {
 
   /** True when `seq` can be stored: not held yet and within the sort queue bound. */
   accepts(seq: number): boolean {
-    if (seq === 0) return false;
     if (this.has(seq)) return false;
     return seqDistance(this.lowWater, seq) <= sortQueueItemsMax;
   }

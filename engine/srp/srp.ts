@@ -37,6 +37,7 @@ import type {
   TokenPacket,
 } from '../types.js';
 import { ringIdEquals, ringIdToString } from '../types.js';
+import { fccAllowance, fccTokenUpdate, type FlowControlState } from './flow-control.js';
 import { RingState, type StoredFrame } from './ring-state.js';
 import { Timers, type TimerName } from './timers.js';
 
@@ -129,8 +130,7 @@ export class Srp {
   /** Safe messages at or below this seq may be delivered (min of the last two visits' aru), or null. */
   private safeBound: number | null = null;
   private myAruCount = 0;
-  private fccSentPrev = 0;
-  private fccBacklogPrev = 0;
+  private readonly fcc: FlowControlState = { sentPrev: 0, backlogPrev: 0 };
   private tokenCopy: { bytes: Uint8Array; to: NodeId } | null = null;
   private heldToken: { bytes: Uint8Array; to: NodeId } | null = null;
   private readonly missCount = new Map<number, number>();
@@ -567,8 +567,8 @@ export class Srp {
     this.timers.cancel('consensus');
     this.timers.cancel('merge');
     this.timers.cancel('hold');
-    this.fccSentPrev = 0;
-    this.fccBacklogPrev = 0;
+    this.fcc.sentPrev = 0;
+    this.fcc.backlogPrev = 0;
     this.heldToken = null;
 
     token.membIndex += 1;
@@ -811,12 +811,8 @@ export class Srp {
 
     // Step 7: flow control (§2.4).
     const backlogNow = operational ? this.source.backlogFrames() : this.recoveryBacklog();
-    let allowed = Math.min(this.config.maxMessages, Math.max(0, this.config.windowSize - token.fcc));
-    const backlogDenominator = token.backlog + backlogNow - this.fccBacklogPrev;
-    if (backlogDenominator > 0) {
-      const share = Math.floor((this.config.windowSize * this.fccBacklogPrev) / backlogDenominator);
-      if (share > 0) allowed = Math.min(allowed, share);
-    }
+    const { windowSize, maxMessages } = this.config;
+    const allowed = fccAllowance(windowSize, maxMessages, token.fcc, token.backlog, backlogNow, this.fcc);
 
     // Step 8: serve retransmission requests, then add my own.
     let sent = this.serveRetransmits(token, ring, allowed);
@@ -830,10 +826,7 @@ export class Srp {
     sent += operational ? this.broadcastNew(token, ring, newAllowed) : this.broadcastRecovery(token, ring, newAllowed);
 
     // Step 11.
-    token.fcc = Math.max(0, token.fcc + sent - this.fccSentPrev);
-    token.backlog = Math.max(0, token.backlog + backlogNow - this.fccBacklogPrev);
-    this.fccSentPrev = sent;
-    this.fccBacklogPrev = backlogNow;
+    fccTokenUpdate(token, sent, backlogNow, this.fcc);
 
     // Step 12: aru.
     if (seqLt(ring.aru, token.aru) || token.aruAddr === this.self || token.aruAddr === 0) {
