@@ -114,7 +114,9 @@ export class Assembler {
   onFrame(frame: DeliveredFrame): void {
     assert(this.kind !== null, 'a frame is delivered after the first configuration');
     assert(frame.transitional === (this.kind === 'transitional'), 'frame and configuration agree');
-    if (!frame.transitional) assert(ringIdEquals(frame.ringId, this.ringId), 'regular frame of my ring');
+    if (!frame.transitional) {
+      assert(ringIdEquals(frame.ringId, this.ringId), 'a regular frame is of my ring');
+    }
     const r = this.reader;
     const error = r.read(frame.payload);
     if (error !== null) {
@@ -133,7 +135,9 @@ export class Assembler {
       } else if (kind === EntryKind.announce) {
         const first = r.starts[i] as number;
         const end = first + (r.lengths[i] as number);
-        for (let n = first; n < end; n++) this.addMember(r.announced[n] as string, frame.originator);
+        for (let n = first; n < end; n++) {
+          this.addMember(r.announced[n] as string, frame.originator);
+        }
       } else if (kind === EntryKind.join) {
         this.addMember(r.groups[i] as string, frame.originator);
       } else {
@@ -148,7 +152,7 @@ export class Assembler {
     this.kind = c.kind;
     this.ringId = c.ringId;
     this.members = new Set(c.members);
-    assert(c.kind === 'transitional' || this.members.has(this.nodeId), 'I am in my regular configuration');
+    if (c.kind === 'regular') assert(this.members.has(this.nodeId), 'I am in my configuration');
     if (c.kind === 'regular') {
       this.stats.partialsDropped += this.partials.size;
       this.partials.clear();
@@ -193,8 +197,9 @@ export class Assembler {
       if (this.partials.has(sender)) this.dropPartial(sender, true);
       const bytes = new Uint8Array(r.totals[i] as number);
       bytes.set(frame.payload.subarray(start, start + length), 0);
-      const p = { incarnation: r.incarnation, counter, group, guarantee: frame.guarantee, bytes, filled: length };
-      this.partials.set(sender, p);
+      const guarantee = frame.guarantee;
+      const incarnation = r.incarnation;
+      this.partials.set(sender, { incarnation, counter, group, guarantee, bytes, filled: length });
       return;
     }
     const p = this.partials.get(sender);
@@ -271,8 +276,16 @@ export class Assembler {
     else this.local.delete(group);
   }
 
-  private emit(group: string, members: NodeId[], joined: NodeId[], left: NodeId[], cause: GroupEventCause): void {
-    assert(this.kind !== null, 'group events follow the first configuration');
-    this.host.groupEvent({ group, kind: this.kind, ringId: this.ringId, members: [...members], joined, left, cause });
+  private emit(
+    group: string,
+    members: NodeId[],
+    joined: NodeId[],
+    left: NodeId[],
+    cause: GroupEventCause,
+  ): void {
+    const kind = this.kind;
+    assert(kind !== null, 'group events follow the first configuration');
+    const ringId = this.ringId;
+    this.host.groupEvent({ group, kind, ringId, members: [...members], joined, left, cause });
   }
 }

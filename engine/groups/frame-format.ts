@@ -229,7 +229,12 @@ export class FrameReader {
     return offset + 1 + length;
   }
 
-  private readAnnounce(p: Uint8Array, view: DataView, offset: number, i: number): number | FrameError {
+  private readAnnounce(
+    p: Uint8Array,
+    view: DataView,
+    offset: number,
+    i: number,
+  ): number | FrameError {
     if (offset + 2 > p.length) return 'truncated';
     const names = view.getUint16(offset);
     if (names === 0) return 'bad-length';

@@ -25,7 +25,7 @@ export class GroupNameEncoder {
   private lastName: string | null = null;
   private lastBytes: Uint8Array = new Uint8Array(0);
 
-  /** The name's UTF-8 bytes. Throws RangeError for an empty, too long or ill-formed name (misuse). */
+  /** The name's UTF-8 bytes. Throws RangeError for an empty, too long or ill-formed name. */
   encode(name: string): Uint8Array {
     if (name === this.lastName) return this.lastBytes;
     const bytes = this.cache.get(name) ?? this.encodeNew(name);
@@ -40,7 +40,8 @@ export class GroupNameEncoder {
     }
     const bytes = utf8Encoder.encode(name);
     if (bytes.length > groupNameBytesMax) {
-      throw new RangeError(`group name is ${bytes.length} UTF-8 bytes, more than ${groupNameBytesMax}`);
+      const max = groupNameBytesMax;
+      throw new RangeError(`group name is ${bytes.length} UTF-8 bytes, more than ${max}`);
     }
     // A lone surrogate encodes as U+FFFD: receivers would see another name than the sender traced.
     if (utf8Decoder.decode(bytes) !== name) {

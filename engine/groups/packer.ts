@@ -1,8 +1,8 @@
 /**
  * Sender side of the group layer: queues application messages and group control entries, and packs
  * them into frame payloads (engine/groups/frame-format.ts) when the ordering layer holds the token.
- * Runs in the token worker (threaded runtime) or beside the SRP (simulator); shares nothing with the
- * Assembler.
+ * Runs in the token worker (threaded runtime) or beside the SRP (simulator); shares nothing with
+ * the Assembler.
  *
  * PACKING AND FRAGMENTATION (nextFrame)
  *
@@ -65,7 +65,7 @@ export interface PackerOptions {
   payloadBytesMax: number;
   /** Largest application message. */
   messageBytesMax: number;
-  /** Queued bytes (messages and control entries, with their entry headers) before submit() refuses. */
+  /** Queued bytes (messages and control entries, with entry headers) before submit() refuses. */
   sendQueueBytesMax: number;
 }
 
@@ -123,7 +123,8 @@ export class Packer implements FrameSource {
     }
     const p = opts.payloadBytesMax;
     if (!Number.isInteger(p) || p < payloadBytesMin || p > packetBytesMax) {
-      throw new RangeError(`payloadBytesMax must be an integer in ${payloadBytesMin}..${packetBytesMax}`);
+      const range = `${payloadBytesMin}..${packetBytesMax}`;
+      throw new RangeError(`payloadBytesMax must be an integer in ${range}`);
     }
     const m = opts.messageBytesMax;
     if (!Number.isInteger(m) || m < 0 || m > messageBytesMaxLimit) {
@@ -149,7 +150,8 @@ export class Packer implements FrameSource {
    */
   submit(group: string, payload: Uint8Array, guarantee: Guarantee): number | false {
     if (payload.length > this.messageBytesMax) {
-      throw new RangeError(`message of ${payload.length} bytes exceeds messageBytesMax ${this.messageBytesMax}`);
+      const max = this.messageBytesMax;
+      throw new RangeError(`message of ${payload.length} bytes exceeds messageBytesMax ${max}`);
     }
     const name = this.names.encode(group);
     const bytes = wholeOverheadBytes + name.length + payload.length;
@@ -167,14 +169,16 @@ export class Packer implements FrameSource {
   submitJoin(group: string): void {
     const name = this.names.encode(group);
     this.intended.add(group);
-    this.push(QueuedKind.join, guaranteeAgreed, 0, name, undefined, controlOverheadBytes + name.length);
+    const bytes = controlOverheadBytes + name.length;
+    this.push(QueuedKind.join, guaranteeAgreed, 0, name, undefined, bytes);
   }
 
   /** Queue a leave of this node from `group`. */
   submitLeave(group: string): void {
     const name = this.names.encode(group);
     this.intended.delete(group);
-    this.push(QueuedKind.leave, guaranteeAgreed, 0, name, undefined, controlOverheadBytes + name.length);
+    const bytes = controlOverheadBytes + name.length;
+    this.push(QueuedKind.leave, guaranteeAgreed, 0, name, undefined, bytes);
   }
 
   /**
@@ -228,6 +232,10 @@ export class Packer implements FrameSource {
     this.headEmittedBytes = 0;
   }
 
+  /**
+   * The next frame (algorithm above), or null when nothing waits. The payload is a view into a
+   * slab shared with other frames: read or copy it, never transfer or detach its buffer.
+   */
   nextFrame(): { guarantee: Guarantee; payload: Uint8Array } | null {
     if (this.size === 0) return null;
     const g = this.guarantees[this.head] as number;
@@ -243,7 +251,9 @@ export class Packer implements FrameSource {
     while (this.size > 0 && this.guarantees[this.head] === g) {
       const kind = this.kinds[this.head] as number;
       const next =
-        kind === QueuedKind.message ? this.packMessage(offset, count) : this.packControl(kind, offset);
+        kind === QueuedKind.message
+          ? this.packMessage(offset, count)
+          : this.packControl(kind, offset);
       if (next === offset) break;
       assert(next > offset, 'an entry advances the frame');
       assert(next <= this.frameEnd, 'an entry stays inside the frame');
@@ -367,7 +377,9 @@ export class Packer implements FrameSource {
     const kind = this.kinds[slot] as number;
     const data = this.data[slot];
     const nameBytes = this.groupBytes[slot]?.length ?? 0;
-    if (kind === QueuedKind.message) return wholeOverheadBytes + nameBytes + (data as Uint8Array).length;
+    if (kind === QueuedKind.message) {
+      return wholeOverheadBytes + nameBytes + (data as Uint8Array).length;
+    }
     if (kind === QueuedKind.announce) return 1 + (data as Uint8Array).length;
     return controlOverheadBytes + nameBytes;
   }
@@ -404,7 +416,12 @@ function writeName(buf: Uint8Array, offset: number, name: Uint8Array): number {
   return offset + 1 + name.length;
 }
 
-function encodeAnnounceBody(names: Uint8Array[], first: number, end: number, bytes: number): Uint8Array {
+function encodeAnnounceBody(
+  names: Uint8Array[],
+  first: number,
+  end: number,
+  bytes: number,
+): Uint8Array {
   const body = new Uint8Array(bytes);
   body[0] = (end - first) >>> 8;
   body[1] = (end - first) & 0xff;
