@@ -48,7 +48,14 @@ function fixture(name: string): URL {
   return url;
 }
 
-function setUp(): { ring: SpscRing; consumerBell: Doorbell; producerBell: Doorbell; data: StressWorkerData } {
+interface StressSetUp {
+  ring: SpscRing;
+  consumerBell: Doorbell;
+  producerBell: Doorbell;
+  data: StressWorkerData;
+}
+
+function setUp(): StressSetUp {
   const ring = SpscRing.create(capacityBytes);
   // The consumer's word lives in the ring's trailer; the producer's has a buffer of its own.
   const consumerBell = Doorbell.ofRing(ring);
@@ -69,7 +76,10 @@ function setUp(): { ring: SpscRing; consumerBell: Doorbell; producerBell: Doorbe
 }
 
 /** Resolves with the worker's one message, rejects if it fails or exits without sending it. */
-function runWorker<T>(name: string, data: StressWorkerData): { worker: Worker; report: Promise<T> } {
+function runWorker<T>(
+  name: string,
+  data: StressWorkerData,
+): { worker: Worker; report: Promise<T> } {
   const worker = new Worker(fixture(name), { workerData: data });
   const report = new Promise<T>((resolve, reject) => {
     let result: T | undefined;
@@ -104,19 +114,19 @@ function expectCleanRun(producer: ProducerReport, consumer: ConsumerReport): voi
 }
 
 describe('SpscRing across threads', () => {
-  it('delivers every record whole and in order to a consumer worker parked with Atomics.wait', async () => {
+  it('delivers every record whole and in order to a worker parked with Atomics.wait', async () => {
     const { data } = setUp();
     const consumer = runWorker<ConsumerReport>('ring-consumer.js', data);
     const producer = runWorker<ProducerReport>('ring-producer.js', data);
     try {
-      const [producerReport, consumerReport] = await Promise.all([producer.report, consumer.report]);
-      expectCleanRun(producerReport, consumerReport);
+      const reports = await Promise.all([producer.report, consumer.report]);
+      expectCleanRun(...reports);
     } finally {
       await Promise.all([producer.worker.terminate(), consumer.worker.terminate()]);
     }
   });
 
-  it('delivers every record whole and in order to the main thread parked with Atomics.waitAsync', async () => {
+  it('delivers every record whole and in order to the main thread on waitAsync', async () => {
     const { ring, consumerBell, producerBell, data } = setUp();
     consumerBell.watch(ring);
     const checker = new StreamChecker(seed, ring.payloadBytesMax, data.drainEvery);

@@ -1,6 +1,7 @@
 /**
- * Behaviours of one SPSC ring and its doorbell, on one thread: the producer and the consumer are two
- * SpscRing views of the same SharedArrayBuffer, so the interleavings below are exact, not timed.
+ * Behaviours of one SPSC ring and its doorbell, on one thread: the producer and the consumer are
+ * two SpscRing views of the same SharedArrayBuffer, so the interleavings below are exact, not
+ * timed.
  * Races across real threads are in spsc-ring-stress.test.ts.
  */
 import { describe, expect, it } from 'vitest';
@@ -54,7 +55,8 @@ describe('SpscRing', () => {
       expect(buffer.buffer).toBe(consumer.sab);
       expect(type).toBe(7);
       expect(offset).toBe(headerBytes);
-      expect(Array.from(buffer.subarray(offset, offset + length))).toEqual(Array.from(payload(13, 1)));
+      const bytes = Array.from(buffer.subarray(offset, offset + length));
+      expect(bytes).toEqual(Array.from(payload(13, 1)));
       views++;
     });
     expect(count).toBe(1);
@@ -114,7 +116,8 @@ describe('SpscRing', () => {
     expect(producer.canClaim(112)).toBe(true);
     expect(producer.write(1, payload(112, 8))).toBe(true);
     const seen = readAll(consumer);
-    expect(seen.map((r) => r.bytes[0])).toEqual([1, 2, 3, 4, 5, 6, 7, 8].map((i) => payload(1, i)[0]));
+    const firstBytes = [1, 2, 3, 4, 5, 6, 7, 8].map((i) => payload(1, i)[0]);
+    expect(seen.map((r) => r.bytes[0])).toEqual(firstBytes);
   });
 
   it('never shows a claimed, uncommitted record to the reader', () => {
@@ -132,7 +135,8 @@ describe('SpscRing', () => {
     // Reader after the commit: the whole record.
     producer.commit();
     expect(consumer.hasReadable()).toBe(true);
-    expect(readAll(consumer)).toEqual([{ type: 2, bytes: Array.from(payload(16, 2)), offset: offset ?? 0 }]);
+    const whole = { type: 2, bytes: Array.from(payload(16, 2)), offset: offset ?? 0 };
+    expect(readAll(consumer)).toEqual([whole]);
   });
 
   it('skips an aborted claim and reuses its room', () => {

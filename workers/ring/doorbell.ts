@@ -22,10 +22,11 @@
  *
  * Why no wake-up is lost: W1 precedes W2 and R1 precedes R2 in one total order, so either the
  * waker's R2 sees sleeping, or the waiter's W2 sees the work (the Dekker pattern); both may happen.
- * If R2 sees sleeping, R3 flips the word back to awake before notifying. If that flip lands before
- * W3, Atomics.wait finds the word changed and returns at once ('not-equal'); if after, the waiter is
- * already parked in W3 and the notify wakes it. Atomics.wait compares and parks atomically, so there
- * is no gap between "word still sleeping" and "parked" for a notify to fall into. What can happen
+ * If R2 sees sleeping, R3 flips the word back to awake before notifying. If that flip lands
+ * before W3, Atomics.wait finds the word changed and returns at once ('not-equal'); if after, the
+ * waiter is already parked in W3 and the notify wakes it. Atomics.wait compares and parks
+ * atomically, so there is no gap between "word still sleeping" and "parked" for a notify to fall
+ * into. What can happen
  * is a spurious wake: a waker that flipped the word for one sleep may notify during the next one.
  * That costs one empty poll, never a lost record, which is why W4's caller always polls.
  *
@@ -56,9 +57,14 @@ const sleeping = 1;
 type WaitAsyncResult =
   | { async: false; value: 'not-equal' | 'timed-out' }
   | { async: true; value: Promise<'ok' | 'timed-out'> };
-type WaitAsync = (array: Int32Array, index: number, value: number, timeoutMs?: number) => WaitAsyncResult;
+type WaitAsync = (
+  array: Int32Array,
+  index: number,
+  value: number,
+  timeoutMs?: number,
+) => WaitAsyncResult;
 
-// Atomics.waitAsync is in Node 20 (V8) but in TypeScript's ES2024 lib only; the project targets ES2022.
+// Atomics.waitAsync is in Node 20 (V8) but only in TypeScript's ES2024 lib; we target ES2022.
 const atomicsWaitAsync = (Atomics as unknown as { waitAsync: WaitAsync }).waitAsync.bind(Atomics);
 
 export class Doorbell {
@@ -67,7 +73,7 @@ export class Doorbell {
     return new Doorbell(new SharedArrayBuffer(spanBytes), 0);
   }
 
-  /** The doorbell word in ring's trailer: for the consumer of that ring (and of any others it reads). */
+  /** The word in ring's trailer: for the consumer of that ring (and of any others it reads). */
   static ofRing(ring: SpscRing): Doorbell {
     return new Doorbell(ring.sab, ring.capacityBytes + sleepingOffset);
   }
@@ -85,7 +91,7 @@ export class Doorbell {
   /** Attaches to a doorbell word, e.g. { sab, byteOffset } received through workerData. */
   constructor(sab: SharedArrayBuffer, byteOffset: number) {
     if (!Number.isInteger(byteOffset) || byteOffset % 4 !== 0 || byteOffset + 4 > sab.byteLength) {
-      throw new RangeError(`doorbell: byteOffset must be an Int32 slot of the buffer, got ${byteOffset}`);
+      throw new RangeError(`doorbell: byteOffset must be an Int32 slot, got ${byteOffset}`);
     }
     this.sab = sab;
     this.byteOffset = byteOffset;
@@ -136,7 +142,7 @@ export class Doorbell {
   }
 
   /**
-   * Waiter side, not blocking (Atomics.waitAsync): for threads that own sockets and the main thread.
+   * Waiter side, not blocking (Atomics.waitAsync): for threads owning sockets, and the main thread.
    * Same contract as waitSync. The pending promise does not keep the thread alive: hold a ref.
    */
   waitAsync(timeoutMs: number, ready: () => boolean = this.defaultReady()): Promise<WaitOutcome> {

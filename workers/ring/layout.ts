@@ -10,9 +10,9 @@
  *   +--------------------------------------------+-------------------------+
  *
  * Trailer, byte offsets from capacityBytes. Each hot word sits alone on a 128-byte span (two cache
- * lines), so the producer's words and the consumer's words never share a line, and the adjacent-line
- * prefetcher does not pull one side's line in with the other's. The first span keeps the tail off
- * the line holding the last data bytes.
+ * lines), so the producer's words and the consumer's words never share a line, and the
+ * adjacent-line prefetcher does not pull one side's line in with the other's. The first
+ * span keeps the tail off the line holding the last data bytes.
  *
  *   +0    padding
  *   +128  tail       Int32, written by the producer only (Atomics.store), read by the consumer
@@ -36,7 +36,7 @@
  * reader stops there. The next record starts at index + align8(length). Type 0 is never written,
  * type -1 marks padding (the unused end of the region at a wrap, or an aborted claim).
  *
- * Positions (head, tail, headCache) are byte counters that wrap modulo 2^32 and are stored as Int32;
+ * Positions (head, tail, headCache) are byte counters that wrap modulo 2^32, stored as Int32;
  * index = position & (capacityBytes - 1) and used bytes = (tail - head) >>> 0. That is exact while
  * capacityBytes <= 2^30, and needs no BigInt Atomics on the hot path.
  */
@@ -68,7 +68,7 @@ export const capacityBytesMax = 2 ** 30;
 checkLayout(alignmentBytes === headerBytes, 'records are aligned to the header size');
 checkLayout(spanBytes % 8 === 0, 'trailer words stay Int32-aligned');
 checkLayout(sleepingOffset + 4 <= trailerBytes, 'the last trailer word fits in the trailer');
-checkLayout(capacityBytesMin / 8 >= headerBytes, 'the smallest ring still takes a one-header record');
+checkLayout(capacityBytesMin / 8 >= headerBytes, 'the smallest ring takes an 8-byte payload');
 checkLayout(capacityBytesMax <= 2 ** 30, 'used = (tail - head) >>> 0 needs capacity <= 2^30');
 
 export function isPowerOfTwo(value: number): boolean {

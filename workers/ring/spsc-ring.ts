@@ -45,7 +45,12 @@ import {
  * buffer[offset, offset + length) and is valid only until the handler returns, since head moves
  * past it when the batch ends.
  */
-export type RecordHandler = (type: number, buffer: Uint8Array, offset: number, length: number) => void;
+export type RecordHandler = (
+  type: number,
+  buffer: Uint8Array,
+  offset: number,
+  length: number,
+) => void;
 
 const noClaim = -1;
 
@@ -75,8 +80,8 @@ export class SpscRing {
   private claimIndex = noClaim;
 
   /**
-   * Attaches to a ring's SharedArrayBuffer, e.g. one received through workerData. Both ends use this
-   * class on the same buffer; one thread calls only the producer methods, one only read().
+   * Attaches to a ring's SharedArrayBuffer, e.g. one received through workerData. Both ends use
+   * this class on the same buffer; one thread calls only the producer methods, one only read().
    */
   constructor(sab: SharedArrayBuffer) {
     const capacityBytes = sab.byteLength - trailerBytes;
@@ -109,9 +114,9 @@ export class SpscRing {
 
   /**
    * Claims room for one record of lengthBytes payload and returns the offset in `buffer` where the
-   * caller encodes it, or null when the ring lacks room. The reader sees nothing of the record until
-   * commit(); abort() gives the room up. One claim at a time: claiming again before commit() or
-   * abort() throws. Throws RangeError when type < 1 or lengthBytes > payloadBytesMax.
+   * caller encodes it, or null when the ring lacks room. The reader sees nothing of the record
+   * until commit(); abort() gives the room up. One claim at a time: claiming again before commit()
+   * or abort() throws. Throws RangeError when type < 1 or lengthBytes > payloadBytesMax.
    */
   tryClaim(type: number, lengthBytes: number): number | null {
     this.checkRecord(type, lengthBytes);
@@ -154,8 +159,9 @@ export class SpscRing {
   }
 
   /**
-   * Returns the index of room for a record of recordBytes (header included), after writing a padding record to the end of the
-   * region if the record does not fit before it, or noClaim. Publishes the new tail.
+   * Returns the index of room for a record of recordBytes (header included), after writing a
+   * padding record to the end of the region if the record does not fit before it, or noClaim.
+   * Publishes the new tail.
    */
   private claim(recordBytes: number): number {
     const alignedBytes = align(recordBytes);
