@@ -87,7 +87,10 @@ export async function runCheckCommand(argv: string[], out: CommandOutput): Promi
 }
 
 /** The human-readable report: violated properties with witnesses, warnings, then a summary. */
-export function formatReport(result: CheckResult, args: { settled: boolean; dir?: string }): string {
+export function formatReport(
+  result: CheckResult,
+  args: { settled: boolean; dir?: string },
+): string {
   const out: string[] = [];
   const violated: string[] = [];
   for (const property of EVS_PROPERTIES) {
@@ -114,7 +117,8 @@ export function formatReport(result: CheckResult, args: { settled: boolean; dir?
   const checked = EVS_PROPERTIES.length - (args.settled ? 0 : 1);
   out.push(
     `checked ${counts.processes} processes, ${counts.messagesSent} messages sent, ` +
-      `${counts.deliveries} deliveries, ${counts.configurationsInstalled} configurations installed` +
+      `${counts.deliveries} deliveries, ${counts.configurationsInstalled} configurations ` +
+      `installed` +
       (args.settled ? '' : ' (P18 not checked: no --settled)'),
   );
   out.push(

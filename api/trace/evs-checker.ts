@@ -70,7 +70,7 @@ export interface Witness {
   id?: string;
   /** The ring concerned, if any. */
   ring?: string;
-  /** Positions as "<file>:<line>" (1-based), or just "<file>" for a problem with the file itself. */
+  /** Positions as "<file>:<line>" (1-based), or "<file>" for a problem with the file itself. */
   lines: string[];
 }
 
@@ -160,7 +160,9 @@ interface SendRecord {
 }
 
 function identityOf(kind: ConfEvent['kind'], ring: string, prevRegular: string | null): string {
-  return kind === 'regular' ? `regular ${ring}` : `transitional ${ring} after ${prevRegular ?? '-'}`;
+  return kind === 'regular'
+    ? `regular ${ring}`
+    : `transitional ${ring} after ${prevRegular ?? '-'}`;
 }
 
 function describeConf(instance: ConfInstance): string {
@@ -219,11 +221,17 @@ class Checker {
   /** Per node: its message ids by send ordinal. */
   private readonly nodeSends = new Map<string, string[]>();
   /** Configuration identity → members and where they were first seen (P12). */
-  private readonly identities = new Map<string, { members: Set<string>; proc: number; line: number }>();
+  private readonly identities = new Map<
+    string,
+    { members: Set<string>; proc: number; line: number }
+  >();
   /** "<node> <ring>" → the first instance of that node installing that regular ring. */
   private readonly regularInstalls = new Map<string, ConfInstance>();
   /** Message id → the regular configuration its first delivery belongs to (P9, P10). */
-  private readonly bases = new Map<string, { base: string; proc: number; line: number; sender: string }>();
+  private readonly bases = new Map<
+    string,
+    { base: string; proc: number; line: number; sender: string }
+  >();
   /** Regular ring → safe ids delivered in it, with the first delivery (P17). */
   private readonly safeByRing = new Map<string, Map<string, { proc: number; line: number }>>();
   private readonly graph = new OrderGraph();
@@ -278,7 +286,10 @@ class Checker {
         this.counts.messagesSent += 1;
         const parts = parseMessageId(event.id);
         // Ids are unique by construction only if they carry the sender's node and incarnation.
-        if (parts !== null && (parts.sender !== proc.node || parts.incarnation !== proc.incarnation)) {
+        if (
+          parts !== null &&
+          (parts.sender !== proc.node || parts.incarnation !== proc.incarnation)
+        ) {
           this.log.add('unique-message-id', () => ({
             message:
               `${proc.key} sends ${event.id}, whose id does not carry its node and incarnation ` +
@@ -316,7 +327,10 @@ class Checker {
   /** Pass 2: one process's configurations and deliveries, in its order. */
   private scanProcess(index: number): void {
     const state = this.stateOf(index);
-    const fifo = new Map<string, { ordinal: number; line: number; id: string; confIndex: number }>();
+    const fifo = new Map<
+      string,
+      { ordinal: number; line: number; id: string; confIndex: number }
+    >();
     let current: ConfInstance | null = null;
     let prevRegular: ConfInstance | null = null;
     let previousVertex = -1;
@@ -335,7 +349,8 @@ class Checker {
         if (!this.deliver(index, event, current, fifo)) continue;
         vertex = this.graph.vertex(`m ${event.id}`);
       }
-      if (previousVertex !== -1) this.graph.edge(previousVertex, vertex, index, previousLine, event.line);
+      if (previousVertex !== -1)
+        this.graph.edge(previousVertex, vertex, index, previousLine, event.line);
       previousVertex = vertex;
       previousLine = event.line;
     }
@@ -372,29 +387,42 @@ class Checker {
     // configuration carries the ring of the regular configuration it leads to.
     if (current !== null && current.kind === event.kind) {
       this.log.add('configuration-sequence', () => ({
-        message: `${proc.key} installs ${event.kind} ${event.ring} right after ${describeConf(current)}`,
-        witness: { ...witness(), lines: [this.at(index, current.line), this.at(index, event.line)] },
+        message: `${proc.key} installs ${event.kind} ${event.ring} right after ` +
+          `${describeConf(current)}`,
+        witness: {
+          ...witness(),
+          lines: [this.at(index, current.line), this.at(index, event.line)],
+        },
       }));
     } else if (current?.kind === 'transitional' && current.ring !== event.ring) {
       this.log.add('configuration-sequence', () => ({
         message:
           `${proc.key} installs regular ${event.ring} after transitional ${current.ring}, ` +
           'which announced another ring',
-        witness: { ...witness(), lines: [this.at(index, current.line), this.at(index, event.line)] },
+        witness: {
+          ...witness(),
+          lines: [this.at(index, current.line), this.at(index, event.line)],
+        },
       }));
     }
 
     // P12: the installer is a member, except in the empty transitional before a first regular one.
-    const emptyFirst = event.kind === 'transitional' && instance.index === 0 && event.members.length === 0;
+    const emptyFirst =
+      event.kind === 'transitional' && instance.index === 0 && event.members.length === 0;
     if (!instance.memberSet.has(proc.node) && !emptyFirst) {
       this.log.add('configuration-agreement', () => ({
-        message: `${proc.key} installs ${describeConf(instance)} without being a member ${formatMembers(event.members)}`,
+        message: `${proc.key} installs ${describeConf(instance)} without being a member ` +
+          `${formatMembers(event.members)}`,
         witness: witness(),
       }));
     }
     const known = this.identities.get(instance.identity);
     if (known === undefined) {
-      this.identities.set(instance.identity, { members: instance.memberSet, proc: index, line: event.line });
+      this.identities.set(instance.identity, {
+        members: instance.memberSet,
+        proc: index,
+        line: event.line,
+      });
     } else if (!sameMembers(event.members, known.members)) {
       this.log.add('configuration-agreement', () => ({
         message:
@@ -453,7 +481,8 @@ class Checker {
       }));
     } else if (current.ring !== event.ring) {
       this.log.add('deliver-in-current-config', () => ({
-        message: `${proc.key} delivers ${event.id} with ring ${event.ring} while in ${describeConf(current)}`,
+        message: `${proc.key} delivers ${event.id} with ring ${event.ring} while in ` +
+          `${describeConf(current)}`,
         witness: witness([this.at(index, current.line)]),
       }));
     }
@@ -481,19 +510,26 @@ class Checker {
     else if (current?.prevRegular) base = current.prevRegular.ring;
     else if (current !== null) {
       this.log.add('same-configuration', () => ({
-        message: `${proc.key} delivers ${event.id} in a transitional configuration that follows no regular one`,
+        message: `${proc.key} delivers ${event.id} in a transitional configuration that follows ` +
+          `no regular one`,
         witness: witness([this.at(index, current.line)]),
       }));
     }
     if (base !== null) {
       const first = this.bases.get(event.id);
       if (first === undefined) {
-        this.bases.set(event.id, { base, proc: index, line: event.line, sender: send?.node ?? event.sender });
+        this.bases.set(event.id, {
+          base,
+          proc: index,
+          line: event.line,
+          sender: send?.node ?? event.sender,
+        });
       } else if (first.base !== base) {
         this.log.add('same-configuration', () => ({
           message:
             `${event.id} is delivered in regular ${first.base} (or its transitional) at ` +
-            `${this.keyOf(first.proc)} but in ${describeConf(current as ConfInstance)} at ${proc.key}`,
+            `${this.keyOf(first.proc)} but in ${describeConf(current as ConfInstance)} at ` +
+            `${proc.key}`,
           witness: {
             processes: [this.keyOf(first.proc), proc.key],
             id: event.id,
@@ -504,7 +540,8 @@ class Checker {
     }
 
     if (current?.kind === 'regular' && event.order === 'safe') {
-      const ids = this.safeByRing.get(current.ring) ?? new Map<string, { proc: number; line: number }>();
+      const ids =
+        this.safeByRing.get(current.ring) ?? new Map<string, { proc: number; line: number }>();
       this.safeByRing.set(current.ring, ids);
       if (!ids.has(event.id)) ids.set(event.id, { proc: index, line: event.line });
     }
@@ -545,11 +582,13 @@ class Checker {
     const mismatches: string[] = [];
     if (send === undefined) {
       const parts = parseMessageId(event.id);
-      if (parts !== null && parts.sender !== event.sender) mismatches.push(`sender ${event.sender} ≠ id's ${parts.sender}`);
+      if (parts !== null && parts.sender !== event.sender)
+        mismatches.push(`sender ${event.sender} ≠ id's ${parts.sender}`);
     } else {
       if (event.sender !== send.node) mismatches.push(`sender ${event.sender} ≠ ${send.node}`);
       if (event.order !== send.order) mismatches.push(`order ${event.order} ≠ ${send.order}`);
-      if (event.group !== send.group) mismatches.push(`group ${JSON.stringify(event.group)} ≠ ${JSON.stringify(send.group)}`);
+      if (event.group !== send.group)
+        mismatches.push(`group ${JSON.stringify(event.group)} ≠ ${JSON.stringify(send.group)}`);
     }
     if (mismatches.length === 0) return;
     this.log.add('message-integrity', () => ({
@@ -584,7 +623,8 @@ class Checker {
     if (last === undefined) return;
     if (send.ordinal < last.ordinal) {
       this.log.add('fifo', () => ({
-        message: `${state.proc.key} delivers ${event.id} after ${last.id}, which node ${send.node} sent later`,
+        message: `${state.proc.key} delivers ${event.id} after ${last.id}, which node ` +
+          `${send.node} sent later`,
         witness: {
           processes: [state.proc.key],
           id: event.id,
@@ -596,13 +636,18 @@ class Checker {
     if (send.ordinal === last.ordinal + 1 || last.confIndex === -1) return;
     for (let i = last.confIndex + 1; i <= confIndex; i += 1) {
       const crossed = state.confs[i];
-      if (crossed !== undefined && (crossed.kind === 'regular' || !crossed.memberSet.has(send.node))) return;
+      if (
+        crossed !== undefined &&
+        (crossed.kind === 'regular' || !crossed.memberSet.has(send.node))
+      )
+        return;
     }
     const skipped = this.nodeSends.get(send.node)?.[last.ordinal + 1] ?? '?';
     const skippedSend = this.sends.get(skipped);
     this.log.add('fifo', () => ({
       message:
-        `${state.proc.key} delivers ${last.id} then ${event.id} in ${describeConf(current as ConfInstance)}, ` +
+        `${state.proc.key} delivers ${last.id} then ${event.id} in ` +
+        `${describeConf(current as ConfInstance)}, ` +
         `skipping ${skipped} sent between them by node ${send.node}`,
       witness: {
         processes: [state.proc.key],
@@ -623,8 +668,14 @@ class Checker {
       const members = this.identities.get(identityOf('regular', base.base, null))?.members;
       if (members === undefined || members.has(base.sender)) continue;
       this.log.add('sender-in-configuration', () => ({
-        message: `${id} from node ${base.sender} is delivered in regular ${base.base} ${formatMembers(members)}, which does not contain its sender`,
-        witness: { processes: [this.keyOf(base.proc)], id, ring: base.base, lines: [this.at(base.proc, base.line)] },
+        message: `${id} from node ${base.sender} is delivered in regular ${base.base} ` +
+          `${formatMembers(members)}, which does not contain its sender`,
+        witness: {
+          processes: [this.keyOf(base.proc)],
+          id,
+          ring: base.base,
+          lines: [this.at(base.proc, base.line)],
+        },
       }));
     }
   }
@@ -643,7 +694,8 @@ class Checker {
     for (const [ring, instances] of byRing) {
       let longest = instances[0];
       for (const instance of instances) {
-        if (longest === undefined || instance.deliveries.length > longest.deliveries.length) longest = instance;
+        if (longest === undefined || instance.deliveries.length > longest.deliveries.length)
+          longest = instance;
       }
       if (longest === undefined) continue;
       const reference = longest;
@@ -655,10 +707,12 @@ class Checker {
           const mine = instance.deliveries[at] ?? '';
           const theirs = reference.deliveries[at] ?? '';
           const myLine = this.stateOf(instance.proc).delivered.get(mine)?.line ?? instance.line;
-          const theirLine = this.stateOf(reference.proc).delivered.get(theirs)?.line ?? reference.line;
+          const theirLine =
+            this.stateOf(reference.proc).delivered.get(theirs)?.line ?? reference.line;
           return {
             message:
-              `in regular ${ring}, delivery #${at + 1} is ${mine} at ${this.keyOf(instance.proc)} ` +
+              `in regular ${ring}, delivery #${at + 1} is ${mine} at ` +
+              `${this.keyOf(instance.proc)} ` +
               `but ${theirs} at ${this.keyOf(reference.proc)}`,
             witness: {
               processes: [this.keyOf(instance.proc), this.keyOf(reference.proc)],
@@ -697,13 +751,17 @@ class Checker {
           const onlyOther = other.deliveries.find((id) => !referenceSet.has(id));
           const onlyReference = reference.deliveries.find((id) => !otherSet.has(id));
           const [has, lacks, id] =
-            onlyOther !== undefined ? [other, reference, onlyOther] : [reference, other, onlyReference ?? ''];
+            onlyOther !== undefined
+              ? [other, reference, onlyOther]
+              : [reference, other, onlyReference ?? ''];
           const next = this.stateOf(other.proc).confs[other.index + 1];
           const hasLine = this.stateOf(has.proc).delivered.get(id)?.line ?? has.line;
           return {
             message:
-              `${this.keyOf(has.proc)} and ${this.keyOf(lacks.proc)} both go from ${describeConf(other)} ` +
-              `to ${next === undefined ? '?' : describeConf(next)}, but only ${this.keyOf(has.proc)} delivers ${id} in it`,
+              `${this.keyOf(has.proc)} and ${this.keyOf(lacks.proc)} both go from ` +
+              `${describeConf(other)} ` +
+              `to ${next === undefined ? '?' : describeConf(next)}, but only ` +
+              `${this.keyOf(has.proc)} delivers ${id} in it`,
             witness: {
               processes: [this.keyOf(has.proc), this.keyOf(lacks.proc)],
               id,
@@ -721,14 +779,18 @@ class Checker {
    * together are in each other's T; a member of T that installed C' came to it from C.
    */
   private checkTransitionalRule(): void {
-    const together = new Map<string, { instance: ConfInstance; transitional: ConfInstance | null }[]>();
+    const together = new Map<
+      string,
+      { instance: ConfInstance; transitional: ConfInstance | null }[]
+    >();
     for (const state of this.states) {
       const { proc } = state;
       state.confs.forEach((instance, i) => {
         if (instance.kind === 'regular') {
           if (instance.prevRegular === null) return;
           const before = state.confs[i - 1];
-          const transitional = before?.kind === 'transitional' && before.ring === instance.ring ? before : null;
+          const transitional =
+            before?.kind === 'transitional' && before.ring === instance.ring ? before : null;
           const key = `${instance.prevRegular.ring} → ${instance.ring}`;
           const list = together.get(key) ?? [];
           together.set(key, list);
@@ -745,7 +807,9 @@ class Checker {
             },
           }));
         const previous = instance.prevRegular;
-        const outsidePrevious = instance.members.filter((m) => previous === null || !previous.memberSet.has(m));
+        const outsidePrevious = instance.members.filter(
+          (m) => previous === null || !previous.memberSet.has(m),
+        );
         if (outsidePrevious.length > 0) {
           fail(
             `${proc.key}: ${describeConf(instance)} ${formatMembers(instance.members)} holds ` +
@@ -772,7 +836,8 @@ class Checker {
           if (theirs === undefined || theirs.prevRegular?.ring === previous.ring) continue;
           fail(
             `${proc.key}: node ${member} is in ${describeConf(instance)} but installed regular ` +
-              `${instance.ring} coming from ${theirs.prevRegular?.ring ?? 'no regular configuration'}`,
+              `${instance.ring} coming from ` +
+              `${theirs.prevRegular?.ring ?? 'no regular configuration'}`,
             [this.at(theirs.proc, theirs.line)],
           );
         }
@@ -789,13 +854,17 @@ class Checker {
           if (transitional.memberSet.has(otherNode)) continue;
           this.log.add('transitional-rule', () => ({
             message:
-              `${this.keyOf(entry.instance.proc)} and ${this.keyOf(other.instance.proc)} both go ${key}, ` +
+              `${this.keyOf(entry.instance.proc)} and ${this.keyOf(other.instance.proc)} both ` +
+              `go ${key}, ` +
               `but node ${otherNode} is not in ${this.keyOf(entry.instance.proc)}'s ` +
               `${describeConf(transitional)} ${formatMembers(transitional.members)}`,
             witness: {
               processes: [this.keyOf(entry.instance.proc), this.keyOf(other.instance.proc)],
               ring: transitional.ring,
-              lines: [this.at(transitional.proc, transitional.line), this.at(other.instance.proc, other.instance.line)],
+              lines: [
+                this.at(transitional.proc, transitional.line),
+                this.at(other.instance.proc, other.instance.line),
+              ],
             },
           }));
         }
@@ -825,8 +894,14 @@ class Checker {
         if (instance === undefined) {
           const [id, first] = ids.entries().next().value ?? ['', { proc: 0, line: 0 }];
           this.log.add('safe-delivery', () => ({
-            message: `safe ${id} is delivered in regular ${ring}, but member ${member} never installed ${ring}`,
-            witness: { processes: [this.keyOf(first.proc)], id, ring, lines: [this.at(first.proc, first.line)] },
+            message: `safe ${id} is delivered in regular ${ring}, but member ${member} never ` +
+              `installed ${ring}`,
+            witness: {
+              processes: [this.keyOf(first.proc)],
+              id,
+              ring,
+              lines: [this.at(first.proc, first.line)],
+            },
           }));
           continue;
         }
@@ -844,8 +919,10 @@ class Checker {
           if (inC || inT) continue;
           this.log.add('safe-delivery', () => ({
             message:
-              `safe ${id} is delivered in regular ${ring} at ${this.keyOf(first.proc)}, but member ` +
-              `${state.proc.key} ${delivered === undefined ? 'never delivers it' : 'delivers it elsewhere'}` +
+              `safe ${id} is delivered in regular ${ring} at ${this.keyOf(first.proc)}, but ` +
+              `member ` +
+              `${state.proc.key} ` +
+              `${delivered === undefined ? 'never delivers it' : 'delivers it elsewhere'}` +
               (state.proc.crashed ? ' although it installed a later regular configuration' : ''),
             witness: {
               processes: [this.keyOf(first.proc), state.proc.key],
@@ -880,8 +957,14 @@ class Checker {
         this.log.add('self-delivery', () => ({
           message:
             `${state.proc.key} sent ${event.id} and did not crash, but never delivers it` +
-            (this.options.allowInflight === true ? ` (${laterRegular} regular configurations later)` : ''),
-          witness: { processes: [state.proc.key], id: event.id, lines: [this.at(index, event.line)] },
+            (this.options.allowInflight === true
+              ? ` (${laterRegular} regular configurations later)`
+              : ''),
+          witness: {
+            processes: [state.proc.key],
+            id: event.id,
+            lines: [this.at(index, event.line)],
+          },
         }));
       }
     });
@@ -911,7 +994,9 @@ class Checker {
       this.log.add('liveness-settled', () => ({
         message:
           `live ${state.proc.key} ends ` +
-          (last === undefined ? 'without any configuration' : `in ${describeConf(last)}, not a regular configuration`),
+          (last === undefined
+            ? 'without any configuration'
+            : `in ${describeConf(last)}, not a regular configuration`),
         witness: {
           processes: [state.proc.key],
           lines: [last === undefined ? state.proc.file : this.at(last.proc, last.line)],
@@ -925,7 +1010,8 @@ class Checker {
     if (split !== undefined) {
       this.log.add('liveness-settled', () => ({
         message:
-          `live nodes end in different regular configurations: ${first.ring} at ${this.keyOf(first.proc)}, ` +
+          `live nodes end in different regular configurations: ${first.ring} at ` +
+          `${this.keyOf(first.proc)}, ` +
           `${split.ring} at ${this.keyOf(split.proc)}`,
         witness: {
           processes: [this.keyOf(first.proc), this.keyOf(split.proc)],
@@ -937,14 +1023,20 @@ class Checker {
     if (!sameMembers(first.members, liveNodes)) {
       this.log.add('liveness-settled', () => ({
         message:
-          `the final regular configuration ${first.ring} has members ${formatMembers(first.members)}, ` +
+          `the final regular configuration ${first.ring} has members ` +
+          `${formatMembers(first.members)}, ` +
           `but the live nodes are ${formatMembers([...liveNodes])}`,
-        witness: { processes: [this.keyOf(first.proc)], ring: first.ring, lines: [this.at(first.proc, first.line)] },
+        witness: {
+          processes: [this.keyOf(first.proc)],
+          ring: first.ring,
+          lines: [this.at(first.proc, first.line)],
+        },
       }));
       return;
     }
     const deliveredAnywhere = new Set<string>();
-    for (const state of this.states) for (const id of state.delivered.keys()) deliveredAnywhere.add(id);
+    for (const state of this.states)
+      for (const id of state.delivered.keys()) deliveredAnywhere.add(id);
     const required = new Map<string, { why: string; proc: number; line: number }>();
     const require = (id: string, why: string, proc: number, line: number): void => {
       if (!required.has(id)) required.set(id, { why, proc, line });
@@ -1009,7 +1101,8 @@ class Checker {
       steps.push(`${key} has ${graph.label(from)} before ${graph.label(to)}`);
       lines.push(this.at(proc, fromLine), this.at(proc, toLine));
     });
-    if (cycle.length > CYCLE_EDGES_SHOWN_MAX) steps.push(`… ${cycle.length - CYCLE_EDGES_SHOWN_MAX} more`);
+    if (cycle.length > CYCLE_EDGES_SHOWN_MAX)
+      steps.push(`… ${cycle.length - CYCLE_EDGES_SHOWN_MAX} more`);
     return {
       message: `no total order of deliveries and configurations: ${steps.join('; ')}`,
       witness: { processes: [...processes], ...(id === undefined ? {} : { id }), lines },
@@ -1052,7 +1145,13 @@ class OrderGraph {
     this.toLine.push(toLine);
   }
 
-  edgeAt(edge: number): { from: number; to: number; proc: number; fromLine: number; toLine: number } {
+  edgeAt(edge: number): {
+    from: number;
+    to: number;
+    proc: number;
+    fromLine: number;
+    toLine: number;
+  } {
     return {
       from: this.from[edge] ?? -1,
       to: this.to[edge] ?? -1,
@@ -1174,7 +1273,7 @@ class OrderGraph {
         if (component[w] !== rootComponent) continue;
         if (w === root) {
           const cycle = [e];
-          for (let at = v; at !== root; ) {
+          for (let at = v; at !== root;) {
             const back = parentEdge.get(at) ?? -1;
             cycle.push(back);
             at = this.from[back] ?? root;

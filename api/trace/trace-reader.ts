@@ -4,10 +4,10 @@
  * the format (property P0 `trace-format`).
  *
  * Decisions:
- * - The contract says the directory holds node files and harness.jsonl "and nothing else". Any other
- *   entry (another file, a subdirectory, a hidden file) is reported as a P0 problem: a stray file
- *   usually means traces of two runs were mixed, which would make every other verdict meaningless.
- *   A missing harness.jsonl is fine (nothing was stopped).
+ * - The contract says the directory holds node files and harness.jsonl "and nothing else". Any
+ *   other entry (another file, a subdirectory, a hidden file) is reported as a P0 problem: a
+ *   stray file usually means traces of two runs were mixed, which would make every other verdict
+ *   meaningless. A missing harness.jsonl is fine (nothing was stopped).
  * - A process is one incarnation (one file); a `crash` line inside a node's own file splits it, the
  *   lines after it forming a new process named "<node>.<incarnation>#<part>" (part counted from 2).
  * - A node file's `node` field must equal the node of its file name, and node ids, ring ids and
@@ -244,7 +244,9 @@ export function parseTrace(input: TraceInput): ParsedTrace {
     formatProblems.push({
       file: stray,
       line: null,
-      message: 'not a trace file: the directory must hold only <node>.<incarnation>.jsonl files and harness.jsonl',
+      message:
+        'not a trace file: the directory must hold only <node>.<incarnation>.jsonl files ' +
+        'and harness.jsonl',
     });
   }
 
@@ -289,7 +291,10 @@ export function parseTrace(input: TraceInput): ParsedTrace {
       continue;
     }
     const newProcess = (part: number): TraceProcess => ({
-      key: part === 1 ? `${name.node}.${name.incarnation}` : `${name.node}.${name.incarnation}#${part}`,
+      key:
+        part === 1
+          ? `${name.node}.${name.incarnation}`
+          : `${name.node}.${name.incarnation}#${part}`,
       file,
       node: name.node,
       incarnation: name.incarnation,

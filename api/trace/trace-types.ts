@@ -13,7 +13,7 @@ export interface ConfTraceLine {
   ev: 'conf';
   node: string;
   kind: ConfigurationKind;
-  /** "<rep>:<seq>". A transitional configuration carries the ring of the regular one it leads to. */
+  /** "<rep>:<seq>". A transitional configuration carries the ring of the regular one after it. */
   ring: string;
   members: string[];
   t: number;

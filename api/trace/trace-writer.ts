@@ -22,7 +22,7 @@ function assertOneLine(line: string): void {
   if (line.includes('\n')) throw new Error('trace line must not contain a newline');
 }
 
-/** The trace file of one node incarnation, `DIR/<nodeId>.<incarnation>.jsonl`, opened for append. */
+/** The trace file of one node incarnation, `DIR/<nodeId>.<incarnation>.jsonl`, in append mode. */
 export class FileTraceWriter implements TraceSink {
   readonly filePath: string;
   private fd: number | null;

@@ -32,7 +32,7 @@ export class TraceBuilder {
     return proc;
   }
 
-  /** Node processes that each start with an empty transitional then regular `ring` of all of them. */
+  /** Processes that each start with an empty transitional then the regular `ring` of them all. */
   start(nodes: number[], ring: string, incarnation = 100): ProcBuilder[] {
     return nodes.map((node) => this.proc(node, incarnation).trans(ring, []).reg(ring, nodes));
   }
@@ -69,7 +69,9 @@ export class ProcBuilder {
 
   conf(kind: 'regular' | 'transitional', ring: string, members: number[]): this {
     this.ring = ring;
-    this.writer.write(confLine({ node: this.node, kind, ring: parseRing(ring), members, tMs: this.tick() }));
+    this.writer.write(
+      confLine({ node: this.node, kind, ring: parseRing(ring), members, tMs: this.tick() }),
+    );
     return this;
   }
 
@@ -86,7 +88,14 @@ export class ProcBuilder {
     const id = `${this.node}:${this.incarnation}:${counter}`;
     this.trace.sent.set(id, { order, group });
     this.writer.write(
-      sendLine({ node: this.node, incarnation: this.incarnation, counter, order, group, tMs: this.tick() }),
+      sendLine({
+        node: this.node,
+        incarnation: this.incarnation,
+        counter,
+        order,
+        group,
+        tMs: this.tick(),
+      }),
     );
     return this;
   }
@@ -99,15 +108,15 @@ export class ProcBuilder {
     const [sender, incarnation, counter] = id.split(':').map(Number);
     const sent = this.trace.sent.get(id);
     const line = deliverLine({
-        node: this.node,
-        sender: sender ?? 0,
-        incarnation: incarnation ?? 0,
-        counter: counter ?? 0,
-        order: overrides.order ?? sent?.order ?? 'agreed',
-        group: overrides.group ?? sent?.group ?? 'g',
-        ring: parseRing(overrides.ring ?? this.ring),
-        tMs: this.tick(),
-      });
+      node: this.node,
+      sender: sender ?? 0,
+      incarnation: incarnation ?? 0,
+      counter: counter ?? 0,
+      order: overrides.order ?? sent?.order ?? 'agreed',
+      group: overrides.group ?? sent?.group ?? 'g',
+      ring: parseRing(overrides.ring ?? this.ring),
+      tMs: this.tick(),
+    });
     if (overrides.sender === undefined) {
       this.writer.write(line);
     } else {
