@@ -7,7 +7,8 @@
  *   npx tsc -p tsconfig.json && node dist/perf/ring-throughput.js \
  *     [--runs 5] [--capacity-bytes 262144] [--records-small 4000000] [--records-large 1000000]
  *
- * Prints, per payload size, the median of the runs and their spread (min..max). The producer calls
+ * Prints, per payload size, the median of the runs, their spread (min..max) and every run: the
+ * host freezes threads now and then, so one slow run says little. The producer calls
  * wake() after every write, as a real producer without batching would.
  */
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
@@ -118,7 +119,8 @@ async function main(): Promise<void> {
     const mibPerS = (median * payloadBytes) / 2 ** 20;
     console.log(
       `${String(payloadBytes).padStart(5)} B x ${recordCount}: median ${fmt(median)} records/s ` +
-        `(min ${fmt(min)}, max ${fmt(max)}; ${mibPerS.toFixed(0)} MiB/s payload)`,
+        `(min ${fmt(min)}, max ${fmt(max)}; ${mibPerS.toFixed(0)} MiB/s payload) ` +
+        `runs: ${rates.map(fmt).join(' ')}`,
     );
   }
 }
