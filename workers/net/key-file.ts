@@ -1,0 +1,127 @@
+/**
+ * The cluster key file: 32 secret bytes that every node of a cluster shares (see packet-auth.ts).
+ *
+ * Accepted formats, decided by the file's content alone:
+ *   - raw: exactly 32 bytes;
+ *   - hex: 64 hex digits, optionally followed by one newline (\n or \r\n);
+ *   - base64: the standard base64 of 32 bytes (44 characters with its '=' pad, or 43 without),
+ *     optionally followed by one newline.
+ * A raw file is tried first, so a 32-byte file is taken as raw even if it happens to be text.
+ *
+ * Errors carry a stable code, since codes survive a worker's postMessage and classes do not:
+ *   TOTEM_ERR_KEY_FILE  the file cannot be read (or, for generateKeyFile, written);
+ *   TOTEM_ERR_BAD_KEY   the file was read but holds none of the formats above.
+ */
+import { closeSync, openSync, readSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+
+export const keyFileKeyBytes = 32;
+/** Longest accepted file (hex plus \r\n); a larger file is refused without reading all of it. */
+const keyFileBytesMax = 66;
+const acceptedFormats =
+  'raw 32 bytes, 64 hex digits, or base64 of 32 bytes (each optionally ending in a newline, ' +
+  'except raw); create one with generateKeyFile';
+const hexPattern = /^[0-9a-fA-F]{64}$/;
+const base64Pattern = /^[A-Za-z0-9+/]{43}=?$/;
+
+export type KeyFileErrorCode = 'TOTEM_ERR_KEY_FILE' | 'TOTEM_ERR_BAD_KEY';
+
+export class KeyFileError extends Error {
+  override readonly name = 'KeyFileError';
+  readonly code: KeyFileErrorCode;
+  readonly path: string;
+
+  constructor(code: KeyFileErrorCode, path: string, message: string, options?: { cause: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.path = path;
+  }
+}
+
+/**
+ * Reads at most keyFileBytesMax + 1 bytes: enough to tell an over-long file, and a mistaken path
+ * such as /dev/urandom or a large file cannot make startup read without end.
+ */
+function readBounded(path: string): Uint8Array {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (cause) {
+    throw new KeyFileError('TOTEM_ERR_KEY_FILE', path, `cannot read key file ${path}: ${describe(cause)}`, { cause });
+  }
+  try {
+    const buffer = new Uint8Array(keyFileBytesMax + 1);
+    let filled = 0;
+    while (filled < buffer.length) {
+      const count = readSync(fd, buffer, filled, buffer.length - filled, null);
+      if (count === 0) break;
+      filled += count;
+    }
+    return buffer.subarray(0, filled);
+  } catch (cause) {
+    throw new KeyFileError('TOTEM_ERR_KEY_FILE', path, `cannot read key file ${path}: ${describe(cause)}`, { cause });
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function describe(cause: unknown): string {
+  return cause instanceof Error ? cause.message : String(cause);
+}
+
+function withoutNewline(text: string): string {
+  if (text.endsWith('\r\n')) return text.slice(0, -2);
+  if (text.endsWith('\n')) return text.slice(0, -1);
+  return text;
+}
+
+/** The key, or null if content is in none of the accepted formats. */
+function decodeKey(content: Uint8Array): Uint8Array | null {
+  if (content.length === keyFileKeyBytes) return Uint8Array.from(content);
+  if (content.length > keyFileBytesMax) return null;
+  const text = withoutNewline(Buffer.from(content).toString('latin1'));
+  if (hexPattern.test(text)) return new Uint8Array(Buffer.from(text, 'hex'));
+  if (base64Pattern.test(text)) {
+    const key = Buffer.from(text, 'base64');
+    // The last character of base64 for 32 bytes holds 2 unused bits; demanding that they be zero
+    // (the canonical encoding) keeps one key from having several accepted spellings.
+    const canonical = key.toString('base64');
+    if (key.length === keyFileKeyBytes && (canonical === text || canonical === `${text}=`)) {
+      return new Uint8Array(key);
+    }
+  }
+  return null;
+}
+
+/**
+ * Returns the 32-byte key held in the file at path. Throws KeyFileError: code TOTEM_ERR_KEY_FILE
+ * if the file cannot be read, TOTEM_ERR_BAD_KEY if it holds no key in an accepted format.
+ */
+export function readKeyFile(path: string): Uint8Array {
+  const content = readBounded(path);
+  const key = decodeKey(content);
+  if (key === null) {
+    const size = content.length > keyFileBytesMax ? `more than ${keyFileBytesMax}` : `${content.length}`;
+    throw new KeyFileError(
+      'TOTEM_ERR_BAD_KEY',
+      path,
+      `key file ${path} (${size} bytes) holds no key: expected ${acceptedFormats}`,
+    );
+  }
+  return key;
+}
+
+/**
+ * Writes a new random key to path as 64 hex digits and a newline, readable by the owner only
+ * (mode 0o600), and returns it. Refuses to overwrite an existing file: replacing the key of a
+ * running cluster would cut this node off from the others.
+ */
+export function generateKeyFile(path: string): Uint8Array {
+  const key = new Uint8Array(randomBytes(keyFileKeyBytes));
+  try {
+    writeFileSync(path, `${Buffer.from(key).toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
+  } catch (cause) {
+    throw new KeyFileError('TOTEM_ERR_KEY_FILE', path, `cannot create key file ${path}: ${describe(cause)}`, { cause });
+  }
+  return key;
+}

@@ -1,0 +1,330 @@
+/**
+ * Packet authentication and encryption for every UDP datagram the net worker sends or receives.
+ * The engine never sees a byte that has not passed the tag check here.
+ *
+ * Cipher: AES-256-GCM (node:crypto), 16-byte tag. The header travels in clear, because a receiver
+ * needs it to find the key, and it is authenticated as the additional data (AAD). Tampering with
+ * any byte of it, or of the ciphertext or the tag, fails the tag check.
+ *
+ * Sealed packet (little-endian like engine/wire/layout.ts; 30-byte header + ciphertext + 16-byte
+ * tag; sealedOverheadBytes = 46):
+ *
+ *    0       1       2               6                               22              30
+ *   +-------+-------+---------------+-------------------------------+---------------+------------+-----+
+ *   |version| flags |  sender u32   |          salt (16)            |  counter u64  | ciphertext | tag |
+ *   +-------+-------+---------------+-------------------------------+---------------+------------+-----+
+ *
+ *   version  1. Checked before the tag, since another version may lay the header out differently.
+ *   flags    0 in version 1. It is covered by the tag and not otherwise interpreted.
+ *   sender   the sending node id.
+ *   salt     16 random bytes drawn once per sealer, i.e. once per incarnation of the node.
+ *   counter  the packet number within the incarnation, starting at 0.
+ *
+ * Why nonces never repeat under one key: each incarnation derives its own sending key
+ *   key = HKDF-SHA256(ikm = cluster key, salt = salt, info = "totem-evs packet v1" || sender u32)
+ * and numbers its packets with a counter, so the 96-bit GCM nonce 0x00000000 || counter u64 is
+ * unique per key. Two incarnations would share a key only if they drew the same 128-bit salt for
+ * the same sender. The sealer stops (asserts) before the counter passes 2^53 - 1, which at 10^6
+ * packets/s would take 285 years, so the counter never wraps.
+ *
+ * Receiving, in this order:
+ *   1. length >= sealedOverheadBytes, else 'truncated';
+ *   2. version == 1, else 'version';
+ *   3. counter <= 2^53 - 1, else 'auth' (no sealer writes one, so it cannot be authentic);
+ *   4. find the (sender, salt) entry; if it exists and the counter is a replay, 'replay' (this
+ *      saves the decryption; the window is not changed yet);
+ *   5. decrypt and check the tag, else 'auth'. No key derived for a new salt and no plaintext
+ *      leaves this function before this succeeds;
+ *   6. only then record the counter in the replay window, and cache the key of a new salt.
+ *
+ * Replay window: per (sender, salt), the highest counter accepted plus a 1024-bit bitmap of the
+ * counters below it (the sliding-window scheme of RFC 6479). A counter more than 1023 below the
+ * highest is dropped as a replay, even if it was never seen: by then it is stale anyway.
+ *
+ * Memory bound: per sender, at most 4 salts (incarnations), least recently used evicted. Entries
+ * are created only for packets whose tag verified, so forged salts or sender ids cost an HKDF
+ * derivation and a failed decryption each, and neither memory nor the eviction of a real entry.
+ * The number of senders is bounded by the nodes that hold the cluster key.
+ *
+ * Limit: the replay window lives in memory. After a receiver restarts, or once it has evicted an
+ * old incarnation of a sender, a recorded packet of that incarnation is accepted once more. The
+ * engine drops those: they carry an old ring id or a sequence number it has delivered.
+ */
+import { createCipheriv, createDecipheriv, createSecretKey, hkdfSync, randomBytes } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
+import { assert } from '../../engine/assert.js';
+
+export const sealedVersion = 1;
+export const clusterKeyBytes = 32;
+export const saltBytes = 16;
+export const tagBytes = 16;
+/** version u8 + flags u8 + sender u32 + salt 16 + counter u64. */
+export const sealedHeaderBytes = 30;
+/** Header + tag: the net worker subtracts this from the datagram budget. */
+export const sealedOverheadBytes = sealedHeaderBytes + tagBytes;
+export const replayWindowPackets = 1024;
+export const saltsPerSenderMax = 4;
+
+const versionOffset = 0;
+const flagsOffset = 1;
+const senderOffset = 2;
+const saltOffset = 6;
+const counterOffset = 22;
+const nonceBytes = 12;
+/** The nonce is 4 zero bytes followed by the counter exactly as it appears in the header. */
+const nonceCounterOffset = 4;
+const counterMax = Number.MAX_SAFE_INTEGER;
+const cipherName = 'aes-256-gcm';
+const hkdfInfoLabel = 'totem-evs packet v1';
+const windowWords = replayWindowPackets / 32;
+
+assert(counterOffset + 8 === sealedHeaderBytes, 'the counter ends the header');
+assert(saltOffset + saltBytes === counterOffset, 'the salt sits just before the counter');
+assert(senderOffset + 4 === saltOffset, 'the sender sits just before the salt');
+assert(nonceCounterOffset + 8 === nonceBytes, 'a u64 counter fills the nonce after the prefix');
+assert(Number.isInteger(windowWords) && windowWords > 0, 'the window is whole 32-bit words');
+
+export type OpenResult =
+  | { ok: true; plain: Uint8Array; sender: number }
+  | { ok: false; reason: 'truncated' | 'version' | 'auth' | 'replay' };
+
+export interface OpenerStats {
+  accepted: number;
+  truncated: number;
+  version: number;
+  auth: number;
+  replay: number;
+}
+
+function checkClusterKey(clusterKey: Uint8Array): void {
+  if (!(clusterKey instanceof Uint8Array)) {
+    throw new TypeError('key must be a Uint8Array of 32 bytes');
+  }
+  if (clusterKey.length !== clusterKeyBytes) {
+    throw new RangeError(`key must be ${clusterKeyBytes} bytes, got ${clusterKey.length}`);
+  }
+}
+
+function checkNodeId(nodeId: number): void {
+  if (!Number.isInteger(nodeId) || nodeId < 0 || nodeId > 0xffff_ffff) {
+    throw new RangeError(`nodeId must be an integer in [0, 2^32 - 1], got ${nodeId}`);
+  }
+}
+
+/** The per-incarnation key; the sender id in the info keeps two senders' keys apart. */
+function deriveKey(clusterKey: KeyObject, sender: number, salt: Uint8Array): KeyObject {
+  const label = Buffer.from(hkdfInfoLabel, 'latin1');
+  const info = Buffer.alloc(label.length + 4);
+  info.set(label, 0);
+  info.writeUInt32LE(sender, label.length);
+  return createSecretKey(new Uint8Array(hkdfSync('sha256', clusterKey, salt, info, clusterKeyBytes)));
+}
+
+/**
+ * Seals the packets of one node for one incarnation. Construct a new sealer on every start: that
+ * draws a new salt, hence a new key, so counters restarting at 0 never reuse a nonce.
+ */
+export class PacketSealer {
+  private readonly key: KeyObject;
+  /** The header of the next packet; only the counter changes between packets. */
+  private readonly header: Buffer;
+  private readonly nonce: Buffer;
+  private counter = 0;
+
+  constructor(clusterKey: Uint8Array, nodeId: number) {
+    checkClusterKey(clusterKey);
+    checkNodeId(nodeId);
+    const salt = randomBytes(saltBytes);
+    this.key = deriveKey(createSecretKey(clusterKey), nodeId, salt);
+    this.header = Buffer.alloc(sealedHeaderBytes);
+    this.header.writeUInt8(sealedVersion, versionOffset);
+    this.header.writeUInt8(0, flagsOffset);
+    this.header.writeUInt32LE(nodeId, senderOffset);
+    this.header.set(salt, saltOffset);
+    this.nonce = Buffer.alloc(nonceBytes);
+  }
+
+  /**
+   * Returns a new array: header, ciphertext of plain, tag. plain may be empty. Each call uses the
+   * next counter, so sealing the same bytes twice gives two different packets.
+   */
+  seal(plain: Uint8Array): Uint8Array {
+    const counter = this.counter;
+    assert(counter <= counterMax, 'packet counter exhausted: restart the node for a new salt');
+    this.counter = counter + 1;
+    // Writing the counter into the header and the nonce here, rather than reading it back from the
+    // output, keeps one source for both.
+    this.header.writeUInt32LE(counter % 0x1_0000_0000, counterOffset);
+    this.header.writeUInt32LE(Math.floor(counter / 0x1_0000_0000), counterOffset + 4);
+    this.nonce.set(this.header.subarray(counterOffset, sealedHeaderBytes), nonceCounterOffset);
+
+    // GCM cannot take a new nonce on an existing cipher, so node:crypto needs one cipher per packet.
+    const cipher = createCipheriv(cipherName, this.key, this.nonce, { authTagLength: tagBytes });
+    cipher.setAAD(this.header);
+    const body = cipher.update(plain);
+    const tail = cipher.final();
+    const tag = cipher.getAuthTag();
+    assert(body.length + tail.length === plain.length, 'GCM ciphertext is as long as the plaintext');
+    assert(tag.length === tagBytes, 'GCM tag has the requested length');
+
+    const sealed = new Uint8Array(sealedOverheadBytes + plain.length);
+    sealed.set(this.header, 0);
+    sealed.set(body, sealedHeaderBytes);
+    sealed.set(tail, sealedHeaderBytes + body.length);
+    sealed.set(tag, sealedHeaderBytes + plain.length);
+    return sealed;
+  }
+}
+
+/** One incarnation of one sender: its key and its replay window. */
+interface Incarnation {
+  readonly salt: Uint8Array;
+  readonly key: KeyObject;
+  /** Highest counter accepted; -1 before the first. */
+  highest: number;
+  /** Bit (c mod replayWindowPackets) is set when counter c, within the window, was accepted. */
+  readonly seen: Uint32Array;
+}
+
+function sameSalt(salt: Uint8Array, sealed: Uint8Array): boolean {
+  for (let i = 0; i < saltBytes; i++) {
+    if (salt[i] !== sealed[saltOffset + i]) return false;
+  }
+  return true;
+}
+
+function isReplay(entry: Incarnation, counter: number): boolean {
+  if (counter > entry.highest) return false;
+  if (entry.highest - counter >= replayWindowPackets) return true;
+  const bit = counter % replayWindowPackets;
+  return ((entry.seen[bit >>> 5] ?? 0) & (1 << (bit & 31))) !== 0;
+}
+
+/** Records an accepted counter; the caller has checked that isReplay(entry, counter) is false. */
+function markAccepted(entry: Incarnation, counter: number): void {
+  if (counter > entry.highest) {
+    const advance = counter - entry.highest;
+    if (advance >= replayWindowPackets) {
+      entry.seen.fill(0);
+    } else {
+      // The slots the window slides onto still hold counters a full window older: clear them.
+      for (let c = entry.highest + 1; c < counter; c++) {
+        const bit = c % replayWindowPackets;
+        entry.seen[bit >>> 5] = (entry.seen[bit >>> 5] ?? 0) & ~(1 << (bit & 31));
+      }
+    }
+    entry.highest = counter;
+  }
+  const bit = counter % replayWindowPackets;
+  entry.seen[bit >>> 5] = (entry.seen[bit >>> 5] ?? 0) | (1 << (bit & 31));
+  assert(entry.highest >= counter, 'the window covers the counter it accepted');
+}
+
+/**
+ * Opens packets sealed by any node's PacketSealer under the same cluster key. Never throws for
+ * any input: every refusal is a result with a reason, and is counted in stats.
+ */
+export class PacketOpener {
+  readonly stats: OpenerStats = { accepted: 0, truncated: 0, version: 0, auth: 0, replay: 0 };
+  private readonly clusterKey: KeyObject;
+  /** Per sender, its known incarnations, most recently used first; at most saltsPerSenderMax. */
+  private readonly senders = new Map<number, Incarnation[]>();
+  private readonly nonce = Buffer.alloc(nonceBytes);
+
+  constructor(clusterKey: Uint8Array) {
+    checkClusterKey(clusterKey);
+    this.clusterKey = createSecretKey(clusterKey);
+  }
+
+  open(sealed: Uint8Array): OpenResult {
+    if (sealed.length < sealedOverheadBytes) {
+      this.stats.truncated++;
+      return { ok: false, reason: 'truncated' };
+    }
+    if (sealed[versionOffset] !== sealedVersion) {
+      this.stats.version++;
+      return { ok: false, reason: 'version' };
+    }
+    const view = new DataView(sealed.buffer, sealed.byteOffset, sealedHeaderBytes);
+    const sender = view.getUint32(senderOffset, true);
+    const counterLow = view.getUint32(counterOffset, true);
+    const counterHigh = view.getUint32(counterOffset + 4, true);
+    if (counterHigh > Math.floor(counterMax / 0x1_0000_0000)) {
+      this.stats.auth++;
+      return { ok: false, reason: 'auth' };
+    }
+    const counter = counterHigh * 0x1_0000_0000 + counterLow;
+
+    const incarnations = this.senders.get(sender);
+    let index = -1;
+    if (incarnations !== undefined) {
+      for (let i = 0; i < incarnations.length; i++) {
+        const candidate = incarnations[i];
+        if (candidate !== undefined && sameSalt(candidate.salt, sealed)) {
+          index = i;
+          break;
+        }
+      }
+    }
+    const known = index >= 0 ? incarnations?.[index] : undefined;
+    if (known !== undefined && isReplay(known, counter)) {
+      this.stats.replay++;
+      return { ok: false, reason: 'replay' };
+    }
+
+    const salt = known?.salt ?? sealed.subarray(saltOffset, saltOffset + saltBytes);
+    const key = known?.key ?? deriveKey(this.clusterKey, sender, salt);
+    const plain = this.decrypt(key, sealed);
+    if (plain === null) {
+      this.stats.auth++;
+      return { ok: false, reason: 'auth' };
+    }
+
+    // Authentic from here on: only now may the packet change any state.
+    if (known !== undefined) {
+      markAccepted(known, counter);
+      if (index > 0 && incarnations !== undefined) {
+        incarnations.splice(index, 1);
+        incarnations.unshift(known);
+      }
+    } else {
+      // A salt not seen before: the sender has restarted, or this receiver has.
+      const entry: Incarnation = {
+        salt: Uint8Array.from(salt),
+        key,
+        highest: -1,
+        seen: new Uint32Array(windowWords),
+      };
+      markAccepted(entry, counter);
+      const list = incarnations ?? [];
+      list.unshift(entry);
+      if (list.length > saltsPerSenderMax) list.pop();
+      if (incarnations === undefined) this.senders.set(sender, list);
+      assert(list.length <= saltsPerSenderMax, 'incarnations per sender are bounded');
+    }
+    this.stats.accepted++;
+    return { ok: true, plain, sender };
+  }
+
+  /** The plaintext if the tag verifies, else null. */
+  private decrypt(key: KeyObject, sealed: Uint8Array): Uint8Array | null {
+    const header = sealed.subarray(0, sealedHeaderBytes);
+    const body = sealed.subarray(sealedHeaderBytes, sealed.length - tagBytes);
+    const tag = sealed.subarray(sealed.length - tagBytes);
+    this.nonce.set(sealed.subarray(counterOffset, sealedHeaderBytes), nonceCounterOffset);
+    const decipher = createDecipheriv(cipherName, key, this.nonce, { authTagLength: tagBytes });
+    decipher.setAAD(header);
+    decipher.setAuthTag(tag);
+    // update() returns plaintext before the tag is checked; it is released only if final() passes.
+    const plain = decipher.update(body);
+    let tail: Buffer;
+    try {
+      tail = decipher.final();
+    } catch {
+      return null;
+    }
+    assert(tail.length === 0, 'GCM holds back no plaintext at final');
+    assert(plain.length === body.length, 'GCM plaintext is as long as the ciphertext');
+    return plain;
+  }
+}
