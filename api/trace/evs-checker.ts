@@ -159,6 +159,15 @@ interface SendRecord {
   group: string;
 }
 
+/** A regular installation that followed another regular one, with the transitional between. */
+interface Transition {
+  instance: ConfInstance;
+  transitional: ConfInstance | null;
+}
+
+/** Per sender node: the last of its messages a process delivered (P6). */
+type FifoState = Map<string, { ordinal: number; line: number; id: string; confIndex: number }>;
+
 function identityOf(kind: ConfEvent['kind'], ring: string, prevRegular: string | null): string {
   return kind === 'regular'
     ? `regular ${ring}`
@@ -327,10 +336,7 @@ class Checker {
   /** Pass 2: one process's configurations and deliveries, in its order. */
   private scanProcess(index: number): void {
     const state = this.stateOf(index);
-    const fifo = new Map<
-      string,
-      { ordinal: number; line: number; id: string; confIndex: number }
-    >();
+    const fifo: FifoState = new Map();
     let current: ConfInstance | null = null;
     let prevRegular: ConfInstance | null = null;
     let previousVertex = -1;
@@ -363,7 +369,6 @@ class Checker {
     prevRegular: ConfInstance | null,
   ): ConfInstance {
     const state = this.stateOf(index);
-    const { proc } = state;
     const instance: ConfInstance = {
       proc: index,
       index: state.confs.length,
@@ -377,83 +382,86 @@ class Checker {
       deliveries: [],
     };
     state.confs.push(instance);
-    const witness = (): Witness => ({
-      processes: [proc.key],
-      ring: event.ring,
-      lines: [this.at(index, event.line)],
-    });
+    if (current !== null) this.checkSequence(current, instance);
+    this.checkAgreement(instance);
+    if (instance.kind === 'regular') this.checkUnique(instance);
+    return instance;
+  }
 
-    // P14: after the first configuration, transitional and regular alternate, and a transitional
-    // configuration carries the ring of the regular configuration it leads to.
-    if (current !== null && current.kind === event.kind) {
+  /**
+   * P14: after the first configuration, transitional and regular alternate, and a transitional
+   * configuration carries the ring of the regular configuration it leads to.
+   */
+  private checkSequence(current: ConfInstance, next: ConfInstance): void {
+    const key = this.keyOf(next.proc);
+    const lines = [this.at(current.proc, current.line), this.at(next.proc, next.line)];
+    const witness: Witness = { processes: [key], ring: next.ring, lines };
+    if (current.kind === next.kind) {
       this.log.add('configuration-sequence', () => ({
-        message: `${proc.key} installs ${event.kind} ${event.ring} right after ` +
-          `${describeConf(current)}`,
-        witness: {
-          ...witness(),
-          lines: [this.at(index, current.line), this.at(index, event.line)],
-        },
+        message: `${key} installs ${next.kind} ${next.ring} right after ${describeConf(current)}`,
+        witness,
       }));
-    } else if (current?.kind === 'transitional' && current.ring !== event.ring) {
+    } else if (current.kind === 'transitional' && current.ring !== next.ring) {
       this.log.add('configuration-sequence', () => ({
         message:
-          `${proc.key} installs regular ${event.ring} after transitional ${current.ring}, ` +
+          `${key} installs regular ${next.ring} after transitional ${current.ring}, ` +
           'which announced another ring',
-        witness: {
-          ...witness(),
-          lines: [this.at(index, current.line), this.at(index, event.line)],
-        },
+        witness,
       }));
     }
+  }
 
-    // P12: the installer is a member, except in the empty transitional before a first regular one.
+  /**
+   * P12: the installer is a member (except in the empty transitional configuration before a
+   * process's first regular one), and all installers of one identity agree on its members.
+   */
+  private checkAgreement(instance: ConfInstance): void {
+    const { proc: index, line } = instance;
+    const { proc } = this.stateOf(index);
     const emptyFirst =
-      event.kind === 'transitional' && instance.index === 0 && event.members.length === 0;
+      instance.kind === 'transitional' && instance.index === 0 && instance.members.length === 0;
     if (!instance.memberSet.has(proc.node) && !emptyFirst) {
       this.log.add('configuration-agreement', () => ({
-        message: `${proc.key} installs ${describeConf(instance)} without being a member ` +
-          `${formatMembers(event.members)}`,
-        witness: witness(),
+        message:
+          `${proc.key} installs ${describeConf(instance)} without being a member ` +
+          `${formatMembers(instance.members)}`,
+        witness: { processes: [proc.key], ring: instance.ring, lines: [this.at(index, line)] },
       }));
     }
     const known = this.identities.get(instance.identity);
     if (known === undefined) {
-      this.identities.set(instance.identity, {
-        members: instance.memberSet,
-        proc: index,
-        line: event.line,
-      });
-    } else if (!sameMembers(event.members, known.members)) {
+      this.identities.set(instance.identity, { members: instance.memberSet, proc: index, line });
+    } else if (!sameMembers(instance.members, known.members)) {
       this.log.add('configuration-agreement', () => ({
         message:
           `${describeConf(instance)} has members ${formatMembers(known.members)} at ` +
-          `${this.keyOf(known.proc)} but ${formatMembers(event.members)} at ${proc.key}`,
+          `${this.keyOf(known.proc)} but ${formatMembers(instance.members)} at ${proc.key}`,
         witness: {
           processes: [this.keyOf(known.proc), proc.key],
-          ring: event.ring,
-          lines: [this.at(known.proc, known.line), this.at(index, event.line)],
+          ring: instance.ring,
+          lines: [this.at(known.proc, known.line), this.at(index, line)],
         },
       }));
     }
+  }
 
-    if (event.kind === 'regular') {
-      // P13: ring ids are never reused, so a node installs a regular ring once, across restarts.
-      const key = `${proc.node} ${event.ring}`;
-      const earlier = this.regularInstalls.get(key);
-      if (earlier === undefined) {
-        this.regularInstalls.set(key, instance);
-      } else {
-        this.log.add('configuration-unique', () => ({
-          message: `node ${proc.node} installs regular ${event.ring} twice`,
-          witness: {
-            processes: [...new Set([this.keyOf(earlier.proc), proc.key])],
-            ring: event.ring,
-            lines: [this.at(earlier.proc, earlier.line), this.at(index, event.line)],
-          },
-        }));
-      }
+  /** P13: ring ids are never reused, so a node installs a regular ring once, across restarts. */
+  private checkUnique(instance: ConfInstance): void {
+    const { proc } = this.stateOf(instance.proc);
+    const key = `${proc.node} ${instance.ring}`;
+    const earlier = this.regularInstalls.get(key);
+    if (earlier === undefined) {
+      this.regularInstalls.set(key, instance);
+      return;
     }
-    return instance;
+    this.log.add('configuration-unique', () => ({
+      message: `node ${proc.node} installs regular ${instance.ring} twice`,
+      witness: {
+        processes: [...new Set([this.keyOf(earlier.proc), proc.key])],
+        ring: instance.ring,
+        lines: [this.at(earlier.proc, earlier.line), this.at(instance.proc, instance.line)],
+      },
+    }));
   }
 
   /** Checks one deliver line; returns false for a duplicate, which takes no further part. */
@@ -461,38 +469,22 @@ class Checker {
     index: number,
     event: DeliverEvent,
     current: ConfInstance | null,
-    fifo: Map<string, { ordinal: number; line: number; id: string; confIndex: number }>,
+    fifo: FifoState,
   ): boolean {
     const state = this.stateOf(index);
     const { proc } = state;
-    const here = this.at(index, event.line);
-    const witness = (extra: string[] = []): Witness => ({
-      processes: [proc.key],
-      id: event.id,
-      ring: event.ring,
-      lines: [here, ...extra],
-    });
-
-    // P11
-    if (current === null) {
-      this.log.add('deliver-in-current-config', () => ({
-        message: `${proc.key} delivers ${event.id} before installing any configuration`,
-        witness: witness(),
-      }));
-    } else if (current.ring !== event.ring) {
-      this.log.add('deliver-in-current-config', () => ({
-        message: `${proc.key} delivers ${event.id} with ring ${event.ring} while in ` +
-          `${describeConf(current)}`,
-        witness: witness([this.at(index, current.line)]),
-      }));
-    }
-
+    this.checkCurrentConfig(index, event, current);
     // P4
     const earlier = state.delivered.get(event.id);
     if (earlier !== undefined) {
       this.log.add('no-duplication', () => ({
         message: `${proc.key} delivers ${event.id} twice`,
-        witness: witness([this.at(index, earlier.line)]),
+        witness: {
+          processes: [proc.key],
+          id: event.id,
+          ring: event.ring,
+          lines: [this.at(index, event.line), this.at(index, earlier.line)],
+        },
       }));
       return false;
     }
@@ -503,42 +495,7 @@ class Checker {
     this.checkCreation(index, event, send);
     this.checkIntegrity(index, event, send);
     if (send !== undefined) this.checkFifo(index, event, send, current, fifo);
-
-    // P9: the regular configuration the delivery belongs to.
-    let base: string | null = null;
-    if (current?.kind === 'regular') base = current.ring;
-    else if (current?.prevRegular) base = current.prevRegular.ring;
-    else if (current !== null) {
-      this.log.add('same-configuration', () => ({
-        message: `${proc.key} delivers ${event.id} in a transitional configuration that follows ` +
-          `no regular one`,
-        witness: witness([this.at(index, current.line)]),
-      }));
-    }
-    if (base !== null) {
-      const first = this.bases.get(event.id);
-      if (first === undefined) {
-        this.bases.set(event.id, {
-          base,
-          proc: index,
-          line: event.line,
-          sender: send?.node ?? event.sender,
-        });
-      } else if (first.base !== base) {
-        this.log.add('same-configuration', () => ({
-          message:
-            `${event.id} is delivered in regular ${first.base} (or its transitional) at ` +
-            `${this.keyOf(first.proc)} but in ${describeConf(current as ConfInstance)} at ` +
-            `${proc.key}`,
-          witness: {
-            processes: [this.keyOf(first.proc), proc.key],
-            id: event.id,
-            lines: [this.at(first.proc, first.line), here],
-          },
-        }));
-      }
-    }
-
+    if (current !== null) this.checkSameConfiguration(index, event, current, send);
     if (current?.kind === 'regular' && event.order === 'safe') {
       const ids =
         this.safeByRing.get(current.ring) ?? new Map<string, { proc: number; line: number }>();
@@ -546,6 +503,79 @@ class Checker {
       if (!ids.has(event.id)) ids.set(event.id, { proc: index, line: event.line });
     }
     return true;
+  }
+
+  /** P11: a delivery carries the ring of the process's current configuration. */
+  private checkCurrentConfig(
+    index: number,
+    event: DeliverEvent,
+    current: ConfInstance | null,
+  ): void {
+    const key = this.keyOf(index);
+    const here = this.at(index, event.line);
+    if (current === null) {
+      this.log.add('deliver-in-current-config', () => ({
+        message: `${key} delivers ${event.id} before installing any configuration`,
+        witness: { processes: [key], id: event.id, ring: event.ring, lines: [here] },
+      }));
+    } else if (current.ring !== event.ring) {
+      this.log.add('deliver-in-current-config', () => ({
+        message:
+          `${key} delivers ${event.id} with ring ${event.ring} while in ` +
+          `${describeConf(current)}`,
+        witness: {
+          processes: [key],
+          id: event.id,
+          ring: event.ring,
+          lines: [here, this.at(index, current.line)],
+        },
+      }));
+    }
+  }
+
+  /**
+   * P9: every delivery of m belongs to one regular configuration C: made in C, or in a
+   * transitional configuration that follows C.
+   */
+  private checkSameConfiguration(
+    index: number,
+    event: DeliverEvent,
+    current: ConfInstance,
+    send: SendRecord | undefined,
+  ): void {
+    const key = this.keyOf(index);
+    const here = this.at(index, event.line);
+    const base = current.kind === 'regular' ? current.ring : current.prevRegular?.ring;
+    if (base === undefined) {
+      this.log.add('same-configuration', () => ({
+        message:
+          `${key} delivers ${event.id} in a transitional configuration that follows ` +
+          'no regular one',
+        witness: {
+          processes: [key],
+          id: event.id,
+          ring: event.ring,
+          lines: [here, this.at(index, current.line)],
+        },
+      }));
+      return;
+    }
+    const first = this.bases.get(event.id);
+    if (first === undefined) {
+      const sender = send?.node ?? event.sender;
+      this.bases.set(event.id, { base, proc: index, line: event.line, sender });
+    } else if (first.base !== base) {
+      this.log.add('same-configuration', () => ({
+        message:
+          `${event.id} is delivered in regular ${first.base} (or its transitional) at ` +
+          `${this.keyOf(first.proc)} but in ${describeConf(current)} at ${key}`,
+        witness: {
+          processes: [this.keyOf(first.proc), key],
+          id: event.id,
+          lines: [this.at(first.proc, first.line), here],
+        },
+      }));
+    }
   }
 
   /** P1: only sent messages are delivered, and never by their sender before it sent them. */
@@ -611,7 +641,7 @@ class Checker {
     event: DeliverEvent,
     send: SendRecord,
     current: ConfInstance | null,
-    fifo: Map<string, { ordinal: number; line: number; id: string; confIndex: number }>,
+    fifo: FifoState,
   ): void {
     const state = this.stateOf(index);
     const last = fifo.get(send.node);
@@ -623,7 +653,8 @@ class Checker {
     if (last === undefined) return;
     if (send.ordinal < last.ordinal) {
       this.log.add('fifo', () => ({
-        message: `${state.proc.key} delivers ${event.id} after ${last.id}, which node ` +
+        message:
+          `${state.proc.key} delivers ${event.id} after ${last.id}, which node ` +
           `${send.node} sent later`,
         witness: {
           processes: [state.proc.key],
@@ -668,7 +699,8 @@ class Checker {
       const members = this.identities.get(identityOf('regular', base.base, null))?.members;
       if (members === undefined || members.has(base.sender)) continue;
       this.log.add('sender-in-configuration', () => ({
-        message: `${id} from node ${base.sender} is delivered in regular ${base.base} ` +
+        message:
+          `${id} from node ${base.sender} is delivered in regular ${base.base} ` +
           `${formatMembers(members)}, which does not contain its sender`,
         witness: {
           processes: [this.keyOf(base.proc)],
@@ -779,95 +811,98 @@ class Checker {
    * together are in each other's T; a member of T that installed C' came to it from C.
    */
   private checkTransitionalRule(): void {
-    const together = new Map<
-      string,
-      { instance: ConfInstance; transitional: ConfInstance | null }[]
-    >();
+    const together = new Map<string, Transition[]>();
     for (const state of this.states) {
-      const { proc } = state;
       state.confs.forEach((instance, i) => {
-        if (instance.kind === 'regular') {
-          if (instance.prevRegular === null) return;
-          const before = state.confs[i - 1];
-          const transitional =
-            before?.kind === 'transitional' && before.ring === instance.ring ? before : null;
-          const key = `${instance.prevRegular.ring} → ${instance.ring}`;
-          const list = together.get(key) ?? [];
-          together.set(key, list);
-          list.push({ instance, transitional });
+        if (instance.kind === 'transitional') {
+          this.checkTransitionalMembers(instance, state.confs[i + 1]);
           return;
         }
-        const fail = (message: string, extraLines: string[] = []): void =>
-          this.log.add('transitional-rule', () => ({
-            message,
-            witness: {
-              processes: [proc.key],
-              ring: instance.ring,
-              lines: [this.at(instance.proc, instance.line), ...extraLines],
-            },
-          }));
-        const previous = instance.prevRegular;
-        const outsidePrevious = instance.members.filter(
-          (m) => previous === null || !previous.memberSet.has(m),
-        );
-        if (outsidePrevious.length > 0) {
-          fail(
-            `${proc.key}: ${describeConf(instance)} ${formatMembers(instance.members)} holds ` +
-              `${formatMembers(outsidePrevious)}, not in the preceding regular configuration` +
-              (previous === null ? ' (there is none)' : ` ${formatMembers(previous.members)}`),
-            previous === null ? [] : [this.at(previous.proc, previous.line)],
-          );
-        }
-        const next = state.confs[i + 1];
-        if (next?.kind === 'regular') {
-          const outsideNext = instance.members.filter((m) => !next.memberSet.has(m));
-          if (outsideNext.length > 0) {
-            fail(
-              `${proc.key}: ${describeConf(instance)} holds ${formatMembers(outsideNext)}, ` +
-                `not in the following regular ${next.ring} ${formatMembers(next.members)}`,
-              [this.at(next.proc, next.line)],
-            );
-          }
-        }
-        if (previous === null) return;
-        for (const member of instance.members) {
-          if (member === proc.node) continue;
-          const theirs = this.regularInstalls.get(`${member} ${instance.ring}`);
-          if (theirs === undefined || theirs.prevRegular?.ring === previous.ring) continue;
-          fail(
-            `${proc.key}: node ${member} is in ${describeConf(instance)} but installed regular ` +
-              `${instance.ring} coming from ` +
-              `${theirs.prevRegular?.ring ?? 'no regular configuration'}`,
-            [this.at(theirs.proc, theirs.line)],
-          );
-        }
+        if (instance.prevRegular === null) return;
+        const before = state.confs[i - 1];
+        const transitional =
+          before?.kind === 'transitional' && before.ring === instance.ring ? before : null;
+        const key = `${instance.prevRegular.ring} → ${instance.ring}`;
+        const list = together.get(key) ?? [];
+        together.set(key, list);
+        list.push({ instance, transitional });
       });
     }
-    for (const [key, entries] of together) {
-      for (const entry of entries) {
-        const { transitional } = entry;
-        if (transitional === null) continue;
-        for (const other of entries) {
-          // Being in one's own T is P12's "installer ∈ members".
-          if (other === entry) continue;
-          const otherNode = this.stateOf(other.instance.proc).proc.node;
-          if (transitional.memberSet.has(otherNode)) continue;
-          this.log.add('transitional-rule', () => ({
-            message:
-              `${this.keyOf(entry.instance.proc)} and ${this.keyOf(other.instance.proc)} both ` +
-              `go ${key}, ` +
-              `but node ${otherNode} is not in ${this.keyOf(entry.instance.proc)}'s ` +
-              `${describeConf(transitional)} ${formatMembers(transitional.members)}`,
-            witness: {
-              processes: [this.keyOf(entry.instance.proc), this.keyOf(other.instance.proc)],
-              ring: transitional.ring,
-              lines: [
-                this.at(transitional.proc, transitional.line),
-                this.at(other.instance.proc, other.instance.line),
-              ],
-            },
-          }));
-        }
+    for (const [key, transitions] of together) this.checkTogether(key, transitions);
+  }
+
+  /** P15 for one transitional configuration T: T ⊆ C, T ⊆ C', and T's members came from C. */
+  private checkTransitionalMembers(instance: ConfInstance, next: ConfInstance | undefined): void {
+    const key = this.keyOf(instance.proc);
+    const node = this.stateOf(instance.proc).proc.node;
+    const fail = (message: string, extraLines: string[]): void =>
+      this.log.add('transitional-rule', () => ({
+        message,
+        witness: {
+          processes: [key],
+          ring: instance.ring,
+          lines: [this.at(instance.proc, instance.line), ...extraLines],
+        },
+      }));
+    const previous = instance.prevRegular;
+    const outsidePrevious = instance.members.filter((m) => previous?.memberSet.has(m) !== true);
+    if (outsidePrevious.length > 0) {
+      fail(
+        `${key}: ${describeConf(instance)} ${formatMembers(instance.members)} holds ` +
+          `${formatMembers(outsidePrevious)}, not in the preceding regular configuration` +
+          (previous === null ? ' (there is none)' : ` ${formatMembers(previous.members)}`),
+        previous === null ? [] : [this.at(previous.proc, previous.line)],
+      );
+    }
+    if (next?.kind === 'regular') {
+      const outsideNext = instance.members.filter((m) => !next.memberSet.has(m));
+      if (outsideNext.length > 0) {
+        fail(
+          `${key}: ${describeConf(instance)} holds ${formatMembers(outsideNext)}, ` +
+            `not in the following regular ${next.ring} ${formatMembers(next.members)}`,
+          [this.at(next.proc, next.line)],
+        );
+      }
+    }
+    if (previous === null) return;
+    for (const member of instance.members) {
+      if (member === node) continue;
+      const theirs = this.regularInstalls.get(`${member} ${instance.ring}`);
+      if (theirs === undefined || theirs.prevRegular?.ring === previous.ring) continue;
+      fail(
+        `${key}: node ${member} is in ${describeConf(instance)} but installed regular ` +
+          `${instance.ring} coming from ` +
+          `${theirs.prevRegular?.ring ?? 'no regular configuration'}`,
+        [this.at(theirs.proc, theirs.line)],
+      );
+    }
+  }
+
+  /** P15: processes that went from C to C' together are in each other's T. */
+  private checkTogether(key: string, transitions: readonly Transition[]): void {
+    for (const entry of transitions) {
+      const { transitional } = entry;
+      if (transitional === null) continue;
+      const mine = this.keyOf(entry.instance.proc);
+      for (const other of transitions) {
+        // Being in one's own T is P12's "installer ∈ members".
+        if (other === entry) continue;
+        const otherNode = this.stateOf(other.instance.proc).proc.node;
+        if (transitional.memberSet.has(otherNode)) continue;
+        this.log.add('transitional-rule', () => ({
+          message:
+            `${mine} and ${this.keyOf(other.instance.proc)} both go ${key}, but node ` +
+            `${otherNode} is not in ${mine}'s ${describeConf(transitional)} ` +
+            `${formatMembers(transitional.members)}`,
+          witness: {
+            processes: [mine, this.keyOf(other.instance.proc)],
+            ring: transitional.ring,
+            lines: [
+              this.at(transitional.proc, transitional.line),
+              this.at(other.instance.proc, other.instance.line),
+            ],
+          },
+        }));
       }
     }
   }
@@ -894,7 +929,8 @@ class Checker {
         if (instance === undefined) {
           const [id, first] = ids.entries().next().value ?? ['', { proc: 0, line: 0 }];
           this.log.add('safe-delivery', () => ({
-            message: `safe ${id} is delivered in regular ${ring}, but member ${member} never ` +
+            message:
+              `safe ${id} is delivered in regular ${ring}, but member ${member} never ` +
               `installed ${ring}`,
             witness: {
               processes: [this.keyOf(first.proc)],
@@ -982,7 +1018,16 @@ class Checker {
       const last = next === undefined || next.proc.node !== state.proc.node;
       if (last && !state.proc.crashed) live.push(state);
     });
-    if (live.length === 0) return;
+    const finals = this.settledConfiguration(live);
+    if (finals !== null) this.checkSettledMessages(live, finals);
+  }
+
+  /**
+   * P18, first half: every live process ends in the same regular configuration, whose members
+   * are the live nodes. Returns the live processes' instances of it, or null if they do not.
+   */
+  private settledConfiguration(live: readonly ProcState[]): ConfInstance[] | null {
+    if (live.length === 0) return null;
     const liveNodes = new Set(live.map((s) => s.proc.node));
     const finals: ConfInstance[] = [];
     for (const state of live) {
@@ -1003,9 +1048,8 @@ class Checker {
         },
       }));
     }
-    if (finals.length !== live.length) return;
     const [first] = finals;
-    if (first === undefined) return;
+    if (first === undefined || finals.length !== live.length) return null;
     const split = finals.find((f) => f.ring !== first.ring);
     if (split !== undefined) {
       this.log.add('liveness-settled', () => ({
@@ -1018,7 +1062,7 @@ class Checker {
           lines: [this.at(first.proc, first.line), this.at(split.proc, split.line)],
         },
       }));
-      return;
+      return null;
     }
     if (!sameMembers(first.members, liveNodes)) {
       this.log.add('liveness-settled', () => ({
@@ -1032,8 +1076,17 @@ class Checker {
           lines: [this.at(first.proc, first.line)],
         },
       }));
-      return;
+      return null;
     }
+    return finals;
+  }
+
+  /**
+   * P18, second half: every message delivered in the final configuration, sent in it by a live
+   * node, or sent by a live node and never delivered anywhere, is delivered by every live node.
+   */
+  private checkSettledMessages(live: readonly ProcState[], finals: readonly ConfInstance[]): void {
+    const ring = finals[0]?.ring ?? '';
     const deliveredAnywhere = new Set<string>();
     for (const state of this.states)
       for (const id of state.delivered.keys()) deliveredAnywhere.add(id);
@@ -1041,7 +1094,7 @@ class Checker {
     const require = (id: string, why: string, proc: number, line: number): void => {
       if (!required.has(id)) required.set(id, { why, proc, line });
     };
-    const inFinal = `the final regular configuration ${first.ring}`;
+    const inFinal = `the final regular configuration ${ring}`;
     for (const instance of finals) {
       const state = this.stateOf(instance.proc);
       for (const id of instance.deliveries) {
@@ -1065,7 +1118,7 @@ class Checker {
           witness: {
             processes: [this.keyOf(reason.proc), state.proc.key],
             id,
-            ring: first.ring,
+            ring: ring,
             lines: [this.at(reason.proc, reason.line), state.proc.file],
           },
         }));
@@ -1177,20 +1230,7 @@ class OrderGraph {
    */
   findCycles(cyclesMax: number): { componentCount: number; cycles: number[][] } {
     const n = this.keys.length;
-    const m = this.from.length;
-    const offsets = new Int32Array(n + 1);
-    for (let e = 0; e < m; e += 1) {
-      const slot = (this.from[e] ?? 0) + 1;
-      offsets[slot] = (offsets[slot] ?? 0) + 1;
-    }
-    for (let v = 0; v < n; v += 1) offsets[v + 1] = (offsets[v + 1] ?? 0) + (offsets[v] ?? 0);
-    const adjacency = new Int32Array(m);
-    const fill = offsets.slice(0, n);
-    for (let e = 0; e < m; e += 1) {
-      const v = this.from[e] ?? 0;
-      adjacency[fill[v] ?? 0] = e;
-      fill[v] = (fill[v] ?? 0) + 1;
-    }
+    const { offsets, adjacency } = this.adjacency();
     const order = new Int32Array(n).fill(-1);
     const low = new Int32Array(n);
     const component = new Int32Array(n).fill(-1);
@@ -1253,6 +1293,26 @@ class OrderGraph {
       .slice(0, cyclesMax)
       .map((root) => this.cycleThrough(root, component, offsets, adjacency));
     return { componentCount: roots.length, cycles };
+  }
+
+  /** Out-edges in compressed form: the edges of v are adjacency[offsets[v] .. offsets[v+1]). */
+  private adjacency(): { offsets: Int32Array; adjacency: Int32Array } {
+    const n = this.keys.length;
+    const m = this.from.length;
+    const offsets = new Int32Array(n + 1);
+    for (let e = 0; e < m; e += 1) {
+      const slot = (this.from[e] ?? 0) + 1;
+      offsets[slot] = (offsets[slot] ?? 0) + 1;
+    }
+    for (let v = 0; v < n; v += 1) offsets[v + 1] = (offsets[v + 1] ?? 0) + (offsets[v] ?? 0);
+    const adjacency = new Int32Array(m);
+    const fill = offsets.slice(0, n);
+    for (let e = 0; e < m; e += 1) {
+      const v = this.from[e] ?? 0;
+      adjacency[fill[v] ?? 0] = e;
+      fill[v] = (fill[v] ?? 0) + 1;
+    }
+    return { offsets, adjacency };
   }
 
   /** Breadth-first search inside root's component for a shortest cycle back to root. */

@@ -237,64 +237,78 @@ function compareDecimal(a: string, b: string): number {
 
 /** Parses every file, splits them into processes and marks which processes crashed. */
 export function parseTrace(input: TraceInput): ParsedTrace {
-  const formatProblems: FormatProblem[] = [];
-  const warnings: string[] = [];
-  const unterminated = input.unterminated ?? new Set<string>();
+  const parser = new TraceParser(input.unterminated ?? new Set<string>());
   for (const stray of input.strays ?? []) {
-    formatProblems.push({
-      file: stray,
-      line: null,
-      message:
-        'not a trace file: the directory must hold only <node>.<incarnation>.jsonl files ' +
+    parser.problem(
+      stray,
+      null,
+      'not a trace file: the directory must hold only <node>.<incarnation>.jsonl files ' +
         'and harness.jsonl',
-    });
+    );
+  }
+  const harnessCrashes = parser.harnessCrashes(input.harness);
+  const processes: TraceProcess[] = [];
+  for (const [file, lines] of input.files) processes.push(...parser.nodeFile(file, lines));
+  processes.sort(
+    (a, b) =>
+      compareDecimal(a.node, b.node) ||
+      compareDecimal(a.incarnation, b.incarnation) ||
+      a.part - b.part,
+  );
+  markCrashed(processes, harnessCrashes, parser.warnings);
+  const { formatProblems, warnings } = parser;
+  return { processes, harnessCrashes, formatProblems, warnings };
+}
+
+class TraceParser {
+  readonly formatProblems: FormatProblem[] = [];
+  readonly warnings: string[] = [];
+
+  constructor(private readonly unterminated: ReadonlySet<string>) {}
+
+  problem(file: string, line: number | null, message: string): void {
+    this.formatProblems.push({ file, line, message });
   }
 
-  // Unparseable lines; a cut-short last line is a warning because a kill can interrupt a write.
-  const parseLine = (file: string, lines: readonly string[], index: number): Fields | null => {
-    const text = lines[index] ?? '';
-    const fields = parseObject(text);
+  /** A line's fields; a cut-short last line is a warning, as a kill can interrupt a write. */
+  private line(file: string, lines: readonly string[], index: number): Fields | null {
+    const fields = parseObject(lines[index] ?? '');
     if (fields !== null) return fields;
-    if (index === lines.length - 1 && unterminated.has(file)) {
-      warnings.push(`${file}:${index + 1}: unterminated last line does not parse; ignored`);
+    if (index === lines.length - 1 && this.unterminated.has(file)) {
+      this.warnings.push(`${file}:${index + 1}: unterminated last line does not parse; ignored`);
     } else {
-      formatProblems.push({ file, line: index + 1, message: 'not a JSON object' });
+      this.problem(file, index + 1, 'not a JSON object');
     }
     return null;
-  };
+  }
 
-  const harnessCrashes = new Map<string, number>();
-  input.harness.forEach((_, index) => {
-    const fields = parseLine(HARNESS_FILE_NAME, input.harness, index);
-    if (fields === null) return;
-    if (fields['ev'] !== 'crash' || !isDecimal(fields['node'])) {
-      formatProblems.push({
-        file: HARNESS_FILE_NAME,
-        line: index + 1,
-        message: 'harness.jsonl lines must be {"ev":"crash","node":"<nodeId>"}',
-      });
-      return;
-    }
-    const node = fields['node'];
-    harnessCrashes.set(node, (harnessCrashes.get(node) ?? 0) + 1);
-  });
+  /** Counts harness.jsonl crash lines per node. */
+  harnessCrashes(lines: readonly string[]): Map<string, number> {
+    const crashes = new Map<string, number>();
+    lines.forEach((_, index) => {
+      const fields = this.line(HARNESS_FILE_NAME, lines, index);
+      if (fields === null) return;
+      const node = fields['node'];
+      if (fields['ev'] !== 'crash' || !isDecimal(node)) {
+        const message = 'harness.jsonl lines must be {"ev":"crash","node":"<nodeId>"}';
+        this.problem(HARNESS_FILE_NAME, index + 1, message);
+        return;
+      }
+      crashes.set(node, (crashes.get(node) ?? 0) + 1);
+    });
+    return crashes;
+  }
 
-  const processes: TraceProcess[] = [];
-  for (const [file, lines] of input.files) {
+  /** One node file as processes: a new one starts after each crash line that has lines after it. */
+  nodeFile(file: string, lines: readonly string[]): TraceProcess[] {
     const name = parseTraceFileName(file);
     if (name === null) {
-      formatProblems.push({
-        file,
-        line: null,
-        message: 'not a trace file name: expected <node>.<incarnation>.jsonl',
-      });
-      continue;
+      this.problem(file, null, 'not a trace file name: expected <node>.<incarnation>.jsonl');
+      return [];
     }
+    const base = `${name.node}.${name.incarnation}`;
     const newProcess = (part: number): TraceProcess => ({
-      key:
-        part === 1
-          ? `${name.node}.${name.incarnation}`
-          : `${name.node}.${name.incarnation}#${part}`,
+      key: part === 1 ? base : `${base}#${part}`,
       file,
       node: name.node,
       incarnation: name.incarnation,
@@ -304,34 +318,25 @@ export function parseTrace(input: TraceInput): ParsedTrace {
       crashed: false,
     });
     let current = newProcess(1);
-    const fileProcesses = [current];
+    const processes = [current];
     for (let index = 0; index < lines.length; index += 1) {
-      const fields = parseLine(file, lines, index);
+      const fields = this.line(file, lines, index);
       if (fields === null) continue;
       const result = validateNodeLine(fields, name.node, index + 1);
       if (result.kind === 'problem') {
-        formatProblems.push({ file, line: index + 1, message: result.message });
+        this.problem(file, index + 1, result.message);
       } else if (result.kind === 'crash') {
         current.endsWithCrash = true;
       } else {
         if (current.endsWithCrash) {
           current = newProcess(current.part + 1);
-          fileProcesses.push(current);
+          processes.push(current);
         }
         current.events.push(result.event);
       }
     }
-    processes.push(...fileProcesses);
+    return processes;
   }
-
-  processes.sort(
-    (a, b) =>
-      compareDecimal(a.node, b.node) ||
-      compareDecimal(a.incarnation, b.incarnation) ||
-      a.part - b.part,
-  );
-  markCrashed(processes, harnessCrashes, warnings);
-  return { processes, harnessCrashes, formatProblems, warnings };
 }
 
 /**
