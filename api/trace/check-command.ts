@@ -4,7 +4,7 @@
  * (bad flag, missing or unreadable DIR), so scripts can tell "the run broke EVS" from "the check
  * could not run".
  */
-import { checkTrace, EVS_PROPERTIES } from './evs-checker.js';
+import { checkTrace, EVS_PROPERTIES, WITNESSES_PER_PROPERTY_MAX } from './evs-checker.js';
 import type { CheckResult } from './evs-checker.js';
 import { readTraceDir } from './trace-reader.js';
 import type { TraceInput } from './trace-reader.js';
@@ -19,7 +19,7 @@ export const CHECK_USAGE = `Usage: totem-evs check DIR [--settled] [--allow-infl
 
 Reads the trace of a run from DIR (one <node>.<incarnation>.jsonl per node incarnation, plus
 harness.jsonl with one crash line per node stop) and checks the extended virtual synchrony
-properties P0-P18 of docs/evs-spec.md section 5 on all of it together.
+properties P0-P18 (evs-spec section 5) on all of it together.
 
 Options:
   --settled         also check P18 (liveness-settled): the run has quiesced, so the live nodes
@@ -32,11 +32,11 @@ Options:
   --json            print the full result as JSON instead of text
   --help            print this help
 
-Every violated property is printed with up to 20 witnesses (file:line positions to look at)
+Every violated property is printed with up to ${WITNESSES_PER_PROPERTY_MAX} witnesses (file:line positions to look at)
 and its total count, then a summary.
 
-Exit status: 0 every property holds; 1 some property is violated; 2 usage error (bad flag,
-DIR missing or unreadable).
+Exit status: 0 every checked property holds (P18 only with --settled); 1 some property is
+violated; 2 usage error (bad flag, DIR missing or unreadable).
 `;
 
 interface ParsedArgs {
