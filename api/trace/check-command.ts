@@ -32,8 +32,8 @@ Options:
   --json            print the full result as JSON instead of text
   --help            print this help
 
-Every violated property is printed with up to ${WITNESSES_PER_PROPERTY_MAX} witnesses (file:line positions to look at)
-and its total count, then a summary.
+Every violated property is printed with its total count and up to ${WITNESSES_PER_PROPERTY_MAX}
+witnesses (file:line positions to look at), then a summary.
 
 Exit status: 0 every checked property holds (P18 only with --settled); 1 some property is
 violated; 2 usage error (bad flag, DIR missing or unreadable).
