@@ -9,30 +9,35 @@
  *
  * Codes, and when each is thrown:
  *
- * | code                          | thrown when                                                            | details                 |
- * | ----------------------------- | ---------------------------------------------------------------------- | ----------------------- |
- * | `TOTEM_ERR_INVALID_OPTION`    | `createNode()` options fail validation, before any thread starts; the  | `option` (the path of   |
- * |                               | message says what to change                                            | the offending option)   |
- * | `TOTEM_ERR_BIND`              | the `bind` address cannot be bound (in use, not a local address, no     | `address`, `errno`      |
- * |                               | permission)                                                            |                         |
- * | `TOTEM_ERR_KEY_FILE`          | `key: { file }` cannot be read (missing, unreadable, a directory)       | `path`                  |
- * | `TOTEM_ERR_BAD_KEY`           | the key, inline or read from its file, is not exactly 32 bytes          | `option`, `bytes`       |
- * | `TOTEM_ERR_CLOSED`            | a call on a node (or a group of a node) that is closing or closed       |                         |
- * | `TOTEM_ERR_ABORTED`           | an operation's `AbortSignal` fired before it completed                  |                         |
- * | `TOTEM_ERR_PAYLOAD_TOO_LARGE` | a payload exceeds `messageBytesMax`                                     | `bytes`, `bytesMax`     |
- * | `TOTEM_ERR_NOT_JOINED`        | a send to a group this node has not joined (or has left)                | `group`                 |
- * | `TOTEM_ERR_WORKER_DIED`       | a worker thread of the node exited without being asked to              | `thread`, `exitCode`    |
- * | `TOTEM_ERR_ENGINE_FATAL`      | the protocol engine broke an invariant and stopped the node             | `thread`                |
- * | `TOTEM_ERR_STATE_DIR`         | the state directory cannot be created, read or written, or its ring-seq | `path`                  |
- * |                               | file is corrupt; also when persisting a ring seq fails at a membership  |                         |
- * |                               | change (the node must not announce a ring it could not record)          |                         |
- * | `TOTEM_ERR_UNDELIVERED`       | a message was accepted, but the node closed before delivering it        | `group`                 |
+ * - `TOTEM_ERR_INVALID_OPTION`: the options of `createNode()` fail validation, before any thread
+ *   starts; the message says what to change. details: `option` (e.g. `members[2].address`).
+ * - `TOTEM_ERR_BIND`: the `bind` address cannot be bound (in use, not a local address, no
+ *   permission). details: `address`, `errno`.
+ * - `TOTEM_ERR_KEY_FILE`: the file of `key: { file }` cannot be read (missing, unreadable, a
+ *   directory). details: `path`.
+ * - `TOTEM_ERR_BAD_KEY`: the key, inline or read from its file, is not exactly 32 bytes.
+ *   details: `option`, `bytes`.
+ * - `TOTEM_ERR_CLOSED`: a call on a node, or on a group of a node, that is closing or closed.
+ * - `TOTEM_ERR_ABORTED`: an operation's `AbortSignal` fired before the operation completed.
+ * - `TOTEM_ERR_PAYLOAD_TOO_LARGE`: a payload exceeds `messageBytesMax`. details: `bytes`,
+ *   `bytesMax`.
+ * - `TOTEM_ERR_NOT_JOINED`: a send to a group this node has not joined, or has left.
+ *   details: `group`.
+ * - `TOTEM_ERR_WORKER_DIED`: a worker thread of the node exited without being asked to.
+ *   details: `thread`, `exitCode`.
+ * - `TOTEM_ERR_ENGINE_FATAL`: the protocol engine broke an invariant and stopped the node.
+ *   details: `thread`.
+ * - `TOTEM_ERR_STATE_DIR`: the state directory cannot be created, read or written, or its
+ *   ring-seq file is corrupt; also when persisting a ring seq fails at a membership change (the
+ *   node must not announce a ring it could not record). details: `path`.
+ * - `TOTEM_ERR_UNDELIVERED`: a message was accepted, but the node closed before delivering it.
+ *   details: `group`.
  *
  * `details` holds plain, cloneable data (strings, numbers, booleans, arrays and plain objects of
  * those), never key material.
  */
 
-/** Every code, in the order of the table above. */
+/** Every code, in the order of the list above. */
 export const totemErrorCodes = [
   'TOTEM_ERR_INVALID_OPTION',
   'TOTEM_ERR_BIND',
@@ -104,7 +109,9 @@ export class TotemError extends Error {
   static isTotemErrorJSON(value: unknown): value is TotemErrorJSON {
     if (typeof value !== 'object' || value === null) return false;
     const v = value as Record<string, unknown>;
-    return v.brand === serialBrand && typeof v.code === 'string' && codeSet.has(v.code) && typeof v.message === 'string';
+    return (
+      v.brand === serialBrand && typeof v.code === 'string' && codeSet.has(v.code) && typeof v.message === 'string'
+    );
   }
 
   /** Rebuild an error from `toJSON()` output; throws a TypeError for anything else. */

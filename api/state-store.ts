@@ -70,7 +70,9 @@ export const ringSeqStoredMax = (1n << 62n) - 1n;
  *   repeat needs the same representative and exactly the same seq, so it is unlikely, not excluded.
  */
 export function clockRingSeqFloor(nowMs: number): bigint {
-  if (!Number.isFinite(nowMs) || nowMs < 0) throw new RangeError(`nowMs must be a finite non-negative number, got ${nowMs}`);
+  if (!Number.isFinite(nowMs) || nowMs < 0) {
+    throw new RangeError(`nowMs must be a finite non-negative number, got ${nowMs}`);
+  }
   return BigInt(Math.floor(nowMs)) * ringSeqPerMs;
 }
 
@@ -84,12 +86,19 @@ export function ringSeqFileName(nodeId: number): string {
  * cannot be used or the file is corrupt. Without, returns an in-memory store starting at the clock
  * floor and logs once (at warn) that restarts rely on the clock.
  */
-export function openStateStore(stateDir: string | undefined, nodeId: number, nowMs: number, logger: Logger): StateStore {
+export function openStateStore(
+  stateDir: string | undefined,
+  nodeId: number,
+  nowMs: number,
+  logger: Logger,
+): StateStore {
   const floor = clockRingSeqFloor(nowMs);
   if (stateDir === undefined) {
-    logger.warn('no stateDir: ring seqs start above a clock-derived floor; ring ids stay unique across restarts only while the clock does not step back', {
-      ringSeqFloor: floor,
-    });
+    logger.warn(
+      'no stateDir: ring seqs start above a clock-derived floor; ' +
+        'ring ids stay unique across restarts only while the clock does not step back',
+      { ringSeqFloor: floor },
+    );
     return new MemoryStateStore(floor);
   }
   return FileStateStore.open(stateDir, nodeId, floor, logger);
@@ -162,7 +171,8 @@ class FileStateStore implements StateStore {
       renameSync(this.tmpPath, this.path);
       fsyncDirectory(this.dir);
     } catch (cause) {
-      throw stateDirError(`cannot persist ring seq ${seq} to ${this.path}: ${errText(cause)}`, this.path, cause);
+      const why = `cannot persist ring seq ${seq} to ${this.path}: ${errText(cause)}`;
+      throw stateDirError(why, this.path, cause);
     }
   }
 }
