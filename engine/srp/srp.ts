@@ -660,6 +660,8 @@ export class Srp {
       retransFlg: this.recovery.queue.length > 0,
       rtr: [],
     };
+    // Whoever sets the flag is the one to clear it once its queue is empty (§3.4 step 3).
+    this.recovery.iSetRetransFlg = token.retransFlg;
     // The first token goes to the representative itself, so that its visit runs like any other.
     this.forwardToken(token, this.self);
   }
