@@ -209,8 +209,14 @@ function printSeed(result: SeedResult): void {
       `crashes ${result.crashes}  settled ${result.settled}  virtual ${(result.virtualMs / 1000).toFixed(1)} s  events ${result.eventsRun}\n`,
   );
   if (result.traceDir !== undefined) process.stdout.write(`traces in ${result.traceDir}\n`);
-  for (const v of result.violations.slice(0, 20)) process.stdout.write(`  ${v.property}: ${v.message}\n`);
-  if (result.violations.length > 20) process.stdout.write(`  ... and ${result.violations.length - 20} more\n`);
+  // A few of each property: a flood of one kind must not hide the only line of another.
+  const shownPerProperty = 3;
+  const byProperty = new Map<string, string[]>();
+  for (const v of result.violations) byProperty.set(v.property, [...(byProperty.get(v.property) ?? []), v.message]);
+  for (const [property, messages] of byProperty) {
+    for (const message of messages.slice(0, shownPerProperty)) process.stdout.write(`  ${property}: ${message}\n`);
+    if (messages.length > shownPerProperty) process.stdout.write(`  ${property}: ... and ${messages.length - shownPerProperty} more\n`);
+  }
 }
 
 function printSummary(totals: Totals, options: CliOptions, wallS: number): void {

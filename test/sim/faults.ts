@@ -101,7 +101,7 @@ export class FaultInjector {
     const faults: LinkFaults = {
       lossProbability: this.prng.chance(0.2) ? 0 : this.prng.range(0, 0.1),
       duplicateProbability: this.prng.chance(0.5) ? 0 : this.prng.range(0, 0.05),
-      delayMs: this.prng.int(0, 3),
+      delayMs: this.prng.int(1, 3),
       jitterMs: this.prng.chance(0.3) ? 0 : this.prng.int(1, 8),
     };
     network.faults = faults;

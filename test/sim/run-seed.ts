@@ -40,6 +40,8 @@ export interface SeedOptions {
   check?: CheckFn | null;
   /** Runaway guard: a run that handles this many events at all is reported, not waited for. */
   eventsMax?: number;
+  /** Livelock guard: this many events at one virtual millisecond. */
+  instantEventsMax?: number;
 }
 
 export interface SeedResult {
@@ -90,7 +92,10 @@ export function runSeed(options: SeedOptions): SeedResult {
   const safetyMs = options.safetyMs ?? shapePrng.int(10_000, 20_000);
   const convergenceMsMax = options.convergenceMsMax ?? 60_000;
   const submitTailMs = options.submitTailMs ?? 2000;
-  const eventsMax = options.eventsMax ?? 50_000_000;
+  // A busy 9-node seed handles about a million events; a livelock is cut short well before the
+  // run would take minutes of wall time.
+  const eventsMax = options.eventsMax ?? 8_000_000;
+  const instantEventsMax = options.instantEventsMax ?? 100_000;
   const nodeIds = pickNodeIds(shapePrng, nodes);
 
   const clock = new VirtualClock();
@@ -113,14 +118,14 @@ export function runSeed(options: SeedOptions): SeedResult {
   let aborted = false;
   try {
     injector.startSafety(safetyMs);
-    aborted = !clock.runUntil(startAtMs + safetyMs, eventsMax);
+    aborted = !clock.runUntil(startAtMs + safetyMs, eventsMax, instantEventsMax);
     if (!aborted) {
       injector.converge();
       const convergenceStartMs = clock.nowMs;
       clock.at(convergenceStartMs + submitTailMs, () => cluster.stopSubmitting());
       const deadlineMs = convergenceStartMs + convergenceMsMax;
       while (clock.nowMs < deadlineMs) {
-        aborted = !clock.runUntil(Math.min(deadlineMs, clock.nowMs + settleCheckPeriodMs), eventsMax);
+        aborted = !clock.runUntil(Math.min(deadlineMs, clock.nowMs + settleCheckPeriodMs), eventsMax, instantEventsMax);
         if (aborted) break;
         if (clock.nowMs >= convergenceStartMs + submitTailMs && cluster.settled(quietMs)) {
           settled = true;
@@ -137,6 +142,12 @@ export function runSeed(options: SeedOptions): SeedResult {
   }
   if (clock.eventsRun >= eventsMax) {
     violations.push({ property: 'sim-event-budget', message: `${eventsMax} events by virtual ${clock.nowMs} ms: a livelock?` });
+  }
+  if (clock.eventsThisInstant >= instantEventsMax) {
+    violations.push({
+      property: 'sim-livelock',
+      message: `${instantEventsMax} events at virtual ${clock.nowMs} ms without time advancing`,
+    });
   }
   for (const v of cluster.violations) violations.push({ property: v.property, message: v.message });
 

@@ -33,19 +33,26 @@ export class VirtualClock {
     return this.queue.peekTimeMs();
   }
 
+  /** Events run at the current virtual instant; time that never advances is a livelock. */
+  eventsThisInstant = 0;
+
   /**
    * Run events in (time, scheduling) order up to and including `endMs`, then leave the clock at
-   * `endMs`. Stops early, returning false, once `eventsMax` events have run in total.
+   * `endMs`. Stops early, returning false, once `eventsMax` events have run in total or
+   * `instantEventsMax` at one virtual instant.
    */
-  runUntil(endMs: number, eventsMax = Infinity): boolean {
+  runUntil(endMs: number, eventsMax = Infinity, instantEventsMax = Infinity): boolean {
     while (this.queue.peekTimeMs() <= endMs) {
-      if (this.eventsRun >= eventsMax) return false;
+      if (this.eventsRun >= eventsMax || this.eventsThisInstant >= instantEventsMax) return false;
       const event = this.queue.pop();
       if (event === undefined) break;
+      if (event.timeMs === this.now) this.eventsThisInstant++;
+      else this.eventsThisInstant = 1;
       this.now = event.timeMs;
       this.eventsRun++;
       event.value();
     }
+    if (endMs > this.now) this.eventsThisInstant = 0;
     this.now = Math.max(this.now, endMs);
     return true;
   }

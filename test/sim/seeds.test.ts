@@ -1,0 +1,94 @@
+/**
+ * The simulator's regression sweep: 300 seeds over every fault mix, each run's traces checked by
+ * the EVS checker in settled mode. Sized so that it takes a minute or two on two cores; the long
+ * sweep is `npm run sim:long`.
+ *
+ * Seeds run on a piscina pool from the compiled worker in dist/ (Node 20 cannot start a worker
+ * from .ts) when dist/ is at least as new as the sources; otherwise in this process.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Piscina } from 'piscina';
+import { describe, expect, it } from 'vitest';
+import type { FaultMix } from './faults.js';
+import type { SeedResult } from './run-seed.js';
+import { runSeed } from './run-seed.js';
+import type { SeedTask } from './seed-worker.js';
+
+const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+const workerPath = path.join(repoRoot, 'dist', 'test', 'sim', 'seed-worker.js');
+
+/** Seeds per mix; SIM_SEEDS_PER_MIX overrides (e.g. 5 for a quick look). */
+const seedsPerMix = Number(process.env['SIM_SEEDS_PER_MIX'] ?? 60);
+/** Virtual length of the fault phase: shorter than the CLI's 10–20 s, so that the sweep stays fast. */
+const safetyMs = 4000;
+const mixes: FaultMix[] = ['none', 'loss', 'partition', 'crash', 'mixed'];
+/** Cluster sizes cycled through by seed: mostly small rings, some singletons, some larger. */
+const nodeCounts = [3, 4, 5, 2, 6, 1, 7, 5, 3, 9];
+
+function tasks(): SeedTask[] {
+  const out: SeedTask[] = [];
+  for (const faults of mixes) {
+    for (let seed = 1; seed <= seedsPerMix; seed++) {
+      out.push({ seed, nodes: nodeCounts[seed % nodeCounts.length] ?? 5, faults, safetyMs });
+    }
+  }
+  return out;
+}
+
+/** Newest mtime of the .ts sources the worker is compiled from. */
+function newestSourceMs(dir: string): number {
+  let newest = 0;
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) newest = Math.max(newest, newestSourceMs(full));
+    else if (entry.name.endsWith('.ts')) newest = Math.max(newest, fs.statSync(full).mtimeMs);
+  }
+  return newest;
+}
+
+function compiledWorkerIsFresh(): boolean {
+  if (!fs.existsSync(workerPath)) return false;
+  const sourcesMs = Math.max(...['engine', 'api', path.join('test', 'sim')].map((d) => newestSourceMs(path.join(repoRoot, d))));
+  return fs.statSync(workerPath).mtimeMs >= sourcesMs;
+}
+
+async function runAll(all: SeedTask[]): Promise<SeedResult[]> {
+  if (!compiledWorkerIsFresh()) {
+    console.log('seeds: dist/ is missing or older than the sources (run `npm run build`); running in-process');
+    return all.map((task) => runSeed(task));
+  }
+  const pool = new Piscina({ filename: workerPath, maxThreads: Math.max(1, Math.min(2, os.availableParallelism())) });
+  try {
+    return await Promise.all(all.map((task) => pool.run(task) as Promise<SeedResult>));
+  } finally {
+    await pool.destroy();
+  }
+}
+
+describe('simulator seeds', () => {
+  it(`${seedsPerMix * mixes.length} seeds across ${mixes.join(', ')} keep every EVS property and settle`, { timeout: 900_000 }, async () => {
+    const startedMs = performance.now();
+    const results = await runAll(tasks());
+    const wallS = (performance.now() - startedMs) / 1000;
+    const failed = results.filter((r) => !r.ok);
+    const deliveries = results.reduce((n, r) => n + r.deliveries, 0);
+    const configurations = results.reduce((n, r) => n + r.configurationsInstalled, 0);
+    console.log(
+      `seeds: ${results.length - failed.length}/${results.length} passed in ${wallS.toFixed(1)} s ` +
+        `(${(results.length / wallS).toFixed(1)} seeds/s); ${deliveries} deliveries, ${configurations} regular configurations`,
+    );
+    const report = failed.map((r) => {
+      const first = r.violations[0];
+      const what = first === undefined ? 'failed' : `${first.property}: ${first.message.replace(/\s+/g, ' ').slice(0, 200)}`;
+      return `seed ${r.seed} (${r.faults}, ${r.nodes} nodes) ${what}\n  replay: ${r.replayCommand}`;
+    });
+    if (report.length > 0) console.log(report.join('\n'));
+    expect(report).toEqual([]);
+    // The sweep must exercise something: messages flow and membership changes happen.
+    expect(deliveries).toBeGreaterThan(0);
+    expect(results.some((r) => r.crashes > 0)).toBe(true);
+  });
+});
