@@ -47,7 +47,7 @@ function readBounded(path: string): Uint8Array {
   try {
     fd = openSync(path, 'r');
   } catch (cause) {
-    throw new KeyFileError('TOTEM_ERR_KEY_FILE', path, `cannot read key file ${path}: ${describe(cause)}`, { cause });
+    throw unreadable(path, 'read', cause);
   }
   try {
     const buffer = new Uint8Array(keyFileBytesMax + 1);
@@ -59,14 +59,16 @@ function readBounded(path: string): Uint8Array {
     }
     return buffer.subarray(0, filled);
   } catch (cause) {
-    throw new KeyFileError('TOTEM_ERR_KEY_FILE', path, `cannot read key file ${path}: ${describe(cause)}`, { cause });
+    throw unreadable(path, 'read', cause);
   } finally {
     closeSync(fd);
   }
 }
 
-function describe(cause: unknown): string {
-  return cause instanceof Error ? cause.message : String(cause);
+function unreadable(path: string, verb: 'read' | 'create', cause: unknown): KeyFileError {
+  const reason = cause instanceof Error ? cause.message : String(cause);
+  const message = `cannot ${verb} key file ${path}: ${reason}`;
+  return new KeyFileError('TOTEM_ERR_KEY_FILE', path, message, { cause });
 }
 
 function withoutNewline(text: string): string {
@@ -101,7 +103,8 @@ export function readKeyFile(path: string): Uint8Array {
   const content = readBounded(path);
   const key = decodeKey(content);
   if (key === null) {
-    const size = content.length > keyFileBytesMax ? `more than ${keyFileBytesMax}` : `${content.length}`;
+    const size =
+      content.length > keyFileBytesMax ? `more than ${keyFileBytesMax}` : `${content.length}`;
     throw new KeyFileError(
       'TOTEM_ERR_BAD_KEY',
       path,
@@ -121,7 +124,7 @@ export function generateKeyFile(path: string): Uint8Array {
   try {
     writeFileSync(path, `${Buffer.from(key).toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
   } catch (cause) {
-    throw new KeyFileError('TOTEM_ERR_KEY_FILE', path, `cannot create key file ${path}: ${describe(cause)}`, { cause });
+    throw unreadable(path, 'create', cause);
   }
   return key;
 }

@@ -9,10 +9,10 @@
  * Sealed packet (little-endian like engine/wire/layout.ts; 30-byte header + ciphertext + 16-byte
  * tag; sealedOverheadBytes = 46):
  *
- *    0       1       2               6                               22              30
- *   +-------+-------+---------------+-------------------------------+---------------+------------+-----+
- *   |version| flags |  sender u32   |          salt (16)            |  counter u64  | ciphertext | tag |
- *   +-------+-------+---------------+-------------------------------+---------------+------------+-----+
+ *    0       1       2            6                22          30
+ *   +-------+-------+------------+----------------+-----------+------------+-----+
+ *   |version| flags | sender u32 |   salt (16)    |counter u64| ciphertext | tag |
+ *   +-------+-------+------------+----------------+-----------+------------+-----+
  *
  *   version  1. Checked before the tag, since another version may lay the header out differently.
  *   flags    0 in version 1. It is covered by the tag and not otherwise interpreted.
@@ -43,14 +43,20 @@
  *
  * Memory bound: per sender, at most 4 salts (incarnations), least recently used evicted. Entries
  * are created only for packets whose tag verified, so forged salts or sender ids cost an HKDF
- * derivation and a failed decryption each, and neither memory nor the eviction of a real entry.
+ * derivation and a failed decryption each, but neither memory nor the eviction of a real entry.
  * The number of senders is bounded by the nodes that hold the cluster key.
  *
  * Limit: the replay window lives in memory. After a receiver restarts, or once it has evicted an
  * old incarnation of a sender, a recorded packet of that incarnation is accepted once more. The
  * engine drops those: they carry an old ring id or a sequence number it has delivered.
  */
-import { createCipheriv, createDecipheriv, createSecretKey, hkdfSync, randomBytes } from 'node:crypto';
+import {
+  createCipheriv,
+  createDecipheriv,
+  createSecretKey,
+  hkdfSync,
+  randomBytes,
+} from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { assert } from '../../engine/assert.js';
 
@@ -117,7 +123,8 @@ function deriveKey(clusterKey: KeyObject, sender: number, salt: Uint8Array): Key
   const info = Buffer.alloc(label.length + 4);
   info.set(label, 0);
   info.writeUInt32LE(sender, label.length);
-  return createSecretKey(new Uint8Array(hkdfSync('sha256', clusterKey, salt, info, clusterKeyBytes)));
+  const keyBytes = new Uint8Array(hkdfSync('sha256', clusterKey, salt, info, clusterKeyBytes));
+  return createSecretKey(keyBytes);
 }
 
 /**
@@ -152,19 +159,19 @@ export class PacketSealer {
     const counter = this.counter;
     assert(counter <= counterMax, 'packet counter exhausted: restart the node for a new salt');
     this.counter = counter + 1;
-    // Writing the counter into the header and the nonce here, rather than reading it back from the
-    // output, keeps one source for both.
+    // The nonce is copied from the header bytes, so the two cannot disagree.
     this.header.writeUInt32LE(counter % 0x1_0000_0000, counterOffset);
     this.header.writeUInt32LE(Math.floor(counter / 0x1_0000_0000), counterOffset + 4);
     this.nonce.set(this.header.subarray(counterOffset, sealedHeaderBytes), nonceCounterOffset);
 
-    // GCM cannot take a new nonce on an existing cipher, so node:crypto needs one cipher per packet.
-    const cipher = createCipheriv(cipherName, this.key, this.nonce, { authTagLength: tagBytes });
+    // A GCM cipher object cannot take a new nonce, so node:crypto needs one per packet.
+    const options = { authTagLength: tagBytes };
+    const cipher = createCipheriv(cipherName, this.key, this.nonce, options);
     cipher.setAAD(this.header);
     const body = cipher.update(plain);
     const tail = cipher.final();
     const tag = cipher.getAuthTag();
-    assert(body.length + tail.length === plain.length, 'GCM ciphertext is as long as the plaintext');
+    assert(body.length + tail.length === plain.length, 'GCM ciphertext is plaintext-sized');
     assert(tag.length === tagBytes, 'GCM tag has the requested length');
 
     const sealed = new Uint8Array(sealedOverheadBytes + plain.length);
@@ -312,7 +319,8 @@ export class PacketOpener {
     const body = sealed.subarray(sealedHeaderBytes, sealed.length - tagBytes);
     const tag = sealed.subarray(sealed.length - tagBytes);
     this.nonce.set(sealed.subarray(counterOffset, sealedHeaderBytes), nonceCounterOffset);
-    const decipher = createDecipheriv(cipherName, key, this.nonce, { authTagLength: tagBytes });
+    const options = { authTagLength: tagBytes };
+    const decipher = createDecipheriv(cipherName, key, this.nonce, options);
     decipher.setAAD(header);
     decipher.setAuthTag(tag);
     // update() returns plaintext before the tag is checked; it is released only if final() passes.
