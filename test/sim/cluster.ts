@@ -315,10 +315,17 @@ export class Cluster {
     for (const listener of this.configurationListeners) listener(slot.id, c);
   }
 
+  /**
+   * When set, counts what the nodes are handed ("packet type 1 -> node 3", "timer -> node 2"):
+   * turned on after a livelock to say what keeps the clock from advancing.
+   */
+  eventCounts: Map<string, number> | null = null;
+
   private onPacket(to: number, bytes: Uint8Array): void {
     const slot = this.slot(to);
     const node = slot.node;
     if (node === null) return;
+    if (this.eventCounts !== null) countEvent(this.eventCounts, `packet type ${bytes[1] ?? '?'} -> node ${to}`);
     node.onPacket(this.clock.nowMs, bytes);
     this.armTimer(slot);
   }
@@ -335,6 +342,7 @@ export class Cluster {
     this.clock.at(timerMs, () => {
       if (slot.timerGeneration !== timerGeneration || slot.node === null) return;
       slot.timerArmedMs = Infinity;
+      if (this.eventCounts !== null) countEvent(this.eventCounts, `timer -> node ${slot.id}`);
       slot.node.onTimer(this.clock.nowMs);
       this.armTimer(slot);
     });
@@ -400,6 +408,10 @@ export class Cluster {
     this.sent.set(id, { sizeBytes: pending.payload.length, fillBase });
     this.messagesSent++;
   }
+}
+
+function countEvent(counts: Map<string, number>, key: string): void {
+  counts.set(key, (counts.get(key) ?? 0) + 1);
 }
 
 /** A payload pattern that depends on every byte's position, so truncation, shifts and mixups show. */

@@ -146,7 +146,7 @@ export function runSeed(options: SeedOptions): SeedResult {
   if (clock.eventsThisInstant >= instantEventsMax) {
     violations.push({
       property: 'sim-livelock',
-      message: `${instantEventsMax} events at virtual ${clock.nowMs} ms without time advancing`,
+      message: `${instantEventsMax} events at virtual ${clock.nowMs} ms without time advancing; ${describeLivelock(clock, cluster)}`,
     });
   }
   for (const v of cluster.violations) violations.push({ property: v.property, message: v.message });
@@ -186,6 +186,20 @@ export function runSeed(options: SeedOptions): SeedResult {
     ...(options.safetyMs === undefined ? {} : { safetyMs: options.safetyMs }),
     ...(writtenDir === undefined ? {} : { traceDir: writtenDir }),
   };
+}
+
+/** Run a few more events of the stuck instant, counting what the nodes are handed. */
+function describeLivelock(clock: VirtualClock, cluster: Cluster): string {
+  const sampleEvents = 1000;
+  cluster.eventCounts = new Map();
+  try {
+    clock.runUntil(clock.nowMs, clock.eventsRun + sampleEvents);
+  } catch {
+    // The engine threw while sampling: what was counted so far still helps.
+  }
+  const counts = [...cluster.eventCounts].sort((a, b) => b[1] - a[1]).slice(0, 8);
+  cluster.eventCounts = null;
+  return `of the next ${sampleEvents} events: ${counts.map(([k, n]) => `${n}x ${k}`).join(', ')}`;
 }
 
 /** Mostly 1..N; sometimes scattered ids, so that nothing depends on ids being small or dense. */
