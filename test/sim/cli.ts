@@ -249,6 +249,12 @@ function truncate(s: string, n: number): string {
   return oneLine.length <= n ? oneLine : `${oneLine.slice(0, n)}...`;
 }
 
+// Output piped into `head` is not an error of the run.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw error;
+});
+
 main().then(
   (code) => {
     process.exitCode = code;
