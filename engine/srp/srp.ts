@@ -454,14 +454,20 @@ export class Srp {
     }
     if (isSubset(join.procSet, this.procSet) && isSubset(join.failSet, this.failSet)) return false;
     if (this.failSet.has(join.sender)) return false;
-    const before = this.procSet.size;
+    const procBefore = this.procSet.size;
+    const failBefore = this.failSet.size;
     for (const p of join.procSet) this.procSet.add(p);
-    const newcomers = this.procSet.size > before;
+    const newcomers = this.procSet.size > procBefore;
     if (join.failSet.includes(this.self)) {
       this.failSet.add(join.sender);
     } else if (this.members.includes(join.sender)) {
       for (const f of join.failSet) if (f !== this.self) this.failSet.add(f);
     }
+    // Re-enter Gather only when my sets grew (deviation: corosync always does). Two processors
+    // that hold different fail sets they cannot adopt from each other would otherwise answer each
+    // other's joins forever, and every re-entry restarts the consensus timeout that would settle
+    // it. Sets only grow within a change, so re-entries are finite and the timeout fires.
+    if (this.procSet.size === procBefore && this.failSet.size === failBefore) return false;
     const cause: ConfigurationCause = newcomers && this.state === 'operational' ? 'merge' : 'join';
     this.enterGather(cause, [join.sender]);
     return true;
