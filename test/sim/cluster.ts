@@ -149,7 +149,7 @@ export class Cluster {
         counterLast: 0,
       });
     }
-    this.network = new Network(this.clock, options.networkPrng, options.nodeIds, (to, _from, bytes) => this.onPacket(to, bytes));
+    this.network = new Network(this.clock, options.networkPrng, options.nodeIds, (to, from, bytes) => this.onPacket(to, from, bytes));
     // Every node starts down; start() brings it up.
     for (const id of options.nodeIds) this.network.crash(id);
   }
@@ -316,16 +316,16 @@ export class Cluster {
   }
 
   /**
-   * When set, counts what the nodes are handed ("packet type 1 -> node 3", "timer -> node 2"):
+   * When set, counts what the nodes are handed ("packet type 1 2 -> 3", "timer -> node 2"):
    * turned on after a livelock to say what keeps the clock from advancing.
    */
   eventCounts: Map<string, number> | null = null;
 
-  private onPacket(to: number, bytes: Uint8Array): void {
+  private onPacket(to: number, from: number, bytes: Uint8Array): void {
     const slot = this.slot(to);
     const node = slot.node;
     if (node === null) return;
-    if (this.eventCounts !== null) countEvent(this.eventCounts, `packet type ${bytes[1] ?? '?'} -> node ${to}`);
+    if (this.eventCounts !== null) countEvent(this.eventCounts, `packet type ${bytes[1] ?? '?'} ${from} -> ${to}`);
     node.onPacket(this.clock.nowMs, bytes);
     this.armTimer(slot);
   }

@@ -23,7 +23,7 @@ const workerPath = path.join(repoRoot, 'dist', 'test', 'sim', 'seed-worker.js');
 /** Seeds per mix; SIM_SEEDS_PER_MIX overrides (e.g. 5 for a quick look). */
 const seedsPerMix = Number(process.env['SIM_SEEDS_PER_MIX'] ?? 60);
 /** Virtual length of the fault phase: shorter than the CLI's 10–20 s, so that the sweep stays fast. */
-const safetyMs = 4000;
+const safetyMs = 15_000;
 const mixes: FaultMix[] = ['none', 'loss', 'partition', 'crash', 'mixed'];
 /** Cluster sizes cycled through by seed: mostly small rings, some singletons, some larger. */
 const nodeCounts = [3, 4, 5, 2, 6, 1, 7, 5, 3, 9];
