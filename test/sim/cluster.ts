@@ -112,6 +112,8 @@ export class Cluster {
   readonly configurationListeners: ((nodeId: number, change: ConfigurationChange) => void)[] = [];
 
   messagesSent = 0;
+  /** submit() calls that returned false (send queue full). */
+  submitsRefused = 0;
   deliveries = 0;
   configurationsInstalled = 0;
   crashes = 0;
@@ -389,6 +391,7 @@ export class Cluster {
     const counter = node.submit(pending.group, pending.payload, pending.guarantee);
     this.armTimer(slot);
     if (counter === false) {
+      this.submitsRefused++;
       slot.lines.splice(index, 1);
       const generation = slot.generation;
       this.clock.after(this.workload.retryMs, () => {

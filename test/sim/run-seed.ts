@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import { TotemNode } from '../../engine/node.js';
 import type { CheckFn, CheckViolation } from './checker.js';
 import { evsCheck } from './checker.js';
-import type { SimNodeFactory, WorkloadOptions } from './cluster.js';
+import type { ClusterOptions, SimNodeFactory, WorkloadOptions } from './cluster.js';
 import { Cluster } from './cluster.js';
 import type { FaultMix } from './faults.js';
 import { FaultInjector } from './faults.js';
@@ -53,6 +53,8 @@ export interface SeedResult {
   /** Warnings that do not fail the seed (e.g. no checker available). */
   warnings: string[];
   messagesSent: number;
+  /** submit() calls refused with a full send queue (each retried later). */
+  submitsRefused: number;
   deliveries: number;
   configurationsInstalled: number;
   crashes: number;
@@ -97,6 +99,7 @@ export function runSeed(options: SeedOptions): SeedResult {
   const eventsMax = options.eventsMax ?? 8_000_000;
   const instantEventsMax = options.instantEventsMax ?? 100_000;
   const nodeIds = pickNodeIds(shapePrng, nodes);
+  const engineConfig = pickEngineConfig(shapePrng);
 
   const clock = new VirtualClock();
   const cluster = new Cluster({
@@ -104,8 +107,10 @@ export function runSeed(options: SeedOptions): SeedResult {
     networkPrng,
     loadPrng,
     nodeIds,
+    engineConfig,
     nodeFactory: options.nodeFactory ?? ((config, host) => new TotemNode(config, host)),
-    ...(options.workload === undefined ? {} : { workload: options.workload }),
+    // Mostly a steady load; sometimes a heavy one that fills windows and send queues.
+    workload: { sendIntervalMsMean: shapePrng.pick([40, 40, 40, 10, 100]), ...options.workload },
   });
   const injector = new FaultInjector(faults, cluster, clock, faultPrng);
   const violations: CheckViolation[] = [];
@@ -174,6 +179,7 @@ export function runSeed(options: SeedOptions): SeedResult {
     violations,
     warnings,
     messagesSent: cluster.messagesSent,
+    submitsRefused: cluster.submitsRefused,
     deliveries: cluster.deliveries,
     configurationsInstalled: cluster.configurationsInstalled,
     crashes: cluster.crashes,
@@ -200,6 +206,25 @@ function describeLivelock(clock: VirtualClock, cluster: Cluster): string {
   const counts = [...cluster.eventCounts].sort((a, b) => b[1] - a[1]).slice(0, 8);
   cluster.eventCounts = null;
   return `of the next ${sampleEvents} events: ${counts.map(([k, n]) => `${n}x ${k}`).join(', ')}`;
+}
+
+/**
+ * Mostly the engine's defaults; sometimes a shorter token timeout (other timer interleavings,
+ * faster reformation), a small window (flow control binds), or a small send queue (submit()
+ * refuses and the application retries).
+ */
+function pickEngineConfig(prng: Prng): NonNullable<ClusterOptions['engineConfig']> {
+  const config: NonNullable<ClusterOptions['engineConfig']> = {};
+  if (prng.chance(0.3)) config.tokenTimeoutMs = prng.pick([300, 500, 2000]);
+  if (prng.chance(0.2)) {
+    config.windowSize = prng.int(4, 20);
+    config.maxMessages = prng.int(1, config.windowSize);
+  }
+  if (prng.chance(0.3)) {
+    config.messageBytesMax = 64 * 1024;
+    config.sendQueueBytesMax = prng.int(64 * 1024, 256 * 1024);
+  }
+  return config;
 }
 
 /** Mostly 1..N; sometimes scattered ids, so that nothing depends on ids being small or dense. */
