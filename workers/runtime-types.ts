@@ -1,0 +1,91 @@
+/**
+ * The seam between the public API (api/, main thread) and the threaded runtime (workers/).
+ *
+ * The runtime runs one node on three worker threads linked by SharedArrayBuffer rings:
+ *
+ *   main thread (api/) ──submit ring──► token worker ──frame ring──► delivery worker
+ *        ▲                               ▲        │                        │
+ *        └────────────── delivery ring ──┼────────┼────────────────────────┘
+ *                                  in ring│        │out ring
+ *                                         │        ▼
+ *                                       net worker (UDP sockets, packet authentication)
+ *
+ * The API holds a NodeRuntime and never sees a ring, a worker or a socket. Everything here is
+ * asynchronous from the main thread's point of view except submit/join/leave, which only write
+ * into the submit ring and return false when it is full (the API turns that into backpressure).
+ */
+import type {
+  AppDelivery,
+  ConfigurationChange,
+  EngineStats,
+  Guarantee,
+  GroupEvent,
+  NodeId,
+} from '../engine/types.js';
+
+/** Callbacks the runtime makes on the main thread, in the node's delivery order. */
+export interface RuntimeEvents {
+  /**
+   * An application message of a group this node belongs to (`local` deliveries only). The
+   * payload is the caller's to keep (copied out of the ring).
+   */
+  deliver(delivery: AppDelivery): void;
+  /** Every ring configuration, at its place among the deliveries. */
+  configuration(change: ConfigurationChange): void;
+  groupEvent(event: GroupEvent): void;
+  /** The submit ring has room again after submit/join/leave returned false. */
+  writable(): void;
+  /**
+   * A fatal error (a worker died, the engine broke an invariant, the socket failed). The runtime
+   * has shut down when this is called; `error` carries a stable `code` (TotemError).
+   */
+  fatal(error: Error): void;
+}
+
+/** Occupancy of one ring buffer, readable at any time without stopping the node. */
+export interface RingOccupancy {
+  name: string;
+  usedBytes: number;
+  capacityBytes: number;
+}
+
+export interface RuntimeStats {
+  engine: EngineStats;
+  /** Net worker counters: datagrams and bytes in and out, authentication drops, receive buffer granted. */
+  net: {
+    datagramsIn: number;
+    datagramsOut: number;
+    bytesIn: number;
+    bytesOut: number;
+    authFailures: number;
+    replays: number;
+    sendErrors: number;
+    receiveBufferBytes: number;
+  };
+  /** Application messages submitted (counter of the last one) and delivered here. */
+  messagesSubmitted: number;
+  messagesDelivered: number;
+  rings: RingOccupancy[];
+}
+
+export interface NodeRuntime {
+  readonly nodeId: NodeId;
+  /** This incarnation (start time in ms); message ids are `<nodeId>:<incarnation>:<counter>`. */
+  readonly incarnation: number;
+  /**
+   * Queue an application message. Returns false when the submit ring is full (try again after
+   * `writable`). Counters are assigned in submission order from 1, so the Nth accepted submit of
+   * this incarnation has counter N.
+   */
+  submit(group: string, payload: Uint8Array, guarantee: Guarantee): boolean;
+  join(group: string): boolean;
+  leave(group: string): boolean;
+  stats(): Promise<RuntimeStats>;
+  /**
+   * Stop: no more submissions are taken; messages already submitted are broadcast and the call
+   * waits (up to `drainTimeoutMs`) until this node has delivered its own messages, then stops the
+   * workers and closes the socket. Resolves with how many submitted messages were not delivered
+   * here before the stop (0 on a clean drain). Idempotent.
+   */
+  close(drainTimeoutMs: number): Promise<{ undelivered: number }>;
+}
