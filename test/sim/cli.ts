@@ -209,6 +209,7 @@ function printSeed(result: SeedResult): void {
       `crashes ${result.crashes}  settled ${result.settled}  virtual ${(result.virtualMs / 1000).toFixed(1)} s  events ${result.eventsRun}\n`,
   );
   if (result.traceDir !== undefined) process.stdout.write(`traces in ${result.traceDir}\n`);
+  if (!result.ok) for (const line of result.diagnostics) process.stdout.write(`  at the end: ${line}\n`);
   // A few of each property: a flood of one kind must not hide the only line of another.
   const shownPerProperty = 3;
   const byProperty = new Map<string, string[]>();

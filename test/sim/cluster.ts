@@ -8,7 +8,7 @@
  * byte the one submitted, and that the persisted ring seq never goes backwards.
  */
 import type { EngineConfigInput } from '../../engine/config.js';
-import type { AppDelivery, ConfigurationChange, Guarantee, NodeHost } from '../../engine/types.js';
+import type { AppDelivery, ConfigurationChange, EngineStats, Guarantee, NodeHost } from '../../engine/types.js';
 import { ringIdToString } from '../../engine/types.js';
 import { Network } from './network.js';
 import type { Prng } from './prng.js';
@@ -23,6 +23,8 @@ export interface SimNode {
   nextTimerMs(): number;
   submit(group: string, payload: Uint8Array, guarantee: Guarantee): number | false;
   joinGroup(group: string): void;
+  /** Engine counters and membership state, when the engine has them (diagnostics only). */
+  stats?(): Pick<EngineStats, 'state' | 'ringId' | 'members'>;
 }
 
 export type SimNodeFactory = (config: EngineConfigInput, host: NodeHost) => SimNode;
@@ -242,6 +244,17 @@ export class Cluster {
       if (slot.deliveriesInConf !== first.deliveriesInConf) return false;
     }
     return true;
+  }
+
+  /** One line per live node: its membership state and last configuration (for an unsettled run). */
+  describeNodes(): string[] {
+    return this.liveIds().map((id) => {
+      const slot = this.slot(id);
+      const stats = slot.node?.stats?.();
+      const engine = stats === undefined ? '' : ` state ${stats.state} ring ${ringIdToString(stats.ringId)} [${stats.members.join(',')}]`;
+      const conf = slot.lastConf === null ? 'none' : `${slot.lastConf.kind} ${slot.lastConf.ring} [${slot.lastConf.members.join(',')}]`;
+      return `node ${id}.${slot.incarnation}:${engine}; last conf ${conf}; own undelivered ${slot.ownUndelivered.size}`;
+    });
   }
 
   /** Messages handed to nodes still awaiting delivery at their own sender (live incarnations only). */

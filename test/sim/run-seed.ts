@@ -50,8 +50,10 @@ export interface SeedResult {
   faults: FaultMix;
   ok: boolean;
   violations: CheckViolation[];
-  /** Warnings that do not fail the seed (e.g. no checker available). */
+  /** Warnings that do not fail the seed (e.g. traces not checked). */
   warnings: string[];
+  /** For a run that did not settle: each live node's membership state at the end. */
+  diagnostics: string[];
   messagesSent: number;
   /** submit() calls refused with a full send queue (each retried later). */
   submitsRefused: number;
@@ -178,6 +180,7 @@ export function runSeed(options: SeedOptions): SeedResult {
     ok: violations.length === 0,
     violations,
     warnings,
+    diagnostics: settled ? [] : cluster.describeNodes(),
     messagesSent: cluster.messagesSent,
     submitsRefused: cluster.submitsRefused,
     deliveries: cluster.deliveries,
