@@ -66,6 +66,13 @@ export interface RuntimeStats {
   messagesSubmitted: number;
   messagesDelivered: number;
   rings: RingOccupancy[];
+  /**
+   * Packets the runtime itself dropped (not the network): a datagram that found the in ring full,
+   * an outbound packet that found the out ring full for too long (the protocol retransmits both),
+   * and an authenticated datagram whose engine header names another sender than the one that
+   * sealed it. Optional so that stand-in runtimes need not fill it.
+   */
+  drops?: { inRingFull: number; outRingFull: number; senderMismatch: number };
 }
 
 export interface NodeRuntime {

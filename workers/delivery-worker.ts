@@ -1,0 +1,207 @@
+/**
+ * Delivery worker: runs the receiver side of the group layer (Assembler) on the frames and
+ * configurations the token worker forwards, in the node's total order. For each event it writes the
+ * trace line first (one synchronous append, before the application can see the event), then
+ * forwards to the main thread's delivery ring: `local` deliveries only, every configuration and
+ * every group event. Frames are decoded in place from the frame ring (the Assembler copies what it
+ * keeps), and deliveries are encoded straight into the delivery ring.
+ *
+ * One thread, no event loop: it parks in Atomics.wait on its doorbell word, which the token worker
+ * rings after each frame and the main thread rings after each read of the delivery ring (room) and
+ * after each control message. A full delivery ring makes it wait: nothing is dropped.
+ */
+import type { MessagePort } from 'node:worker_threads';
+import { workerData } from 'node:worker_threads';
+import { Assembler } from '../engine/groups/assembler.js';
+import { GroupNameEncoder } from '../engine/groups/group-names.js';
+import type { AppDelivery, ConfigurationChange, GroupEvent } from '../engine/types.js';
+import { FileTraceWriter } from '../api/trace/trace-writer.js';
+import { confLine, deliverLine } from '../api/trace/trace-types.js';
+import { Doorbell } from './ring/doorbell.js';
+import { SpscRing } from './ring/spsc-ring.js';
+import { SyncControl } from './control.js';
+import {
+  decodeConfiguration,
+  decodeFrame,
+  deliveryRecordBytes,
+  encodeConfiguration,
+  encodeDelivery,
+  encodeGroupEvent,
+  RecordType,
+  ringView,
+} from './records.js';
+import type { DeliveryWorkerData } from './worker-data.js';
+
+const data = workerData as DeliveryWorkerData;
+const port: MessagePort = data.port;
+const control = new SyncControl(port, 'delivery');
+const self = data.nodeId;
+
+/** Frame records per read(): bounds how long the main thread's control messages wait. */
+const frameBatchMax = 256;
+const parkMsMax = 1000;
+
+const frameRing = new SpscRing(data.rings.frames);
+const deliveryRing = new SpscRing(data.rings.delivery);
+const frameView = ringView(frameRing.buffer);
+const deliveryView = ringView(deliveryRing.buffer);
+const bells = data.rings.bells;
+const deliveryBell = new Doorbell(bells.delivery.sab, bells.delivery.byteOffset);
+const tokenBell = new Doorbell(bells.token.sab, bells.token.byteOffset);
+const mainBell = new Doorbell(bells.main.sab, bells.main.byteOffset);
+
+const trace = data.traceDir === null ? null : new FileTraceWriter(data.traceDir, self, data.incarnation);
+const names = new GroupNameEncoder();
+
+const counters = {
+  /** Every application message the ring delivered here (local or not). */
+  messagesDelivered: 0,
+  /** Local deliveries forwarded to the main thread. */
+  messagesForwarded: 0,
+  /** This incarnation's own messages delivered here (close() waits for all of them). */
+  ownDelivered: 0,
+  configurations: 0,
+  groupEvents: 0,
+  /** Times this thread waited for room in the delivery ring. */
+  roomWaits: 0,
+};
+let drainTarget: number | null = null;
+let stopping = false;
+
+function waitForRoom(lengthBytes: number): void {
+  counters.roomWaits++;
+  // The main thread rings this doorbell after every read of the delivery ring.
+  const ready = (): boolean => deliveryRing.canClaim(lengthBytes) || control.poll();
+  while (!deliveryRing.canClaim(lengthBytes)) {
+    deliveryBell.waitSync(parkMsMax, ready);
+    // Keep answering the main thread while blocked (stats); 'crash' must work here too.
+    if (control.poll()) handleControl(true);
+  }
+}
+
+function claim(type: number, lengthBytes: number): number {
+  let offset = deliveryRing.tryClaim(type, lengthBytes);
+  while (offset === null) {
+    waitForRoom(lengthBytes);
+    offset = deliveryRing.tryClaim(type, lengthBytes);
+  }
+  return offset;
+}
+
+function writeJson(type: number, bytes: Uint8Array): void {
+  const offset = claim(type, bytes.length);
+  deliveryRing.buffer.set(bytes, offset);
+  deliveryRing.commit();
+  mainBell.wake();
+}
+
+const assembler = new Assembler(
+  { nodeId: self, messageBytesMax: data.messageBytesMax },
+  {
+    deliver(d: AppDelivery): void {
+      counters.messagesDelivered++;
+      if (d.sender === self && d.incarnation === data.incarnation) counters.ownDelivered++;
+      trace?.write(deliverLine({
+        node: self,
+        sender: d.sender,
+        incarnation: d.incarnation,
+        counter: d.counter,
+        order: d.guarantee,
+        group: d.group,
+        ring: d.ringId,
+        tMs: Date.now(),
+      }));
+      if (!d.local) return;
+      counters.messagesForwarded++;
+      const name = names.encode(d.group);
+      const offset = claim(RecordType.deliveryMessage, deliveryRecordBytes(name, d.payload));
+      encodeDelivery(deliveryView, deliveryRing.buffer, offset, d, name);
+      deliveryRing.commit();
+      // After the commit store (ring/doorbell.ts R1/R2); one load when the main thread is awake.
+      mainBell.wake();
+    },
+    configuration(c: ConfigurationChange): void {
+      counters.configurations++;
+      trace?.write(confLine({ node: self, kind: c.kind, ring: c.ringId, members: c.members, tMs: Date.now() }));
+      writeJson(RecordType.deliveryConfiguration, encodeConfiguration(c));
+    },
+    groupEvent(e: GroupEvent): void {
+      counters.groupEvents++;
+      writeJson(RecordType.deliveryGroupEvent, encodeGroupEvent(e));
+    },
+  },
+);
+
+function onFrameRecord(type: number, buffer: Uint8Array, offset: number, length: number): void {
+  if (type === RecordType.frameRecord) {
+    assembler.onFrame(decodeFrame(frameView, buffer, offset, length));
+  } else if (type === RecordType.frameConfiguration) {
+    assembler.onConfiguration(decodeConfiguration(buffer, offset, length));
+  } else {
+    throw new Error(`delivery worker: unknown frame record type ${type}`);
+  }
+}
+
+function stats(): Record<string, unknown> {
+  return { ...counters, assembler: assembler.stats };
+}
+
+function checkDrained(): void {
+  if (drainTarget !== null && counters.ownDelivered >= drainTarget) {
+    drainTarget = null;
+    control.post({ code: 'drained', body: stats() });
+  }
+}
+
+/** Handles queued control messages. `blocked`: called from inside a delivery (waiting for room). */
+function handleControl(blocked: boolean): void {
+  for (let m = control.take(); m !== undefined; m = control.take()) {
+    switch (m.code) {
+      case 'stats':
+        control.post({ code: 'stats', id: m.id ?? 0, body: stats() });
+        break;
+      case 'drain':
+        drainTarget = m.count ?? 0;
+        if (!blocked) checkDrained();
+        break;
+      case 'stop':
+        stopping = true;
+        break;
+      case 'crash':
+        process.exit(1);
+        break;
+      default:
+        throw new Error(`delivery worker: control code ${JSON.stringify(m.code)} is not for this worker`);
+    }
+  }
+}
+
+function idleReady(): boolean {
+  return frameRing.hasReadable() || control.poll();
+}
+
+function run(): void {
+  control.post({ code: 'ready' });
+  for (;;) {
+    if (control.poll()) handleControl(false);
+    const count = frameRing.read(onFrameRecord, frameBatchMax);
+    // After read()'s head store: the token worker may be waiting for room in the frame ring.
+    if (count > 0) tokenBell.wake();
+    checkDrained();
+    if (count > 0) continue;
+    // Stop only with the frame ring empty: the token worker has stopped before this is asked, so
+    // everything it forwarded reaches the main thread.
+    if (stopping) break;
+    deliveryBell.waitSync(parkMsMax, idleReady);
+  }
+  control.post({ code: 'stopped', body: stats() });
+}
+
+try {
+  run();
+} catch (err) {
+  control.fatal(err);
+} finally {
+  trace?.close();
+  port.close();
+}

@@ -1,0 +1,265 @@
+/**
+ * Every record that crosses a ring of the runtime, defined once: type ids, byte layouts and the
+ * encode/decode helpers both ends use. Binary and little-endian, like engine/wire/layout.ts.
+ * Configuration and group events travel as JSON (rare: one per membership or group change), with
+ * the 64-bit ring seq as a decimal string since JSON has no bigint.
+ *
+ * Rings (producer → consumer) and their records:
+ *
+ *   submit   main → token       submitMessage | submitJoin | submitLeave
+ *   in       net → token        inPacket
+ *   out      token → net        outPacket
+ *   frames   token → delivery   frameRecord | frameConfiguration
+ *   delivery delivery → main    deliveryMessage | deliveryConfiguration | deliveryGroupEvent
+ *
+ * Layouts (offsets in bytes from the start of the record's payload; the ring's own 8-byte header
+ * holds the length and the type id):
+ *
+ *   submitMessage       0 guarantee u8 (0 agreed, 1 safe) | 1 group length u8 | 2 group UTF-8
+ *                       | 2+g payload
+ *   submitJoin / Leave  0 group UTF-8
+ *   inPacket            0 engine packet (plain: already opened by the net worker)
+ *   outPacket           0 destination u32 (0 = every member, this node included) | 4 engine packet
+ *   frameRecord         0 ring rep u32 | 4 seq u32 | 8 originator u32 | 12 guarantee u8
+ *                       | 13 transitional u8 | 14 pad 2 | 16 ring seq u64 | 24 frame payload
+ *   frameConfiguration  0 JSON of ConfigurationChange
+ *   deliveryMessage     0 sender u32 | 4 ring rep u32 | 8 incarnation f64 | 16 counter f64
+ *                       | 24 ring seq u64 | 32 guarantee u8 | 33 transitional u8
+ *                       | 34 group length u8 | 35 pad 5 | 40 group UTF-8 | 40+g payload
+ *   deliveryConfiguration / deliveryGroupEvent   0 JSON
+ *
+ * Incarnation and counter are f64: both are safe integers that can pass 2^32 (an incarnation is a
+ * time in ms), and an f64 holds every safe integer exactly.
+ */
+import type {
+  AppDelivery,
+  ConfigurationChange,
+  DeliveredFrame,
+  GroupEvent,
+  Guarantee,
+  NodeId,
+  RingId,
+} from '../engine/types.js';
+import { GUARANTEE_AGREED, GUARANTEE_SAFE } from '../engine/types.js';
+import { assert } from '../engine/assert.js';
+import { groupNameBytesMax } from '../engine/constants.js';
+
+// ---- type ids (>= 1; the ring reserves -1 and 0) --------------------------------------------
+
+export const RecordType = {
+  submitMessage: 1,
+  submitJoin: 2,
+  submitLeave: 3,
+  inPacket: 1,
+  outPacket: 1,
+  frameRecord: 1,
+  frameConfiguration: 2,
+  deliveryMessage: 1,
+  deliveryConfiguration: 2,
+  deliveryGroupEvent: 3,
+} as const;
+
+// ---- sizes -----------------------------------------------------------------------------------
+
+export const submitHeaderBytes = 2;
+export const outHeaderBytes = 4;
+export const frameHeaderBytes = 24;
+export const deliveryHeaderBytes = 40;
+
+/** Largest submitMessage record for a payload of payloadBytes (longest group name). */
+export function submitRecordBytesMax(payloadBytes: number): number {
+  return submitHeaderBytes + groupNameBytesMax + payloadBytes;
+}
+
+/** Largest deliveryMessage record for a payload of payloadBytes (longest group name). */
+export function deliveryRecordBytesMax(payloadBytes: number): number {
+  return deliveryHeaderBytes + groupNameBytesMax + payloadBytes;
+}
+
+const utf8Encoder = new TextEncoder();
+const utf8Decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+export function guaranteeToWire(g: Guarantee): number {
+  return g === 'safe' ? GUARANTEE_SAFE : GUARANTEE_AGREED;
+}
+
+export function guaranteeFromWire(v: number): Guarantee {
+  assert(v === GUARANTEE_AGREED || v === GUARANTEE_SAFE, 'record: guarantee is 0 or 1');
+  return v === GUARANTEE_SAFE ? 'safe' : 'agreed';
+}
+
+/**
+ * A DataView over a ring's data region, made once per ring and side: records are decoded in place
+ * with it, so reading a field allocates nothing.
+ */
+export function ringView(buffer: Uint8Array): DataView {
+  return new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+}
+
+// ---- submit ring -----------------------------------------------------------------------------
+
+/** Writes a submitMessage at `offset` of a claimed record of submitRecordBytes(name, payload). */
+export function encodeSubmitMessage(
+  buffer: Uint8Array,
+  offset: number,
+  guarantee: Guarantee,
+  name: Uint8Array,
+  payload: Uint8Array,
+): void {
+  assert(name.length >= 1 && name.length <= groupNameBytesMax, 'record: group name length fits u8');
+  buffer[offset] = guaranteeToWire(guarantee);
+  buffer[offset + 1] = name.length;
+  buffer.set(name, offset + submitHeaderBytes);
+  buffer.set(payload, offset + submitHeaderBytes + name.length);
+}
+
+export function submitRecordBytes(name: Uint8Array, payload: Uint8Array): number {
+  return submitHeaderBytes + name.length + payload.length;
+}
+
+// ---- out ring --------------------------------------------------------------------------------
+
+export function encodeOutPacket(
+  view: DataView,
+  buffer: Uint8Array,
+  offset: number,
+  destination: NodeId,
+  packet: Uint8Array,
+): void {
+  view.setUint32(offset, destination, true);
+  buffer.set(packet, offset + outHeaderBytes);
+}
+
+// ---- frame ring ------------------------------------------------------------------------------
+
+export function encodeFrame(
+  view: DataView,
+  buffer: Uint8Array,
+  offset: number,
+  frame: DeliveredFrame,
+): void {
+  view.setUint32(offset, frame.ringId.rep, true);
+  view.setUint32(offset + 4, frame.seq, true);
+  view.setUint32(offset + 8, frame.originator, true);
+  buffer[offset + 12] = guaranteeToWire(frame.guarantee);
+  buffer[offset + 13] = frame.transitional ? 1 : 0;
+  view.setBigUint64(offset + 16, frame.ringId.seq, true);
+  buffer.set(frame.payload, offset + frameHeaderBytes);
+}
+
+/**
+ * The frame at `offset`; its payload is a view into the ring (valid only while the record is being
+ * handled: the Assembler copies what it keeps).
+ */
+export function decodeFrame(
+  view: DataView,
+  buffer: Uint8Array,
+  offset: number,
+  length: number,
+): DeliveredFrame {
+  assert(length >= frameHeaderBytes, 'record: a frame record holds its header');
+  return {
+    ringId: { rep: view.getUint32(offset, true), seq: view.getBigUint64(offset + 16, true) },
+    seq: view.getUint32(offset + 4, true),
+    originator: view.getUint32(offset + 8, true),
+    guarantee: guaranteeFromWire(buffer[offset + 12] as number),
+    transitional: buffer[offset + 13] === 1,
+    payload: buffer.subarray(offset + frameHeaderBytes, offset + length),
+  };
+}
+
+// ---- delivery ring ---------------------------------------------------------------------------
+
+export function deliveryRecordBytes(name: Uint8Array, payload: Uint8Array): number {
+  return deliveryHeaderBytes + name.length + payload.length;
+}
+
+export function encodeDelivery(
+  view: DataView,
+  buffer: Uint8Array,
+  offset: number,
+  d: AppDelivery,
+  name: Uint8Array,
+): void {
+  assert(name.length >= 1 && name.length <= groupNameBytesMax, 'record: group name length fits u8');
+  view.setUint32(offset, d.sender, true);
+  view.setUint32(offset + 4, d.ringId.rep, true);
+  view.setFloat64(offset + 8, d.incarnation, true);
+  view.setFloat64(offset + 16, d.counter, true);
+  view.setBigUint64(offset + 24, d.ringId.seq, true);
+  buffer[offset + 32] = guaranteeToWire(d.guarantee);
+  buffer[offset + 33] = d.transitional ? 1 : 0;
+  buffer[offset + 34] = name.length;
+  buffer.set(name, offset + deliveryHeaderBytes);
+  buffer.set(d.payload, offset + deliveryHeaderBytes + name.length);
+}
+
+/**
+ * Decodes a deliveryMessage; the payload is copied out of the ring (the application keeps it).
+ * `groupOf` turns the name bytes into a string (a caching decoder).
+ */
+export function decodeDelivery(
+  view: DataView,
+  buffer: Uint8Array,
+  offset: number,
+  length: number,
+  groupOf: (bytes: Uint8Array, start: number, length: number) => string,
+): AppDelivery {
+  assert(length >= deliveryHeaderBytes, 'record: a delivery record holds its header');
+  const nameBytes = buffer[offset + 34] as number;
+  const payloadStart = offset + deliveryHeaderBytes + nameBytes;
+  assert(payloadStart <= offset + length, 'record: the group name lies inside the record');
+  return {
+    sender: view.getUint32(offset, true),
+    incarnation: view.getFloat64(offset + 8, true),
+    counter: view.getFloat64(offset + 16, true),
+    group: groupOf(buffer, offset + deliveryHeaderBytes, nameBytes),
+    guarantee: guaranteeFromWire(buffer[offset + 32] as number),
+    payload: buffer.slice(payloadStart, offset + length),
+    ringId: { rep: view.getUint32(offset + 4, true), seq: view.getBigUint64(offset + 24, true) },
+    transitional: buffer[offset + 33] === 1,
+    local: true,
+  };
+}
+
+// ---- JSON records (configuration, group event) -----------------------------------------------
+
+interface RingIdJson {
+  rep: number;
+  seq: string;
+}
+
+function ringIdToJson(r: RingId): RingIdJson {
+  return { rep: r.rep, seq: r.seq.toString() };
+}
+
+function ringIdFromJson(r: RingIdJson): RingId {
+  return { rep: r.rep, seq: BigInt(r.seq) };
+}
+
+export function encodeConfiguration(c: ConfigurationChange): Uint8Array {
+  return utf8Encoder.encode(JSON.stringify({ ...c, ringId: ringIdToJson(c.ringId) }));
+}
+
+export function decodeConfiguration(buffer: Uint8Array, offset: number, length: number): ConfigurationChange {
+  const o = JSON.parse(utf8Decoder.decode(buffer.subarray(offset, offset + length))) as Omit<
+    ConfigurationChange,
+    'ringId'
+  > & { ringId: RingIdJson };
+  return { ...o, ringId: ringIdFromJson(o.ringId) };
+}
+
+export function encodeGroupEvent(e: GroupEvent): Uint8Array {
+  return utf8Encoder.encode(JSON.stringify({ ...e, ringId: ringIdToJson(e.ringId) }));
+}
+
+export function decodeGroupEvent(buffer: Uint8Array, offset: number, length: number): GroupEvent {
+  const o = JSON.parse(utf8Decoder.decode(buffer.subarray(offset, offset + length))) as Omit<
+    GroupEvent,
+    'ringId'
+  > & { ringId: RingIdJson };
+  return { ...o, ringId: ringIdFromJson(o.ringId) };
+}
+
+assert(frameHeaderBytes % 8 === 0, 'record: frame payloads start 8-byte aligned');
+assert(deliveryHeaderBytes % 8 === 0, 'record: delivery groups start 8-byte aligned');

@@ -1,0 +1,364 @@
+/**
+ * Token worker: runs the ordering and membership layer (Srp) and the sender side of the group
+ * layer (Packer) on real time, performance.now() in ms (monotonic, as the engine requires).
+ *
+ * Loop, one thread, no event loop:
+ *   take control messages (receiveMessageOnPort)
+ *   in ring: copy each packet out (the engine keeps references to what it is given), onPacket
+ *   timers due: onTimer
+ *   submit ring: hand each submission to the Packer; when the Packer refuses (its send queue is
+ *     full), keep it and stop reading the ring until a token visit has made room: the ring then
+ *     fills and the main thread's submit returns false (backpressure)
+ *   nothing to do: Atomics.wait on the one doorbell word both input rings ring, until the next
+ *     timer deadline
+ *
+ * Effects: host.send → out ring (net worker); deliverFrame and configurations → frame ring
+ * (delivery worker); storeRingSeq → the state store, synchronously, before the packet announcing
+ * the ring leaves (the engine calls it first). When an output ring is full this thread waits for
+ * room on its own doorbell (the consumers ring it after every read): a frame delivery is never
+ * dropped; an outbound packet is dropped only after outRoomWaitMs without room (counted), which
+ * the protocol survives as a loss.
+ */
+import type { MessagePort } from 'node:worker_threads';
+import { workerData } from 'node:worker_threads';
+import { mcastPayloadBytesMax } from '../engine/wire/codec.js';
+import { Packer } from '../engine/groups/packer.js';
+import { GroupNameDecoder } from '../engine/groups/group-names.js';
+import { Srp } from '../engine/srp/srp.js';
+import type { ConfigurationChange, DeliveredFrame, Guarantee, LogLevel as EngineLogLevel } from '../engine/types.js';
+import { openStateStore } from '../api/state-store.js';
+import type { StateStore } from '../api/state-store.js';
+import { FileTraceWriter } from '../api/trace/trace-writer.js';
+import { sendLine } from '../api/trace/trace-types.js';
+import { isLogLevel } from '../api/logger.js';
+import type { LogLevel, Logger } from '../api/logger.js';
+import { Doorbell } from './ring/doorbell.js';
+import { SpscRing } from './ring/spsc-ring.js';
+import { SyncControl } from './control.js';
+import {
+  encodeConfiguration,
+  encodeFrame,
+  encodeOutPacket,
+  frameHeaderBytes,
+  guaranteeFromWire,
+  outHeaderBytes,
+  RecordType,
+  ringView,
+  submitHeaderBytes,
+} from './records.js';
+import type { TokenWorkerData } from './worker-data.js';
+
+const data = workerData as TokenWorkerData;
+const port: MessagePort = data.port;
+const control = new SyncControl(port, 'token');
+
+/** Records taken per read() of one ring before the loop looks at the others. */
+const inBatchMax = 256;
+const submitBatchMax = 64;
+/** Longest wait for room in the out ring before a packet is dropped (the last resort). */
+const outRoomWaitMs = 200;
+/** Longest single park: control messages are also checked on the way (bounded staleness). */
+const parkMsMax = 1000;
+
+const inRing = new SpscRing(data.rings.in);
+const submitRing = new SpscRing(data.rings.submit);
+const outRing = new SpscRing(data.rings.out);
+const frameRing = new SpscRing(data.rings.frames);
+const outView = ringView(outRing.buffer);
+const frameView = ringView(frameRing.buffer);
+const bells = data.rings.bells;
+const tokenBell = new Doorbell(bells.token.sab, bells.token.byteOffset);
+const netBell = new Doorbell(bells.net.sab, bells.net.byteOffset);
+const deliveryBell = new Doorbell(bells.delivery.sab, bells.delivery.byteOffset);
+const mainBell = new Doorbell(bells.main.sab, bells.main.byteOffset);
+
+const severity: Record<LogLevel, number> = { error: 0, warn: 1, info: 2, debug: 3 };
+const threshold = severity[data.logLevel];
+function log(level: LogLevel, message: string, fields?: Record<string, unknown>): void {
+  if (severity[level] > threshold) return;
+  control.log(level, message, fields);
+}
+const workerLogger: Logger = {
+  error: (m, f) => log('error', m, f),
+  warn: (m, f) => log('warn', m, f),
+  info: (m, f) => log('info', m, f),
+  debug: (m, f) => log('debug', m, f),
+};
+
+const counters = {
+  /** Outbound packets dropped after outRoomWaitMs without room in the out ring. */
+  outRingFull: 0,
+  /** Times this thread waited for room in an output ring. */
+  roomWaits: 0,
+  /** Application messages the Packer took (the last counter assigned). */
+  messagesSubmitted: 0,
+};
+
+interface PendingSubmission {
+  type: number;
+  group: string;
+  guarantee: Guarantee;
+  payload: Uint8Array;
+}
+
+/** Submissions read from the ring but not yet taken by the Packer, in ring order. */
+const pending: PendingSubmission[] = [];
+let started = false;
+let stopping = false;
+
+const engine = data.engine;
+const store: StateStore | null =
+  data.stateDir === null ? null : openStateStore(data.stateDir, engine.nodeId, Date.now(), workerLogger);
+const trace = data.traceDir === null ? null : new FileTraceWriter(data.traceDir, engine.nodeId, data.incarnation);
+const names = new GroupNameDecoder();
+
+const packer = new Packer({
+  nodeId: engine.nodeId,
+  incarnation: engine.incarnation,
+  payloadBytesMax: mcastPayloadBytesMax(engine.frameBytesMax),
+  messageBytesMax: engine.messageBytesMax,
+  sendQueueBytesMax: engine.sendQueueBytesMax,
+});
+
+const srp = new Srp(
+  engine,
+  {
+    send: sendPacket,
+    deliverFrame: writeFrame,
+    configuration: onConfiguration,
+    storeRingSeq: (seq) => {
+      // Synchronous and durable (fsync) before the engine lets the commit token leave.
+      store?.storeRingSeq(seq);
+    },
+    log: (level: EngineLogLevel, message: string) => {
+      if (isLogLevel(level)) log(level, message);
+    },
+  },
+  packer,
+);
+
+// ---- output rings ----------------------------------------------------------------------------
+
+/**
+ * Parks on this thread's doorbell until `ring` can take a record of lengthBytes, or deadlineMs
+ * passes. The consumer rings this doorbell after every read(). Control messages that arrive in the
+ * meantime are queued for the main loop.
+ */
+function waitForRoom(ring: SpscRing, lengthBytes: number, deadlineMs: number): boolean {
+  counters.roomWaits++;
+  const ready = (): boolean => ring.canClaim(lengthBytes) || control.poll();
+  for (;;) {
+    if (ring.canClaim(lengthBytes)) return true;
+    const leftMs = deadlineMs - performance.now();
+    if (leftMs <= 0) return false;
+    tokenBell.waitSync(Math.min(leftMs, parkMsMax), ready);
+    // A 'crash' must work even while blocked here, and a stop must not wait for room forever.
+    if (control.poll() && handleUrgentControl()) return false;
+  }
+}
+
+function sendPacket(to: number, bytes: Uint8Array): void {
+  const length = outHeaderBytes + bytes.length;
+  let offset = outRing.tryClaim(RecordType.outPacket, length);
+  if (offset === null) {
+    if (waitForRoom(outRing, length, performance.now() + outRoomWaitMs)) {
+      offset = outRing.tryClaim(RecordType.outPacket, length);
+    }
+    if (offset === null) {
+      counters.outRingFull++;
+      return;
+    }
+  }
+  encodeOutPacket(outView, outRing.buffer, offset, to, bytes);
+  outRing.commit();
+  // After the commit store: the net worker may be parked in waitAsync.
+  netBell.wake();
+}
+
+function writeFrameRecord(type: number, length: number, encode: (offset: number) => void): void {
+  let offset = frameRing.tryClaim(type, length);
+  while (offset === null) {
+    // Never drop a delivery: wait as long as it takes (the delivery worker always drains).
+    if (!waitForRoom(frameRing, length, performance.now() + parkMsMax) && stopping) return;
+    offset = frameRing.tryClaim(type, length);
+  }
+  encode(offset);
+  frameRing.commit();
+  deliveryBell.wake();
+}
+
+function writeFrame(frame: DeliveredFrame): void {
+  writeFrameRecord(RecordType.frameRecord, frameHeaderBytes + frame.payload.length, (offset) =>
+    encodeFrame(frameView, frameRing.buffer, offset, frame),
+  );
+}
+
+function onConfiguration(change: ConfigurationChange): void {
+  const bytes = encodeConfiguration(change);
+  writeFrameRecord(RecordType.frameConfiguration, bytes.length, (offset) => frameRing.buffer.set(bytes, offset));
+  // Nodes that merged in do not know which groups the others belong to: every member announces
+  // its own after a regular configuration that joined someone (as TotemNode does).
+  if (change.kind === 'regular' && change.joined.some((n) => n !== engine.nodeId)) {
+    const own = packer.ownGroups();
+    if (own.length > 0) packer.announceGroups(own);
+  }
+}
+
+// ---- input rings -----------------------------------------------------------------------------
+
+let nowMs = 0;
+
+function onInRecord(type: number, buffer: Uint8Array, offset: number, length: number): void {
+  if (type !== RecordType.inPacket) throw new Error(`token worker: unknown in record type ${type}`);
+  // A copy: the engine keeps the bytes (sort queue) and the ring reuses them after this handler.
+  srp.onPacket(nowMs, buffer.slice(offset, offset + length));
+}
+
+function onSubmitRecord(type: number, buffer: Uint8Array, offset: number, length: number): void {
+  if (type === RecordType.submitMessage) {
+    const nameBytes = buffer[offset + 1] as number;
+    const nameStart = offset + submitHeaderBytes;
+    pending.push({
+      type,
+      group: groupName(buffer, nameStart, nameBytes),
+      guarantee: guaranteeFromWire(buffer[offset] as number),
+      // A copy the Packer keeps by reference until the message is broadcast.
+      payload: buffer.slice(nameStart + nameBytes, offset + length),
+    });
+  } else if (type === RecordType.submitJoin || type === RecordType.submitLeave) {
+    pending.push({ type, group: groupName(buffer, offset, length), guarantee: 'agreed', payload: emptyPayload });
+  } else {
+    throw new Error(`token worker: unknown submit record type ${type}`);
+  }
+}
+
+const emptyPayload = new Uint8Array(0);
+
+function groupName(buffer: Uint8Array, start: number, length: number): string {
+  const name = names.decode(buffer, start, length);
+  if (name === null) throw new Error('token worker: a submitted group name is not UTF-8');
+  return name;
+}
+
+/** Hands pending submissions to the Packer, in order, until it refuses one. */
+function feedPacker(): boolean {
+  let fed = false;
+  while (pending.length > 0) {
+    const p = pending[0] as PendingSubmission;
+    if (p.type === RecordType.submitMessage) {
+      const counter = packer.submit(p.group, p.payload, p.guarantee);
+      if (counter === false) break;
+      counters.messagesSubmitted = counter;
+      // Right after the counter is assigned, before any frame of it can be broadcast.
+      trace?.write(sendLine({
+        node: engine.nodeId,
+        incarnation: engine.incarnation,
+        counter,
+        order: p.guarantee,
+        group: p.group,
+        tMs: Date.now(),
+      }));
+    } else if (p.type === RecordType.submitJoin) {
+      packer.submitJoin(p.group);
+    } else {
+      packer.submitLeave(p.group);
+    }
+    pending.shift();
+    fed = true;
+  }
+  if (fed) srp.onSubmit();
+  return fed;
+}
+
+function readSubmissions(): number {
+  // Read more only once everything read before was taken: the Packer's refusal is what holds the
+  // ring back (backpressure), and order must be kept.
+  if (pending.length > 0) return 0;
+  const count = submitRing.read(onSubmitRecord, submitBatchMax);
+  // After read()'s head store: the main thread may wait for room (writable).
+  if (count > 0) mainBell.wake();
+  return count;
+}
+
+// ---- control ---------------------------------------------------------------------------------
+
+function stats(): Record<string, unknown> {
+  return {
+    engine: srp.stats(),
+    messagesSubmitted: counters.messagesSubmitted,
+    outRingFull: counters.outRingFull,
+    roomWaits: counters.roomWaits,
+    pendingSubmissions: pending.length,
+    queuedEntries: packer.queuedEntries(),
+  };
+}
+
+/** Handles what cannot wait for the main loop; returns true when the loop must stop. */
+function handleUrgentControl(): boolean {
+  const m = control.take();
+  if (m === undefined) return false;
+  switch (m.code) {
+    case 'start':
+      if (!started) {
+        started = true;
+        srp.start(performance.now());
+      }
+      break;
+    case 'stats':
+      control.post({ code: 'stats', id: m.id ?? 0, body: stats() });
+      break;
+    case 'stop':
+      stopping = true;
+      break;
+    case 'crash':
+      process.exit(1);
+      break;
+    default:
+      throw new Error(`token worker: control code ${JSON.stringify(m.code)} is not for this worker`);
+  }
+  return stopping || handleUrgentControl();
+}
+
+// ---- main loop -------------------------------------------------------------------------------
+
+function idleReady(): boolean {
+  // W2 re-check: new packets, new submissions (only if the Packer is taking them), or a control
+  // message. Looking at the port here closes the gap between the last poll and the sleep.
+  return inRing.hasReadable() || (pending.length === 0 && submitRing.hasReadable()) || control.poll();
+}
+
+function run(): void {
+  control.post({ code: 'ready' });
+  while (!stopping) {
+    if (control.poll() && handleUrgentControl()) break;
+    if (!started) {
+      tokenBell.waitSync(parkMsMax, () => control.poll());
+      continue;
+    }
+    nowMs = performance.now();
+    let work = inRing.read(onInRecord, inBatchMax);
+    // After read()'s head store: the net worker never waits for room, but the wake is one load.
+    if (srp.nextTimerMs() <= (nowMs = performance.now())) {
+      srp.onTimer(nowMs);
+      work++;
+    }
+    if (feedPacker()) work++;
+    const read = readSubmissions();
+    if (read > 0 && feedPacker()) work++;
+    work += read;
+    if (work > 0) continue;
+    const timeoutMs = srp.nextTimerMs() - performance.now();
+    if (timeoutMs <= 0) continue;
+    tokenBell.waitSync(Math.min(timeoutMs, parkMsMax), idleReady);
+  }
+  control.post({ code: 'stopped', body: stats() });
+}
+
+try {
+  run();
+} catch (err) {
+  control.fatal(err);
+} finally {
+  trace?.close();
+  port.close();
+}

@@ -1,0 +1,55 @@
+/**
+ * What the main thread hands each worker at start (workerData): shared buffers, the node's facts,
+ * and its end of the control channel. Everything here is structured-cloneable (no functions: the
+ * logger stays on the main thread; workers send it 'log' messages).
+ */
+import type { MessagePort } from 'node:worker_threads';
+import type { EngineConfig } from '../engine/config.js';
+import type { LogLevel } from '../api/logger.js';
+import type { AddressFamily, NetAddress, ResolvedMember, TransportKind } from '../api/options.js';
+
+/** A doorbell word: ring/doorbell.ts `new Doorbell(sab, byteOffset)`. */
+export interface BellRef {
+  sab: SharedArrayBuffer;
+  byteOffset: number;
+}
+
+/** The SharedArrayBuffers of the node, one per ring, and the doorbell word of each thread. */
+export interface SharedRings {
+  submit: SharedArrayBuffer;
+  in: SharedArrayBuffer;
+  out: SharedArrayBuffer;
+  frames: SharedArrayBuffer;
+  delivery: SharedArrayBuffer;
+  bells: { main: BellRef; net: BellRef; token: BellRef; delivery: BellRef };
+}
+
+interface CommonData {
+  nodeId: number;
+  incarnation: number;
+  logLevel: LogLevel;
+  rings: SharedRings;
+  port: MessagePort;
+}
+
+export interface NetWorkerData extends CommonData {
+  family: AddressFamily;
+  bind: NetAddress;
+  members: ResolvedMember[];
+  transport: TransportKind;
+  multicastAddress: NetAddress | null;
+  /** The cluster key, or null: packets are then neither sealed nor opened. */
+  key: Uint8Array | null;
+  receiveBufferBytes: number;
+}
+
+export interface TokenWorkerData extends CommonData {
+  engine: EngineConfig;
+  stateDir: string | null;
+  traceDir: string | null;
+}
+
+export interface DeliveryWorkerData extends CommonData {
+  messageBytesMax: number;
+  traceDir: string | null;
+}
