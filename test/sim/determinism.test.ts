@@ -80,8 +80,11 @@ describe('simulator determinism (harness, with a fake engine)', () => {
     }
   });
 
-  it('a send line precedes the deliveries of its message, with the id the engine assigned', () => {
-    const { traces } = runToDir({ seed: 3, nodes: 1, faults: 'none', safetyMs: 2000, convergenceMsMax: 3000, ...fake });
+  it('a send line precedes the deliveries of its message, with the id the engine assigned; refused submits leave no line', () => {
+    // A load far above what the fake accepts: submit() refuses often and the application retries.
+    const options = { seed: 3, nodes: 1, faults: 'none' as const, safetyMs: 2000, convergenceMsMax: 3000, workload: { sendIntervalMsMean: 1 }, ...fake };
+    expect(runSeed(options).submitsRefused).toBeGreaterThan(0);
+    const { traces } = runToDir(options);
     const [name, text] = [...traces].find(([n]) => n !== 'harness.jsonl') as [string, string];
     const incarnation = name.split('.')[1];
     const lines = text.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { ev: string; id?: string });

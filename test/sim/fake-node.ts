@@ -1,7 +1,7 @@
 /**
  * A stand-in for TotemNode in the simulator's own tests: every node is a singleton ring that
- * broadcasts its messages (so the network carries real traffic) and delivers only its own, in
- * counter order. Its traces satisfy EVS trivially, which lets the tests exercise the harness —
+ * broadcasts its queued messages at every heartbeat (so the network carries real traffic) and
+ * delivers only its own, in counter order. Its traces satisfy EVS trivially, which lets the tests exercise the harness —
  * clock, network, crashes, restarts, the disk, tracing, refused submits — independently of the
  * real engine.
  *
@@ -14,8 +14,8 @@ import type { Guarantee, NodeHost, RingId } from '../../engine/types.js';
 import type { SimNode } from './cluster.js';
 
 const heartbeatPeriodMs = 100;
-/** Undelivered own messages above which submit() refuses, as a full send queue would. */
-const inflightMax = 8;
+/** Queued messages above which submit() refuses, as a full send queue would. */
+const queuedMax = 8;
 
 export class FakeNode implements SimNode {
   private readonly id: number;
@@ -24,6 +24,8 @@ export class FakeNode implements SimNode {
   private counterLast = 0;
   private deliveredLast = 0;
   private nextHeartbeatMs = Infinity;
+  /** Messages wait for the next heartbeat, as real ones wait for the token. */
+  private readonly queue: Uint8Array[] = [];
   private readonly encoder = new TextEncoder();
   private readonly decoder = new TextDecoder();
 
@@ -65,6 +67,8 @@ export class FakeNode implements SimNode {
   onTimer(nowMs: number): void {
     if (nowMs < this.nextHeartbeatMs) return;
     this.host.send(this.id, Uint8Array.of(1, 1, 0, 0, 0, 0));
+    // To everyone, itself included: the loopback copy is the one delivered.
+    for (const bytes of this.queue.splice(0)) this.host.send(0, bytes);
     this.nextHeartbeatMs = nowMs + heartbeatPeriodMs;
   }
 
@@ -73,7 +77,7 @@ export class FakeNode implements SimNode {
   }
 
   submit(group: string, payload: Uint8Array, guarantee: Guarantee): number | false {
-    if (this.counterLast - this.deliveredLast >= inflightMax) return false;
+    if (this.queue.length >= queuedMax) return false;
     const counter = ++this.counterLast;
     const groupBytes = this.encoder.encode(group);
     const bytes = new Uint8Array(12 + groupBytes.length + payload.length);
@@ -86,8 +90,7 @@ export class FakeNode implements SimNode {
     bytes[11] = groupBytes.length;
     bytes.set(groupBytes, 12);
     bytes.set(payload, 12 + groupBytes.length);
-    // To everyone, itself included: the loopback copy is the one delivered.
-    this.host.send(0, bytes);
+    this.queue.push(bytes);
     return counter;
   }
 
