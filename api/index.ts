@@ -1,0 +1,28 @@
+/**
+ * What `import ... from 'totem-evs'` gives: createNode, the node and group classes' types, the
+ * error class and its codes, the options, the logger interface and the event types.
+ * docs/api.md describes every call, event and error code.
+ */
+export { createNode, drainTimeoutMsDefault, sendsWaitingMax } from './node.js';
+export type { CloseOptions, CreateNodeOptions, EvsNode, JoinOptions, NodeState, NodeStats } from './node.js';
+export type { Group, GroupState, IterateOptions, LeaveOptions, SendOptions, TrySendOptions } from './group.js';
+export { iteratorBufferWarnItems, relayHoldWarnItems } from './events.js';
+export type {
+  ConfigurationCause,
+  ConfigurationKind,
+  Encoding,
+  GroupEventCause,
+  GroupEvents,
+  GroupMembershipEvent,
+  GroupMessage,
+  NodeConfiguration,
+  NodeEvents,
+  NodeId,
+  Order,
+  RingId,
+} from './events.js';
+export { TotemError, totemErrorCodes } from './errors.js';
+export type { TotemErrorCode, TotemErrorDetails, TotemErrorJSON } from './errors.js';
+export type { KeyOption, MemberOption, NodeOptions, TransportKind } from './options.js';
+export type { LogFields, Logger, LogLevel } from './logger.js';
+export type { RuntimeStats, RingOccupancy } from '../workers/runtime-types.js';
