@@ -252,7 +252,13 @@ export class Group<T = Uint8Array> extends EventEmitter<GroupEvents<T>> {
       }
       payload = value;
     } else {
-      payload = packr.pack(value);
+      try {
+        payload = packr.pack(value);
+      } catch (err) {
+        const why = err instanceof Error ? err.message : String(err);
+        const error = invalidArgument(`the value cannot be encoded as MessagePack: ${why}`, 'ERR_INVALID_ARG_VALUE');
+        throw Object.assign(error, { cause: err });
+      }
     }
     const bytesMax = this.host.messageBytesMax;
     if (payload.byteLength > bytesMax) {
@@ -301,7 +307,8 @@ class DeliveredMessage<T> implements GroupMessage<T> {
   // JSON.stringify gives the identifying fields, not a key per payload byte nor the private state.
   toJSON(): Record<string, unknown> {
     const { group, sender, incarnation, counter, id, order, ringId, transitional } = this;
-    return { group, sender, incarnation, counter, id, order, ringId, transitional, payloadBytes: this.payload.byteLength };
+    const payloadBytes = this.payload.byteLength;
+    return { group, sender, incarnation, counter, id, order, ringId, transitional, payloadBytes };
   }
 }
 

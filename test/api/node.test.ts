@@ -117,6 +117,32 @@ describe('createNode', () => {
     expect(cluster.startCalls).toBe(0);
   });
 
+  it('stops a runtime that comes up after the signal aborted the start', async () => {
+    const cluster = new FakeCluster();
+    let release = (): void => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let closedWith: number | null = null;
+    const slowStart: typeof cluster.start = async (options, events) => {
+      await gate;
+      const runtime = await cluster.start(options, events);
+      const close = runtime.close.bind(runtime);
+      runtime.close = (drainTimeoutMs) => {
+        closedWith = drainTimeoutMs;
+        return close(drainTimeoutMs);
+      };
+      return runtime;
+    };
+    const ac = new AbortController();
+    const starting = createNodeWith(slowStart, optionsOf(1, { signal: ac.signal }));
+    ac.abort();
+    expect((await rejection(starting)).code).toBe('TOTEM_ERR_ABORTED');
+    release();
+    while (closedWith === null) await new Promise((resolve) => setImmediate(resolve));
+    expect(closedWith).toBe(0);
+  });
+
   it('reports the first configuration, members and ring id', async () => {
     const cluster = new FakeCluster();
     const node = await startNode(cluster, 1);
@@ -330,6 +356,8 @@ describe('msgpack groups', () => {
     expect(first.value?.value).toEqual(value);
     expect((await messages.next()).value?.value).toBe('second');
     await messages.return?.();
+    const err = await rejection(ga.send(Symbol('not encodable')));
+    expect(err).toBeInstanceOf(TypeError);
   });
 });
 
