@@ -458,7 +458,14 @@ export class Srp {
     const failBefore = this.failSet.size;
     for (const p of join.procSet) this.procSet.add(p);
     const newcomers = this.procSet.size > procBefore;
-    if (join.failSet.includes(this.self)) {
+    // A join whose ring seq is below mine was sent before I formed or attempted my current ring:
+    // its view of who failed is older than my ring, so it fails nobody here (deviation, README).
+    // Without this, joins of the last round that named me failed arrive after I moved on, I fail
+    // their senders in return, and a cluster of singletons re-forms singletons forever.
+    const stale = join.ringSeq < this.ring.ringId.seq;
+    if (stale) {
+      // Only the proc set grows.
+    } else if (join.failSet.includes(this.self)) {
       this.failSet.add(join.sender);
     } else if (this.members.includes(join.sender)) {
       for (const f of join.failSet) if (f !== this.self) this.failSet.add(f);
