@@ -219,7 +219,17 @@ class Runtime implements NodeRuntime {
   private readonly mainReady = (): boolean =>
     this.pumpStopped ||
     this.deliveryRing.hasReadable() ||
-    (this.writableWanted && this.submitRing.canClaim(this.refusedBytes));
+    (this.writableWanted && this.submitHasRoom());
+
+  /**
+   * Room for the refused record, and the ring at most half full: without the second condition a
+   * sender at full speed would be told writable for every few records the token worker takes,
+   * and spend the main thread on a refusal and a callback per batch.
+   */
+  private submitHasRoom(): boolean {
+    const ring = this.submitRing;
+    return ring.canClaim(this.refusedBytes) && ring.usedBytes() <= ring.capacityBytes / 2;
+  }
 
   constructor(
     private readonly options: ResolvedNodeOptions,
@@ -436,7 +446,7 @@ class Runtime implements NodeRuntime {
 
   private checkWritable(): void {
     if (!this.writableWanted || this.closing) return;
-    if (!this.submitRing.canClaim(this.refusedBytes)) return;
+    if (!this.submitHasRoom()) return;
     this.writableWanted = false;
     try {
       this.events.writable();
