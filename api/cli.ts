@@ -2,11 +2,13 @@
 /**
  * The `totem-evs` command. Each subcommand lives beside what it drives; this file only dispatches.
  */
+import { runNodeCommand } from './commands/node-command.js';
 import { runCheckCommand } from './trace/check-command.js';
 
 const usage = `Usage: totem-evs <command> [options]
 
 Commands:
+  node         run one member of a cluster (joins a group, optionally sends probe messages)
   check DIR    check a trace directory against the EVS properties (exit 0 only when all hold)
 
 Run 'totem-evs <command> --help' for a command's options.
@@ -16,6 +18,8 @@ async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   const out = { stdout: process.stdout, stderr: process.stderr };
   switch (command) {
+    case 'node':
+      return runNodeCommand(rest, out);
     case 'check':
       return runCheckCommand(rest, out);
     case undefined:
@@ -25,7 +29,7 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(usage);
       return command === undefined ? 2 : 0;
     default:
-      process.stderr.write(`totem-evs: unknown command '${command}' (commands: check)\n`);
+      process.stderr.write(`totem-evs: unknown command '${command}' (commands: node, check)\n`);
       return 2;
   }
 }

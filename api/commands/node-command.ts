@@ -1,0 +1,395 @@
+/**
+ * `totem-evs node`: one member of a cluster as a process, for deployments, scripts, fault tests
+ * and the bench. It joins a group, optionally multicasts probe messages at a given rate, prints
+ * one human-readable line per configuration change, and ends with one JSON line of figures.
+ */
+import { appendHarnessCrash } from '../trace/trace-writer.js';
+import { createNode } from '../node.js';
+import type { EvsNode } from '../node.js';
+import type { Group } from '../group.js';
+import type { GroupMessage, NodeConfiguration } from '../events.js';
+import type { MemberOption, NodeOptions } from '../options.js';
+import { TotemError } from '../errors.js';
+import { isLogLevel } from '../logger.js';
+import type { LogLevel } from '../logger.js';
+import {
+  createLatencyHistogram,
+  encodeHistogram,
+  recordLatencyUs,
+  summarizeUs,
+} from './latency.js';
+import { IntegrityCheck, probeBytesMin, readProbe, writeProbe } from './probe-payload.js';
+
+export const NODE_USAGE = `Usage: totem-evs node --id N --listen HOST:PORT --member ID@HOST:PORT [--member ...] [options]
+
+Runs one member of a totem-evs cluster. --member lists every node of the cluster, this one
+included (its address must be the --listen address). The node joins a group and, with --rate,
+multicasts probe messages to it; it prints one line per configuration change and, when it
+stops, one JSON line of figures (the last line on stdout).
+
+Cluster:
+  --id N                 this node's id (1..4294967295)
+  --listen HOST:PORT     the address to bind (IPv4, or [IPv6]:port)
+  --member ID@HOST:PORT  a member of the cluster; repeat for every node, this one included
+  --key FILE             cluster key (32 bytes raw, 64 hex digits or base64): authenticate and
+                         encrypt every packet; without it packets travel in the clear
+  --state-dir DIR        keep the highest ring seq here, so ring ids never repeat across restarts
+  --trace-dir DIR        write this node's EVS trace (one file per incarnation) into DIR
+  --transport udpu|multicast, --multicast HOST:PORT
+                         unicast to every member (default) or IP multicast to a group address
+  --net-mtu N            link MTU in bytes (default 1500)
+  --token-ms N           token timeout (default 1000); --join-ms N (default 50);
+  --consensus-ms N       (default 1.2 x token)
+  --window N             frames per token rotation (default 50); --max-messages N (default 17)
+  --log-level L          error | warn | info | debug (default warn)
+
+Load:
+  --group NAME           the group to join and send to (default bench)
+  --rate R|max           messages per second (default 0: send nothing; max: as fast as flow
+                         control allows)
+  --size BYTES           message size (default 1024, at least ${probeBytesMin})
+  --order agreed|safe|mixed
+                         delivery guarantee (default agreed; mixed alternates)
+  --wait-members N       start sending once a regular configuration has N members (default 0)
+  --duration S           stop after S seconds (default: run until SIGTERM or SIGINT)
+  --help                 print this help
+
+It leaves gracefully on SIGTERM, SIGINT or at the end of --duration and exits 0. Bad flags, an
+unknown member, an address that cannot be bound or an unreadable key file print one error line
+on stderr and exit 2; a fatal runtime error exits 1.
+
+The JSON line has: node, incarnation, sentMsgs, deliveredMsgs, deliveredMsgsPerSec,
+deliveredBytes, ownLatencyUs {p50,p90,p99,p999,p9999,max,count}, latencyUs (every delivery),
+integrity {corrupt,missing,duplicated,reordered}, retransmitsSent, configurations (regular
+configurations installed), tokenRotations, timeline (deliveries per second), cpuUserMs,
+cpuSystemMs, peakRssBytes, and the encoded histograms (ownHistogram, latencyHistogram).
+`;
+
+export interface NodeCommandArgs {
+  options: NodeOptions;
+  group: string;
+  rate: number | 'max';
+  sizeBytes: number;
+  order: 'agreed' | 'safe' | 'mixed';
+  waitMembers: number;
+  durationS: number | null;
+  traceDir: string | null;
+}
+
+export class UsageError extends Error {}
+
+function intFlag(name: string, value: string, min: number, max: number): number {
+  if (!/^\d+$/.test(value)) throw new UsageError(`--${name} takes a whole number, got '${value}'`);
+  const n = Number(value);
+  if (n < min || n > max) throw new UsageError(`--${name} must be in ${min}..${max}, got ${n}`);
+  return n;
+}
+
+/** Parse argv (without "node"); throws UsageError with a message that says what to change. */
+export function parseNodeArgs(argv: string[]): NodeCommandArgs | 'help' {
+  const members: MemberOption[] = [];
+  const flags = new Map<string, string>();
+  const single = new Set([
+    'id', 'listen', 'key', 'state-dir', 'trace-dir', 'transport', 'multicast', 'net-mtu', 'token-ms',
+    'join-ms', 'consensus-ms', 'window', 'max-messages', 'log-level', 'group', 'rate', 'size', 'order',
+    'wait-members', 'duration',
+  ]);
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (arg === '--help' || arg === '-h') return 'help';
+    if (!arg.startsWith('--')) throw new UsageError(`unexpected argument '${arg}'`);
+    let name = arg.slice(2);
+    let value: string | undefined;
+    const eq = name.indexOf('=');
+    if (eq >= 0) {
+      value = name.slice(eq + 1);
+      name = name.slice(0, eq);
+    } else {
+      value = argv[++i];
+    }
+    if (value === undefined) throw new UsageError(`--${name} needs a value`);
+    if (name === 'member') {
+      const m = /^(\d+)@(.+)$/.exec(value);
+      if (m === null) throw new UsageError(`--member takes ID@HOST:PORT, got '${value}'`);
+      members.push({ nodeId: intFlag('member', m[1] as string, 1, 0xffffffff), address: m[2] as string });
+      continue;
+    }
+    if (!single.has(name)) throw new UsageError(`unknown flag --${name} (see --help)`);
+    if (flags.has(name)) throw new UsageError(`--${name} is given twice`);
+    flags.set(name, value);
+  }
+  const need = (name: string): string => {
+    const v = flags.get(name);
+    if (v === undefined) throw new UsageError(`--${name} is required`);
+    return v;
+  };
+  const nodeId = intFlag('id', need('id'), 1, 0xffffffff);
+  const listen = need('listen');
+  if (members.length === 0) throw new UsageError('at least one --member is required (every node, this one included)');
+  if (!members.some((m) => m.nodeId === nodeId)) throw new UsageError(`--id ${nodeId} is not among the --member flags`);
+  const options: NodeOptions = { nodeId, bind: listen, members };
+  const opt = <K extends keyof NodeOptions>(key: K, value: NodeOptions[K] | undefined): void => {
+    if (value !== undefined) options[key] = value;
+  };
+  const key = flags.get('key');
+  if (key !== undefined) opt('key', { file: key });
+  opt('stateDir', flags.get('state-dir'));
+  const traceDir = flags.get('trace-dir') ?? null;
+  if (traceDir !== null) opt('trace', traceDir);
+  const transport = flags.get('transport');
+  if (transport !== undefined && transport !== 'udpu' && transport !== 'multicast') {
+    throw new UsageError(`--transport is udpu or multicast, got '${transport}'`);
+  }
+  opt('transport', transport as 'udpu' | 'multicast' | undefined);
+  opt('multicastAddress', flags.get('multicast'));
+  const num = (flag: string, min: number, max: number): number | undefined => {
+    const v = flags.get(flag);
+    return v === undefined ? undefined : intFlag(flag, v, min, max);
+  };
+  opt('netMtu', num('net-mtu', 1, 65535));
+  opt('tokenTimeoutMs', num('token-ms', 1, 2 ** 31 - 1));
+  opt('joinTimeoutMs', num('join-ms', 1, 2 ** 31 - 1));
+  opt('consensusTimeoutMs', num('consensus-ms', 1, 2 ** 31 - 1));
+  opt('windowSize', num('window', 1, 1_000_000));
+  opt('maxMessages', num('max-messages', 1, 1_000_000));
+  const logLevel = flags.get('log-level');
+  if (logLevel !== undefined) {
+    if (!isLogLevel(logLevel)) throw new UsageError(`--log-level is error, warn, info or debug, got '${logLevel}'`);
+    opt('logLevel', logLevel as LogLevel);
+  }
+  const rateFlag = flags.get('rate') ?? '0';
+  const rate = rateFlag === 'max' ? 'max' : intFlag('rate', rateFlag, 0, 100_000_000);
+  const sizeBytes = num('size', probeBytesMin, 64 * 1024 * 1024) ?? 1024;
+  const order = flags.get('order') ?? 'agreed';
+  if (order !== 'agreed' && order !== 'safe' && order !== 'mixed') {
+    throw new UsageError(`--order is agreed, safe or mixed, got '${order}'`);
+  }
+  const durationFlag = flags.get('duration');
+  let durationS: number | null = null;
+  if (durationFlag !== undefined) {
+    durationS = Number(durationFlag);
+    if (!Number.isFinite(durationS) || durationS <= 0) throw new UsageError(`--duration takes seconds > 0, got '${durationFlag}'`);
+  }
+  return {
+    options,
+    group: flags.get('group') ?? 'bench',
+    rate,
+    sizeBytes,
+    order,
+    waitMembers: num('wait-members', 0, 100_000) ?? 0,
+    durationS,
+    traceDir,
+  };
+}
+
+interface Out {
+  stdout: { write(text: string): unknown };
+  stderr: { write(text: string): unknown };
+}
+
+function describeConfiguration(c: NodeConfiguration): string {
+  const list = (ids: readonly number[]): string => (ids.length === 0 ? '-' : ids.join(','));
+  const who = c.causeNodes.length === 0 ? '' : ` (${list(c.causeNodes)})`;
+  return `configuration ${c.kind} ring ${c.ringId} members ${list(c.members)} joined ${list(c.joined)} left ${list(c.left)} cause ${c.cause}${who}`;
+}
+
+function nowNs(): bigint {
+  return process.hrtime.bigint();
+}
+
+/** Runs the command; resolves with the exit code. */
+export async function runNodeCommand(argv: string[], out: Out = process): Promise<number> {
+  let args: NodeCommandArgs;
+  try {
+    const parsed = parseNodeArgs(argv);
+    if (parsed === 'help') {
+      out.stdout.write(NODE_USAGE);
+      return 0;
+    }
+    args = parsed;
+  } catch (err) {
+    out.stderr.write(`totem-evs node: ${(err as Error).message}\n`);
+    return 2;
+  }
+
+  const stop = new AbortController();
+  const onSignal = (): void => stop.abort();
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
+
+  let node: EvsNode;
+  try {
+    node = await createNode(args.options);
+  } catch (err) {
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+    const code = TotemError.isTotemError(err) ? err.code : undefined;
+    out.stderr.write(`totem-evs node: ${(err as Error).message}${code === undefined ? '' : ` [${code}]`}\n`);
+    const startupCodes = new Set(['TOTEM_ERR_INVALID_OPTION', 'TOTEM_ERR_BIND', 'TOTEM_ERR_KEY_FILE', 'TOTEM_ERR_BAD_KEY', 'TOTEM_ERR_STATE_DIR']);
+    return code !== undefined && startupCodes.has(code) ? 2 : 1;
+  }
+
+  const me = args.options.nodeId;
+  const incarnation = node.incarnation;
+  let fatal: Error | null = null;
+  let configurations = 0;
+  let membersNow = 0;
+  let membersReached: (() => void) | null = null;
+  node.on('error', (err) => {
+    fatal = err;
+    out.stderr.write(`totem-evs node: fatal: ${err.message} [${err.code}]\n`);
+    stop.abort();
+  });
+  node.on('configuration', (c) => {
+    out.stdout.write(`${describeConfiguration(c)}\n`);
+    if (c.kind === 'regular') {
+      configurations += 1;
+      membersNow = c.members.length;
+      if (membersNow >= args.waitMembers) membersReached?.();
+    }
+  });
+
+  const startNs = nowNs();
+  const own = createLatencyHistogram();
+  const all = createLatencyHistogram();
+  const integrity = new IntegrityCheck();
+  const timeline: number[] = [];
+  let delivered = 0;
+  let deliveredBytes = 0;
+  let firstDeliveryNs = 0n;
+  let lastDeliveryNs = 0n;
+  let sent = 0;
+  let ownOutstanding = 0;
+  let ownDrained: (() => void) | null = null;
+
+  const onMessage = (m: GroupMessage): void => {
+    const t = nowNs();
+    if (delivered === 0) firstDeliveryNs = t;
+    lastDeliveryNs = t;
+    delivered += 1;
+    deliveredBytes += m.payload.length;
+    const second = Number((t - startNs) / 1_000_000_000n);
+    while (timeline.length <= second) timeline.push(0);
+    timeline[second] = (timeline[second] ?? 0) + 1;
+    const probe = readProbe(m.payload);
+    integrity.observe(`${m.sender}:${m.incarnation}`, probe);
+    if (probe !== null) {
+      const latencyUs = Number(t - probe.intendedNs) / 1000;
+      recordLatencyUs(all, latencyUs);
+      if (m.sender === me && m.incarnation === incarnation) {
+        recordLatencyUs(own, latencyUs);
+        ownOutstanding -= 1;
+        if (ownOutstanding === 0) ownDrained?.();
+      }
+    }
+  };
+
+  let group: Group | null = null;
+  try {
+    group = await node.join(args.group, { signal: stop.signal });
+    group.on('message', onMessage);
+    if (args.durationS !== null) {
+      const timer = setTimeout(() => stop.abort(), args.durationS * 1000);
+      stop.signal.addEventListener('abort', () => clearTimeout(timer), { once: true });
+    }
+    if (args.waitMembers > 0 && membersNow < args.waitMembers) {
+      await new Promise<void>((resolve) => {
+        membersReached = resolve;
+        stop.signal.addEventListener('abort', () => resolve(), { once: true });
+      });
+    }
+    if (args.rate !== 0 && !stop.signal.aborted) {
+      const send = async (intendedNs: bigint): Promise<void> => {
+        const payload = new Uint8Array(args.sizeBytes);
+        sent += 1;
+        writeProbe(payload, me, BigInt(sent), intendedNs);
+        const order = args.order === 'mixed' ? (sent % 2 === 0 ? 'safe' : 'agreed') : args.order;
+        ownOutstanding += 1;
+        await (group as Group).send(payload, { order, signal: stop.signal });
+      };
+      if (args.rate === 'max') {
+        while (!stop.signal.aborted) await send(nowNs());
+      } else {
+        // Paced: message k is due at start + k / rate; latency counts from that intended time,
+        // so a sender that falls behind shows it (no coordinated omission).
+        const periodNs = 1_000_000_000n / BigInt(args.rate);
+        const sendStartNs = nowNs();
+        let k = 0n;
+        while (!stop.signal.aborted) {
+          const now = nowNs();
+          while (!stop.signal.aborted && sendStartNs + k * periodNs <= now) {
+            await send(sendStartNs + k * periodNs);
+            k += 1n;
+          }
+          const waitMs = Number(sendStartNs + k * periodNs - nowNs()) / 1e6;
+          if (waitMs > 0) await new Promise((r) => setTimeout(r, Math.max(0, Math.floor(waitMs))));
+        }
+      }
+    } else {
+      await new Promise<void>((resolve) => {
+        if (stop.signal.aborted) resolve();
+        else stop.signal.addEventListener('abort', () => resolve(), { once: true });
+      });
+    }
+  } catch (err) {
+    if (!stop.signal.aborted && fatal === null) {
+      out.stderr.write(`totem-evs node: ${(err as Error).message}\n`);
+      fatal = err as Error;
+    }
+  }
+
+  // Let own messages already accepted come back before leaving (bounded).
+  if (fatal === null && ownOutstanding > 0) {
+    await new Promise<void>((resolve) => {
+      ownDrained = resolve;
+      setTimeout(resolve, 3000).unref();
+    });
+  }
+  let stats = null;
+  try {
+    if (fatal === null) stats = await node.stats();
+  } catch {
+    stats = null;
+  }
+  try {
+    await node.close({ drainTimeoutMs: 3000 });
+  } catch (err) {
+    if (fatal === null) out.stderr.write(`totem-evs node: close: ${(err as Error).message}\n`);
+  }
+  if (args.traceDir !== null) appendHarnessCrash(args.traceDir, me);
+  process.off('SIGTERM', onSignal);
+  process.off('SIGINT', onSignal);
+
+  const spanS = Number(lastDeliveryNs - firstDeliveryNs) / 1e9;
+  const usage = process.resourceUsage();
+  const summary = {
+    node: String(me),
+    incarnation,
+    sentMsgs: sent,
+    deliveredMsgs: delivered,
+    deliveredMsgsPerSec: spanS > 0 ? Math.round(delivered / spanS) : 0,
+    deliveredBytes,
+    ownLatencyUs: summarizeUs(own),
+    latencyUs: summarizeUs(all),
+    integrity: {
+      corrupt: integrity.corrupt,
+      missing: integrity.missing,
+      duplicated: integrity.duplicated,
+      reordered: integrity.reordered,
+    },
+    retransmitsSent: stats?.engine.retransmitsSent ?? null,
+    tokenRotations: stats?.engine.tokenRotations ?? null,
+    configurations,
+    timeline,
+    firstDeliveryMs: Number(firstDeliveryNs - startNs) / 1e6,
+    lastDeliveryMs: Number(lastDeliveryNs - startNs) / 1e6,
+    cpuUserMs: Math.round(usage.userCPUTime / 1000),
+    cpuSystemMs: Math.round(usage.systemCPUTime / 1000),
+    peakRssBytes: usage.maxRSS * 1024,
+    ownHistogram: encodeHistogram(own),
+    latencyHistogram: encodeHistogram(all),
+    error: fatal === null ? null : (fatal as Error).message,
+  };
+  out.stdout.write(`${JSON.stringify(summary)}\n`);
+  return fatal === null ? 0 : 1;
+}
