@@ -86,14 +86,14 @@ describe('simulator determinism (harness, with a fake engine)', () => {
     expect(runSeed(options).submitsRefused).toBeGreaterThan(0);
     const { traces } = runToDir(options);
     const [name, text] = [...traces].find(([n]) => n !== 'harness.jsonl') as [string, string];
-    const incarnation = name.split('.')[1];
+    const [nodeId, incarnation] = name.split('.');
     const lines = text.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { ev: string; id?: string });
     const sent = new Set<string>();
     let counter = 0;
     for (const line of lines) {
       if (line.ev === 'send') {
         counter++;
-        expect(line.id).toBe(`1:${incarnation}:${counter}`);
+        expect(line.id).toBe(`${nodeId}:${incarnation}:${counter}`);
         sent.add(line.id as string);
       }
       if (line.ev === 'deliver') expect(sent.has(line.id as string)).toBe(true);

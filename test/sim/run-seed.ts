@@ -93,7 +93,9 @@ export function runSeed(options: SeedOptions): SeedResult {
   const loadPrng = root.fork();
   const faultPrng = root.fork();
 
-  const safetyMs = options.safetyMs ?? shapePrng.int(10_000, 20_000);
+  // Drawn even when given, so that --safety-ms changes nothing else about the seed.
+  const safetyMsDrawn = shapePrng.int(10_000, 20_000);
+  const safetyMs = options.safetyMs ?? safetyMsDrawn;
   const convergenceMsMax = options.convergenceMsMax ?? 60_000;
   const submitTailMs = options.submitTailMs ?? 2000;
   // A busy 9-node seed handles about a million events; a livelock is cut short well before the
