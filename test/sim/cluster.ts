@@ -253,7 +253,9 @@ export class Cluster {
       const stats = slot.node?.stats?.();
       const engine = stats === undefined ? '' : ` state ${stats.state} ring ${ringIdToString(stats.ringId)} [${stats.members.join(',')}]`;
       const conf = slot.lastConf === null ? 'none' : `${slot.lastConf.kind} ${slot.lastConf.ring} [${slot.lastConf.members.join(',')}]`;
-      return `node ${id}.${slot.incarnation}:${engine}; last conf ${conf}; own undelivered ${slot.ownUndelivered.size}`;
+      const timerMs = slot.node?.nextTimerMs() ?? Infinity;
+      const timer = Number.isFinite(timerMs) ? `next timer in ${timerMs - this.clock.nowMs} ms` : 'no timer armed';
+      return `node ${id}.${slot.incarnation}:${engine}; ${timer}; last conf ${conf}; own undelivered ${slot.ownUndelivered.size}`;
     });
   }
 
