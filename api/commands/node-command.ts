@@ -231,6 +231,7 @@ export async function runNodeCommand(argv: string[], out: Out = process): Promis
 
   const me = args.options.nodeId;
   const incarnation = node.incarnation;
+  const integrity = new IntegrityCheck();
   let fatal: Error | null = null;
   let configurations = 0;
   let membersNow = 0;
@@ -242,6 +243,7 @@ export async function runNodeCommand(argv: string[], out: Out = process): Promis
   });
   node.on('configuration', (c) => {
     out.stdout.write(`${describeConfiguration(c)}\n`);
+    if (c.kind === 'transitional') integrity.onTransitional(c.members);
     if (c.kind === 'regular') {
       configurations += 1;
       membersNow = c.members.length;
@@ -252,7 +254,6 @@ export async function runNodeCommand(argv: string[], out: Out = process): Promis
   const startNs = nowNs();
   const own = createLatencyHistogram();
   const all = createLatencyHistogram();
-  const integrity = new IntegrityCheck();
   const timeline: number[] = [];
   let delivered = 0;
   let deliveredBytes = 0;

@@ -63,6 +63,18 @@ export class IntegrityCheck {
   reordered = 0;
   private readonly next = new Map<string, bigint>();
 
+  /**
+   * A transitional configuration: a sender outside it may have messages this node will never
+   * deliver (EVS is partitionable), so its next message starts a fresh expectation. Senders in it
+   * must continue without a gap.
+   */
+  onTransitional(members: readonly number[]): void {
+    for (const source of [...this.next.keys()]) {
+      const sender = Number(source.slice(0, source.indexOf(':')));
+      if (!members.includes(sender)) this.next.delete(source);
+    }
+  }
+
   /** `source` identifies a sender incarnation ("<sender>:<incarnation>"). */
   observe(source: string, probe: Probe | null): void {
     if (probe === null) {
@@ -75,7 +87,7 @@ export class IntegrityCheck {
       return;
     }
     if (probe.seq > expected) {
-      // A gap: messages this node never saw (legal only across a configuration that removed the sender).
+      // A gap inside a configuration: a message the ring should have delivered here.
       this.missing += Number(probe.seq - expected);
       this.next.set(source, probe.seq + 1n);
     } else if (probe.seq === expected - 1n) {
