@@ -40,10 +40,6 @@ const pinnedSeeds: SeedTask[] = [
   // Nodes stuck in Commit from ring 1:29 on; same three properties.
   // npm run sim -- --seed 1132 --nodes 9 --faults partition --trace-dir sim-traces
   { seed: 1132, nodes: 9, faults: 'partition' },
-  // Node 7 stays in Commit and node 8 in Gather from ring 1:69 on while ring 1 re-forms thousands of
-  // times: safe 1:157:347 of regular 1:69 never reaches 7 and 8 (safe-delivery, liveness-settled).
-  // npm run sim -- --seed 39 --nodes 9 --faults partition --safety-ms 15000 --trace-dir sim-traces
-  { seed: 39, nodes: 9, faults: 'partition', safetyMs: 15_000 },
 ];
 
 function tasks(): SeedTask[] {
