@@ -8,6 +8,7 @@ import { runCheckCommand } from './trace/check-command.js';
 const usage = `Usage: totem-evs <command> [options]
 
 Commands:
+  bench        start a local ring of node processes on loopback and report throughput and latency
   node         run one member of a cluster (joins a group, optionally sends probe messages)
   check DIR    check a trace directory against the EVS properties (exit 0 only when all hold)
 
@@ -18,6 +19,11 @@ async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   const out = { stdout: process.stdout, stderr: process.stderr };
   switch (command) {
+    case 'bench': {
+      // The bench lives with the other measuring tools in perf/; load it only when asked for.
+      const { runBench } = await import('../perf/bench.js');
+      return runBench(rest, out);
+    }
     case 'node':
       return runNodeCommand(rest, out);
     case 'check':
@@ -29,7 +35,7 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(usage);
       return command === undefined ? 2 : 0;
     default:
-      process.stderr.write(`totem-evs: unknown command '${command}' (commands: node, check)\n`);
+      process.stderr.write(`totem-evs: unknown command '${command}' (commands: bench, node, check)\n`);
       return 2;
   }
 }
