@@ -19,7 +19,7 @@ import { createLogger } from '../api/logger.js';
 import type { Logger } from '../api/logger.js';
 import type { ResolvedKey, ResolvedNodeOptions } from '../api/options.js';
 import { openStateStore } from '../api/state-store.js';
-import { pickIncarnation } from '../api/trace/trace-writer.js';
+import { pickIncarnation } from '../api/tracing/trace-writer.js';
 import { KeyFileError, readKeyFile } from './net/key-file.js';
 import { Doorbell } from './ring/doorbell.js';
 import { SpscRing } from './ring/spsc-ring.js';

@@ -3,7 +3,7 @@
  * and the bench. It joins a group, optionally multicasts probe messages at a given rate, prints
  * one human-readable line per configuration change, and ends with one JSON line of figures.
  */
-import { appendHarnessCrash } from '../trace/trace-writer.js';
+import { appendHarnessCrash } from '../tracing/trace-writer.js';
 import { createNode } from '../node.js';
 import type { EvsNode } from '../node.js';
 import type { Group } from '../group.js';

@@ -7,8 +7,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { checkTrace } from '../../api/trace/evs-checker.js';
-import { readTraceDir } from '../../api/trace/trace-reader.js';
+import { checkTrace } from '../../api/tracing/evs-checker.js';
+import { readTraceDir } from '../../api/tracing/trace-reader.js';
 import {
   lastJson,
   regularWith,

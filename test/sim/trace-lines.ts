@@ -1,12 +1,12 @@
 /**
- * The simulator's trace lines, built with api/trace/trace-types.ts so that they are exactly the
+ * The simulator's trace lines, built with api/tracing/trace-types.ts so that they are exactly the
  * lines of docs/trace-contract.md (field order fixed: one seed gives byte-identical files).
  * `t` is virtual time.
  */
-import { confLine as buildConfLine, deliverLine as buildDeliverLine, formatMessageId, sendLine as buildSendLine } from '../../api/trace/trace-types.js';
+import { confLine as buildConfLine, deliverLine as buildDeliverLine, formatMessageId, sendLine as buildSendLine } from '../../api/tracing/trace-types.js';
 import type { AppDelivery, ConfigurationChange, Guarantee } from '../../engine/types.js';
 
-export { crashLine, HARNESS_FILE_NAME, traceFileName } from '../../api/trace/trace-types.js';
+export { crashLine, HARNESS_FILE_NAME, traceFileName } from '../../api/tracing/trace-types.js';
 
 export function messageId(sender: number, incarnation: number, counter: number): string {
   return formatMessageId(sender, incarnation, counter);
