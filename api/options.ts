@@ -18,7 +18,6 @@
  * - Timers are whole milliseconds in 1..2^31-1 (Node's timers turn larger delays into 1 ms).
  * - `members` is returned sorted by node id, so that the listing order of the input is irrelevant.
  */
-import { readFileSync } from 'node:fs';
 import { isIPv4, isIPv6 } from 'node:net';
 import { resolve as resolvePath } from 'node:path';
 import { engineDefaults, resolveEngineConfig } from '../engine/config.js';
@@ -32,6 +31,7 @@ import {
   windowSizeMax,
 } from '../engine/constants.js';
 import type { NodeId } from '../engine/types.js';
+import { KeyFileError, readKeyFile } from '../workers/net/key-file.js';
 import { TotemError } from './errors.js';
 import { defaultLogLevel, isLogger, isLogLevel, logLevels } from './logger.js';
 import type { LogLevel, Logger } from './logger.js';
@@ -42,7 +42,7 @@ export interface MemberOption {
   address: string;
 }
 
-/** 32 bytes, inline or in a file holding exactly those 32 raw bytes. */
+/** 32 bytes, inline or in a file (32 raw bytes, 64 hex digits, or base64 of 32 bytes). */
 export type KeyOption = Uint8Array | { file: string };
 
 export type TransportKind = 'udpu' | 'multicast';
@@ -510,25 +510,16 @@ function parseKey(v: unknown): ResolvedKey | null {
 /** The key's 32 bytes, reading its file if it has one. Throws TOTEM_ERR_KEY_FILE / TOTEM_ERR_BAD_KEY. */
 export function loadKey(key: ResolvedKey): Uint8Array {
   if (key.kind === 'inline') return key.bytes;
-  let bytes: Uint8Array;
+  // One reader for every key file, so createNode, the runtime and `totem-evs node --key` accept
+  // the same formats: 32 raw bytes, 64 hex digits, or base64 of 32 bytes.
   try {
-    bytes = readFileSync(key.path);
+    return readKeyFile(key.path);
   } catch (cause) {
-    const why = cause instanceof Error ? cause.message : String(cause);
-    throw new TotemError('TOTEM_ERR_KEY_FILE', `cannot read the key file ${key.path}: ${why}`, {
-      details: { path: key.path },
-      cause,
-    });
+    if (cause instanceof KeyFileError) {
+      throw new TotemError(cause.code, cause.message, { details: { option: 'key.file', path: key.path }, cause });
+    }
+    throw cause;
   }
-  if (bytes.byteLength !== keyBytes) {
-    throw new TotemError(
-      'TOTEM_ERR_BAD_KEY',
-      `the key file ${key.path} holds ${bytes.byteLength} bytes; it must hold exactly ${keyBytes} raw bytes ` +
-        `(e.g. head -c ${keyBytes} /dev/urandom > ${key.path})`,
-      { details: { option: 'key.file', bytes: bytes.byteLength } },
-    );
-  }
-  return new Uint8Array(bytes);
 }
 
 // ------------------------------------------------------------------------------------------------

@@ -409,7 +409,7 @@ describe('resolveNodeOptions: each rule', () => {
 });
 
 describe('loadKey', () => {
-  it('reads exactly 32 raw bytes from a key file', () => {
+  it('reads a key file of 32 raw bytes or 64 hex digits, and refuses anything else', () => {
     const dir = mkdtempSync(join(tmpdir(), 'totem-key-'));
     try {
       const path = join(dir, 'key');
@@ -418,10 +418,13 @@ describe('loadKey', () => {
       expect(r.key).toEqual({ kind: 'file', path });
       expect(r.key !== null && loadKey(r.key)).toEqual(new Uint8Array(32).fill(9));
 
-      writeFileSync(path, 'a'.repeat(64));
+      writeFileSync(path, `${'ab'.repeat(32)}\n`);
+      expect(loadKey({ kind: 'file', path })).toEqual(new Uint8Array(32).fill(0xab));
+
+      writeFileSync(path, 'a'.repeat(40));
       const bad = thrown(() => loadKey({ kind: 'file', path }));
       expect(bad.code).toBe('TOTEM_ERR_BAD_KEY');
-      expect(bad.message).toContain('holds 64 bytes; it must hold exactly 32 raw bytes');
+      expect(bad.message).toContain(path);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -431,7 +434,7 @@ describe('loadKey', () => {
     const err = thrown(() => loadKey({ kind: 'file', path: '/nonexistent/totem-evs/key' }));
     expect(err.code).toBe('TOTEM_ERR_KEY_FILE');
     expect(err.details?.path).toBe('/nonexistent/totem-evs/key');
-    expect(err.message).toContain('cannot read the key file');
+    expect(err.message).toContain('/nonexistent/totem-evs/key');
   });
 
   it('returns an inline key as is', () => {
