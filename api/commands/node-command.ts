@@ -25,7 +25,9 @@ export const NODE_USAGE = `Usage: totem-evs node --id N --listen HOST:PORT --mem
 Runs one member of a totem-evs cluster. --member lists every node of the cluster, this one
 included (its address must be the --listen address). The node joins a group and, with --rate,
 multicasts probe messages to it; it prints one line per configuration change and, when it
-stops, one JSON line of figures (the last line on stdout).
+stops, one JSON line of figures (the last line on stdout). A configuration line reads
+'configuration regular|transitional ring R members A,B joined .. left .. cause C at MS', MS
+being the wall-clock time it was printed (ms since the epoch).
 
 Cluster:
   --id N                 this node's id (1..4294967295)
@@ -190,7 +192,9 @@ interface Out {
 function describeConfiguration(c: NodeConfiguration): string {
   const list = (ids: readonly number[]): string => (ids.length === 0 ? '-' : ids.join(','));
   const who = c.causeNodes.length === 0 ? '' : ` (${list(c.causeNodes)})`;
-  return `configuration ${c.kind} ring ${c.ringId} members ${list(c.members)} joined ${list(c.joined)} left ${list(c.left)} cause ${c.cause}${who}`;
+  // `at`: wall-clock ms since the epoch when the line was written, so that a harness can time
+  // membership changes (failover, rejoin) against its own clock on the same host.
+  return `configuration ${c.kind} ring ${c.ringId} members ${list(c.members)} joined ${list(c.joined)} left ${list(c.left)} cause ${c.cause}${who} at ${Date.now()}`;
 }
 
 function nowNs(): bigint {
