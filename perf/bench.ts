@@ -6,17 +6,15 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import {
-  createLatencyHistogram,
-  decodeHistogram,
-  summarizeUs,
-  type LatencySummaryUs,
-} from '../api/commands/latency.js';
 import { probeBytesMin } from '../api/commands/probe-payload.js';
+import { buildReport, formatReport, type NodeSummary, type RunResult } from './bench-report.js';
+import { frameShape } from './frame-size.js';
+import { renderHtmlReport } from './html-report.js';
+import { runUdpBaseline, type UdpBaselineResult } from './udp-baseline.js';
 
 export const BENCH_USAGE = `Usage: totem-evs bench [options]
 
@@ -24,8 +22,9 @@ Starts a ring of --nodes totem-evs node processes on 127.0.0.1, lets it form, ha
 them multicast --size-byte messages for --warmup + --duration seconds, and reports: messages and
 MB of payload delivered per second at the slowest node, latency percentiles in microseconds
 (send → delivery at every node, send → own delivery; paced runs count from the intended send
-time), token rotations, retransmissions, configurations, CPU and peak RSS per node, and any
-corrupt, missing, duplicated or reordered message (there should be none).
+time), token rotations, retransmissions, configurations, the time the ring took to form, CPU and
+peak RSS per node, and any corrupt, missing, duplicated or reordered message (there should be
+none).
 
 Options:
   --nodes N              processes in the ring (default 3)
@@ -33,7 +32,7 @@ Options:
   --senders all|N        all nodes send, or nodes 1..N (default 1)
   --order agreed|safe    delivery guarantee (default agreed)
   --rate R|max           messages per second per sender, or as fast as flow control allows
-                         (default max)
+                         (default max; 1000 with --scenario failover)
   --duration S           measured seconds (default 10)
   --warmup S             seconds of load before the measurement starts (default 2)
   --net-mtu N            link MTU (default 1500)
@@ -41,11 +40,22 @@ Options:
   --token-ms N           token timeout (default 1000)
   --window N, --max-messages N
                          flow control (defaults 50 and 17)
+  --scenario steady|failover
+                         steady (default): load only. failover: node 1 sends paced traffic,
+                         node N is SIGKILLed a third into --duration, then restarted; reports
+                         the time until every survivor installs its new configuration and the
+                         time until node N is back in the ring (needs --nodes 2 or more)
+  --baseline udp         first measure bare node:dgram on the same ring shape: one process
+                         unicasting frames of the ring's frame size to N-1 receiver processes
+                         for --baseline-s seconds (default 3); prints our figures as a fraction
+  --baseline-s S         seconds of the UDP baseline (default 3)
+  --report FILE          also write a self-contained HTML page (latency percentile distribution,
+                         throughput over time, configuration) to FILE
   --json                 print one JSON object with every figure and the configuration
   --help                 print this help
 `;
 
-interface BenchArgs {
+export interface BenchArgs {
   nodes: number;
   sizeBytes: number;
   senders: number;
@@ -58,6 +68,10 @@ interface BenchArgs {
   tokenMs: number | null;
   window: number | null;
   maxMessages: number | null;
+  scenario: 'steady' | 'failover';
+  baseline: 'udp' | null;
+  baselineS: number;
+  reportFile: string | null;
   json: boolean;
 }
 
@@ -66,9 +80,12 @@ class UsageError extends Error {}
 function parseBenchArgs(argv: string[]): BenchArgs | 'help' {
   const a: BenchArgs = {
     nodes: 3, sizeBytes: 1024, senders: 1, order: 'agreed', rate: 'max', durationS: 10, warmupS: 2,
-    netMtu: null, keyFile: null, tokenMs: null, window: null, maxMessages: null, json: false,
+    netMtu: null, keyFile: null, tokenMs: null, window: null, maxMessages: null,
+    scenario: 'steady', baseline: null, baselineS: 3, reportFile: null, json: false,
   };
   let sendersAll = false;
+  let rateGiven = false;
+  let sendersGiven = false;
   const int = (name: string, v: string | undefined, min: number, max: number): number => {
     if (v === undefined || !/^\d+$/.test(v)) throw new UsageError(`--${name} takes a whole number`);
     const n = Number(v);
@@ -77,7 +94,7 @@ function parseBenchArgs(argv: string[]): BenchArgs | 'help' {
   };
   const seconds = (name: string, v: string | undefined): number => {
     const n = Number(v);
-    if (v === undefined || !Number.isFinite(n) || n < 0) throw new UsageError(`--${name} takes seconds`);
+    if (v === undefined || v === '' || !Number.isFinite(n) || n < 0) throw new UsageError(`--${name} takes seconds`);
     return n;
   };
   for (let i = 0; i < argv.length; i++) {
@@ -89,6 +106,7 @@ function parseBenchArgs(argv: string[]): BenchArgs | 'help' {
       case '--size': a.sizeBytes = int('size', value(), probeBytesMin, 1024 * 1024); break;
       case '--senders': {
         const v = value();
+        sendersGiven = true;
         if (v === 'all') sendersAll = true;
         else a.senders = int('senders', v, 1, 64);
         break;
@@ -103,6 +121,7 @@ function parseBenchArgs(argv: string[]): BenchArgs | 'help' {
         const v = value();
         if (v !== 'max') int('rate', v, 1, 10_000_000);
         a.rate = v as string;
+        rateGiven = true;
         break;
       }
       case '--duration': a.durationS = seconds('duration', value()); break;
@@ -117,11 +136,37 @@ function parseBenchArgs(argv: string[]): BenchArgs | 'help' {
       case '--token-ms': a.tokenMs = int('token-ms', value(), 10, 600_000); break;
       case '--window': a.window = int('window', value(), 1, 4096); break;
       case '--max-messages': a.maxMessages = int('max-messages', value(), 1, 4096); break;
+      case '--scenario': {
+        const v = value();
+        if (v !== 'steady' && v !== 'failover') throw new UsageError('--scenario is steady or failover');
+        a.scenario = v;
+        break;
+      }
+      case '--baseline': {
+        const v = value();
+        if (v !== 'udp') throw new UsageError('--baseline takes udp');
+        a.baseline = v;
+        break;
+      }
+      case '--baseline-s': a.baselineS = seconds('baseline-s', value()); break;
+      case '--report': {
+        const v = value();
+        if (v === undefined || v === '' || v.startsWith('--')) throw new UsageError('--report takes a file name');
+        a.reportFile = v;
+        break;
+      }
       case '--json': a.json = true; break;
       default: throw new UsageError(`unknown flag '${flag}' (see --help)`);
     }
   }
   if (a.durationS <= 0) throw new UsageError('--duration must be above 0');
+  if (a.baselineS <= 0 || a.baselineS > 60) throw new UsageError('--baseline-s must be in (0, 60]');
+  if (a.baseline !== null && a.nodes < 2) throw new UsageError('--baseline udp needs --nodes 2 or more');
+  if (a.scenario === 'failover') {
+    if (a.nodes < 2) throw new UsageError('--scenario failover needs --nodes 2 or more');
+    if (sendersGiven && (sendersAll || a.senders !== 1)) throw new UsageError('--scenario failover has one sender (node 1)');
+    if (!rateGiven) a.rate = '1000';
+  }
   a.senders = sendersAll ? a.nodes : Math.min(a.senders, a.nodes);
   return a;
 }
@@ -139,49 +184,114 @@ async function freePorts(count: number): Promise<number[]> {
   return ports;
 }
 
+/** A configuration line of a node process, parsed. */
+interface ConfigurationLine {
+  kind: 'regular' | 'transitional';
+  members: number[];
+  atMs: number;
+}
+
 interface NodeRun {
   id: number;
   child: ChildProcess;
-  stdout: string;
+  /** Wall-clock ms when it was spawned. */
+  spawnedMs: number;
+  lines: string[];
+  configurations: ConfigurationLine[];
   stderr: string;
   exited: Promise<number | null>;
 }
 
-interface NodeSummary {
-  node: string;
-  sentMsgs: number;
-  deliveredMsgs: number;
-  deliveredBytes: number;
-  integrity: { corrupt: number; missing: number; duplicated: number; reordered: number };
-  retransmitsSent: number | null;
-  tokenRotations: number | null;
-  configurations: number;
-  timeline: number[];
-  cpuUserMs: number;
-  cpuSystemMs: number;
-  peakRssBytes: number;
-  ownHistogram: string;
-  latencyHistogram: string;
-  firstDeliveryMs: number;
-  lastDeliveryMs: number;
+const configurationLine = /^configuration (regular|transitional) ring \S+ members (\S+) .* at (\d+)$/;
+
+function parseConfigurationLine(line: string): ConfigurationLine | null {
+  const m = configurationLine.exec(line);
+  if (m === null) return null;
+  const members = m[2] === '-' ? [] : (m[2] as string).split(',').map(Number);
+  return { kind: m[1] as 'regular' | 'transitional', members, atMs: Number(m[3]) };
 }
 
 const cli = fileURLToPath(new URL('../api/cli.js', import.meta.url));
 
-function spawnNode(id: number, args: string[]): NodeRun {
-  const child = spawn(process.execPath, [cli, 'node', '--id', String(id), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const run: NodeRun = { id, child, stdout: '', stderr: '', exited: new Promise((r) => child.once('exit', (code) => r(code))) };
-  child.stdout?.setEncoding('utf8').on('data', (d: string) => (run.stdout += d));
+/** How perf/profile.ts changes the way node processes start (profilers, clinic). */
+export interface BenchHooks {
+  /** Command and arguments to run `node <cli> node ARGS` with; default: this Node, plain. */
+  nodeCommand?: (id: number, cliPath: string, nodeArgs: string[]) => { command: string; args: string[] };
+  /** Called with each node process's PID as it starts. */
+  onSpawn?: (id: number, pid: number) => void;
+  /** Extra seconds the nodes may take to exit (a profiler writing its files). */
+  exitGraceS?: number;
+}
+
+function spawnNode(id: number, args: string[], hooks: BenchHooks): NodeRun {
+  const nodeArgs = ['node', '--id', String(id), ...args];
+  const how = hooks.nodeCommand?.(id, cli, nodeArgs) ?? { command: process.execPath, args: [cli, ...nodeArgs] };
+  const child = spawn(how.command, how.args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const run: NodeRun = {
+    id, child, spawnedMs: Date.now(), lines: [], configurations: [], stderr: '',
+    exited: new Promise((r) => child.once('exit', (code) => r(code))),
+  };
+  if (child.pid !== undefined) hooks.onSpawn?.(id, child.pid);
+  let buffered = '';
+  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+    buffered += chunk;
+    const parts = buffered.split('\n');
+    buffered = parts.pop() ?? '';
+    for (const line of parts) {
+      run.lines.push(line);
+      const c = parseConfigurationLine(line);
+      if (c !== null) run.configurations.push(c);
+    }
+  });
+  child.stdout?.on('end', () => {
+    if (buffered !== '') run.lines.push(buffered);
+  });
   child.stderr?.setEncoding('utf8').on('data', (d: string) => (run.stderr += d));
   return run;
 }
 
-function fmt(n: number): string {
-  return Math.round(n).toLocaleString('en-US');
+/** Wall-clock ms of the first regular configuration of `run` at or after `fromMs` that `want` accepts. */
+function firstRegular(run: NodeRun, fromMs: number, want: (members: number[]) => boolean): number | null {
+  for (const c of run.configurations) {
+    if (c.kind === 'regular' && c.atMs >= fromMs && want(c.members)) return c.atMs;
+  }
+  return null;
+}
+
+/** Polls until every run has such a configuration; resolves with the latest time, or null on timeout. */
+async function waitAllRegular(runs: NodeRun[], fromMs: number, want: (members: number[]) => boolean, timeoutMs: number): Promise<number[] | null> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const times = runs.map((r) => firstRegular(r, fromMs, want));
+    if (times.every((t) => t !== null)) return times as number[];
+    if (Date.now() > deadline) return null;
+    for (const r of runs) {
+      if (r.child.exitCode !== null) throw new Error(`node ${r.id} exited with ${r.child.exitCode}: ${lastStderr(r)}`);
+    }
+    await sleep(20);
+  }
+}
+
+function lastStderr(r: NodeRun): string {
+  return r.stderr.trim().split('\n').slice(-2).join(' ');
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+function summaryOf(r: NodeRun): NodeSummary {
+  const last = [...r.lines].reverse().find((l) => l.startsWith('{'));
+  if (last === undefined) throw new Error(`node ${r.id} printed no summary`);
+  return JSON.parse(last) as NodeSummary;
 }
 
 /** Runs the bench; resolves with the exit code. */
-export async function runBench(argv: string[], out: { stdout: { write(s: string): unknown }; stderr: { write(s: string): unknown } } = process): Promise<number> {
+export async function runBench(
+  argv: string[],
+  out: { stdout: { write(s: string): unknown }; stderr: { write(s: string): unknown } } = process,
+  hooks: BenchHooks = {},
+): Promise<number> {
   let args: BenchArgs;
   try {
     const parsed = parseBenchArgs(argv);
@@ -194,50 +304,33 @@ export async function runBench(argv: string[], out: { stdout: { write(s: string)
     out.stderr.write(`totem-evs bench: ${(err as Error).message}\n`);
     return 2;
   }
-  const tty = process.stdout.isTTY === true && !args.json;
-  const ports = await freePorts(args.nodes);
-  const members = ports.flatMap((p, i) => ['--member', `${i + 1}@127.0.0.1:${p}`]);
-  const stateRoot = mkdtempSync(join(tmpdir(), 'totem-evs-bench-'));
-  const totalS = args.warmupS + args.durationS;
-  const runs: NodeRun[] = [];
+  const tty = process.stdout.isTTY === true && out.stdout === process.stdout && !args.json;
+  const tokenMs = args.tokenMs ?? 1000;
+  const shape = frameShape(args.sizeBytes, args.netMtu ?? 1500, args.keyFile !== null);
+  const expectedS = (args.baseline === null ? 0 : args.baselineS + 2) + args.warmupS + args.durationS + 4
+    + (args.scenario === 'failover' ? (6 * tokenMs) / 1000 + 4 : 0);
   const startedMs = Date.now();
   let progress: NodeJS.Timeout | null = null;
+  if (tty) {
+    progress = setInterval(() => {
+      const s = (Date.now() - startedMs) / 1000;
+      const width = 30;
+      const done = Math.min(width, Math.round((s / expectedS) * width));
+      process.stdout.write(`\r[${'#'.repeat(done)}${'.'.repeat(width - done)}] ${s.toFixed(0)} s`);
+    }, 250);
+  }
+  const stateRoot = mkdtempSync(join(tmpdir(), 'totem-evs-bench-'));
+  const runs: NodeRun[] = [];
+  let result: RunResult;
+  let baseline: UdpBaselineResult | null = null;
   try {
-    for (let id = 1; id <= args.nodes; id++) {
-      const nodeArgs = [
-        '--listen', `127.0.0.1:${ports[id - 1]}`, ...members,
-        '--state-dir', join(stateRoot, String(id)),
-        '--size', String(args.sizeBytes), '--order', args.order,
-        '--rate', id <= args.senders ? args.rate : '0',
-        '--wait-members', String(args.nodes),
-        // Receivers stay up a little longer than senders so that the last messages arrive.
-        '--duration', String(totalS + (id <= args.senders ? 0 : 1.5)),
-      ];
-      if (args.netMtu !== null) nodeArgs.push('--net-mtu', String(args.netMtu));
-      if (args.keyFile !== null) nodeArgs.push('--key', args.keyFile);
-      if (args.tokenMs !== null) nodeArgs.push('--token-ms', String(args.tokenMs));
-      if (args.window !== null) nodeArgs.push('--window', String(args.window));
-      if (args.maxMessages !== null) nodeArgs.push('--max-messages', String(args.maxMessages));
-      runs.push(spawnNode(id, nodeArgs));
-    }
-    if (tty) {
-      progress = setInterval(() => {
-        const s = (Date.now() - startedMs) / 1000;
-        const width = 30;
-        const done = Math.min(width, Math.round((s / (totalS + 7)) * width));
-        process.stdout.write(`\r[${'#'.repeat(done)}${'.'.repeat(width - done)}] ${s.toFixed(0)} s`);
-      }, 250);
-    }
-    const codes = await Promise.race([
-      Promise.all(runs.map((r) => r.exited)),
-      new Promise<null>((r) => setTimeout(() => r(null), (totalS + 60) * 1000).unref()),
-    ]);
-    if (codes === null) throw new Error('the nodes did not finish in time');
-    codes.forEach((code, i) => {
-      if (code !== 0) throw new Error(`node ${i + 1} exited with ${code}: ${runs[i]?.stderr.trim().split('\n').slice(-2).join(' ')}`);
-    });
+    // The baseline runs first, alone: both would compete for the same cores.
+    if (args.baseline === 'udp') baseline = await runUdpBaseline(args.nodes - 1, shape.frameBytes, args.baselineS);
+    result = args.scenario === 'failover'
+      ? await runFailover(args, stateRoot, runs, hooks)
+      : await runSteady(args, stateRoot, runs, hooks);
   } catch (err) {
-    for (const r of runs) if (r.child.exitCode === null) r.child.kill('SIGKILL');
+    for (const r of runs) if (r.child.exitCode === null && r.child.signalCode === null) r.child.kill('SIGKILL');
     if (progress !== null) clearInterval(progress);
     out.stderr.write(`${tty ? '\n' : ''}totem-evs bench: ${(err as Error).message}\n`);
     rmSync(stateRoot, { recursive: true, force: true });
@@ -249,93 +342,120 @@ export async function runBench(argv: string[], out: { stdout: { write(s: string)
   }
   rmSync(stateRoot, { recursive: true, force: true });
 
-  const summaries = runs.map((r) => {
-    const last = r.stdout.trim().split('\n').reverse().find((l) => l.startsWith('{'));
-    if (last === undefined) throw new Error(`node ${r.id} printed no summary`);
-    return JSON.parse(last) as NodeSummary;
-  });
-  const report = buildReport(args, summaries);
+  const { report, histograms } = buildReport(args, result, shape, baseline);
+  if (args.reportFile !== null) writeFileSync(args.reportFile, renderHtmlReport(report, histograms));
   if (args.json) out.stdout.write(`${JSON.stringify(report)}\n`);
   else out.stdout.write(formatReport(report));
   const bad = report.integrity;
   return bad.corrupt + bad.duplicated + bad.reordered + bad.missing > 0 ? 1 : 0;
 }
 
-interface BenchReport {
-  config: Record<string, unknown>;
-  throughput: { msgsPerSecSlowest: number; mbPerSecSlowest: number; perNodeMsgsPerSec: number[] };
-  latencyUs: LatencySummaryUs;
-  ownLatencyUs: LatencySummaryUs;
-  protocol: { tokenRotationsPerSec: number; retransmitsSent: number; configurations: number[] };
-  nodes: { node: string; cpuUserMs: number; cpuSystemMs: number; peakRssBytes: number; sentMsgs: number; deliveredMsgs: number }[];
-  integrity: { corrupt: number; missing: number; duplicated: number; reordered: number };
+function nodeArgsFor(args: BenchArgs, id: number, ports: number[], stateRoot: string, durationS: number): string[] {
+  const members = ports.flatMap((p, i) => ['--member', `${i + 1}@127.0.0.1:${p}`]);
+  const nodeArgs = [
+    '--listen', `127.0.0.1:${ports[id - 1]}`, ...members,
+    '--state-dir', join(stateRoot, String(id)),
+    '--size', String(args.sizeBytes), '--order', args.order,
+    '--rate', id <= args.senders ? args.rate : '0',
+    '--wait-members', String(args.nodes),
+    '--duration', String(durationS),
+  ];
+  if (args.netMtu !== null) nodeArgs.push('--net-mtu', String(args.netMtu));
+  if (args.keyFile !== null) nodeArgs.push('--key', args.keyFile);
+  if (args.tokenMs !== null) nodeArgs.push('--token-ms', String(args.tokenMs));
+  if (args.window !== null) nodeArgs.push('--window', String(args.window));
+  if (args.maxMessages !== null) nodeArgs.push('--max-messages', String(args.maxMessages));
+  return nodeArgs;
 }
 
-function buildReport(args: BenchArgs, nodes: NodeSummary[]): BenchReport {
-  // The measured window is whole seconds of each node's timeline after the warmup.
-  const from = Math.ceil(args.warmupS) + 1;
-  const to = from + Math.floor(args.durationS);
-  const rates = nodes.map((n) => {
-    const window = n.timeline.slice(from, to);
-    return window.length === 0 ? 0 : window.reduce((a, b) => a + b, 0) / window.length;
+async function waitExits(runs: NodeRun[], timeoutMs: number): Promise<void> {
+  const codes = await Promise.race([
+    Promise.all(runs.map((r) => r.exited)),
+    new Promise<null>((r) => setTimeout(() => r(null), timeoutMs).unref()),
+  ]);
+  if (codes === null) throw new Error('the nodes did not finish in time');
+  codes.forEach((code, i) => {
+    const r = runs[i] as NodeRun;
+    if (code !== 0) throw new Error(`node ${r.id} exited with ${code}: ${lastStderr(r)}`);
   });
-  const slowest = Math.min(...rates);
-  const all = createLatencyHistogram();
-  const own = createLatencyHistogram();
-  for (const n of nodes) {
-    all.add(decodeHistogram(n.latencyHistogram));
-    own.add(decodeHistogram(n.ownHistogram));
+}
+
+/** Cold formation: from the first spawn to the last node's first regular configuration of all N. */
+function coldFormMs(runs: NodeRun[], nodes: number, spawnMs: number): number | null {
+  const times = runs.slice(0, nodes).map((r) => firstRegular(r, 0, (m) => m.length === nodes));
+  if (times.some((t) => t === null)) return null;
+  return Math.max(...(times as number[])) - spawnMs;
+}
+
+async function runSteady(args: BenchArgs, stateRoot: string, runs: NodeRun[], hooks: BenchHooks): Promise<RunResult> {
+  const ports = await freePorts(args.nodes);
+  const totalS = args.warmupS + args.durationS;
+  const spawnMs = Date.now();
+  for (let id = 1; id <= args.nodes; id++) {
+    // Receivers stay up a little longer than senders so that the last messages arrive.
+    runs.push(spawnNode(id, nodeArgsFor(args, id, ports, stateRoot, totalS + (id <= args.senders ? 0 : 1.5)), hooks));
   }
-  const rep = nodes[0] as NodeSummary;
-  const spanS = Math.max(1e-3, (rep.lastDeliveryMs - rep.firstDeliveryMs) / 1000);
-  const integrity = { corrupt: 0, missing: 0, duplicated: 0, reordered: 0 };
-  for (const n of nodes) {
-    integrity.corrupt += n.integrity.corrupt;
-    integrity.missing += n.integrity.missing;
-    integrity.duplicated += n.integrity.duplicated;
-    integrity.reordered += n.integrity.reordered;
-  }
+  await waitExits(runs, (totalS + 60 + (hooks.exitGraceS ?? 0)) * 1000);
   return {
-    config: {
-      nodes: args.nodes, sizeBytes: args.sizeBytes, senders: args.senders, order: args.order, rate: args.rate,
-      durationS: args.durationS, warmupS: args.warmupS, netMtu: args.netMtu ?? 1500, encrypted: args.keyFile !== null,
-      tokenTimeoutMs: args.tokenMs ?? 1000, windowSize: args.window ?? 50, maxMessages: args.maxMessages ?? 17,
-      transport: 'udpu', host: '127.0.0.1', nodeVersion: process.version,
-    },
-    throughput: {
-      msgsPerSecSlowest: Math.round(slowest),
-      mbPerSecSlowest: (slowest * args.sizeBytes) / 1e6,
-      perNodeMsgsPerSec: rates.map(Math.round),
-    },
-    latencyUs: summarizeUs(all),
-    ownLatencyUs: summarizeUs(own),
-    protocol: {
-      tokenRotationsPerSec: Math.round((rep.tokenRotations ?? 0) / spanS),
-      retransmitsSent: nodes.reduce((a, n) => a + (n.retransmitsSent ?? 0), 0),
-      configurations: nodes.map((n) => n.configurations),
-    },
-    nodes: nodes.map((n) => ({
-      node: n.node, cpuUserMs: n.cpuUserMs, cpuSystemMs: n.cpuSystemMs, peakRssBytes: n.peakRssBytes,
-      sentMsgs: n.sentMsgs, deliveredMsgs: n.deliveredMsgs,
-    })),
-    integrity,
+    summaries: runs.map(summaryOf),
+    timelineNodes: runs.map((r) => r.id),
+    timelineOffsetsS: runs.map((r) => (r.spawnedMs - spawnMs) / 1000),
+    coldFormMs: coldFormMs(runs, args.nodes, spawnMs),
+    failover: null,
   };
 }
 
-function formatReport(r: BenchReport): string {
-  const c = r.config;
-  const lat = (l: LatencySummaryUs): string =>
-    `p50 ${fmt(l.p50)}  p90 ${fmt(l.p90)}  p99 ${fmt(l.p99)}  p99.9 ${fmt(l.p999)}  p99.99 ${fmt(l.p9999)}  max ${fmt(l.max)}`;
-  const lines = [
-    `totem-evs bench: ${c['nodes']} nodes on ${c['host']}, ${c['senders']} sender(s), ${c['sizeBytes']} B ${c['order']}, rate ${c['rate']}, ${c['durationS']} s after ${c['warmupS']} s warmup, node ${c['nodeVersion']}`,
-    '',
-    `throughput (slowest node)   ${fmt(r.throughput.msgsPerSecSlowest)} msgs/s   ${r.throughput.mbPerSecSlowest.toFixed(1)} MB/s   per node: ${r.throughput.perNodeMsgsPerSec.map(fmt).join(' / ')}`,
-    `latency µs, every delivery  ${lat(r.latencyUs)}`,
-    `latency µs, own delivery    ${lat(r.ownLatencyUs)}`,
-    `token rotations             ${fmt(r.protocol.tokenRotationsPerSec)} /s    retransmissions ${fmt(r.protocol.retransmitsSent)}    configurations ${r.protocol.configurations.join(' / ')}`,
-    ...r.nodes.map((n) => `node ${n.node.padEnd(3)}                    cpu ${fmt(n.cpuUserMs + n.cpuSystemMs)} ms   peak RSS ${(n.peakRssBytes / 1048576).toFixed(0)} MiB   sent ${fmt(n.sentMsgs)}   delivered ${fmt(n.deliveredMsgs)}`),
-    `integrity                   corrupt ${r.integrity.corrupt}  missing ${r.integrity.missing}  duplicated ${r.integrity.duplicated}  reordered ${r.integrity.reordered}`,
-    '',
-  ];
-  return lines.join('\n');
+async function runFailover(args: BenchArgs, stateRoot: string, runs: NodeRun[], hooks: BenchHooks): Promise<RunResult> {
+  const ports = await freePorts(args.nodes);
+  const tokenMs = args.tokenMs ?? 1000;
+  const totalS = args.warmupS + args.durationS;
+  // Nodes run until the harness stops them; --duration is only a backstop.
+  const backstopS = totalS + 120 + (30 * tokenMs) / 1000;
+  const spawnMs = Date.now();
+  for (let id = 1; id <= args.nodes; id++) runs.push(spawnNode(id, nodeArgsFor(args, id, ports, stateRoot, backstopS), hooks));
+  const membershipTimeoutMs = 20_000 + 30 * tokenMs;
+  const all = (m: number[]): boolean => m.length === args.nodes;
+  const formed = await waitAllRegular(runs, 0, all, membershipTimeoutMs);
+  if (formed === null) throw new Error(`the ring of ${args.nodes} did not form within ${membershipTimeoutMs} ms`);
+  const formedMs = Math.max(...formed);
+  const victimId = args.nodes;
+  const victim = runs[victimId - 1] as NodeRun;
+  const survivors = runs.filter((r) => r !== victim);
+
+  await sleep(Math.max(0, formedMs + (args.warmupS + args.durationS / 3) * 1000 - Date.now()));
+  const killAtMs = Date.now();
+  victim.child.kill('SIGKILL');
+  const without = (m: number[]): boolean => !m.includes(victimId) && m.length === args.nodes - 1;
+  const detected = await waitAllRegular(survivors, killAtMs, without, membershipTimeoutMs);
+  if (detected === null) throw new Error(`the survivors did not install a configuration without node ${victimId} within ${membershipTimeoutMs} ms`);
+  await victim.exited;
+
+  await sleep(1000);
+  const restartAtMs = Date.now();
+  const restarted = spawnNode(victimId, nodeArgsFor(args, victimId, ports, stateRoot, backstopS), hooks);
+  runs.push(restarted);
+  const live = [...survivors, restarted];
+  const back = await waitAllRegular(live, restartAtMs, all, membershipTimeoutMs);
+  if (back === null) throw new Error(`node ${victimId} did not rejoin within ${membershipTimeoutMs} ms`);
+
+  // Load goes on until the end of warmup + duration (and at least one more second), then a graceful stop.
+  await sleep(Math.max(1000, formedMs + totalS * 1000 - Date.now()));
+  for (const r of live) r.child.kill('SIGTERM');
+  await waitExits(live, (60 + (hooks.exitGraceS ?? 0)) * 1000);
+  const offsetS = (r: NodeRun): number => (r.spawnedMs - spawnMs) / 1000;
+  return {
+    summaries: live.map(summaryOf),
+    timelineNodes: live.map((r) => r.id),
+    timelineOffsetsS: live.map(offsetS),
+    coldFormMs: formedMs - spawnMs,
+    failover: {
+      killedNode: victimId,
+      killAtS: (killAtMs - spawnMs) / 1000,
+      detectMs: Math.max(...detected) - killAtMs,
+      perSurvivorDetectMs: detected.map((t) => t - killAtMs),
+      restartAtS: (restartAtMs - spawnMs) / 1000,
+      rejoinMs: Math.max(...back) - restartAtMs,
+      perNodeRejoinMs: back.map((t) => t - restartAtMs),
+    },
+  };
 }

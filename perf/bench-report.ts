@@ -1,0 +1,208 @@
+/**
+ * The bench's figures: built from the node processes' final JSON lines (and the harness's own
+ * timings), printed as text or as one JSON object (every field is listed in README.md,
+ * "Measuring"), and handed to perf/html-report.ts.
+ */
+import {
+  createLatencyHistogram,
+  decodeHistogram,
+  summarizeUs,
+  type LatencyHistogram,
+  type LatencySummaryUs,
+} from '../api/commands/latency.js';
+import type { BenchArgs } from './bench.js';
+import type { FrameShape } from './frame-size.js';
+import type { UdpBaselineResult } from './udp-baseline.js';
+
+/** The last line a `totem-evs node` process prints (the fields the bench reads). */
+export interface NodeSummary {
+  node: string;
+  sentMsgs: number;
+  deliveredMsgs: number;
+  deliveredBytes: number;
+  integrity: { corrupt: number; missing: number; duplicated: number; reordered: number };
+  retransmitsSent: number | null;
+  tokenRotations: number | null;
+  configurations: number;
+  timeline: number[];
+  cpuUserMs: number;
+  cpuSystemMs: number;
+  peakRssBytes: number;
+  ownHistogram: string;
+  latencyHistogram: string;
+  firstDeliveryMs: number;
+  lastDeliveryMs: number;
+}
+
+export interface FailoverFigures {
+  killedNode: number;
+  killAtS: number;
+  detectMs: number;
+  perSurvivorDetectMs: number[];
+  restartAtS: number;
+  rejoinMs: number;
+  perNodeRejoinMs: number[];
+}
+
+/** What a scenario hands to the report: node summaries in process order, and harness timings. */
+export interface RunResult {
+  summaries: NodeSummary[];
+  timelineNodes: number[];
+  /** Seconds from the first spawn to each process's spawn. */
+  timelineOffsetsS: number[];
+  coldFormMs: number | null;
+  failover: FailoverFigures | null;
+}
+
+export interface BaselineFigures extends UdpBaselineResult {
+  kind: 'udp';
+  msgsPerFrame: number;
+  ourFramesPerSec: number;
+  fractionOfFrames: number;
+  fractionOfBytes: number;
+}
+
+export interface BenchReport {
+  config: {
+    nodes: number; sizeBytes: number; senders: number; order: string; rate: string; durationS: number;
+    warmupS: number; netMtu: number; encrypted: boolean; tokenTimeoutMs: number; windowSize: number;
+    maxMessages: number; scenario: string; frameBytes: number; msgsPerFrame: number; transport: string;
+    host: string; nodeVersion: string;
+  };
+  throughput: { msgsPerSecSlowest: number; mbPerSecSlowest: number; perNodeMsgsPerSec: number[] };
+  latencyUs: LatencySummaryUs;
+  ownLatencyUs: LatencySummaryUs;
+  protocol: { tokenRotationsPerSec: number; retransmitsSent: number; configurations: number[] };
+  membership: { coldFormMs: number | null };
+  failover: FailoverFigures | null;
+  baseline: BaselineFigures | null;
+  nodes: { node: string; cpuUserMs: number; cpuSystemMs: number; peakRssBytes: number; sentMsgs: number; deliveredMsgs: number }[];
+  timelines: { node: string; offsetS: number; deliveredPerSec: number[] }[];
+  integrity: { corrupt: number; missing: number; duplicated: number; reordered: number };
+}
+
+export interface MergedHistograms {
+  all: LatencyHistogram;
+  own: LatencyHistogram;
+}
+
+export function buildReport(
+  args: BenchArgs,
+  run: RunResult,
+  shape: FrameShape,
+  udp: UdpBaselineResult | null,
+): { report: BenchReport; histograms: MergedHistograms } {
+  const nodes = run.summaries;
+  // The measured window is whole seconds of each node's timeline after the warmup. In failover,
+  // the restarted node (a later process) is left out of the throughput figures.
+  const from = Math.ceil(args.warmupS) + 1;
+  const to = from + Math.floor(args.durationS);
+  const measured = run.failover === null ? nodes : nodes.slice(0, args.nodes - 1);
+  const rates = measured.map((n) => {
+    const window = n.timeline.slice(from, to);
+    return window.length === 0 ? 0 : window.reduce((a, b) => a + b, 0) / window.length;
+  });
+  const slowest = rates.length === 0 ? 0 : Math.min(...rates);
+  const all = createLatencyHistogram();
+  const own = createLatencyHistogram();
+  for (const n of nodes) {
+    all.add(decodeHistogram(n.latencyHistogram));
+    own.add(decodeHistogram(n.ownHistogram));
+  }
+  const rep = nodes[0] as NodeSummary;
+  const spanS = Math.max(1e-3, (rep.lastDeliveryMs - rep.firstDeliveryMs) / 1000);
+  const integrity = { corrupt: 0, missing: 0, duplicated: 0, reordered: 0 };
+  for (const n of nodes) {
+    integrity.corrupt += n.integrity.corrupt;
+    integrity.missing += n.integrity.missing;
+    integrity.duplicated += n.integrity.duplicated;
+    integrity.reordered += n.integrity.reordered;
+  }
+  const mbPerSecSlowest = (slowest * args.sizeBytes) / 1e6;
+  let baseline: BaselineFigures | null = null;
+  if (udp !== null) {
+    const ourFramesPerSec = slowest / shape.msgsPerFrame;
+    baseline = {
+      kind: 'udp',
+      ...udp,
+      msgsPerFrame: round3(shape.msgsPerFrame),
+      ourFramesPerSec: Math.round(ourFramesPerSec),
+      fractionOfFrames: udp.framesPerSecSlowest > 0 ? round3(ourFramesPerSec / udp.framesPerSecSlowest) : 0,
+      fractionOfBytes: udp.bytesPerSecSlowest > 0 ? round3((slowest * args.sizeBytes) / udp.bytesPerSecSlowest) : 0,
+    };
+  }
+  const report: BenchReport = {
+    config: {
+      nodes: args.nodes, sizeBytes: args.sizeBytes, senders: args.senders, order: args.order, rate: args.rate,
+      durationS: args.durationS, warmupS: args.warmupS, netMtu: args.netMtu ?? 1500, encrypted: args.keyFile !== null,
+      tokenTimeoutMs: args.tokenMs ?? 1000, windowSize: args.window ?? 50, maxMessages: args.maxMessages ?? 17,
+      scenario: args.scenario, frameBytes: shape.frameBytes, msgsPerFrame: round3(shape.msgsPerFrame),
+      transport: 'udpu', host: '127.0.0.1', nodeVersion: process.version,
+    },
+    throughput: {
+      msgsPerSecSlowest: Math.round(slowest),
+      mbPerSecSlowest: round3(mbPerSecSlowest),
+      perNodeMsgsPerSec: rates.map(Math.round),
+    },
+    latencyUs: summarizeUs(all),
+    ownLatencyUs: summarizeUs(own),
+    protocol: {
+      tokenRotationsPerSec: Math.round((rep.tokenRotations ?? 0) / spanS),
+      retransmitsSent: nodes.reduce((a, n) => a + (n.retransmitsSent ?? 0), 0),
+      configurations: nodes.map((n) => n.configurations),
+    },
+    membership: { coldFormMs: run.coldFormMs },
+    failover: run.failover,
+    baseline,
+    nodes: nodes.map((n) => ({
+      node: n.node, cpuUserMs: n.cpuUserMs, cpuSystemMs: n.cpuSystemMs, peakRssBytes: n.peakRssBytes,
+      sentMsgs: n.sentMsgs, deliveredMsgs: n.deliveredMsgs,
+    })),
+    timelines: nodes.map((n, i) => ({ node: n.node, offsetS: round3(run.timelineOffsetsS[i] ?? 0), deliveredPerSec: n.timeline })),
+    integrity,
+  };
+  return { report, histograms: { all, own } };
+}
+
+function round3(n: number): number {
+  return Math.round(n * 1000) / 1000;
+}
+
+function fmt(n: number): string {
+  return Math.round(n).toLocaleString('en-US');
+}
+
+export function formatReport(r: BenchReport): string {
+  const c = r.config;
+  const lat = (l: LatencySummaryUs): string =>
+    `p50 ${fmt(l.p50)}  p90 ${fmt(l.p90)}  p99 ${fmt(l.p99)}  p99.9 ${fmt(l.p999)}  p99.99 ${fmt(l.p9999)}  max ${fmt(l.max)}`;
+  const lines = [
+    `totem-evs bench: ${c.nodes} nodes on ${c.host}, ${c.senders} sender(s), ${c.sizeBytes} B ${c.order}, rate ${c.rate}, ${c.durationS} s after ${c.warmupS} s warmup, scenario ${c.scenario}, node ${c.nodeVersion}`,
+    '',
+    `throughput (slowest node)   ${fmt(r.throughput.msgsPerSecSlowest)} msgs/s   ${r.throughput.mbPerSecSlowest.toFixed(1)} MB/s   per node: ${r.throughput.perNodeMsgsPerSec.map(fmt).join(' / ')}`,
+    `latency µs, every delivery  ${lat(r.latencyUs)}`,
+    `latency µs, own delivery    ${lat(r.ownLatencyUs)}`,
+    `token rotations             ${fmt(r.protocol.tokenRotationsPerSec)} /s    retransmissions ${fmt(r.protocol.retransmitsSent)}    configurations ${r.protocol.configurations.join(' / ')}`,
+    `ring formation (cold)       ${r.membership.coldFormMs === null ? 'not seen' : `${fmt(r.membership.coldFormMs)} ms from spawn to every node's first ${c.nodes}-member configuration`}`,
+  ];
+  if (r.failover !== null) {
+    const f = r.failover;
+    lines.push(
+      `failover                    node ${f.killedNode} SIGKILLed at ${f.killAtS.toFixed(1)} s: every survivor in its new configuration after ${fmt(f.detectMs)} ms (${f.perSurvivorDetectMs.map(fmt).join(' / ')})`,
+      `rejoin                      restarted at ${f.restartAtS.toFixed(1)} s: back in the ring of ${c.nodes} after ${fmt(f.rejoinMs)} ms (token timeout ${c.tokenTimeoutMs} ms)`,
+    );
+  }
+  if (r.baseline !== null) {
+    const b = r.baseline;
+    lines.push(
+      `udp baseline                ${fmt(b.framesPerSecSlowest)} frames/s   ${(b.bytesPerSecSlowest / 1e6).toFixed(1)} MB/s at the slowest of ${b.receivers} receivers (${b.frameBytes} B frames, 1 sender, ${b.durationS} s)`,
+      `totem-evs vs baseline       ${fmt(b.ourFramesPerSec)} frames/s (${b.msgsPerFrame} msgs/frame) = ${(b.fractionOfFrames * 100).toFixed(1)}% of its frames/s; payload ${(b.fractionOfBytes * 100).toFixed(1)}% of its bytes/s`,
+    );
+  }
+  lines.push(
+    ...r.nodes.map((n) => `node ${n.node.padEnd(3)}                    cpu ${fmt(n.cpuUserMs + n.cpuSystemMs)} ms   peak RSS ${(n.peakRssBytes / 1048576).toFixed(0)} MiB   sent ${fmt(n.sentMsgs)}   delivered ${fmt(n.deliveredMsgs)}`),
+    `integrity                   corrupt ${r.integrity.corrupt}  missing ${r.integrity.missing}  duplicated ${r.integrity.duplicated}  reordered ${r.integrity.reordered}`,
+    '',
+  );
+  return lines.join('\n');
+}

@@ -1,0 +1,203 @@
+/**
+ * `totem-evs bench --report FILE.html`: one self-contained page (inline SVG and CSS, no script
+ * and no fetch of anything), readable offline:
+ *
+ *   - latency percentile distribution of every delivery and of own deliveries, from the merged
+ *     hdr histograms: x is the percentile on a "nines" scale (log10 of 1 / (1 − p)), y is
+ *     microseconds on a log scale; the full distributions follow as text (the .hgrm format of
+ *     outputPercentileDistribution, which HdrHistogram's plotters read);
+ *   - throughput over time: every node process's deliveries per second on one time axis (seconds
+ *     since the first node was spawned), with the failover's kill and restart marked;
+ *   - the configuration and the summary figures, and the whole JSON report.
+ */
+import type { LatencyHistogram } from '../api/commands/latency.js';
+import type { BenchReport, MergedHistograms } from './bench-report.js';
+
+const width = 760;
+const height = 360;
+const margin = { left: 70, right: 20, top: 20, bottom: 50 };
+const colors = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'];
+
+function esc(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}
+
+function fmt(n: number): string {
+  return Math.round(n).toLocaleString('en-US');
+}
+
+/** [nines, value µs, percentile] points of a histogram, 20 per decade of nines, then the max. */
+export function percentileSeries(h: LatencyHistogram): [number, number, number][] {
+  if (h.totalCount === 0) return [];
+  const ninesMax = Math.max(1, Math.min(6, Math.log10(h.totalCount)));
+  const points: [number, number, number][] = [];
+  for (let k = 0; k <= ninesMax * 20; k++) {
+    const x = k / 20;
+    const p = 100 * (1 - 10 ** -x);
+    points.push([x, h.getValueAtPercentile(p), p]);
+  }
+  points.push([ninesMax + 0.25, h.maxValue, 100]);
+  return points;
+}
+
+function latencySvg(h: MergedHistograms): string {
+  const series = [
+    { name: 'every delivery', points: percentileSeries(h.all) },
+    { name: 'own delivery', points: percentileSeries(h.own) },
+  ];
+  const xs = series.flatMap((s) => s.points.map((p) => p[0]));
+  const ys = series.flatMap((s) => s.points.map((p) => Math.max(1, p[1])));
+  if (xs.length === 0) return '<p>No latency samples.</p>';
+  const xMax = Math.max(...xs);
+  const yMin = Math.floor(Math.log10(Math.min(...ys)));
+  const yMax = Math.max(yMin + 1, Math.ceil(Math.log10(Math.max(...ys))));
+  const plotW = width - margin.left - margin.right;
+  const plotH = height - margin.top - margin.bottom;
+  const sx = (x: number): number => margin.left + (x / xMax) * plotW;
+  const sy = (v: number): number => margin.top + plotH - ((Math.log10(Math.max(1, v)) - yMin) / (yMax - yMin)) * plotH;
+  const parts: string[] = [];
+  for (let d = yMin; d <= yMax; d++) {
+    const y = sy(10 ** d);
+    parts.push(`<line x1="${margin.left}" x2="${width - margin.right}" y1="${y}" y2="${y}" class="grid"/>`);
+    parts.push(`<text x="${margin.left - 6}" y="${y + 4}" text-anchor="end">${fmt(10 ** d)}</text>`);
+  }
+  for (let n = 0; n <= Math.floor(xMax); n++) {
+    const x = sx(n);
+    const label = n === 0 ? '0%' : `${(100 * (1 - 10 ** -n)).toFixed(Math.max(0, n - 2))}%`;
+    parts.push(`<line x1="${x}" x2="${x}" y1="${margin.top}" y2="${margin.top + plotH}" class="grid"/>`);
+    parts.push(`<text x="${x}" y="${margin.top + plotH + 16}" text-anchor="middle">${label}</text>`);
+  }
+  parts.push(`<text x="${margin.left + plotW / 2}" y="${height - 8}" text-anchor="middle">percentile</text>`);
+  parts.push(`<text transform="translate(14 ${margin.top + plotH / 2}) rotate(-90)" text-anchor="middle">latency µs (log)</text>`);
+  series.forEach((s, i) => {
+    const color = colors[i] as string;
+    const d = s.points.map((p) => `${sx(p[0]).toFixed(1)},${sy(p[1]).toFixed(1)}`).join(' ');
+    parts.push(`<polyline fill="none" stroke="${color}" stroke-width="2" points="${d}"/>`);
+    for (const p of s.points) {
+      parts.push(`<circle cx="${sx(p[0]).toFixed(1)}" cy="${sy(p[1]).toFixed(1)}" r="2" fill="${color}"><title>${esc(s.name)}: p${p[2].toFixed(4)} = ${fmt(p[1])} µs</title></circle>`);
+    }
+    parts.push(`<rect x="${margin.left + 10}" y="${margin.top + 8 + i * 18}" width="12" height="12" fill="${color}"/>`);
+    parts.push(`<text x="${margin.left + 28}" y="${margin.top + 18 + i * 18}">${esc(s.name)}</text>`);
+  });
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="latency percentile distribution">${parts.join('')}</svg>`;
+}
+
+function niceStep(max: number): number {
+  const raw = max / 5;
+  const mag = 10 ** Math.floor(Math.log10(Math.max(1, raw)));
+  const n = raw / mag;
+  return (n <= 1 ? 1 : n <= 2 ? 2 : n <= 5 ? 5 : 10) * mag;
+}
+
+function throughputSvg(r: BenchReport): string {
+  const lines = r.timelines.map((t) => ({
+    name: `node ${t.node}`,
+    points: t.deliveredPerSec.map((v, i): [number, number] => [t.offsetS + i + 0.5, v]),
+  }));
+  const xs = lines.flatMap((l) => l.points.map((p) => p[0]));
+  if (xs.length === 0) return '<p>No deliveries.</p>';
+  const xMax = Math.ceil(Math.max(...xs) + 0.5);
+  const yTop = Math.max(1, ...lines.flatMap((l) => l.points.map((p) => p[1])));
+  const step = niceStep(yTop);
+  const yMax = Math.ceil(yTop / step) * step;
+  const plotW = width - margin.left - margin.right;
+  const plotH = height - margin.top - margin.bottom;
+  const sx = (x: number): number => margin.left + (x / xMax) * plotW;
+  const sy = (v: number): number => margin.top + plotH - (v / yMax) * plotH;
+  const parts: string[] = [];
+  for (let v = 0; v <= yMax; v += step) {
+    parts.push(`<line x1="${margin.left}" x2="${width - margin.right}" y1="${sy(v)}" y2="${sy(v)}" class="grid"/>`);
+    parts.push(`<text x="${margin.left - 6}" y="${sy(v) + 4}" text-anchor="end">${fmt(v)}</text>`);
+  }
+  const xStep = Math.max(1, niceStep(xMax));
+  for (let s = 0; s <= xMax; s += xStep) {
+    parts.push(`<line x1="${sx(s)}" x2="${sx(s)}" y1="${margin.top}" y2="${margin.top + plotH}" class="grid"/>`);
+    parts.push(`<text x="${sx(s)}" y="${margin.top + plotH + 16}" text-anchor="middle">${s}</text>`);
+  }
+  parts.push(`<text x="${margin.left + plotW / 2}" y="${height - 8}" text-anchor="middle">seconds since the first node was spawned</text>`);
+  parts.push(`<text transform="translate(14 ${margin.top + plotH / 2}) rotate(-90)" text-anchor="middle">messages delivered per second</text>`);
+  const marks: [number, string][] = [];
+  if (r.failover !== null) {
+    marks.push([r.failover.killAtS, `SIGKILL node ${r.failover.killedNode}`], [r.failover.restartAtS, `restart node ${r.failover.killedNode}`]);
+  }
+  for (const [at, label] of marks) {
+    parts.push(`<line x1="${sx(at)}" x2="${sx(at)}" y1="${margin.top}" y2="${margin.top + plotH}" stroke="#d62728" stroke-dasharray="4 3"/>`);
+    parts.push(`<text x="${sx(at) + 4}" y="${margin.top + 12}" fill="#d62728">${esc(label)}</text>`);
+  }
+  lines.forEach((l, i) => {
+    const color = colors[i % colors.length] as string;
+    const d = l.points.map((p) => `${sx(p[0]).toFixed(1)},${sy(p[1]).toFixed(1)}`).join(' ');
+    parts.push(`<polyline fill="none" stroke="${color}" stroke-width="1.5" points="${d}"/>`);
+    for (const p of l.points) {
+      parts.push(`<circle cx="${sx(p[0]).toFixed(1)}" cy="${sy(p[1]).toFixed(1)}" r="1.8" fill="${color}"><title>${esc(l.name)} at ${p[0].toFixed(1)} s: ${fmt(p[1])} msgs/s</title></circle>`);
+    }
+    parts.push(`<rect x="${width - margin.right - 110}" y="${margin.top + 8 + i * 18}" width="12" height="12" fill="${color}"/>`);
+    parts.push(`<text x="${width - margin.right - 92}" y="${margin.top + 18 + i * 18}">${esc(l.name)}${i >= r.config.nodes ? ' (restarted)' : ''}</text>`);
+  });
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="throughput over time">${parts.join('')}</svg>`;
+}
+
+function table(rows: [string, string][]): string {
+  return `<table>${rows.map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(v)}</td></tr>`).join('')}</table>`;
+}
+
+function hgrm(h: LatencyHistogram): string {
+  return h.totalCount === 0 ? '(no samples)' : h.outputPercentileDistribution(5, 1);
+}
+
+export function renderHtmlReport(r: BenchReport, h: MergedHistograms): string {
+  const c = r.config;
+  const lat = (name: string, l: BenchReport['latencyUs']): [string, string] =>
+    [name, `p50 ${fmt(l.p50)} · p90 ${fmt(l.p90)} · p99 ${fmt(l.p99)} · p99.9 ${fmt(l.p999)} · p99.99 ${fmt(l.p9999)} · max ${fmt(l.max)} (${fmt(l.count)} samples)`];
+  const figures: [string, string][] = [
+    ['throughput, slowest node', `${fmt(r.throughput.msgsPerSecSlowest)} msgs/s, ${r.throughput.mbPerSecSlowest.toFixed(1)} MB/s (per node: ${r.throughput.perNodeMsgsPerSec.map(fmt).join(' / ')})`],
+    lat('latency µs, every delivery', r.latencyUs),
+    lat('latency µs, own delivery', r.ownLatencyUs),
+    ['token rotations', `${fmt(r.protocol.tokenRotationsPerSec)} /s`],
+    ['retransmissions', fmt(r.protocol.retransmitsSent)],
+    ['configurations per node', r.protocol.configurations.join(' / ')],
+    ['cold ring formation', r.membership.coldFormMs === null ? 'not seen' : `${fmt(r.membership.coldFormMs)} ms`],
+    ['integrity', `corrupt ${r.integrity.corrupt}, missing ${r.integrity.missing}, duplicated ${r.integrity.duplicated}, reordered ${r.integrity.reordered}`],
+  ];
+  if (r.failover !== null) {
+    figures.push(
+      ['failover', `node ${r.failover.killedNode} killed at ${r.failover.killAtS.toFixed(1)} s; every survivor reconfigured after ${fmt(r.failover.detectMs)} ms`],
+      ['rejoin', `restarted at ${r.failover.restartAtS.toFixed(1)} s; back in the ring after ${fmt(r.failover.rejoinMs)} ms`],
+    );
+  }
+  if (r.baseline !== null) {
+    const b = r.baseline;
+    figures.push(
+      ['udp baseline', `${fmt(b.framesPerSecSlowest)} frames/s, ${(b.bytesPerSecSlowest / 1e6).toFixed(1)} MB/s at the slowest of ${b.receivers} receivers (${b.frameBytes} B)`],
+      ['totem-evs vs baseline', `${(b.fractionOfFrames * 100).toFixed(1)}% of its frames/s, ${(b.fractionOfBytes * 100).toFixed(1)}% of its bytes/s as payload`],
+    );
+  }
+  const config = Object.entries(c).map(([k, v]): [string, string] => [k, String(v)]);
+  const title = `totem-evs bench: ${c.nodes} nodes, ${c.sizeBytes} B ${c.order}, rate ${c.rate}, ${c.scenario}`;
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title>
+<style>
+body { font: 14px/1.4 system-ui, sans-serif; margin: 24px; color: #222; max-width: 980px; }
+h1 { font-size: 20px; } h2 { font-size: 16px; margin-top: 28px; }
+table { border-collapse: collapse; } th, td { text-align: left; padding: 3px 10px; border-bottom: 1px solid #ddd; vertical-align: top; }
+th { font-weight: 600; white-space: nowrap; }
+svg { background: #fff; border: 1px solid #ddd; } svg text { font: 11px system-ui, sans-serif; fill: #333; }
+.grid { stroke: #e5e5e5; } pre { background: #f6f6f6; padding: 8px; overflow: auto; font-size: 12px; }
+</style></head>
+<body>
+<h1>${esc(title)}</h1>
+<h2>Figures</h2>
+${table(figures)}
+<h2>Latency percentile distribution</h2>
+${latencySvg(h)}
+<h2>Throughput over time</h2>
+${throughputSvg(r)}
+<h2>Configuration</h2>
+${table(config)}
+<h2>Data</h2>
+<details><summary>latency distribution, every delivery (µs, .hgrm)</summary><pre>${esc(hgrm(h.all))}</pre></details>
+<details><summary>latency distribution, own delivery (µs, .hgrm)</summary><pre>${esc(hgrm(h.own))}</pre></details>
+<details><summary>JSON report</summary><pre id="report-json">${esc(JSON.stringify(r, null, 1))}</pre></details>
+</body></html>
+`;
+}
