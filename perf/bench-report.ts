@@ -25,6 +25,8 @@ export interface NodeSummary {
   tokenRotations: number | null;
   configurations: number;
   timeline: number[];
+  /** Wall-clock ms at which timeline[0] starts. */
+  timelineStartMs: number;
   cpuUserMs: number;
   cpuSystemMs: number;
   peakRssBytes: number;
@@ -48,8 +50,8 @@ export interface FailoverFigures {
 export interface RunResult {
   summaries: NodeSummary[];
   timelineNodes: number[];
-  /** Seconds from the first spawn to each process's spawn. */
-  timelineOffsetsS: number[];
+  /** Wall-clock ms of the first spawn: the origin of the timelines' common axis. */
+  spawnMs: number;
   coldFormMs: number | null;
   failover: FailoverFigures | null;
 }
@@ -158,7 +160,7 @@ export function buildReport(
       node: n.node, cpuUserMs: n.cpuUserMs, cpuSystemMs: n.cpuSystemMs, peakRssBytes: n.peakRssBytes,
       sentMsgs: n.sentMsgs, deliveredMsgs: n.deliveredMsgs,
     })),
-    timelines: nodes.map((n, i) => ({ node: n.node, offsetS: round3(run.timelineOffsetsS[i] ?? 0), deliveredPerSec: n.timeline })),
+    timelines: nodes.map((n) => ({ node: n.node, offsetS: round3((n.timelineStartMs - run.spawnMs) / 1000), deliveredPerSec: n.timeline })),
     integrity,
   };
   return { report, histograms: { all, own } };

@@ -399,7 +399,7 @@ async function runSteady(args: BenchArgs, stateRoot: string, runs: NodeRun[], ho
   return {
     summaries: runs.map(summaryOf),
     timelineNodes: runs.map((r) => r.id),
-    timelineOffsetsS: runs.map((r) => (r.spawnedMs - spawnMs) / 1000),
+    spawnMs,
     coldFormMs: coldFormMs(runs, args.nodes, spawnMs),
     failover: null,
   };
@@ -442,11 +442,10 @@ async function runFailover(args: BenchArgs, stateRoot: string, runs: NodeRun[], 
   await sleep(Math.max(1000, formedMs + totalS * 1000 - Date.now()));
   for (const r of live) r.child.kill('SIGTERM');
   await waitExits(live, (60 + (hooks.exitGraceS ?? 0)) * 1000);
-  const offsetS = (r: NodeRun): number => (r.spawnedMs - spawnMs) / 1000;
   return {
     summaries: live.map(summaryOf),
     timelineNodes: live.map((r) => r.id),
-    timelineOffsetsS: live.map(offsetS),
+    spawnMs,
     coldFormMs: formedMs - spawnMs,
     failover: {
       killedNode: victimId,

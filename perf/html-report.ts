@@ -120,10 +120,11 @@ function throughputSvg(r: BenchReport): string {
   if (r.failover !== null) {
     marks.push([r.failover.killAtS, `SIGKILL node ${r.failover.killedNode}`], [r.failover.restartAtS, `restart node ${r.failover.killedNode}`]);
   }
-  for (const [at, label] of marks) {
+  marks.forEach(([at, label], i) => {
     parts.push(`<line x1="${sx(at)}" x2="${sx(at)}" y1="${margin.top}" y2="${margin.top + plotH}" stroke="#d62728" stroke-dasharray="4 3"/>`);
-    parts.push(`<text x="${sx(at) + 4}" y="${margin.top + 12}" fill="#d62728">${esc(label)}</text>`);
-  }
+    parts.push(`<text x="${sx(at) + 4}" y="${margin.top + 12 + i * 14}" fill="#d62728">${esc(label)}</text>`);
+  });
+  const legend: string[] = [];
   lines.forEach((l, i) => {
     const color = colors[i % colors.length] as string;
     const d = l.points.map((p) => `${sx(p[0]).toFixed(1)},${sy(p[1]).toFixed(1)}`).join(' ');
@@ -131,10 +132,9 @@ function throughputSvg(r: BenchReport): string {
     for (const p of l.points) {
       parts.push(`<circle cx="${sx(p[0]).toFixed(1)}" cy="${sy(p[1]).toFixed(1)}" r="1.8" fill="${color}"><title>${esc(l.name)} at ${p[0].toFixed(1)} s: ${fmt(p[1])} msgs/s</title></circle>`);
     }
-    parts.push(`<rect x="${width - margin.right - 110}" y="${margin.top + 8 + i * 18}" width="12" height="12" fill="${color}"/>`);
-    parts.push(`<text x="${width - margin.right - 92}" y="${margin.top + 18 + i * 18}">${esc(l.name)}${i >= r.config.nodes ? ' (restarted)' : ''}</text>`);
+    legend.push(`<span class="key"><span class="swatch" style="background:${color}"></span>${esc(l.name)}${i >= r.config.nodes ? ' (restarted)' : ''}</span>`);
   });
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="throughput over time">${parts.join('')}</svg>`;
+  return `<div class="legend">${legend.join('')}</div><svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="throughput over time">${parts.join('')}</svg>`;
 }
 
 function table(rows: [string, string][]): string {
@@ -182,7 +182,8 @@ h1 { font-size: 20px; } h2 { font-size: 16px; margin-top: 28px; }
 table { border-collapse: collapse; } th, td { text-align: left; padding: 3px 10px; border-bottom: 1px solid #ddd; vertical-align: top; }
 th { font-weight: 600; white-space: nowrap; }
 svg { background: #fff; border: 1px solid #ddd; } svg text { font: 11px system-ui, sans-serif; fill: #333; }
-.grid { stroke: #e5e5e5; } pre { background: #f6f6f6; padding: 8px; overflow: auto; font-size: 12px; }
+.grid { stroke: #e5e5e5; } .legend { margin: 4px 0; } .key { margin-right: 14px; }
+.swatch { display: inline-block; width: 12px; height: 12px; margin-right: 4px; vertical-align: -1px; } pre { background: #f6f6f6; padding: 8px; overflow: auto; font-size: 12px; }
 </style></head>
 <body>
 <h1>${esc(title)}</h1>

@@ -63,7 +63,8 @@ on stderr and exit 2; a fatal runtime error exits 1.
 The JSON line has: node, incarnation, sentMsgs, deliveredMsgs, deliveredMsgsPerSec,
 deliveredBytes, ownLatencyUs {p50,p90,p99,p999,p9999,max,count}, latencyUs (every delivery),
 integrity {corrupt,missing,duplicated,reordered}, retransmitsSent, configurations (regular
-configurations installed), tokenRotations, timeline (deliveries per second), cpuUserMs,
+configurations installed), tokenRotations, timeline (deliveries per second), timelineStartMs
+(wall-clock ms since the epoch at which timeline's first second starts), cpuUserMs,
 cpuSystemMs, peakRssBytes, and the encoded histograms (ownHistogram, latencyHistogram).
 `;
 
@@ -256,6 +257,7 @@ export async function runNodeCommand(argv: string[], out: Out = process): Promis
   });
 
   const startNs = nowNs();
+  const startWallMs = Date.now();
   const own = createLatencyHistogram();
   const all = createLatencyHistogram();
   const timeline: number[] = [];
@@ -386,6 +388,7 @@ export async function runNodeCommand(argv: string[], out: Out = process): Promis
     tokenRotations: stats?.engine.tokenRotations ?? null,
     configurations,
     timeline,
+    timelineStartMs: startWallMs,
     firstDeliveryMs: Number(firstDeliveryNs - startNs) / 1e6,
     lastDeliveryMs: Number(lastDeliveryNs - startNs) / 1e6,
     cpuUserMs: Math.round(usage.userCPUTime / 1000),
