@@ -153,6 +153,7 @@ function main(): void {
     msgsPerSecMedian: Math.round(median(msgs)),
     msgsPerSecMin: Math.round(Math.min(...msgs)),
     msgsPerSecMax: Math.round(Math.max(...msgs)),
+    msgsPerSecRuns: msgs.map(Math.round),
     framesPerSecMedian: Math.round(median(results.map((r) => r.framesPerSec))),
     rotationsPerSecMedian: Math.round(median(results.map((r) => r.rotationsPerSec))),
   };

@@ -5,7 +5,7 @@
  * spinning: on 2 cores a spinning side steals the other's core). Not a test: it prints figures.
  *
  *   npx tsc -p tsconfig.json && node dist/perf/ring-throughput.js \
- *     [--runs 5] [--capacity-bytes 262144] [--records-small 4000000] [--records-large 1000000]
+ *     [--runs 5] [--capacity-bytes 262144] [--records-small 4000000] [--records-large 1000000] [--json]
  *
  * Prints, per payload size, the median of the runs, their spread (min..max) and every run: the
  * host freezes threads now and then, so one slow run says little. The producer calls
@@ -106,12 +106,16 @@ async function main(): Promise<void> {
     { payloadBytes: 64, recordCount: flag('records-small', 4_000_000) },
     { payloadBytes: 1024, recordCount: flag('records-large', 1_000_000) },
   ];
-  console.log(`ring-throughput: node ${process.version}, ring ${capacityBytes} B, ${runs} runs`);
+  const json = process.argv.includes('--json');
+  const all: { payloadBytes: number; recordCount: number; rates: number[] }[] = [];
+  if (!json) console.log(`ring-throughput: node ${process.version}, ring ${capacityBytes} B, ${runs} runs`);
   for (const { payloadBytes, recordCount } of cases) {
     const rates: number[] = [];
     for (let run = 0; run < runs; run++) {
       rates.push(await runOnce(payloadBytes, recordCount, capacityBytes));
     }
+    all.push({ payloadBytes, recordCount, rates: rates.map(Math.round) });
+    if (json) continue;
     rates.sort((a, b) => a - b);
     const median = rates[Math.floor(rates.length / 2)] ?? 0;
     const min = rates[0] ?? 0;
@@ -123,6 +127,7 @@ async function main(): Promise<void> {
         `runs: ${rates.map(fmt).join(' ')}`,
     );
   }
+  if (json) console.log(JSON.stringify(all));
 }
 
 function fmt(recordsPerS: number): string {
