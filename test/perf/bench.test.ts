@@ -1,0 +1,170 @@
+/**
+ * `totem-evs bench` as a user runs it (the compiled CLI in dist/): argument errors, a short real
+ * run whose JSON has every field README.md documents, the HTML report, and the failover scenario.
+ * Figures are not checked (this host is shared and slow at times): only shape and integrity.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const cliPath = fileURLToPath(new URL('../../dist/api/cli.js', import.meta.url));
+const readmePath = fileURLToPath(new URL('../../README.md', import.meta.url));
+const scratch = mkdtempSync(join(tmpdir(), 'totem-evs-bench-test-'));
+
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function bench(args: string[], timeoutMs: number): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [cliPath, 'bench', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`bench ${args.join(' ')} did not finish in ${timeoutMs} ms: ${stderr}`));
+    }, timeoutMs);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** The JSON fields listed in README.md's "Measuring" section: table rows starting with | `path` |. */
+function documentedFields(): string[] {
+  const readme = readFileSync(readmePath, 'utf8');
+  const section = readme.slice(readme.indexOf('## Measuring'));
+  const fields = [...section.matchAll(/^\| `([a-zA-Z0-9_.[\]]+)` \|/gm)].map((m) => m[1] as string);
+  return fields;
+}
+
+/** Every leaf path of a JSON value; array elements as `[]`, objects inside arrays followed. */
+function leafPaths(value: unknown, prefix = ''): string[] {
+  if (Array.isArray(value)) {
+    const inner = value.length > 0 && typeof value[0] === 'object' && value[0] !== null ? leafPaths(value[0], `${prefix}[]`) : [];
+    return [prefix, ...inner];
+  }
+  if (typeof value === 'object' && value !== null) {
+    return Object.entries(value).flatMap(([k, v]) => leafPaths(v, prefix === '' ? k : `${prefix}.${k}`));
+  }
+  return [prefix];
+}
+
+function has(report: unknown, path: string): boolean {
+  let values: unknown[] = [report];
+  for (const part of path.replace(/\[\]/g, '.[]').split('.').filter((p) => p !== '')) {
+    const next: unknown[] = [];
+    for (const v of values) {
+      if (part === '[]') {
+        if (!Array.isArray(v)) return false;
+        next.push(...v);
+      } else {
+        if (v === null || typeof v !== 'object' || !(part in v)) return false;
+        next.push((v as Record<string, unknown>)[part]);
+      }
+    }
+    values = next;
+  }
+  return values.length > 0;
+}
+
+describe('totem-evs bench', () => {
+  it.each([
+    [['--nodes', 'x'], /--nodes takes a whole number/],
+    [['--nodes', '0'], /--nodes must be in 1\.\.64/],
+    [['--size', '8'], /--size must be in/],
+    [['--order', 'fast'], /--order is agreed or safe/],
+    [['--duration', '0'], /--duration must be above 0/],
+    [['--scenario', 'chaos'], /--scenario is steady or failover/],
+    [['--scenario', 'failover', '--nodes', '1'], /failover needs --nodes 2/],
+    [['--scenario', 'failover', '--senders', 'all'], /one sender/],
+    [['--baseline', 'tcp'], /--baseline takes udp/],
+    [['--baseline', 'udp', '--nodes', '1'], /--baseline udp needs --nodes 2/],
+    [['--report'], /--report takes a file name/],
+    [['--frobnicate'], /unknown flag '--frobnicate'/],
+  ])('%j exits 2 with one line on stderr', async (args, message) => {
+    const r = await bench(args, 20_000);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    const lines = r.stderr.split('\n').filter((l) => l !== '');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^totem-evs bench: /);
+    expect(lines[0]).toMatch(message);
+  });
+
+  it('--help documents the new flags', async () => {
+    const r = await bench(['--help'], 20_000);
+    expect(r.code).toBe(0);
+    for (const flag of ['--report', '--baseline', '--scenario', '--json']) expect(r.stdout).toContain(flag);
+  });
+
+  it('a short run prints a JSON with every documented field, no integrity error, and writes the HTML report', async () => {
+    const reportFile = join(scratch, 'report.html');
+    const r = await bench(['--nodes', '2', '--duration', '1', '--warmup', '0', '--json', '--report', reportFile], 120_000);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    const report = JSON.parse(lines[0] as string) as Record<string, any>;
+
+    const documented = documentedFields();
+    expect(documented.length).toBeGreaterThan(30);
+    // failover and baseline are null without --scenario failover / --baseline udp.
+    const optional = (p: string): boolean => p.startsWith('failover.') || p.startsWith('baseline.');
+    for (const field of documented) {
+      if (!optional(field)) expect({ field, present: has(report, field) }).toEqual({ field, present: true });
+    }
+    for (const path of leafPaths(report)) {
+      expect({ path, documented: documented.includes(path) }).toEqual({ path, documented: true });
+    }
+    expect(report['failover']).toBeNull();
+    expect(report['baseline']).toBeNull();
+    expect(report['integrity']).toEqual({ corrupt: 0, missing: 0, duplicated: 0, reordered: 0 });
+    expect(report['config'].nodes).toBe(2);
+    expect(report['latencyUs'].count).toBeGreaterThan(0);
+    expect(report['timelines']).toHaveLength(2);
+    expect(report['membership'].coldFormMs).toBeGreaterThan(0);
+
+    expect(existsSync(reportFile)).toBe(true);
+    const html = readFileSync(reportFile, 'utf8');
+    expect(html).toMatch(/^<!doctype html>/);
+    // Nothing to fetch: no script or stylesheet source, no link, no CSS import or url().
+    expect(html).not.toMatch(/<script|<link|<img|<iframe|\b(src|href)\s*=|@import|url\(/);
+    expect(html).toContain('Latency percentile distribution');
+    expect(html).toContain('Throughput over time');
+    expect((html.match(/<svg /g) ?? []).length).toBe(2);
+    expect(html).toContain(report['throughput'].msgsPerSecSlowest.toLocaleString('en-US'));
+    expect(html).toContain('Percentile'); // the .hgrm table of the merged histogram
+    expect(html).toContain(`&quot;msgsPerSecSlowest&quot;: ${report['throughput'].msgsPerSecSlowest}`);
+  });
+
+  it('--scenario failover times the kill, the survivors\' new configuration and the rejoin; --baseline udp', async () => {
+    const r = await bench(['--scenario', 'failover', '--nodes', '3', '--duration', '3', '--warmup', '0', '--token-ms', '500', '--rate', '200', '--baseline', 'udp', '--baseline-s', '0.5', '--json'], 150_000);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.stdout.trim()) as Record<string, any>;
+    for (const field of documentedFields().filter((p) => p.startsWith('failover.') || p.startsWith('baseline.'))) {
+      expect({ field, present: has(report, field) }).toEqual({ field, present: true });
+    }
+    const f = report['failover'];
+    expect(f.killedNode).toBe(3);
+    expect(f.perSurvivorDetectMs).toHaveLength(2);
+    expect(f.detectMs).toBeGreaterThan(0);
+    expect(f.restartAtS).toBeGreaterThan(f.killAtS);
+    expect(f.perNodeRejoinMs).toHaveLength(3);
+    expect(report['baseline'].receivers).toBe(2);
+    expect(report['baseline'].framesPerSecSlowest).toBeGreaterThan(0);
+    expect(report['nodes'].map((n: { node: string }) => n.node)).toEqual(['1', '2', '3']);
+    expect(report['integrity']).toEqual({ corrupt: 0, missing: 0, duplicated: 0, reordered: 0 });
+  });
+});
