@@ -20,6 +20,7 @@ import { confLine, deliverLine } from '../api/tracing/trace-types.js';
 import { Doorbell } from './ring/doorbell.js';
 import { SpscRing } from './ring/spsc-ring.js';
 import { SyncControl } from './control.js';
+import { WakeFlag, WakeFlags } from './wake-flags.js';
 import {
   decodeConfiguration,
   decodeFrame,
@@ -49,6 +50,7 @@ const bells = data.rings.bells;
 const deliveryBell = new Doorbell(bells.delivery.sab, bells.delivery.byteOffset);
 const tokenBell = new Doorbell(bells.token.sab, bells.token.byteOffset);
 const mainBell = new Doorbell(bells.main.sab, bells.main.byteOffset);
+const flags = new WakeFlags(data.rings.flags);
 
 const trace = data.traceDir === null ? null : new FileTraceWriter(data.traceDir, self, data.incarnation);
 const names = new GroupNameEncoder();
@@ -70,13 +72,15 @@ let stopping = false;
 
 function waitForRoom(lengthBytes: number): void {
   counters.roomWaits++;
-  // The main thread rings this doorbell after every read of the delivery ring.
+  // F1 before any check of room (wake-flags.ts): the main thread rings after a read only then.
+  flags.set(WakeFlag.deliveryWantsRoom);
   const ready = (): boolean => deliveryRing.canClaim(lengthBytes) || control.poll();
   while (!deliveryRing.canClaim(lengthBytes)) {
     deliveryBell.waitSync(parkMsMax, ready);
     // Keep answering the main thread while blocked (stats); 'crash' must work here too.
     if (control.poll()) handleControl(true);
   }
+  flags.clear(WakeFlag.deliveryWantsRoom);
 }
 
 function claim(type: number, lengthBytes: number): number {
@@ -185,8 +189,8 @@ function run(): void {
   for (;;) {
     if (control.poll()) handleControl(false);
     const count = frameRing.read(onFrameRecord, frameBatchMax);
-    // After read()'s head store: the token worker may be waiting for room in the frame ring.
-    if (count > 0) tokenBell.wake();
+    // After read()'s head store, if the token worker waits for room (wake-flags.ts).
+    if (count > 0 && flags.isSet(WakeFlag.tokenWantsRoom)) tokenBell.wake();
     checkDrained();
     if (count > 0) continue;
     // Stop only with the frame ring empty: the token worker has stopped before this is asked, so

@@ -5,7 +5,9 @@
  *
  *   socket ──► open (key) ──► check sender ──► in ring ──► token worker
  *   token worker ──► out ring ──► seal (key) ──► socket (one member, every member, or the group)
- *                                      └─ destination 0 or this node: plain copy into the in ring
+ *
+ * The token worker loops its own broadcasts back to its engine itself; a record for this node
+ * alone (which it does not write) would still be copied into the in ring, plain.
  *
  * A full in ring drops the datagram (counted): this thread must not block its event loop, and the
  * protocol retransmits what is lost, exactly as if the kernel had dropped it.
@@ -20,6 +22,7 @@ import { SpscRing } from './ring/spsc-ring.js';
 import { describeCode, isMainMessage, toTotemError } from './control.js';
 import type { WorkerMessage } from './control.js';
 import { outHeaderBytes, RecordType, ringView } from './records.js';
+import { WakeFlag, WakeFlags } from './wake-flags.js';
 import type { NetWorkerData } from './worker-data.js';
 
 const data = workerData as NetWorkerData;
@@ -30,6 +33,7 @@ const outRing = new SpscRing(data.rings.out);
 const outView = ringView(outRing.buffer);
 const netBell = new Doorbell(data.rings.bells.net.sab, data.rings.bells.net.byteOffset).watch(outRing);
 const tokenBell = new Doorbell(data.rings.bells.token.sab, data.rings.bells.token.byteOffset);
+const flags = new WakeFlags(data.rings.flags);
 const sealer = data.key === null ? null : new PacketSealer(data.key, self);
 const opener = data.key === null ? null : new PacketOpener(data.key);
 /** Outbound records per read() before yielding to the event loop, so receives are not starved. */
@@ -137,8 +141,7 @@ function onOutRecord(type: number, buffer: Uint8Array, offset: number, length: n
   // packet is copied, since dgram holds the bytes until the send completes and the ring reuses them.
   const wire = sealer === null ? packet.slice() : sealer.seal(packet);
   if (destination === 0) {
-    // Own broadcasts must loop back (engine/README.md): straight into the in ring.
-    toToken(packet);
+    // To the other members only: the token worker has already looped it back to its engine.
     t.broadcast(wire);
   } else {
     t.sendTo(destination, wire);
@@ -152,8 +155,8 @@ function yieldToEventLoop(): Promise<void> {
 async function outLoop(): Promise<void> {
   while (!stopping) {
     const count = outRing.read(onOutRecord, outBatchMax);
-    // After read()'s head store: the token worker may be waiting for room in the out ring.
-    tokenBell.wake();
+    // After read()'s head store, if the token worker waits for room (wake-flags.ts).
+    if (count > 0 && flags.isSet(WakeFlag.tokenWantsRoom)) tokenBell.wake();
     if (count > 0) {
       await yieldToEventLoop();
       continue;

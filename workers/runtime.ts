@@ -23,6 +23,7 @@ import { pickIncarnation } from '../api/tracing/trace-writer.js';
 import { KeyFileError, readKeyFile } from './net/key-file.js';
 import { Doorbell } from './ring/doorbell.js';
 import { SpscRing } from './ring/spsc-ring.js';
+import { WakeFlag, WakeFlags } from './wake-flags.js';
 import { describeCode, isWorkerMessage } from './control.js';
 import type { MainMessage, ThreadName, WorkerMessage } from './control.js';
 import {
@@ -59,6 +60,15 @@ const mebibyte = 1024 * 1024;
  *   pause for GC; the largest ring sits where the slowest reader is.
  */
 export const submitRingBytesMin = 4 * mebibyte;
+/**
+ * What submit() lets wait in the submit ring (a record larger than this is taken when the ring is
+ * empty). The ring itself must be 8 × the largest record, but a message that waits there waits
+ * in line: at saturation own-delivery latency is about the bytes queued ahead over the
+ * throughput, and 16 MiB queued at ~15 MB/s was a second. 256 KiB is a few ms at full speed and
+ * still thousands of small messages, plenty to keep the token worker fed between two token
+ * visits (the main thread refills it when it is half empty).
+ */
+export const submitQueueBytesMax = 256 * 1024;
 export const inRingBytes = 8 * mebibyte;
 export const outRingBytes = 4 * mebibyte;
 export const frameRingBytes = 8 * mebibyte;
@@ -72,6 +82,11 @@ const stopTimeoutMs = 5000;
 
 export interface RuntimeDeps {
   logger?: Logger;
+}
+
+/** Whether a submission of lengthBytes may join usedBytes already queued (submitQueueBytesMax). */
+function submitFits(usedBytes: number, lengthBytes: number): boolean {
+  return usedBytes === 0 || usedBytes + lengthBytes <= submitQueueBytesMax;
 }
 
 function capacityFor(minBytes: number, recordBytesMax: number): number {
@@ -173,6 +188,7 @@ class Runtime implements NodeRuntime {
   private readonly mainBell: Doorbell;
   private readonly tokenBell: Doorbell;
   private readonly deliveryBell: Doorbell;
+  private readonly flags: WakeFlags;
   private readonly names = new GroupNameEncoder();
   private readonly groupNames = new GroupNameDecoder();
   private readonly messageBytesMax: number;
@@ -228,7 +244,9 @@ class Runtime implements NodeRuntime {
    */
   private submitHasRoom(): boolean {
     const ring = this.submitRing;
-    return ring.canClaim(this.refusedBytes) && ring.usedBytes() <= ring.capacityBytes / 2;
+    const used = ring.usedBytes();
+    return ring.canClaim(this.refusedBytes) && used <= submitQueueBytesMax / 2 &&
+      submitFits(used, this.refusedBytes);
   }
 
   constructor(
@@ -248,6 +266,7 @@ class Runtime implements NodeRuntime {
     this.mainBell = new Doorbell(b.main.sab, b.main.byteOffset);
     this.tokenBell = new Doorbell(b.token.sab, b.token.byteOffset);
     this.deliveryBell = new Doorbell(b.delivery.sab, b.delivery.byteOffset);
+    this.flags = new WakeFlags(shared.flags);
     this.rings = [
       { name: 'submit', ring: this.submitRing },
       { name: 'in', ring: new SpscRing(shared.in) },
@@ -433,8 +452,8 @@ class Runtime implements NodeRuntime {
       this.fail(err instanceof TotemError ? err : new TotemError('TOTEM_ERR_WORKER_DIED', String(err)));
       return 0;
     }
-    // After read()'s head store: the delivery worker may be waiting for room.
-    if (count > 0) this.deliveryBell.wake();
+    // After read()'s head store, and only if the delivery worker waits for room (wake-flags.ts).
+    if (count > 0 && this.flags.isSet(WakeFlag.deliveryWantsRoom)) this.deliveryBell.wake();
     return count;
   }
 
@@ -448,6 +467,7 @@ class Runtime implements NodeRuntime {
     if (!this.writableWanted || this.closing) return;
     if (!this.submitHasRoom()) return;
     this.writableWanted = false;
+    this.flags.clear(WakeFlag.mainWantsRoom);
     try {
       this.events.writable();
     } catch (err) {
@@ -466,7 +486,16 @@ class Runtime implements NodeRuntime {
   private refused(lengthBytes: number): false {
     this.writableWanted = true;
     this.refusedBytes = lengthBytes;
+    // F1, then F2 (wake-flags.ts): a read of the token worker between the refusal and the flag
+    // did not ring; if it made room, the pump must still see it.
+    this.flags.set(WakeFlag.mainWantsRoom);
+    if (this.submitHasRoom()) this.mainBell.wake();
     return false;
+  }
+
+  /** After a commit to the submit ring: ring the token worker only if it takes submissions. */
+  private wakeToken(): void {
+    if (this.flags.isSet(WakeFlag.tokenTakesSubmissions)) this.tokenBell.wake();
   }
 
   submit(group: string, payload: Uint8Array, guarantee: Guarantee): boolean {
@@ -481,12 +510,13 @@ class Runtime implements NodeRuntime {
     const name = this.names.encode(group);
     const length = submitRecordBytes(name, payload);
     const ring = this.submitRing;
+    if (!submitFits(ring.usedBytes(), length)) return this.refused(length);
     // Encoded straight into the ring: the one copy of the payload on this thread.
     const offset = ring.tryClaim(RecordType.submitMessage, length);
     if (offset === null) return this.refused(length);
     encodeSubmitMessage(ring.buffer, offset, guarantee, name, payload);
     ring.commit();
-    this.tokenBell.wake();
+    this.wakeToken();
     this.submitted++;
     return true;
   }
@@ -503,7 +533,7 @@ class Runtime implements NodeRuntime {
     this.checkOpen();
     const name = this.names.encode(group);
     if (!this.submitRing.write(type, name)) return this.refused(name.length);
-    this.tokenBell.wake();
+    this.wakeToken();
     return true;
   }
 
@@ -641,6 +671,7 @@ export async function startRuntime(
     frames: frames.sab,
     delivery: delivery.sab,
     bells: { main: bellOf(delivery), net: bellOf(out), token: bellOf(inRing), delivery: bellOf(frames) },
+    flags: WakeFlags.create().sab,
   };
   const runtime = new Runtime(options, events, logger, shared, incarnation);
   const common = { nodeId, incarnation, logLevel: options.logLevel, rings: shared };

@@ -6,13 +6,15 @@
  *   take control messages (receiveMessageOnPort)
  *   in ring: copy each packet out (the engine keeps references to what it is given), onPacket
  *   timers due: onTimer
- *   submit ring: hand each submission to the Packer; when the Packer refuses (its send queue is
- *     full), keep it and stop reading the ring until a token visit has made room: the ring then
- *     fills and the main thread's submit returns false (backpressure)
+ *   submit ring: hand each submission to the Packer; when the Packer holds two visits' worth of
+ *     frames (feedFramesMax) or refuses (its send queue is full), keep it and stop reading the
+ *     ring until a token visit has taken frames: the ring then fills and the main thread's submit
+ *     returns false (backpressure)
  *   nothing to do: Atomics.wait on the one doorbell word both input rings ring, until the next
  *     timer deadline
  *
- * Effects: host.send → out ring (net worker); deliverFrame and configurations → frame ring
+ * Effects: host.send → out ring (net worker), and own broadcasts also straight back to the engine
+ * at the next turn of the loop (loopback); deliverFrame and configurations → frame ring
  * (delivery worker); storeRingSeq → the state store, synchronously, before the packet announcing
  * the ring leaves (the engine calls it first). When an output ring is full this thread waits for
  * room on its own doorbell (the consumers ring it after every read): a frame delivery is never
@@ -35,6 +37,7 @@ import type { LogLevel, Logger } from '../api/logger.js';
 import { Doorbell } from './ring/doorbell.js';
 import { SpscRing } from './ring/spsc-ring.js';
 import { SyncControl } from './control.js';
+import { WakeFlag, WakeFlags } from './wake-flags.js';
 import {
   encodeConfiguration,
   encodeFrame,
@@ -55,6 +58,14 @@ const control = new SyncControl(port, 'token');
 /** Records taken per read() of one ring before the loop looks at the others. */
 const inBatchMax = 256;
 const submitBatchMax = 64;
+/**
+ * Frames of backlog the Packer is fed up to: two token visits' worth (maxMessages each). More
+ * buys no throughput (a visit sends at most maxMessages) and only adds queueing delay: at
+ * saturation a message waits for everything queued ahead of it, and the Packer's own bound
+ * (sendQueueBytesMax, 4 MiB) is a quarter of a second at 15 MB/s. A message is always taken when
+ * the backlog is below this, whatever its size.
+ */
+const feedFramesMax = 2 * data.engine.maxMessages;
 /** Longest wait for room in the out ring before a packet is dropped (the last resort). */
 const outRoomWaitMs = 200;
 /** Longest single park: control messages are also checked on the way (bounded staleness). */
@@ -71,6 +82,7 @@ const tokenBell = new Doorbell(bells.token.sab, bells.token.byteOffset);
 const netBell = new Doorbell(bells.net.sab, bells.net.byteOffset);
 const deliveryBell = new Doorbell(bells.delivery.sab, bells.delivery.byteOffset);
 const mainBell = new Doorbell(bells.main.sab, bells.main.byteOffset);
+const flags = new WakeFlags(data.rings.flags);
 
 const severity: Record<LogLevel, number> = { error: 0, warn: 1, info: 2, debug: 3 };
 const threshold = severity[data.logLevel];
@@ -146,18 +158,37 @@ const srp = new Srp(
  */
 function waitForRoom(ring: SpscRing, lengthBytes: number, deadlineMs: number): boolean {
   counters.roomWaits++;
-  const ready = (): boolean => ring.canClaim(lengthBytes) || control.poll();
-  for (;;) {
-    if (ring.canClaim(lengthBytes)) return true;
-    const leftMs = deadlineMs - performance.now();
-    if (leftMs <= 0) return false;
-    tokenBell.waitSync(Math.min(leftMs, parkMsMax), ready);
-    // A 'crash' must work even while blocked here, and a stop must not wait for room forever.
-    if (control.poll() && handleUrgentControl()) return false;
+  // F1 before any check of room (wake-flags.ts): the net and delivery workers ring only then.
+  flags.set(WakeFlag.tokenWantsRoom);
+  try {
+    const ready = (): boolean => ring.canClaim(lengthBytes) || control.poll();
+    for (;;) {
+      if (ring.canClaim(lengthBytes)) return true;
+      const leftMs = deadlineMs - performance.now();
+      if (leftMs <= 0) return false;
+      tokenBell.waitSync(Math.min(leftMs, parkMsMax), ready);
+      // A 'crash' must work even while blocked here, and a stop must not wait for room forever.
+      if (control.poll() && handleUrgentControl()) return false;
+    }
+  } finally {
+    flags.clear(WakeFlag.tokenWantsRoom);
   }
 }
 
+/**
+ * Own broadcasts and packets to this node, for the engine to receive at the next turn of the
+ * loop (never recursively: engine/README.md). Looping them back here rather than through the net
+ * worker saves two thread hand-offs per own frame: an own message is delivered (and its
+ * application sees it) without waiting for the net worker to be scheduled and to wake this
+ * thread again. A copy: the engine gives no promise about the bytes it passed to send.
+ */
+let loopback: Uint8Array[] = [];
+
 function sendPacket(to: number, bytes: Uint8Array): void {
+  if (to === 0 || to === engine.nodeId) {
+    loopback.push(bytes.slice());
+    if (to !== 0) return;
+  }
   const length = outHeaderBytes + bytes.length;
   let offset = outRing.tryClaim(RecordType.outPacket, length);
   if (offset === null) {
@@ -214,6 +245,15 @@ function onInRecord(type: number, buffer: Uint8Array, offset: number, length: nu
   srp.onPacket(nowMs, buffer.slice(offset, offset + length));
 }
 
+/** Hands the looped-back packets to the engine; those it sends meanwhile wait for the next turn. */
+function receiveLoopback(): number {
+  if (loopback.length === 0) return 0;
+  const batch = loopback;
+  loopback = [];
+  for (const bytes of batch) srp.onPacket(nowMs, bytes);
+  return batch.length;
+}
+
 function onSubmitRecord(type: number, buffer: Uint8Array, offset: number, length: number): void {
   if (type === RecordType.submitMessage) {
     const nameBytes = buffer[offset + 1] as number;
@@ -246,6 +286,7 @@ function feedPacker(): boolean {
   while (pending.length > 0) {
     const p = pending[0] as PendingSubmission;
     if (p.type === RecordType.submitMessage) {
+      if (packer.backlogFrames() >= feedFramesMax) break;
       const counter = packer.submit(p.group, p.payload, p.guarantee);
       if (counter === false) break;
       counters.messagesSubmitted = counter;
@@ -266,6 +307,10 @@ function feedPacker(): boolean {
     pending.shift();
     fed = true;
   }
+  // The main thread rings for submissions only while they are taken (wake-flags.ts): the flag is
+  // set before the loop next looks at the ring, and cleared while the Packer is not fed.
+  if (pending.length === 0) flags.set(WakeFlag.tokenTakesSubmissions);
+  else flags.clear(WakeFlag.tokenTakesSubmissions);
   if (fed) srp.onSubmit();
   return fed;
 }
@@ -275,8 +320,8 @@ function readSubmissions(): number {
   // ring back (backpressure), and order must be kept.
   if (pending.length > 0) return 0;
   const count = submitRing.read(onSubmitRecord, submitBatchMax);
-  // After read()'s head store: the main thread may wait for room (writable).
-  if (count > 0) mainBell.wake();
+  // After read()'s head store, if the main thread waits for room (writable).
+  if (count > 0 && flags.isSet(WakeFlag.mainWantsRoom)) mainBell.wake();
   return count;
 }
 
@@ -336,7 +381,8 @@ function run(): void {
       continue;
     }
     nowMs = performance.now();
-    let work = inRing.read(onInRecord, inBatchMax);
+    let work = receiveLoopback();
+    work += inRing.read(onInRecord, inBatchMax);
     // After read()'s head store: the net worker never waits for room, but the wake is one load.
     if (srp.nextTimerMs() <= (nowMs = performance.now())) {
       srp.onTimer(nowMs);
@@ -346,7 +392,7 @@ function run(): void {
     const read = readSubmissions();
     if (read > 0 && feedPacker()) work++;
     work += read;
-    if (work > 0) continue;
+    if (work > 0 || loopback.length > 0) continue;
     const timeoutMs = srp.nextTimerMs() - performance.now();
     if (timeoutMs <= 0) continue;
     tokenBell.waitSync(Math.min(timeoutMs, parkMsMax), idleReady);

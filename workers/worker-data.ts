@@ -22,6 +22,8 @@ export interface SharedRings {
   frames: SharedArrayBuffer;
   delivery: SharedArrayBuffer;
   bells: { main: BellRef; net: BellRef; token: BellRef; delivery: BellRef };
+  /** wake-flags.ts: which waits a doorbell ring can end. */
+  flags: SharedArrayBuffer;
 }
 
 interface CommonData {
