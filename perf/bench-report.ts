@@ -71,7 +71,7 @@ export interface BenchReport {
     maxMessages: number; scenario: string; frameBytes: number; msgsPerFrame: number; transport: string;
     host: string; nodeVersion: string;
   };
-  throughput: { msgsPerSecSlowest: number; mbPerSecSlowest: number; perNodeMsgsPerSec: number[] };
+  throughput: { msgsPerSecSlowest: number; mbPerSecSlowest: number; perNodeMsgsPerSec: number[]; measuredS: number };
   latencyUs: LatencySummaryUs;
   ownLatencyUs: LatencySummaryUs;
   protocol: { tokenRotationsPerSec: number; retransmitsSent: number; configurations: number[] };
@@ -95,14 +95,33 @@ export function buildReport(
   udp: UdpBaselineResult | null,
 ): { report: BenchReport; histograms: MergedHistograms } {
   const nodes = run.summaries;
-  // The measured window is whole seconds of each node's timeline after the warmup. In failover,
-  // the restarted node (a later process) is left out of the throughput figures.
-  const from = Math.ceil(args.warmupS) + 1;
-  const to = from + Math.floor(args.durationS);
+  // The measured window, on the wall clock: from the moment the ring formed (the senders start
+  // then) plus the warmup, to the end of --duration or the senders' last delivery, whichever is
+  // first. Each node's per-second bins are weighted by their overlap with it (a bin past the end
+  // of a node's timeline counts as zero deliveries). In failover, the restarted node (a later
+  // process) is left out of the throughput figures.
+  const loadStartMs = run.spawnMs + (run.coldFormMs ?? 0);
+  const senders = nodes.slice(0, Math.max(1, args.senders));
+  const loadEndMs = Math.max(...senders.map((n) => n.timelineStartMs + n.lastDeliveryMs));
+  let windowStartMs = loadStartMs + args.warmupS * 1000;
+  let windowEndMs = Math.min(windowStartMs + args.durationS * 1000, loadEndMs);
+  if (windowEndMs - windowStartMs < 500) {
+    windowStartMs = loadStartMs;
+    windowEndMs = Math.max(loadStartMs + 1, loadEndMs);
+  }
   const measured = run.failover === null ? nodes : nodes.slice(0, args.nodes - 1);
   const rates = measured.map((n) => {
-    const window = n.timeline.slice(from, to);
-    return window.length === 0 ? 0 : window.reduce((a, b) => a + b, 0) / window.length;
+    let weighted = 0;
+    let overlapMs = 0;
+    const firstBin = Math.floor((windowStartMs - n.timelineStartMs) / 1000);
+    const lastBin = Math.floor((windowEndMs - n.timelineStartMs) / 1000);
+    for (let i = Math.max(0, firstBin); i <= lastBin; i++) {
+      const binStartMs = n.timelineStartMs + i * 1000;
+      const ov = Math.max(0, Math.min(binStartMs + 1000, windowEndMs) - Math.max(binStartMs, windowStartMs));
+      weighted += (n.timeline[i] ?? 0) * ov;
+      overlapMs += ov;
+    }
+    return overlapMs === 0 ? 0 : weighted / overlapMs;
   });
   const slowest = rates.length === 0 ? 0 : Math.min(...rates);
   const all = createLatencyHistogram();
@@ -145,6 +164,7 @@ export function buildReport(
       msgsPerSecSlowest: Math.round(slowest),
       mbPerSecSlowest: round3(mbPerSecSlowest),
       perNodeMsgsPerSec: rates.map(Math.round),
+      measuredS: round3((windowEndMs - windowStartMs) / 1000),
     },
     latencyUs: summarizeUs(all),
     ownLatencyUs: summarizeUs(own),
