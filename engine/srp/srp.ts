@@ -107,6 +107,8 @@ export class Srp {
   private procSet = new Set<NodeId>();
   private failSet = new Set<NodeId>();
   private consensus = new Set<NodeId>();
+  /** When each processor was last heard from (any packet it sent), for silence in Gather. */
+  private readonly lastHeardMs = new Map<NodeId, number>();
   private failedToRecv = false;
   /** What started the membership change under way (reported with its configurations). */
   private changeCause: ConfigurationCause = 'start';
@@ -196,6 +198,7 @@ export class Srp {
       return;
     }
     const packet = result.packet;
+    this.lastHeardMs.set(packet.sender, nowMs);
     switch (packet.type) {
       case 'token':
         this.onToken(packet);
@@ -311,6 +314,7 @@ export class Srp {
       case 'commit':
       case 'recovery':
         this.log('info', `token lost while forming ring ${ringIdToString(this.ring.ringId)} (${this.state})`);
+        this.abandonAttempt();
         this.enterGather('token-loss', this.newMembers.filter((m) => m !== this.self));
         break;
     }
@@ -338,12 +342,19 @@ export class Srp {
       this.timers.arm('tokenLoss', this.nowMs, this.config.tokenTimeoutMs);
       return;
     }
-    const silent: NodeId[] = [];
+    // First fail only the processors that sent no join at all this round, and give everyone a
+    // round to agree on that; only when nobody new fell silent are the processors that answer but
+    // disagree failed too, as corosync does at once (deviation, README). Failing live but
+    // disagreeing processors at once splits rings that can all hear each other whenever their
+    // rounds are out of step, and they can stay out of step forever.
+    const unmatched: NodeId[] = [];
     for (const p of this.procSet) {
-      if (!this.consensus.has(p) && !this.failSet.has(p)) silent.push(p);
+      if (!this.consensus.has(p) && !this.failSet.has(p)) unmatched.push(p);
     }
-    for (const p of silent) this.failSet.add(p);
-    this.enterGather('consensus-timeout', silent);
+    const silent = unmatched.filter((p) => this.isSilent(p));
+    const failed = silent.length > 0 ? silent : unmatched;
+    for (const p of failed) this.failSet.add(p);
+    this.enterGather('consensus-timeout', failed);
   }
 
   // ------------------------------------------------------------------------------------------
@@ -394,6 +405,23 @@ export class Srp {
     return members.sort((a, b) => a - b);
   }
 
+  /**
+   * Back to Gather from a failed Commit or Recovery: the fail set that led to the attempted ring
+   * is dropped (deviation, README). Corosync keeps it; but a processor that never installs the
+   * ring it attempted then carries a verdict from an older round into every later one, makes
+   * live processors fail it in return, and keeps whole groups from ever merging. Silent
+   * processors reach the fail set again through the consensus timeout.
+   */
+  private abandonAttempt(): void {
+    this.failSet = new Set();
+  }
+
+  /** Nothing from `node` reached me for a whole consensus period. */
+  private isSilent(node: NodeId): boolean {
+    const heardMs = this.lastHeardMs.get(node);
+    return heardMs === undefined || this.nowMs - heardMs >= this.config.consensusTimeoutMs;
+  }
+
   /** §2.2 step 13: the processor that could not receive forms a singleton ring at once. */
   private formSingletonAfterFailureToReceive(): void {
     this.failedToRecv = false;
@@ -425,6 +453,7 @@ export class Srp {
       case 'commit':
       case 'recovery': {
         if (!this.newMembers.includes(join.sender) || join.ringSeq < this.ring.ringId.seq) return;
+        this.abandonAttempt();
         const gathered = this.processJoin(join);
         if (!gathered && (this.state === 'commit' || this.state === 'recovery')) {
           this.enterGather('join', [join.sender]);
@@ -469,6 +498,12 @@ export class Srp {
       this.failSet.add(join.sender);
     } else if (this.members.includes(join.sender)) {
       for (const f of join.failSet) if (f !== this.self) this.failSet.add(f);
+    }
+    if (!stale && this.state === 'gather') {
+      // A verdict on a processor that is silent to me too is taken over at once, from anyone
+      // (deviation, README): groups that lose the same dead members then agree in one round
+      // instead of each waiting for its own consensus timeout, out of step with the others.
+      for (const f of join.failSet) if (f !== this.self && this.isSilent(f)) this.failSet.add(f);
     }
     // Re-enter Gather only when my sets grew (deviation: corosync always does). Two processors
     // that hold different fail sets they cannot adopt from each other would otherwise answer each
