@@ -76,8 +76,10 @@ function latencySvg(h: MergedHistograms): string {
     for (const p of s.points) {
       parts.push(`<circle cx="${sx(p[0]).toFixed(1)}" cy="${sy(p[1]).toFixed(1)}" r="2" fill="${color}"><title>${esc(s.name)}: p${p[2].toFixed(4)} = ${fmt(p[1])} µs</title></circle>`);
     }
-    parts.push(`<rect x="${margin.left + 10}" y="${margin.top + 8 + i * 18}" width="12" height="12" fill="${color}"/>`);
-    parts.push(`<text x="${margin.left + 28}" y="${margin.top + 18 + i * 18}">${esc(s.name)}</text>`);
+    // Bottom right: the curves rise from left to right, so that corner is mostly empty.
+    const legendY = margin.top + plotH - 44 + i * 18;
+    parts.push(`<rect x="${width - margin.right - 120}" y="${legendY}" width="12" height="12" fill="${color}"/>`);
+    parts.push(`<text x="${width - margin.right - 102}" y="${legendY + 10}">${esc(s.name)}</text>`);
   });
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="latency percentile distribution">${parts.join('')}</svg>`;
 }
