@@ -158,3 +158,21 @@ describe('membership changes', () => {
     expect(c.deliveries(1).filter((d) => d.sender === 1)).toHaveLength(20);
   });
 });
+
+describe('failure to receive', () => {
+  it('a member that keeps missing one sender\'s frames leaves by itself and the others go on', () => {
+    const c = formed([1, 2, 3], { failToRecvConst: 20 });
+    // Node 3 never receives node 1's frames, first copies and retransmissions alike, while the
+    // token still reaches it: its aru holds the ring back until it names itself the cause.
+    c.filter = (p) => !(p.type === 2 && p.from === 1 && p.to === 3);
+    for (let i = 0; i < 5; i++) c.node(1).submit('g', payload(i), 'agreed');
+    c.run(5000);
+    expect(c.node(3).stats().retransmitsRequested).toBeGreaterThan(0);
+    expect(c.lastRegular(1)?.members).toEqual([1, 2]);
+    expect(c.lastRegular(2)?.members).toEqual([1, 2]);
+    expect(c.confs(3, 'regular').map((r) => r.cause)).toContain('failure-to-receive');
+    expect(c.confs(3, 'regular').map((r) => r.members)).toContainEqual([3]);
+    // Node 1's messages reached the two that could receive them.
+    expect(c.deliveries(2).filter((d) => d.sender === 1).length).toBe(5);
+  });
+});
