@@ -499,10 +499,11 @@ export class Srp {
     } else if (this.members.includes(join.sender)) {
       for (const f of join.failSet) if (f !== this.self) this.failSet.add(f);
     }
-    if (!stale && this.state === 'gather') {
-      // A verdict on a processor that is silent to me too is taken over at once, from anyone
-      // (deviation, README): groups that lose the same dead members then agree in one round
-      // instead of each waiting for its own consensus timeout, out of step with the others.
+    if (this.state === 'gather') {
+      // A verdict on a processor that is silent to me too is taken over at once, from anyone and
+      // however old (deviation, README): my own silence confirms it. Groups that lose the same
+      // dead members then agree in one round instead of each waiting for its own consensus
+      // timeout, out of step with the others.
       for (const f of join.failSet) if (f !== this.self && this.isSilent(f)) this.failSet.add(f);
     }
     // Re-enter Gather only when my sets grew (deviation: corosync always does). Two processors
