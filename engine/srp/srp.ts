@@ -36,7 +36,7 @@ import type {
   TokenHoldCancelPacket,
   TokenPacket,
 } from '../types.js';
-import { ringIdEquals, ringIdToString } from '../types.js';
+import { PROTOCOL_VERSION, ringIdEquals, ringIdToString } from '../types.js';
 import { fccAllowance, fccTokenUpdate, type FlowControlState } from './flow-control.js';
 import { RingState, type StoredFrame } from './ring-state.js';
 import { Timers, type TimerName } from './timers.js';
@@ -1162,7 +1162,7 @@ export class Srp {
   private reportVersionSkew(peer: NodeId, version: number | undefined): void {
     if (this.versionSkewReported.has(peer)) return;
     this.versionSkewReported.add(peer);
-    this.log('warn', `node ${peer} speaks protocol version ${version ?? '?'}; this node speaks ${1}: its packets are dropped`);
+    this.log('warn', `node ${peer} speaks protocol version ${version ?? '?'}; this node speaks ${PROTOCOL_VERSION}: its packets are dropped`);
   }
 
   private log(level: 'debug' | 'info' | 'warn' | 'error', message: string): void {
