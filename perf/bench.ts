@@ -5,11 +5,11 @@
  * defaults: the first thing a newcomer sees.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createSocket } from 'node:dgram';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freeUdpPorts } from './free-ports.js';
 import { probeBytesMin } from '../api/commands/probe-payload.js';
 import { buildReport, formatReport, type NodeSummary, type RunResult } from './bench-report.js';
 import { frameShape } from './frame-size.js';
@@ -169,19 +169,6 @@ function parseBenchArgs(argv: string[]): BenchArgs | 'help' {
   }
   a.senders = sendersAll ? a.nodes : Math.min(a.senders, a.nodes);
   return a;
-}
-
-async function freePorts(count: number): Promise<number[]> {
-  const sockets = await Promise.all(
-    Array.from({ length: count }, () => new Promise<ReturnType<typeof createSocket>>((resolve, reject) => {
-      const s = createSocket('udp4');
-      s.once('error', reject);
-      s.bind(0, '127.0.0.1', () => resolve(s));
-    })),
-  );
-  const ports = sockets.map((s) => s.address().port);
-  await Promise.all(sockets.map((s) => new Promise<void>((r) => s.close(() => r()))));
-  return ports;
 }
 
 /** A configuration line of a node process, parsed. */
@@ -388,7 +375,7 @@ function coldFormMs(runs: NodeRun[], nodes: number, spawnMs: number): number | n
 }
 
 async function runSteady(args: BenchArgs, stateRoot: string, runs: NodeRun[], hooks: BenchHooks): Promise<RunResult> {
-  const ports = await freePorts(args.nodes);
+  const ports = await freeUdpPorts(args.nodes);
   const totalS = args.warmupS + args.durationS;
   const spawnMs = Date.now();
   for (let id = 1; id <= args.nodes; id++) {
@@ -406,7 +393,7 @@ async function runSteady(args: BenchArgs, stateRoot: string, runs: NodeRun[], ho
 }
 
 async function runFailover(args: BenchArgs, stateRoot: string, runs: NodeRun[], hooks: BenchHooks): Promise<RunResult> {
-  const ports = await freePorts(args.nodes);
+  const ports = await freeUdpPorts(args.nodes);
   const tokenMs = args.tokenMs ?? 1000;
   const totalS = args.warmupS + args.durationS;
   // Nodes run until the harness stops them; --duration is only a backstop.

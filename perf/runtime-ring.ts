@@ -11,7 +11,7 @@
  * floor for one node per machine, and vary from run to run (hence several runs and the median).
  */
 import { randomBytes } from 'node:crypto';
-import { createSocket } from 'node:dgram';
+import { freeUdpPorts } from './free-ports.js';
 import { resolveNodeOptions } from '../api/options.js';
 import type { ConfigurationChange } from '../engine/types.js';
 import { sealedOverheadBytes } from '../workers/net/packet-auth.js';
@@ -30,19 +30,6 @@ const durationMs = arg('duration-ms', 5000);
 const sizeBytes = arg('size', 1024);
 const withKey = process.argv.includes('--key');
 
-async function freePorts(count: number): Promise<number[]> {
-  const sockets = await Promise.all(
-    Array.from({ length: count }, async () => {
-      const s = createSocket('udp4');
-      await new Promise<void>((resolve) => s.bind(0, '127.0.0.1', resolve));
-      return s;
-    }),
-  );
-  const ports = sockets.map((s) => s.address().port);
-  for (const s of sockets) s.close();
-  return ports;
-}
-
 interface Node {
   runtime: NodeRuntime;
   delivered: number;
@@ -52,7 +39,7 @@ interface Node {
 }
 
 async function startCluster(): Promise<Node[]> {
-  const ports = await freePorts(3);
+  const ports = await freeUdpPorts(3);
   const key = withKey ? randomBytes(32) : undefined;
   return Promise.all(
     [1, 2, 3].map(async (nodeId) => {

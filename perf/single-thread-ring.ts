@@ -10,6 +10,7 @@ import { spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
+import { freeUdpPorts } from './free-ports.js';
 import { TotemNode } from '../engine/node.js';
 import type { NodeId } from '../engine/types.js';
 
@@ -98,20 +99,8 @@ async function child(id: NodeId, ports: number[], seconds: number, sizeBytes: nu
   socket.close();
 }
 
-async function freePorts(count: number): Promise<number[]> {
-  const sockets = await Promise.all(
-    Array.from({ length: count }, () => new Promise<ReturnType<typeof createSocket>>((resolve) => {
-      const s = createSocket('udp4');
-      s.bind(0, '127.0.0.1', () => resolve(s));
-    })),
-  );
-  const ports = sockets.map((s) => s.address().port);
-  await Promise.all(sockets.map((s) => new Promise<void>((r) => s.close(() => r()))));
-  return ports;
-}
-
 async function runOnce(seconds: number, sizeBytes: number): Promise<ChildResult[]> {
-  const ports = await freePorts(3);
+  const ports = await freeUdpPorts(3);
   const children = [1, 2, 3].map((id) => {
     const c = spawn(process.execPath, [self, '--child', '--id', String(id), '--ports', ports.join(','), '--seconds', String(seconds), '--size', String(sizeBytes)], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';

@@ -4,25 +4,11 @@
  * Every wait is bounded; every process started here is stopped here, by its PID.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createSocket } from 'node:dgram';
 import { fileURLToPath } from 'node:url';
 
-export const cliPath = fileURLToPath(new URL('../../dist/api/cli.js', import.meta.url));
+export { freeUdpPorts } from '../../perf/free-ports.js';
 
-export async function freeUdpPorts(count: number, host = '127.0.0.1'): Promise<number[]> {
-  const sockets = await Promise.all(
-    Array.from({ length: count }, () =>
-      new Promise<ReturnType<typeof createSocket>>((resolve, reject) => {
-        const s = createSocket('udp4');
-        s.once('error', reject);
-        s.bind(0, host, () => resolve(s));
-      }),
-    ),
-  );
-  const ports = sockets.map((s) => s.address().port);
-  await Promise.all(sockets.map((s) => new Promise<void>((r) => s.close(() => r()))));
-  return ports;
-}
+export const cliPath = fileURLToPath(new URL('../../dist/api/cli.js', import.meta.url));
 
 export interface NodeProcess {
   id: number;
