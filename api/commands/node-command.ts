@@ -279,7 +279,7 @@ export async function runNodeCommand(argv: string[], out: Out = process): Promis
     while (timeline.length <= second) timeline.push(0);
     timeline[second] = (timeline[second] ?? 0) + 1;
     const probe = readProbe(m.payload);
-    integrity.observe(`${m.sender}:${m.incarnation}`, probe);
+    integrity.observe(m.sender, m.incarnation, probe);
     if (probe !== null) {
       const latencyUs = Number(t - probe.intendedNs) / 1000;
       recordLatencyUs(all, latencyUs);
@@ -309,7 +309,7 @@ export async function runNodeCommand(argv: string[], out: Out = process): Promis
       const send = async (intendedNs: bigint): Promise<void> => {
         const payload = new Uint8Array(args.sizeBytes);
         sent += 1;
-        writeProbe(payload, me, BigInt(sent), intendedNs);
+        writeProbe(payload, me, sent, intendedNs);
         const order = args.order === 'mixed' ? (sent % 2 === 0 ? 'safe' : 'agreed') : args.order;
         ownOutstanding += 1;
         await (group as Group).send(payload, { order, signal: stop.signal });

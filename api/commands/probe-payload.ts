@@ -26,22 +26,26 @@ function fnv1a(bytes: Uint8Array, skipFrom: number, skipTo: number): number {
   return h >>> 0;
 }
 
-export function writeProbe(buffer: Uint8Array, sender: number, seq: bigint, intendedNs: bigint): void {
+export function writeProbe(buffer: Uint8Array, sender: number, seq: number, intendedNs: bigint): void {
   if (buffer.length < probeBytesMin) throw new RangeError(`a probe needs at least ${probeBytesMin} bytes`);
   const view = new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength);
   view.setUint32(0, probeMagic, true);
   view.setUint32(4, sender, true);
-  view.setBigUint64(8, seq, true);
+  // seq as two u32 halves: a per-sender count stays far below 2^53, and no BigInt per message.
+  view.setUint32(8, seq >>> 0, true);
+  view.setUint32(12, Math.floor(seq / two32), true);
   view.setBigUint64(16, intendedNs, true);
   view.setUint32(28, buffer.length, true);
-  const fill = Number(seq & 0xffn);
+  const fill = seq & 0xff;
   for (let i = probeBytesMin; i < buffer.length; i++) buffer[i] = (fill + i) & 0xff;
   view.setUint32(24, fnv1a(buffer, 24, 28), true);
 }
 
+const two32 = 2 ** 32;
+
 export interface Probe {
   sender: number;
-  seq: bigint;
+  seq: number;
   intendedNs: bigint;
 }
 
@@ -52,7 +56,7 @@ export function readProbe(bytes: Uint8Array): Probe | null {
   if (view.getUint32(0, true) !== probeMagic) return null;
   if (view.getUint32(28, true) !== bytes.length) return null;
   if (view.getUint32(24, true) !== fnv1a(bytes, 24, 28)) return null;
-  return { sender: view.getUint32(4, true), seq: view.getBigUint64(8, true), intendedNs: view.getBigUint64(16, true) };
+  return { sender: view.getUint32(4, true), seq: view.getUint32(8, true) + view.getUint32(12, true) * two32, intendedNs: view.getBigUint64(16, true) };
 }
 
 /** Per-sender-incarnation order check: counts what a correct ring never produces. */
@@ -61,7 +65,8 @@ export class IntegrityCheck {
   missing = 0;
   duplicated = 0;
   reordered = 0;
-  private readonly next = new Map<string, bigint>();
+  /** sender → incarnation → the seq expected next (no string key built per message). */
+  private readonly next = new Map<number, Map<number, number>>();
 
   /**
    * A transitional configuration: a sender outside it may have messages this node will never
@@ -69,28 +74,29 @@ export class IntegrityCheck {
    * must continue without a gap.
    */
   onTransitional(members: readonly number[]): void {
-    for (const source of [...this.next.keys()]) {
-      const sender = Number(source.slice(0, source.indexOf(':')));
-      if (!members.includes(sender)) this.next.delete(source);
-    }
+    for (const sender of [...this.next.keys()]) if (!members.includes(sender)) this.next.delete(sender);
   }
 
-  /** `source` identifies a sender incarnation ("<sender>:<incarnation>"). */
-  observe(source: string, probe: Probe | null): void {
+  observe(sender: number, incarnation: number, probe: Probe | null): void {
     if (probe === null) {
       this.corrupt += 1;
       return;
     }
-    const expected = this.next.get(source);
+    let bySender = this.next.get(sender);
+    if (bySender === undefined) {
+      bySender = new Map();
+      this.next.set(sender, bySender);
+    }
+    const expected = bySender.get(incarnation);
     if (expected === undefined || probe.seq === expected) {
-      this.next.set(source, probe.seq + 1n);
+      bySender.set(incarnation, probe.seq + 1);
       return;
     }
     if (probe.seq > expected) {
       // A gap inside a configuration: a message the ring should have delivered here.
-      this.missing += Number(probe.seq - expected);
-      this.next.set(source, probe.seq + 1n);
-    } else if (probe.seq === expected - 1n) {
+      this.missing += probe.seq - expected;
+      bySender.set(incarnation, probe.seq + 1);
+    } else if (probe.seq === expected - 1) {
       this.duplicated += 1;
     } else {
       this.reordered += 1;
