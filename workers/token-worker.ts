@@ -158,6 +158,8 @@ const srp = new Srp(
  */
 function waitForRoom(ring: SpscRing, lengthBytes: number, deadlineMs: number): boolean {
   counters.roomWaits++;
+  // The consumer we wait on may be parked with records it has not been rung for.
+  ringBells();
   // F1 before any check of room (wake-flags.ts): the net and delivery workers ring only then.
   flags.set(WakeFlag.tokenWantsRoom);
   try {
@@ -202,8 +204,39 @@ function sendPacket(to: number, bytes: Uint8Array): void {
   }
   encodeOutPacket(outView, outRing.buffer, offset, to, bytes);
   outRing.commit();
-  // After the commit store: the net worker may be parked in waitAsync.
-  netBell.wake();
+  // Rung by ringBells() once the engine call that sent this returns: a token visit sends up to
+  // maxMessages frames and the token, and one wake for all of them spares the net worker a
+  // futex round trip per frame (it would wake, drain one packet, and park again).
+  netBellDue = true;
+}
+
+/** Whether a record was committed to the out ring (net) or frame ring (delivery) since the last ring. */
+let netBellDue = false;
+let deliveryBellDue = false;
+
+/**
+ * Rings the consumers of the output rings that got records since the last call. Called after every
+ * engine call that may send (the token must leave without waiting for the rest of a batch), at the
+ * end of each input batch for deliveries, and before this thread parks or waits for room: a
+ * consumer never waits on a record whose bell is still owed (ring/doorbell.ts: ring once per
+ * batch, before the producer stops producing).
+ */
+function ringBells(): void {
+  if (netBellDue) {
+    netBellDue = false;
+    netBell.wake();
+  }
+  if (deliveryBellDue) {
+    deliveryBellDue = false;
+    deliveryBell.wake();
+  }
+}
+
+function ringNetBell(): void {
+  if (netBellDue) {
+    netBellDue = false;
+    netBell.wake();
+  }
 }
 
 function writeFrameRecord(type: number, length: number, encode: (offset: number) => void): void {
@@ -215,7 +248,7 @@ function writeFrameRecord(type: number, length: number, encode: (offset: number)
   }
   encode(offset);
   frameRing.commit();
-  deliveryBell.wake();
+  deliveryBellDue = true;
 }
 
 function writeFrame(frame: DeliveredFrame): void {
@@ -243,6 +276,7 @@ function onInRecord(type: number, buffer: Uint8Array, offset: number, length: nu
   if (type !== RecordType.inPacket) throw new Error(`token worker: unknown in record type ${type}`);
   // A copy: the engine keeps the bytes (sort queue) and the ring reuses them after this handler.
   srp.onPacket(nowMs, buffer.slice(offset, offset + length));
+  ringNetBell();
 }
 
 /** Hands the looped-back packets to the engine; those it sends meanwhile wait for the next turn. */
@@ -250,7 +284,10 @@ function receiveLoopback(): number {
   if (loopback.length === 0) return 0;
   const batch = loopback;
   loopback = [];
-  for (const bytes of batch) srp.onPacket(nowMs, bytes);
+  for (const bytes of batch) {
+    srp.onPacket(nowMs, bytes);
+    ringNetBell();
+  }
   return batch.length;
 }
 
@@ -311,7 +348,10 @@ function feedPacker(): boolean {
   // set before the loop next looks at the ring, and cleared while the Packer is not fed.
   if (pending.length === 0) flags.set(WakeFlag.tokenTakesSubmissions);
   else flags.clear(WakeFlag.tokenTakesSubmissions);
-  if (fed) srp.onSubmit();
+  if (fed) {
+    srp.onSubmit();
+    ringNetBell();
+  }
   return fed;
 }
 
@@ -347,6 +387,7 @@ function handleUrgentControl(): boolean {
       if (!started) {
         started = true;
         srp.start(performance.now());
+        ringBells();
       }
       break;
     case 'stats':
@@ -386,17 +427,20 @@ function run(): void {
     // After read()'s head store: the net worker never waits for room, but the wake is one load.
     if (srp.nextTimerMs() <= (nowMs = performance.now())) {
       srp.onTimer(nowMs);
+      ringNetBell();
       work++;
     }
     if (feedPacker()) work++;
     const read = readSubmissions();
     if (read > 0 && feedPacker()) work++;
     work += read;
+    ringBells();
     if (work > 0 || loopback.length > 0) continue;
     const timeoutMs = srp.nextTimerMs() - performance.now();
     if (timeoutMs <= 0) continue;
     tokenBell.waitSync(Math.min(timeoutMs, parkMsMax), idleReady);
   }
+  ringBells();
   control.post({ code: 'stopped', body: stats() });
 }
 
