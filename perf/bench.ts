@@ -312,7 +312,7 @@ export async function runBench(
   let baseline: UdpBaselineResult | null = null;
   try {
     // The baseline runs first, alone: both would compete for the same cores.
-    if (args.baseline === 'udp') baseline = await runUdpBaseline(args.nodes - 1, shape.frameBytes, args.baselineS);
+    if (args.baseline === 'udp') baseline = await runUdpBaseline({ receivers: args.nodes - 1, frameBytes: shape.frameBytes, durationS: args.baselineS });
     result = args.scenario === 'failover'
       ? await runFailover(args, stateRoot, runs, hooks)
       : await runSteady(args, stateRoot, runs, hooks);
