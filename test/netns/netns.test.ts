@@ -1,7 +1,8 @@
 /**
- * totem-evs nodes on test hosts in network namespaces (198.18.0.0/15, no route out): packet
- * loss with nftables, a partition of one host and its heal, and IP multicast, which is only
- * ever sent inside these namespaces. Root only: elsewhere the suite is skipped with the reason.
+ * totem-evs nodes on test hosts in network namespaces (perf/netns.ts: 198.18.0.0/24 on one
+ * bridge, no route out): packet loss with nftables, a partition of one host and its heal, and IP
+ * multicast, which is only ever sent inside these namespaces. Root only: elsewhere the suite is
+ * skipped with the reason.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,7 +18,7 @@ import {
   waitForLine,
   type NodeProcess,
 } from '../processes/node-cluster.js';
-import { netnsUnavailableReason, setupNetns, type NetnsCluster } from './netns.js';
+import { createNetns, netnsUnavailableReason, type NetnsCluster } from '../../perf/netns.js';
 
 const unavailable = netnsUnavailableReason();
 if (unavailable !== null) {
@@ -29,6 +30,13 @@ const port = 5405;
 const started: NodeProcess[] = [];
 const dirs: string[] = [];
 let net: NetnsCluster | null = null;
+let clustersMade = 0;
+
+/** Three hosts; the names carry this process's pid, so concurrent runs never meet. */
+function setupNetns(): NetnsCluster {
+  clustersMade += 1;
+  return createNetns({ prefix: `tevs${process.pid}c${clustersMade}-`, nodes: 3 });
+}
 
 afterAll(() => {
   for (const p of started) if (p.child.exitCode === null) p.child.kill('SIGKILL');
@@ -59,7 +67,7 @@ async function stopAndCheck(procs: NodeProcess[], traceDir: string): Promise<voi
 
 describe.skipIf(unavailable !== null)('network namespaces', () => {
   it('keeps order under 5% loss, reconfigures around a partitioned host and merges it back', { timeout: 180_000 }, async () => {
-    net = setupNetns(3);
+    net = setupNetns();
     try {
       await lossPartitionHeal(net);
     } finally {
@@ -69,7 +77,7 @@ describe.skipIf(unavailable !== null)('network namespaces', () => {
   });
 
   it('runs over IP multicast inside the namespaces', { timeout: 120_000 }, async () => {
-    net = setupNetns(3);
+    net = setupNetns();
     try {
       const { procs, traceDir } = startCluster(net, ['--transport', 'multicast', '--multicast', `239.192.77.1:${port + 1}`, '--rate', '200', '--size', '256']);
       for (const p of procs) await waitForLine(p, regularWith([1, 2, 3]), 30_000, 'a 3-member ring over multicast');
