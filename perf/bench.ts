@@ -1,7 +1,8 @@
 /**
- * `totem-evs bench`: starts a local ring of N `totem-evs node` processes on loopback, drives a
- * load, and reports throughput at the slowest node, latency percentiles (send → delivery at every
- * node, and send → own delivery), protocol figures and integrity. `npm start` runs it with its
+ * `totem-evs bench`: starts a local ring of N `totem-evs node` processes on loopback (or, with
+ * --netns, each in a network namespace of its own on one bridge: perf/netns.ts), drives a load,
+ * and reports throughput at the slowest node, latency percentiles (send → delivery at every node,
+ * and send → own delivery), protocol figures and integrity. `npm start` runs it with its
  * defaults: the first thing a newcomer sees.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -11,15 +12,23 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freeUdpPorts } from './free-ports.js';
 import { probeBytesMin } from '../api/commands/probe-payload.js';
-import { buildReport, formatReport, type NodeSummary, type RunResult } from './bench-report.js';
+import { buildReport, formatReport, type BenchReport, type NodeSummary, type RunResult } from './bench-report.js';
 import { frameShape } from './frame-size.js';
 import { renderHtmlReport } from './html-report.js';
+import { createNetns, deleteNamespaces, existingNamespaces, netnsUnavailableReason, type NetnsCluster } from './netns.js';
 import { runUdpBaseline, type UdpBaselineResult } from './udp-baseline.js';
+
+/** With --netns: every node listens on this port of its own address; multicast goes to this group. */
+const netnsPort = 5405;
+const netnsGroup = `239.192.18.1:${netnsPort + 1}`;
+/** Namespaces tevbr (the bridge) and tev1..tevN (the nodes). */
+const netnsPrefix = 'tev';
 
 export const BENCH_USAGE = `Usage: totem-evs bench [options]
 
-Starts a ring of --nodes totem-evs node processes on 127.0.0.1, lets it form, has --senders of
-them multicast --size-byte messages for --warmup + --duration seconds, and reports: messages and
+Starts a ring of --nodes totem-evs node processes on 127.0.0.1 (or, with --netns, each in a
+network namespace of its own), lets it form, has --senders of them multicast --size-byte
+messages to the group for --warmup + --duration seconds, and reports: messages and
 MB of payload delivered per second at the slowest node, latency percentiles in microseconds
 (send → delivery at every node, send → own delivery; paced runs count from the intended send
 time), token rotations, retransmissions, configurations, the time the ring took to form, CPU and
@@ -49,6 +58,23 @@ Options:
                          unicasting frames of the ring's frame size to N-1 receiver processes
                          for --baseline-s seconds (default 3); prints our figures as a fraction
   --baseline-s S         seconds of the UDP baseline (default 3)
+  --netns                (Linux, root only) run node i in network namespace tev<i> instead of on
+                         127.0.0.1: a veth eth0 (MTU --net-mtu, default 1500) whose peer is a
+                         port of a Linux bridge (multicast snooping off) in namespace tevbr,
+                         address 198.18.0.<i>/24, lo up, no default route (nothing leaves the
+                         bridge); nodes listen on port ${netnsPort}. The namespaces are deleted when
+                         the bench ends: normally, on an error, on SIGINT, SIGTERM or SIGHUP.
+                         Leftovers named tevbr or tev<digits> are deleted first when they carry
+                         the bench's marker and the run that made them has ended; otherwise
+                         (unmarked, or in use by a running bench) the bench exits 2 and names the
+                         'ip netns del' commands to run. Not with --baseline udp (loopback only)
+  --transport udpu|multicast
+                         udpu (default): a broadcast is a unicast datagram to every other member.
+                         multicast: one datagram to the IP multicast group ${netnsGroup}
+                         (administratively scoped); only with --netns, never on loopback
+  --loss PCT             only with --netns: each node namespace drops PCT% (0 to 99.99) of the
+                         packets arriving at it, chosen at random (an nftables rule at the input
+                         hook: numgen random); needs nft (apt-get install nftables)
   --report FILE          also write a self-contained HTML page (latency percentile distribution,
                          throughput over time, configuration) to FILE
   --json                 print one JSON object with every figure and the configuration
@@ -73,6 +99,11 @@ export interface BenchArgs {
   baselineS: number;
   reportFile: string | null;
   json: boolean;
+  /** Each node in a network namespace of its own (perf/netns.ts). */
+  netns: boolean;
+  transport: 'udpu' | 'multicast';
+  /** % of packets each node namespace drops at input; 0 without --loss. */
+  lossPct: number;
 }
 
 class UsageError extends Error {}
@@ -82,7 +113,9 @@ function parseBenchArgs(argv: string[]): BenchArgs | 'help' {
     nodes: 3, sizeBytes: 1024, senders: 1, order: 'agreed', rate: 'max', durationS: 10, warmupS: 2,
     netMtu: null, keyFile: null, tokenMs: null, window: null, maxMessages: null,
     scenario: 'steady', baseline: null, baselineS: 3, reportFile: null, json: false,
+    netns: false, transport: 'udpu', lossPct: 0,
   };
+  let lossGiven = false;
   let sendersAll = false;
   let rateGiven = false;
   let sendersGiven = false;
@@ -156,12 +189,32 @@ function parseBenchArgs(argv: string[]): BenchArgs | 'help' {
         break;
       }
       case '--json': a.json = true; break;
+      case '--netns': a.netns = true; break;
+      case '--transport': {
+        const v = value();
+        if (v !== 'udpu' && v !== 'multicast') throw new UsageError('--transport is udpu or multicast');
+        a.transport = v;
+        break;
+      }
+      case '--loss': {
+        const v = value();
+        const n = Number(v);
+        if (v === undefined || !/^\d+(\.\d{1,2})?$/.test(v) || n >= 100) throw new UsageError('--loss takes a percentage from 0 to 99.99');
+        a.lossPct = n;
+        lossGiven = true;
+        break;
+      }
       default: throw new UsageError(`unknown flag '${flag}' (see --help)`);
     }
   }
   if (a.durationS <= 0) throw new UsageError('--duration must be above 0');
   if (a.baselineS <= 0 || a.baselineS > 60) throw new UsageError('--baseline-s must be in (0, 60]');
   if (a.baseline !== null && a.nodes < 2) throw new UsageError('--baseline udp needs --nodes 2 or more');
+  if (a.transport === 'multicast' && !a.netns) {
+    throw new UsageError('--transport multicast needs --netns: the bench sends IP multicast only inside network namespaces it created, never on loopback');
+  }
+  if (lossGiven && !a.netns) throw new UsageError('--loss needs --netns (the loss is an nftables rule in each node namespace)');
+  if (a.baseline !== null && a.netns) throw new UsageError('--baseline udp measures loopback only: not with --netns');
   if (a.scenario === 'failover') {
     if (a.nodes < 2) throw new UsageError('--scenario failover needs --nodes 2 or more');
     if (sendersGiven && (sendersAll || a.senders !== 1)) throw new UsageError('--scenario failover has one sender (node 1)');
@@ -273,6 +326,59 @@ function summaryOf(r: NodeRun): NodeSummary {
   return JSON.parse(last) as NodeSummary;
 }
 
+/**
+ * --netns: checks that namespaces can be made, deals with leftovers of an earlier run (deleted
+ * when they carry our marker and their run has ended; otherwise a usage error naming the command
+ * that deletes them), then makes tevbr and tev1..tevN and sets the packet loss. Returns the
+ * cluster, or an exit code after writing one line on stderr.
+ */
+function prepareNetns(args: BenchArgs, out: { stderr: { write(s: string): unknown } }): NetnsCluster | number {
+  const say = (line: string): void => void out.stderr.write(`totem-evs bench: ${line}\n`);
+  const reason = netnsUnavailableReason({ nft: args.lossPct > 0 });
+  if (reason !== null) {
+    say(`--netns cannot run here: ${reason}${reason.includes('root') ? ' (run the bench as root)' : ''}`);
+    return 2;
+  }
+  const existing = existingNamespaces(netnsPrefix);
+  const inUse = existing.filter((e) => e.ownerAlive);
+  const foreign = existing.filter((e) => e.owner === null);
+  if (inUse.length > 0) {
+    const pids = [...new Set(inUse.map((e) => e.owner?.pid))].join(', ');
+    say(`network namespaces ${inUse.map((e) => e.name).join(', ')} are in use by a running totem-evs process (pid ${pids}): wait for it to end`);
+    return 2;
+  }
+  if (foreign.length > 0) {
+    const names = foreign.map((e) => e.name);
+    const them = names.length === 1 ? `network namespace ${names[0]} exists` : `network namespaces ${names.join(', ')} exist`;
+    say(`${them} without the bench's marker (not made by a totem-evs run); if nothing uses it, delete it and run again: ${names.map((n) => `ip netns del ${n}`).join('; ')}`);
+    return 2;
+  }
+  if (existing.length > 0) {
+    const stale = existing.map((e) => e.name);
+    const failed = deleteNamespaces(stale);
+    if (failed.length > 0) {
+      say(`could not delete leftover network namespaces ${failed.join(', ')}: ${failed.map((n) => `ip netns del ${n}`).join('; ')}`);
+      return 2;
+    }
+    say(`deleted leftover network namespaces ${stale.join(', ')} of an earlier run that has ended (pid ${[...new Set(existing.map((e) => e.owner?.pid))].join(', ')})`);
+  }
+  let net: NetnsCluster;
+  try {
+    net = createNetns({ prefix: netnsPrefix, nodes: args.nodes, mtu: args.netMtu ?? 1500 });
+  } catch (err) {
+    say(`could not create the network namespaces: ${(err as Error).message}`);
+    return 1;
+  }
+  try {
+    if (args.lossPct > 0) for (let i = 1; i <= args.nodes; i++) net.setLoss(i, args.lossPct);
+  } catch (err) {
+    net.teardown();
+    say(`could not set the packet loss: ${(err as Error).message}`);
+    return 1;
+  }
+  return net;
+}
+
 /** Runs the bench; resolves with the exit code. */
 export async function runBench(
   argv: string[],
@@ -291,6 +397,52 @@ export async function runBench(
     out.stderr.write(`totem-evs bench: ${(err as Error).message}\n`);
     return 2;
   }
+  const runs: NodeRun[] = [];
+  let net: NetnsCluster | null = null;
+  const stopSignals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    // Nodes first (by PID): a namespace lives on while a process is in it.
+    for (const r of runs) if (r.child.exitCode === null && r.child.signalCode === null) r.child.kill('SIGKILL');
+    net?.teardown();
+    out.stderr.write(`\ntotem-evs bench: ${signal}: stopped the nodes and deleted the network namespaces\n`);
+    process.exit(signal === 'SIGINT' ? 130 : signal === 'SIGHUP' ? 129 : 143);
+  };
+  if (args.netns) {
+    const prepared = prepareNetns(args, out);
+    if (typeof prepared === 'number') return prepared;
+    net = prepared;
+    for (const s of stopSignals) process.on(s, onSignal);
+  }
+  try {
+    return await benchWith(args, out, net === null ? hooks : inNamespaces(net, hooks), runs, net);
+  } finally {
+    for (const r of runs) if (r.child.exitCode === null && r.child.signalCode === null) r.child.kill('SIGKILL');
+    if (net !== null) {
+      for (const s of stopSignals) process.removeListener(s, onSignal);
+      net.teardown();
+    }
+  }
+}
+
+/** The hooks, with every node command run under `ip netns exec tev<id>` (which execs it: same PID). */
+function inNamespaces(net: NetnsCluster, hooks: BenchHooks): BenchHooks {
+  return {
+    ...hooks,
+    nodeCommand: (id, cliPath, nodeArgs) => {
+      const inner = hooks.nodeCommand?.(id, cliPath, nodeArgs) ?? { command: process.execPath, args: [cliPath, ...nodeArgs] };
+      const [command, ...prefix] = net.exec(id);
+      return { command: command as string, args: [...prefix, inner.command, ...inner.args] };
+    },
+  };
+}
+
+async function benchWith(
+  args: BenchArgs,
+  out: { stdout: { write(s: string): unknown }; stderr: { write(s: string): unknown } },
+  hooks: BenchHooks,
+  runs: NodeRun[],
+  net: NetnsCluster | null,
+): Promise<number> {
   const tty = process.stdout.isTTY === true && out.stdout === process.stdout && !args.json;
   const tokenMs = args.tokenMs ?? 1000;
   const shape = frameShape(args.sizeBytes, args.netMtu ?? 1500, args.keyFile !== null);
@@ -307,15 +459,15 @@ export async function runBench(
     }, 250);
   }
   const stateRoot = mkdtempSync(join(tmpdir(), 'totem-evs-bench-'));
-  const runs: NodeRun[] = [];
   let result: RunResult;
   let baseline: UdpBaselineResult | null = null;
   try {
     // The baseline runs first, alone: both would compete for the same cores.
     if (args.baseline === 'udp') baseline = await runUdpBaseline({ receivers: args.nodes - 1, frameBytes: shape.frameBytes, durationS: args.baselineS });
+    const addresses = await nodeAddresses(args, net);
     result = args.scenario === 'failover'
-      ? await runFailover(args, stateRoot, runs, hooks)
-      : await runSteady(args, stateRoot, runs, hooks);
+      ? await runFailover(args, addresses, stateRoot, runs, hooks)
+      : await runSteady(args, addresses, stateRoot, runs, hooks);
   } catch (err) {
     for (const r of runs) if (r.child.exitCode === null && r.child.signalCode === null) r.child.kill('SIGKILL');
     if (progress !== null) clearInterval(progress);
@@ -330,17 +482,49 @@ export async function runBench(
   rmSync(stateRoot, { recursive: true, force: true });
 
   const { report, histograms } = buildReport(args, result, shape, baseline);
+  report.config = networkConfig(report.config, args, net);
   if (args.reportFile !== null) writeFileSync(args.reportFile, renderHtmlReport(report, histograms));
   if (args.json) out.stdout.write(`${JSON.stringify(report)}\n`);
-  else out.stdout.write(formatReport(report));
+  else out.stdout.write(withNetworkLine(formatReport(report), args, net));
   const bad = report.integrity;
   return bad.corrupt + bad.duplicated + bad.reordered + bad.missing > 0 ? 1 : 0;
 }
 
-function nodeArgsFor(args: BenchArgs, id: number, ports: number[], stateRoot: string, durationS: number): string[] {
-  const members = ports.flatMap((p, i) => ['--member', `${i + 1}@127.0.0.1:${p}`]);
+/** The report's config with the network the ring ran on: transport, addresses, namespaces, loss. */
+function networkConfig(config: BenchReport['config'], args: BenchArgs, net: NetnsCluster | null): BenchReport['config'] {
+  const { nodeVersion, ...rest } = config;
+  const withNetwork = {
+    ...rest,
+    transport: args.transport,
+    host: net === null ? '127.0.0.1' : '198.18.0.0/24',
+    netns: net !== null,
+    multicastGroup: args.transport === 'multicast' ? netnsGroup : null,
+    lossPct: args.lossPct,
+    nodeVersion,
+  };
+  return withNetwork;
+}
+
+/** The text report with one line about the namespaces after its heading (--netns only). */
+function withNetworkLine(text: string, args: BenchArgs, net: NetnsCluster | null): string {
+  if (net === null) return text;
+  const lines = text.split('\n');
+  const transport = args.transport === 'multicast' ? `IP multicast to ${netnsGroup}` : 'udpu (unicast to every member)';
+  const loss = args.lossPct > 0 ? `, ${args.lossPct}% of packets dropped at each node's input` : '';
+  lines.splice(1, 0, `network                     namespaces ${net.names.join(', ')} on a bridge in ${net.bridge} (veth MTU ${net.mtu}), node i at 198.18.0.i; ${transport}${loss}`);
+  return lines.join('\n');
+}
+
+/** HOST:PORT of each node, in node order: 127.0.0.1 and free ports, or 198.18.0.<id>:5405 in namespaces. */
+async function nodeAddresses(args: BenchArgs, net: NetnsCluster | null): Promise<string[]> {
+  if (net !== null) return Array.from({ length: args.nodes }, (_, i) => `${net.address(i + 1)}:${netnsPort}`);
+  return (await freeUdpPorts(args.nodes)).map((p) => `127.0.0.1:${p}`);
+}
+
+function nodeArgsFor(args: BenchArgs, id: number, addresses: string[], stateRoot: string, durationS: number): string[] {
+  const members = addresses.flatMap((a, i) => ['--member', `${i + 1}@${a}`]);
   const nodeArgs = [
-    '--listen', `127.0.0.1:${ports[id - 1]}`, ...members,
+    '--listen', addresses[id - 1] as string, ...members,
     '--state-dir', join(stateRoot, String(id)),
     '--size', String(args.sizeBytes), '--order', args.order,
     '--rate', id <= args.senders ? args.rate : '0',
@@ -352,6 +536,7 @@ function nodeArgsFor(args: BenchArgs, id: number, ports: number[], stateRoot: st
   if (args.tokenMs !== null) nodeArgs.push('--token-ms', String(args.tokenMs));
   if (args.window !== null) nodeArgs.push('--window', String(args.window));
   if (args.maxMessages !== null) nodeArgs.push('--max-messages', String(args.maxMessages));
+  if (args.transport === 'multicast') nodeArgs.push('--transport', 'multicast', '--multicast', netnsGroup);
   return nodeArgs;
 }
 
@@ -374,13 +559,12 @@ function coldFormMs(runs: NodeRun[], nodes: number, spawnMs: number): number | n
   return Math.max(...(times as number[])) - spawnMs;
 }
 
-async function runSteady(args: BenchArgs, stateRoot: string, runs: NodeRun[], hooks: BenchHooks): Promise<RunResult> {
-  const ports = await freeUdpPorts(args.nodes);
+async function runSteady(args: BenchArgs, addresses: string[], stateRoot: string, runs: NodeRun[], hooks: BenchHooks): Promise<RunResult> {
   const totalS = args.warmupS + args.durationS;
   const spawnMs = Date.now();
   for (let id = 1; id <= args.nodes; id++) {
     // Receivers stay up a little longer than senders so that the last messages arrive.
-    runs.push(spawnNode(id, nodeArgsFor(args, id, ports, stateRoot, totalS + (id <= args.senders ? 0 : 1.5)), hooks));
+    runs.push(spawnNode(id, nodeArgsFor(args, id, addresses, stateRoot, totalS + (id <= args.senders ? 0 : 1.5)), hooks));
   }
   await waitExits(runs, (totalS + 60 + (hooks.exitGraceS ?? 0)) * 1000);
   return {
@@ -392,14 +576,13 @@ async function runSteady(args: BenchArgs, stateRoot: string, runs: NodeRun[], ho
   };
 }
 
-async function runFailover(args: BenchArgs, stateRoot: string, runs: NodeRun[], hooks: BenchHooks): Promise<RunResult> {
-  const ports = await freeUdpPorts(args.nodes);
+async function runFailover(args: BenchArgs, addresses: string[], stateRoot: string, runs: NodeRun[], hooks: BenchHooks): Promise<RunResult> {
   const tokenMs = args.tokenMs ?? 1000;
   const totalS = args.warmupS + args.durationS;
   // Nodes run until the harness stops them; --duration is only a backstop.
   const backstopS = totalS + 120 + (30 * tokenMs) / 1000;
   const spawnMs = Date.now();
-  for (let id = 1; id <= args.nodes; id++) runs.push(spawnNode(id, nodeArgsFor(args, id, ports, stateRoot, backstopS), hooks));
+  for (let id = 1; id <= args.nodes; id++) runs.push(spawnNode(id, nodeArgsFor(args, id, addresses, stateRoot, backstopS), hooks));
   const membershipTimeoutMs = 20_000 + 30 * tokenMs;
   const all = (m: number[]): boolean => m.length === args.nodes;
   const formed = await waitAllRegular(runs, 0, all, membershipTimeoutMs);
@@ -419,7 +602,7 @@ async function runFailover(args: BenchArgs, stateRoot: string, runs: NodeRun[], 
 
   await sleep(1000);
   const restartAtMs = Date.now();
-  const restarted = spawnNode(victimId, nodeArgsFor(args, victimId, ports, stateRoot, backstopS), hooks);
+  const restarted = spawnNode(victimId, nodeArgsFor(args, victimId, addresses, stateRoot, backstopS), hooks);
   runs.push(restarted);
   const live = [...survivors, restarted];
   const back = await waitAllRegular(live, restartAtMs, all, membershipTimeoutMs);

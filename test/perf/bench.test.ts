@@ -3,7 +3,7 @@
  * run whose JSON has every field README.md documents, the HTML report, and the failover scenario.
  * Figures are not checked (this host is shared and slow at times): only shape and integrity.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,8 +23,12 @@ interface Run {
 }
 
 function bench(args: string[], timeoutMs: number): Promise<Run> {
+  return run(process.execPath, [cliPath, 'bench', ...args], timeoutMs);
+}
+
+function run(command: string, args: string[], timeoutMs: number): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cliPath, 'bench', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -92,6 +96,12 @@ describe('totem-evs bench', () => {
     [['--baseline', 'udp', '--nodes', '1'], /--baseline udp needs --nodes 2/],
     [['--report'], /--report takes a file name/],
     [['--frobnicate'], /unknown flag '--frobnicate'/],
+    [['--transport', 'tcp'], /--transport is udpu or multicast/],
+    [['--transport', 'multicast'], /--transport multicast needs --netns/],
+    [['--loss', '5'], /--loss needs --netns/],
+    [['--netns', '--loss', '100'], /--loss takes a percentage from 0 to 99\.99/],
+    [['--netns', '--loss', '-1'], /--loss takes a percentage/],
+    [['--netns', '--baseline', 'udp'], /--baseline udp measures loopback only: not with --netns/],
   ])('%j exits 2 with one line on stderr', async (args, message) => {
     const r = await bench(args, 20_000);
     expect(r.code).toBe(2);
@@ -105,7 +115,19 @@ describe('totem-evs bench', () => {
   it('--help documents the new flags', async () => {
     const r = await bench(['--help'], 20_000);
     expect(r.code).toBe(0);
-    for (const flag of ['--report', '--baseline', '--scenario', '--json']) expect(r.stdout).toContain(flag);
+    for (const flag of ['--report', '--baseline', '--scenario', '--json', '--netns', '--transport', '--loss']) expect(r.stdout).toContain(flag);
+  });
+
+  // As root, the same check as an unprivileged user (setpriv drops to nobody).
+  const root = process.getuid?.() === 0;
+  const setpriv = root && spawnSync('setpriv', ['--version'], { stdio: 'ignore' }).status === 0;
+  it.skipIf(process.platform !== 'linux' || (root && !setpriv))('--netns without root exits 2 with one line on stderr', async () => {
+    const r = root
+      ? await run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, cliPath, 'bench', '--netns'], 20_000)
+      : await bench(['--netns'], 20_000);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe('totem-evs bench: --netns cannot run here: network namespaces need root (run the bench as root)\n');
   });
 
   it('a short run prints a JSON with every documented field, no integrity error, and writes the HTML report', async () => {
