@@ -9,6 +9,11 @@
  * One thread, no event loop: it parks in Atomics.wait on its doorbell word, which the token worker
  * rings after each frame and the main thread rings after each read of the delivery ring (room) and
  * after each control message. A full delivery ring makes it wait: nothing is dropped.
+ *
+ * A record longer than partChunkBytes (a large message, in principle a configuration) is written
+ * as parts and a final record (ring/chunks.ts), waiting for room between them as for any record:
+ * the main thread reads and frees every part as it comes, so a message larger than the whole
+ * delivery ring goes through it.
  */
 import type { MessagePort } from 'node:worker_threads';
 import { workerData } from 'node:worker_threads';
@@ -19,6 +24,7 @@ import { FileTraceWriter } from '../api/tracing/trace-writer.js';
 import { confLine, deliverLine } from '../api/tracing/trace-types.js';
 import { Doorbell } from './ring/doorbell.js';
 import { SpscRing } from './ring/spsc-ring.js';
+import { ChunkWriter } from './ring/chunks.js';
 import { SyncControl } from './control.js';
 import { WakeFlag, WakeFlags } from './wake-flags.js';
 import {
@@ -27,7 +33,9 @@ import {
   deliveryRecordBytes,
   encodeConfiguration,
   encodeDelivery,
+  encodeDeliveryHead,
   encodeGroupEvent,
+  partChunkBytes,
   RecordType,
   ringView,
 } from './records.js';
@@ -46,6 +54,7 @@ const frameRing = new SpscRing(data.rings.frames);
 const deliveryRing = new SpscRing(data.rings.delivery);
 const frameView = ringView(frameRing.buffer);
 const deliveryView = ringView(deliveryRing.buffer);
+const deliveryWriter = new ChunkWriter(deliveryRing, RecordType.deliveryPart, partChunkBytes);
 const bells = data.rings.bells;
 const deliveryBell = new Doorbell(bells.delivery.sab, bells.delivery.byteOffset);
 const tokenBell = new Doorbell(bells.token.sab, bells.token.byteOffset);
@@ -92,11 +101,21 @@ function claim(type: number, lengthBytes: number): number {
   return offset;
 }
 
+/**
+ * Writes one record of `type` made of `segments`, as parts when it is longer than partChunkBytes,
+ * waiting for room between records. Rings the main thread after every batch of commits.
+ */
+function writeChunked(type: number, segments: readonly Uint8Array[]): void {
+  deliveryWriter.begin(type, segments);
+  for (;;) {
+    if (deliveryWriter.writeSome() > 0) mainBell.wake();
+    if (!deliveryWriter.open) return;
+    waitForRoom(deliveryWriter.nextRecordBytes());
+  }
+}
+
 function writeJson(type: number, bytes: Uint8Array): void {
-  const offset = claim(type, bytes.length);
-  deliveryRing.buffer.set(bytes, offset);
-  deliveryRing.commit();
-  mainBell.wake();
+  writeChunked(type, [bytes]);
 }
 
 const assembler = new Assembler(
@@ -118,7 +137,13 @@ const assembler = new Assembler(
       if (!d.local) return;
       counters.messagesForwarded++;
       const name = names.encode(d.group);
-      const offset = claim(RecordType.deliveryMessage, deliveryRecordBytes(name, d.payload));
+      const length = deliveryRecordBytes(name, d.payload);
+      if (length > partChunkBytes) {
+        writeChunked(RecordType.deliveryMessage, [encodeDeliveryHead(d, name), d.payload]);
+        return;
+      }
+      // Encoded straight into the ring: the one copy of the payload on this thread.
+      const offset = claim(RecordType.deliveryMessage, length);
       encodeDelivery(deliveryView, deliveryRing.buffer, offset, d, name);
       deliveryRing.commit();
       // After the commit store (ring/doorbell.ts R1/R2); one load when the main thread is awake.

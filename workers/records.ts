@@ -6,11 +6,12 @@
  *
  * Rings (producer → consumer) and their records:
  *
- *   submit   main → token       submitMessage | submitJoin | submitLeave
+ *   submit   main → token       submitMessage | submitJoin | submitLeave | submitPart
  *   in       net → token        inPacket
  *   out      token → net        outPacket
  *   frames   token → delivery   frameRecord | frameConfiguration
  *   delivery delivery → main    deliveryMessage | deliveryConfiguration | deliveryGroupEvent
+ *                               | deliveryPart
  *
  * Layouts (offsets in bytes from the start of the record's payload; the ring's own 8-byte header
  * holds the length and the type id):
@@ -27,6 +28,12 @@
  *                       | 24 ring seq u64 | 32 guarantee u8 | 33 transitional u8
  *                       | 34 group length u8 | 35 pad 5 | 40 group UTF-8 | 40+g payload
  *   deliveryConfiguration / deliveryGroupEvent   0 JSON
+ *   submitPart / deliveryPart   0 message length u32 | 4 chunk offset u32 | 8 chunk
+ *
+ * A record longer than partChunkBytes (a submitMessage or deliveryMessage of a large payload, in
+ * principle any record of those two rings) crosses as parts followed by a final record of its own
+ * type holding the last chunk: ring/chunks.ts. The reader reassembles the record's bytes, so the
+ * layouts above describe the whole record whichever way it crossed.
  *
  * Incarnation and counter are f64: both are safe integers that can pass 2^32 (an incarnation is a
  * time in ms), and an f64 holds every safe integer exactly.
@@ -57,6 +64,8 @@ export const RecordType = {
   deliveryMessage: 1,
   deliveryConfiguration: 2,
   deliveryGroupEvent: 3,
+  deliveryPart: 4,
+  submitPart: 4,
 } as const;
 
 // ---- sizes -----------------------------------------------------------------------------------
@@ -66,6 +75,16 @@ export const outHeaderBytes = 4;
 export const frameHeaderBytes = 24;
 export const deliveryHeaderBytes = 40;
 
+/**
+ * Largest record the submit and delivery rings carry as one record; a longer one crosses as
+ * chunks of this size (ring/chunks.ts). 64 KiB: the 1 KiB messages of a busy ring and every
+ * configuration stay single records encoded in place; a 1 MiB message is 17 records (the 16
+ * header bytes of each are noise next to 64 KiB of copying); a part fits the record limit
+ * (capacity / 8) of any ring from 1 MiB up, and the padding it may leave at the wrap costs at
+ * most about 1/16 of such a ring.
+ */
+export const partChunkBytes = 64 * 1024;
+
 /** Largest submitMessage record for a payload of payloadBytes (longest group name). */
 export function submitRecordBytesMax(payloadBytes: number): number {
   return submitHeaderBytes + groupNameBytesMax + payloadBytes;
@@ -74,6 +93,14 @@ export function submitRecordBytesMax(payloadBytes: number): number {
 /** Largest deliveryMessage record for a payload of payloadBytes (longest group name). */
 export function deliveryRecordBytesMax(payloadBytes: number): number {
   return deliveryHeaderBytes + groupNameBytesMax + payloadBytes;
+}
+
+/**
+ * Largest record of either message-carrying ring for messageBytesMax: what a ChunkReader may be
+ * asked to reassemble. JSON records (configurations, group events) are far below it.
+ */
+export function chunkedRecordBytesMax(messageBytesMax: number): number {
+  return Math.max(submitRecordBytesMax(messageBytesMax), deliveryRecordBytesMax(messageBytesMax), 1024 * 1024);
 }
 
 const utf8Encoder = new TextEncoder();
@@ -111,6 +138,19 @@ export function encodeSubmitMessage(
   buffer[offset + 1] = name.length;
   buffer.set(name, offset + submitHeaderBytes);
   buffer.set(payload, offset + submitHeaderBytes + name.length);
+}
+
+/**
+ * The submitMessage header and group name alone (the record's bytes before the payload), for a
+ * record that crosses in chunks: the writer sends [head, payload] without joining them.
+ */
+export function encodeSubmitHead(guarantee: Guarantee, name: Uint8Array): Uint8Array {
+  assert(name.length >= 1 && name.length <= groupNameBytesMax, 'record: group name length fits u8');
+  const head = new Uint8Array(submitHeaderBytes + name.length);
+  head[0] = guaranteeToWire(guarantee);
+  head[1] = name.length;
+  head.set(name, submitHeaderBytes);
+  return head;
 }
 
 export function submitRecordBytes(name: Uint8Array, payload: Uint8Array): number {
@@ -181,6 +221,27 @@ export function encodeDelivery(
   d: AppDelivery,
   name: Uint8Array,
 ): void {
+  encodeDeliveryHeader(view, buffer, offset, d, name);
+  buffer.set(d.payload, offset + deliveryHeaderBytes + name.length);
+}
+
+/**
+ * The deliveryMessage header and group name alone (the record's bytes before the payload), for a
+ * record that crosses in chunks: the writer sends [head, payload] without joining them.
+ */
+export function encodeDeliveryHead(d: AppDelivery, name: Uint8Array): Uint8Array {
+  const head = new Uint8Array(deliveryHeaderBytes + name.length);
+  encodeDeliveryHeader(ringView(head), head, 0, d, name);
+  return head;
+}
+
+function encodeDeliveryHeader(
+  view: DataView,
+  buffer: Uint8Array,
+  offset: number,
+  d: AppDelivery,
+  name: Uint8Array,
+): void {
   assert(name.length >= 1 && name.length <= groupNameBytesMax, 'record: group name length fits u8');
   view.setUint32(offset, d.sender, true);
   view.setUint32(offset + 4, d.ringId.rep, true);
@@ -191,12 +252,13 @@ export function encodeDelivery(
   buffer[offset + 33] = d.transitional ? 1 : 0;
   buffer[offset + 34] = name.length;
   buffer.set(name, offset + deliveryHeaderBytes);
-  buffer.set(d.payload, offset + deliveryHeaderBytes + name.length);
 }
 
 /**
- * Decodes a deliveryMessage; the payload is copied out of the ring (the application keeps it).
- * `groupOf` turns the name bytes into a string (a caching decoder).
+ * Decodes a deliveryMessage. The payload is copied out of the ring (the application keeps it),
+ * unless `owned`: then buffer is the record's own reassembled copy and the payload is a view of
+ * it (one copy of a large message fewer). `groupOf` turns the name bytes into a string (a caching
+ * decoder). `view` is a DataView over the same bytes as `buffer`.
  */
 export function decodeDelivery(
   view: DataView,
@@ -204,6 +266,7 @@ export function decodeDelivery(
   offset: number,
   length: number,
   groupOf: (bytes: Uint8Array, start: number, length: number) => string,
+  owned = false,
 ): AppDelivery {
   assert(length >= deliveryHeaderBytes, 'record: a delivery record holds its header');
   const nameBytes = buffer[offset + 34] as number;
@@ -215,7 +278,7 @@ export function decodeDelivery(
     counter: view.getFloat64(offset + 16, true),
     group: groupOf(buffer, offset + deliveryHeaderBytes, nameBytes),
     guarantee: guaranteeFromWire(buffer[offset + 32] as number),
-    payload: buffer.slice(payloadStart, offset + length),
+    payload: owned ? buffer.subarray(payloadStart, offset + length) : buffer.slice(payloadStart, offset + length),
     ringId: { rep: view.getUint32(offset + 4, true), seq: view.getBigUint64(offset + 24, true) },
     transitional: buffer[offset + 33] === 1,
     local: true,

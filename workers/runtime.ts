@@ -23,19 +23,21 @@ import { pickIncarnation } from '../api/tracing/trace-writer.js';
 import { KeyFileError, readKeyFile } from './net/key-file.js';
 import { Doorbell } from './ring/doorbell.js';
 import { SpscRing } from './ring/spsc-ring.js';
+import { ChunkReader, ChunkWriter, partHeaderBytes } from './ring/chunks.js';
 import { WakeFlag, WakeFlags } from './wake-flags.js';
 import { describeCode, isWorkerMessage } from './control.js';
 import type { MainMessage, ThreadName, WorkerMessage } from './control.js';
 import {
+  chunkedRecordBytesMax,
   decodeConfiguration,
   decodeDelivery,
   decodeGroupEvent,
-  deliveryRecordBytesMax,
+  encodeSubmitHead,
   encodeSubmitMessage,
+  partChunkBytes,
   RecordType,
   ringView,
   submitRecordBytes,
-  submitRecordBytesMax,
 } from './records.js';
 import type { NodeRuntime, RingOccupancy, RuntimeEvents, RuntimeStats } from './runtime-types.js';
 import type { DeliveryWorkerData, NetWorkerData, SharedRings, TokenWorkerData } from './worker-data.js';
@@ -43,12 +45,17 @@ import type { DeliveryWorkerData, NetWorkerData, SharedRings, TokenWorkerData } 
 const mebibyte = 1024 * 1024;
 
 /**
- * Ring capacities. The ring refuses a record above capacity / 8, so the rings that carry whole
- * application messages grow to 8 × the largest record when messageBytesMax asks for it.
+ * Ring capacities, fixed whatever messageBytesMax is. A ring refuses a record above capacity / 8,
+ * and the submit and delivery rings once grew to 8 × the largest message record (16 MiB each for
+ * the default 1 MiB messageBytesMax); at saturation the ring wraps and every page of it is
+ * touched, so that was resident memory. Records longer than partChunkBytes (64 KiB) now cross as
+ * parts (ring/chunks.ts), and these sizes are about buffering only. Every page of every ring is
+ * resident once the node has run at saturation for a few seconds: the sum is part of each node's
+ * RSS.
  *
- * submit 4 MiB: only a hand-over between threads; the real send queue is the Packer's
- *   (sendQueueBytesMax, 4 MiB by default), which refuses first, and then this ring fills. Small,
- *   so that backpressure reaches the application after ~2 × sendQueueBytesMax, not much later.
+ * submit 1 MiB: only a hand-over between threads. submit() lets at most submitQueueBytesMax
+ *   (256 KiB) wait here, so 1 MiB is four times what is ever queued of small messages; a large
+ *   message streams through in parts while the token worker takes them.
  * in 8 MiB: absorbs what the sockets receive while the token worker is busy (a freeze of the
  *   thread, a burst of retransmissions); twice the 4 MiB kernel receive buffer asked for, so the
  *   ring is never the first place datagrams are lost.
@@ -56,23 +63,24 @@ const mebibyte = 1024 * 1024;
  *   of full frames, far more than the net worker lags behind.
  * frames 8 MiB: the delivery worker is usually as fast as the token worker; this absorbs bursts
  *   (a recovery delivers a whole old ring's tail at once) without stalling token handling.
- * delivery 16 MiB: the application's callbacks on the main thread are the slowest consumer and
- *   pause for GC; the largest ring sits where the slowest reader is.
+ * delivery 2 MiB: the application's callbacks on the main thread are the slowest consumer and
+ *   pause for GC. When this ring is full the delivery worker waits and the frame ring behind it
+ *   takes the burst, so the two together (10 MiB) are what absorbs a slow main thread; 2 MiB is
+ *   still ~150 ms of 1 KiB deliveries at 13 MB/s, longer than the main thread's GC pauses.
  */
-export const submitRingBytesMin = 4 * mebibyte;
+export const submitRingBytes = 1 * mebibyte;
 /**
  * What submit() lets wait in the submit ring (a record larger than this is taken when the ring is
- * empty). The ring itself must be 8 × the largest record, but a message that waits there waits
- * in line: at saturation own-delivery latency is about the bytes queued ahead over the
- * throughput, and 16 MiB queued at ~15 MB/s was a second. 256 KiB is a few ms at full speed and
- * still thousands of small messages, plenty to keep the token worker fed between two token
- * visits (the main thread refills it when it is half empty).
+ * empty). A message that waits there waits in line: at saturation own-delivery latency is about
+ * the bytes queued ahead over the throughput, and 16 MiB queued at ~15 MB/s was a second. 256 KiB
+ * is a few ms at full speed and still thousands of small messages, plenty to keep the token
+ * worker fed between two token visits (the main thread refills it when it is half empty).
  */
 export const submitQueueBytesMax = 256 * 1024;
 export const inRingBytes = 8 * mebibyte;
 export const outRingBytes = 4 * mebibyte;
 export const frameRingBytes = 8 * mebibyte;
-export const deliveryRingBytesMin = 16 * mebibyte;
+export const deliveryRingBytes = 2 * mebibyte;
 /** Asked of the kernel for each socket (SO_RCVBUF); the grant is reported. */
 export const receiveBufferBytes = 4 * mebibyte;
 /** Delivery-ring records per callback batch before yielding to the event loop. */
@@ -87,12 +95,6 @@ export interface RuntimeDeps {
 /** Whether a submission of lengthBytes may join usedBytes already queued (submitQueueBytesMax). */
 function submitFits(usedBytes: number, lengthBytes: number): boolean {
   return usedBytes === 0 || usedBytes + lengthBytes <= submitQueueBytesMax;
-}
-
-function capacityFor(minBytes: number, recordBytesMax: number): number {
-  let capacity = minBytes;
-  while (capacity / 8 < recordBytesMax) capacity *= 2;
-  return capacity;
 }
 
 /**
@@ -182,7 +184,15 @@ class Runtime implements NodeRuntime {
   readonly incarnation: number;
   readonly handles: WorkerHandle[] = [];
   private readonly submitRing: SpscRing;
+  /**
+   * Writes a submission longer than partChunkBytes as parts. While it is open (the ring had no
+   * room for all of it) the pump writes the rest as the token worker frees room, and submit(),
+   * join() and leave() refuse: nothing may overtake it, and the token worker reassembles a
+   * message only from consecutive records.
+   */
+  private readonly submitWriter: ChunkWriter;
   private readonly deliveryRing: SpscRing;
+  private readonly deliveryReader: ChunkReader;
   private readonly rings: { name: string; ring: SpscRing }[];
   private readonly deliveryView: DataView;
   private readonly mainBell: Doorbell;
@@ -207,10 +217,18 @@ class Runtime implements NodeRuntime {
   private readonly startFailed = deferred<never>();
   private readonly drained = deferred<Body>();
 
-  private readonly onDeliveryRecord = (type: number, buffer: Uint8Array, offset: number, length: number): void => {
+  private readonly onDeliveryRecord = (
+    type: number,
+    buffer: Uint8Array,
+    offset: number,
+    length: number,
+    owned: boolean,
+  ): void => {
     try {
       if (type === RecordType.deliveryMessage) {
-        this.events.deliver(decodeDelivery(this.deliveryView, buffer, offset, length, this.groupOf));
+        // owned: a record reassembled from parts, in an array of its own (not the ring's).
+        const view = owned ? ringView(buffer) : this.deliveryView;
+        this.events.deliver(decodeDelivery(view, buffer, offset, length, this.groupOf, owned));
       } else if (type === RecordType.deliveryConfiguration) {
         this.events.configuration(decodeConfiguration(buffer, offset, length));
       } else if (type === RecordType.deliveryGroupEvent) {
@@ -235,17 +253,22 @@ class Runtime implements NodeRuntime {
   private readonly mainReady = (): boolean =>
     this.pumpStopped ||
     this.deliveryRing.hasReadable() ||
+    this.submitWriter.canWriteNext() ||
     (this.writableWanted && this.submitHasRoom());
 
   /**
-   * Room for the refused record, and the ring at most half full: without the second condition a
-   * sender at full speed would be told writable for every few records the token worker takes,
-   * and spend the main thread on a refusal and a callback per batch.
+   * No submission still being written, room for the refused record (for one longer than a
+   * chunk, for its first part: the rest follows as the ring drains), and the ring at most half
+   * full: without the last condition a sender at full speed would be told writable for every few
+   * records the token worker takes, and spend the main thread on a refusal and a callback per
+   * batch.
    */
   private submitHasRoom(): boolean {
+    if (this.submitWriter.open) return false;
     const ring = this.submitRing;
     const used = ring.usedBytes();
-    return ring.canClaim(this.refusedBytes) && used <= submitQueueBytesMax / 2 &&
+    const firstRecordBytes = Math.min(this.refusedBytes, partHeaderBytes + partChunkBytes);
+    return ring.canClaim(firstRecordBytes) && used <= submitQueueBytesMax / 2 &&
       submitFits(used, this.refusedBytes);
   }
 
@@ -260,7 +283,13 @@ class Runtime implements NodeRuntime {
     this.incarnation = incarnation;
     this.messageBytesMax = options.engine.messageBytesMax;
     this.submitRing = new SpscRing(shared.submit);
+    this.submitWriter = new ChunkWriter(this.submitRing, RecordType.submitPart, partChunkBytes);
     this.deliveryRing = new SpscRing(shared.delivery);
+    this.deliveryReader = new ChunkReader(
+      this.deliveryRing,
+      RecordType.deliveryPart,
+      chunkedRecordBytesMax(this.messageBytesMax),
+    );
     this.deliveryView = ringView(this.deliveryRing.buffer);
     const b = shared.bells;
     this.mainBell = new Doorbell(b.main.sab, b.main.byteOffset);
@@ -434,8 +463,9 @@ class Runtime implements NodeRuntime {
   private async pump(): Promise<void> {
     while (!this.pumpStopped) {
       const count = this.drainDeliveries(deliveryBatchMax);
+      const written = this.continueSubmission();
       this.checkWritable();
-      if (count > 0) {
+      if (count > 0 || written > 0) {
         // A turn of the event loop between batches.
         await new Promise<void>((resolve) => setImmediate(resolve));
         continue;
@@ -447,7 +477,7 @@ class Runtime implements NodeRuntime {
   private drainDeliveries(countMax: number): number {
     let count = 0;
     try {
-      count = this.deliveryRing.read(this.onDeliveryRecord, countMax);
+      count = this.deliveryReader.read(this.onDeliveryRecord, countMax);
     } catch (err) {
       this.fail(err instanceof TotemError ? err : new TotemError('TOTEM_ERR_WORKER_DIED', String(err)));
       return 0;
@@ -463,10 +493,25 @@ class Runtime implements NodeRuntime {
     this.mainBell.wake();
   }
 
+  /**
+   * Writes more of the submission the submit ring had no room for, as far as the token worker
+   * has freed room; goes on while closing (the message was accepted). Returns records written.
+   */
+  private continueSubmission(): number {
+    const writer = this.submitWriter;
+    if (!writer.open) return 0;
+    const count = writer.writeSome();
+    if (count > 0) this.wakeToken();
+    // Done: the token worker need not ring for room any more, unless a refusal waits for it.
+    if (!writer.open && !this.writableWanted) this.flags.clear(WakeFlag.mainWantsRoom);
+    return count;
+  }
+
   private checkWritable(): void {
     if (!this.writableWanted || this.closing) return;
     if (!this.submitHasRoom()) return;
     this.writableWanted = false;
+    // submitHasRoom() holds, so no submission is being written either.
     this.flags.clear(WakeFlag.mainWantsRoom);
     try {
       this.events.writable();
@@ -510,13 +555,37 @@ class Runtime implements NodeRuntime {
     const name = this.names.encode(group);
     const length = submitRecordBytes(name, payload);
     const ring = this.submitRing;
-    if (!submitFits(ring.usedBytes(), length)) return this.refused(length);
+    if (this.submitWriter.open || !submitFits(ring.usedBytes(), length)) return this.refused(length);
+    if (length > partChunkBytes) return this.submitChunked(name, payload, guarantee);
     // Encoded straight into the ring: the one copy of the payload on this thread.
     const offset = ring.tryClaim(RecordType.submitMessage, length);
     if (offset === null) return this.refused(length);
     encodeSubmitMessage(ring.buffer, offset, guarantee, name, payload);
     ring.commit();
     this.wakeToken();
+    this.submitted++;
+    return true;
+  }
+
+  /**
+   * A submission longer than partChunkBytes: as many parts as the ring has room for now, the rest
+   * from the pump as the token worker frees room (never a wait on this thread). It is accepted at
+   * once, like any submission that found room: submitFits held, so it is not queued behind more
+   * than submitQueueBytesMax (a record above that only into an empty ring). The caller may reuse
+   * its payload once this returns, so the part not yet written is copied (detach): one copy of at
+   * most the message, for a message the ring could not take whole.
+   */
+  private submitChunked(name: Uint8Array, payload: Uint8Array, guarantee: Guarantee): true {
+    const writer = this.submitWriter;
+    writer.begin(RecordType.submitMessage, [encodeSubmitHead(guarantee, name), payload]);
+    if (writer.writeSome() > 0) this.wakeToken();
+    if (writer.open) {
+      writer.detach();
+      // F1, then F2 (wake-flags.ts): the token worker rings after its reads only once the flag
+      // is set; room it made before that is seen here.
+      this.flags.set(WakeFlag.mainWantsRoom);
+      if (writer.canWriteNext()) this.mainBell.wake();
+    }
     this.submitted++;
     return true;
   }
@@ -532,7 +601,7 @@ class Runtime implements NodeRuntime {
   private control(type: number, group: string): boolean {
     this.checkOpen();
     const name = this.names.encode(group);
-    if (!this.submitRing.write(type, name)) return this.refused(name.length);
+    if (this.submitWriter.open || !this.submitRing.write(type, name)) return this.refused(name.length);
     this.wakeToken();
     return true;
   }
@@ -654,11 +723,11 @@ export async function startRuntime(
   const engine = resolveEngineConfig({ ...options.engine, incarnation, ringSeqInitial });
   const messageBytesMax = engine.messageBytesMax;
 
-  const submit = SpscRing.create(capacityFor(submitRingBytesMin, submitRecordBytesMax(messageBytesMax)));
+  const submit = SpscRing.create(submitRingBytes);
   const inRing = SpscRing.create(inRingBytes);
   const out = SpscRing.create(outRingBytes);
   const frames = SpscRing.create(frameRingBytes);
-  const delivery = SpscRing.create(capacityFor(deliveryRingBytesMin, deliveryRecordBytesMax(messageBytesMax)));
+  const delivery = SpscRing.create(deliveryRingBytes);
   // One doorbell word per thread, in the trailer of a ring it consumes (ring/doorbell.ts).
   const bellOf = (ring: SpscRing): { sab: SharedArrayBuffer; byteOffset: number } => {
     const b = Doorbell.ofRing(ring);

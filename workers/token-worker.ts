@@ -36,9 +36,11 @@ import { isLogLevel } from '../api/logger.js';
 import type { LogLevel, Logger } from '../api/logger.js';
 import { Doorbell } from './ring/doorbell.js';
 import { SpscRing } from './ring/spsc-ring.js';
+import { ChunkReader } from './ring/chunks.js';
 import { SyncControl } from './control.js';
 import { WakeFlag, WakeFlags } from './wake-flags.js';
 import {
+  chunkedRecordBytesMax,
   encodeConfiguration,
   encodeFrame,
   encodeOutPacket,
@@ -73,6 +75,12 @@ const parkMsMax = 1000;
 
 const inRing = new SpscRing(data.rings.in);
 const submitRing = new SpscRing(data.rings.submit);
+/**
+ * Submissions larger than partChunkBytes arrive as parts (ring/chunks.ts). Parts are read, and
+ * their room freed, whenever submissions are read, before the final record makes the message
+ * pending: the main thread may still be writing the rest, and waits for that room.
+ */
+const submitReader = new ChunkReader(submitRing, RecordType.submitPart, chunkedRecordBytesMax(data.engine.messageBytesMax));
 const outRing = new SpscRing(data.rings.out);
 const frameRing = new SpscRing(data.rings.frames);
 const outView = ringView(outRing.buffer);
@@ -291,7 +299,7 @@ function receiveLoopback(): number {
   return batch.length;
 }
 
-function onSubmitRecord(type: number, buffer: Uint8Array, offset: number, length: number): void {
+function onSubmitRecord(type: number, buffer: Uint8Array, offset: number, length: number, owned: boolean): void {
   if (type === RecordType.submitMessage) {
     const nameBytes = buffer[offset + 1] as number;
     const nameStart = offset + submitHeaderBytes;
@@ -299,8 +307,9 @@ function onSubmitRecord(type: number, buffer: Uint8Array, offset: number, length
       type,
       group: groupName(buffer, nameStart, nameBytes),
       guarantee: guaranteeFromWire(buffer[offset] as number),
-      // A copy the Packer keeps by reference until the message is broadcast.
-      payload: buffer.slice(nameStart + nameBytes, offset + length),
+      // The Packer keeps the payload by reference until the message is broadcast: a copy out of
+      // the ring, or a view of a reassembled record, which is this message's alone.
+      payload: owned ? buffer.subarray(nameStart + nameBytes, offset + length) : buffer.slice(nameStart + nameBytes, offset + length),
     });
   } else if (type === RecordType.submitJoin || type === RecordType.submitLeave) {
     pending.push({ type, group: groupName(buffer, offset, length), guarantee: 'agreed', payload: emptyPayload });
@@ -359,7 +368,7 @@ function readSubmissions(): number {
   // Read more only once everything read before was taken: the Packer's refusal is what holds the
   // ring back (backpressure), and order must be kept.
   if (pending.length > 0) return 0;
-  const count = submitRing.read(onSubmitRecord, submitBatchMax);
+  const count = submitReader.read(onSubmitRecord, submitBatchMax);
   // After read()'s head store, if the main thread waits for room (writable).
   if (count > 0 && flags.isSet(WakeFlag.mainWantsRoom)) mainBell.wake();
   return count;
