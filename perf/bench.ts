@@ -21,6 +21,8 @@ import { runUdpBaseline, type UdpBaselineResult } from './udp-baseline.js';
 /** With --netns: every node listens on this port of its own address; multicast goes to this group. */
 const netnsPort = 5405;
 const netnsGroup = `239.192.18.1:${netnsPort + 1}`;
+/** The UDP baseline's group in namespaces (a port of its own: it runs just before the ring). */
+const netnsBaselineGroup = { host: '239.192.18.1', port: netnsPort + 2 };
 /** Namespaces tevbr (the bridge) and tev1..tevN (the nodes). */
 const netnsPrefix = 'tev';
 
@@ -55,7 +57,8 @@ Options:
                          the time until every survivor installs its new configuration and the
                          time until node N is back in the ring (needs --nodes 2 or more)
   --baseline udp         first measure bare node:dgram on the same ring shape: one process
-                         unicasting frames of the ring's frame size to N-1 receiver processes
+                         sending frames of the ring's frame size to N-1 receiver processes
+                         (unicast to each in turn; with --transport multicast, once to a group)
                          for --baseline-s seconds (default 3); prints our figures as a fraction
   --baseline-s S         seconds of the UDP baseline (default 3)
   --netns                (Linux, root only) run node i in network namespace tev<i> instead of on
@@ -67,7 +70,8 @@ Options:
                          Leftovers named tevbr or tev<digits> are deleted first when they carry
                          the bench's marker and the run that made them has ended; otherwise
                          (unmarked, or in use by a running bench) the bench exits 2 and names the
-                         'ip netns del' commands to run. Not with --baseline udp (loopback only)
+                         'ip netns del' commands to run. --baseline udp then runs in the same
+                         namespaces with the same --transport (multicast: group port ${netnsBaselineGroup.port})
   --transport udpu|multicast
                          udpu (default): a broadcast is a unicast datagram to every other member.
                          multicast: one datagram to the IP multicast group ${netnsGroup}
@@ -214,7 +218,6 @@ function parseBenchArgs(argv: string[]): BenchArgs | 'help' {
     throw new UsageError('--transport multicast needs --netns: the bench sends IP multicast only inside network namespaces it created, never on loopback');
   }
   if (lossGiven && !a.netns) throw new UsageError('--loss needs --netns (the loss is an nftables rule in each node namespace)');
-  if (a.baseline !== null && a.netns) throw new UsageError('--baseline udp measures loopback only: not with --netns');
   if (a.scenario === 'failover') {
     if (a.nodes < 2) throw new UsageError('--scenario failover needs --nodes 2 or more');
     if (sendersGiven && (sendersAll || a.senders !== 1)) throw new UsageError('--scenario failover has one sender (node 1)');
@@ -463,7 +466,21 @@ async function benchWith(
   let baseline: UdpBaselineResult | null = null;
   try {
     // The baseline runs first, alone: both would compete for the same cores.
-    if (args.baseline === 'udp') baseline = await runUdpBaseline({ receivers: args.nodes - 1, frameBytes: shape.frameBytes, durationS: args.baselineS });
+    if (args.baseline === 'udp') {
+      baseline = await runUdpBaseline({
+        receivers: args.nodes - 1, frameBytes: shape.frameBytes, durationS: args.baselineS,
+        // In namespaces: the sender where node 1 runs, receiver i where node i + 1 runs, same transport.
+        ...(net === null ? {} : {
+          transport: args.transport,
+          hosts: Array.from({ length: args.nodes }, (_, i) => net.address(i + 1)),
+          multicastGroup: netnsBaselineGroup,
+          wrap: (index: number, command: string, commandArgs: string[]) => {
+            const [ip, ...prefix] = net.exec(index + 1);
+            return { command: ip as string, args: [...prefix, command, ...commandArgs] };
+          },
+        }),
+      });
+    }
     const addresses = await nodeAddresses(args, net);
     result = args.scenario === 'failover'
       ? await runFailover(args, addresses, stateRoot, runs, hooks)

@@ -1,6 +1,6 @@
 /**
  * `totem-evs bench --netns` as a user runs it (the compiled CLI in dist/): short runs over udpu,
- * over IP multicast and under packet loss, each in namespaces tevbr and tev1..tevN that the
+ * over IP multicast (with the UDP baseline in the same namespaces) and under packet loss, each in namespaces tevbr and tev1..tevN that the
  * bench makes and deletes; and the refusal to touch a namespace with one of its names that it did
  * not make. Root only (and `ip`, `nft`): elsewhere the suite is skipped with the reason.
  */
@@ -47,7 +47,7 @@ function benchNamespaces(): string[] {
 describe.skipIf(unavailable !== null)('totem-evs bench --netns', () => {
   it.each([
     { name: 'udpu', transport: 'udpu', lossPct: 0, extra: [] },
-    { name: 'multicast', transport: 'multicast', lossPct: 0, extra: ['--transport', 'multicast'] },
+    { name: 'multicast, with the UDP baseline', transport: 'multicast', lossPct: 0, extra: ['--transport', 'multicast', '--baseline', 'udp', '--baseline-s', '0.5'] },
     { name: 'udpu under 2% loss', transport: 'udpu', lossPct: 2, extra: ['--rate', '500', '--loss', '2'] },
   ])('$name: every node delivers, integrity is clean, the namespaces are gone afterwards', { timeout: 90_000 }, async ({ transport, lossPct, extra }) => {
     expect(benchNamespaces()).toEqual([]);
@@ -67,6 +67,10 @@ describe.skipIf(unavailable !== null)('totem-evs bench --netns', () => {
     expect(report['nodes'].map((n: { node: string }) => n.node)).toEqual(['1', '2', '3']);
     for (const n of report['nodes'] as { deliveredMsgs: number }[]) expect(n.deliveredMsgs).toBeGreaterThan(0);
     expect(report['throughput'].msgsPerSecSlowest).toBeGreaterThan(0);
+    if (extra.includes('--baseline')) {
+      expect(report['baseline']).toMatchObject({ transport, receivers: 2 });
+      expect(report['baseline'].framesPerSecSlowest).toBeGreaterThan(0);
+    }
     expect(benchNamespaces()).toEqual([]);
   });
 

@@ -101,7 +101,6 @@ describe('totem-evs bench', () => {
     [['--loss', '5'], /--loss needs --netns/],
     [['--netns', '--loss', '100'], /--loss takes a percentage from 0 to 99\.99/],
     [['--netns', '--loss', '-1'], /--loss takes a percentage/],
-    [['--netns', '--baseline', 'udp'], /--baseline udp measures loopback only: not with --netns/],
   ])('%j exits 2 with one line on stderr', async (args, message) => {
     const r = await bench(args, 20_000);
     expect(r.code).toBe(2);
