@@ -1,10 +1,11 @@
 /**
  * `totem-evs bench --netns` as a user runs it (the compiled CLI in dist/): short runs over udpu,
- * over IP multicast (with the UDP baseline in the same namespaces) and under packet loss, each in namespaces tevbr and tev1..tevN that the
- * bench makes and deletes; and the refusal to touch a namespace with one of its names that it did
- * not make. Root only (and `ip`, `nft`): elsewhere the suite is skipped with the reason.
+ * over IP multicast (with the UDP baseline in the same namespaces) and under packet loss, each in
+ * namespaces tevbr and tev1..tevN that the bench makes and deletes; SIGINT in the middle of a run;
+ * and the refusal to touch a namespace with one of its names that it did not make. Root only (and `ip`, `nft`): elsewhere the suite is skipped with the reason.
  */
 import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { existingNamespaces, netnsUnavailableReason } from '../../perf/netns.js';
@@ -72,6 +73,43 @@ describe.skipIf(unavailable !== null)('totem-evs bench --netns', () => {
       expect(report['baseline'].framesPerSecSlowest).toBeGreaterThan(0);
     }
     expect(benchNamespaces()).toEqual([]);
+  });
+
+  it('on SIGINT stops its nodes and deletes its namespaces', { timeout: 60_000 }, async () => {
+    const child = spawn(process.execPath, [cliPath, 'bench', '--netns', '--duration', '30', '--warmup', '0', '--rate', '200'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    let nodePids: number[] = [];
+    try {
+      // The nodes are the bench's children (ip netns exec execs them).
+      const deadline = Date.now() + 30_000;
+      while (nodePids.length < 3 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 200));
+        const ps = spawnSync('ps', ['-o', 'pid=', '--ppid', String(child.pid)], { encoding: 'utf8' });
+        nodePids = ps.stdout.split('\n').map((l) => Number(l.trim())).filter((n) => n > 0);
+      }
+      expect(nodePids).toHaveLength(3);
+      expect(benchNamespaces()).toEqual(['tev1', 'tev2', 'tev3', 'tevbr']);
+      await new Promise((r) => setTimeout(r, 1500));
+    } finally {
+      child.kill('SIGINT');
+    }
+    expect(await exited).toBe(130);
+    expect(stderr).toBe('\ntotem-evs bench: SIGINT: stopped the nodes and deleted the network namespaces\n');
+    expect(benchNamespaces()).toEqual([]);
+    // Gone, or a zombie not yet reaped by whoever inherited it.
+    const alive = (pid: number): boolean => {
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+      } catch {
+        return false;
+      }
+    };
+    const until = Date.now() + 5000;
+    while (nodePids.some(alive) && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
+    expect(nodePids.filter(alive)).toEqual([]);
   });
 
   it('refuses to run beside a namespace with one of its names that it did not make, and leaves it alone', async () => {
