@@ -12,7 +12,7 @@ import {
 } from '../api/commands/latency.js';
 import type { BenchArgs } from './bench.js';
 import type { FrameShape } from './frame-size.js';
-import type { UdpBaselineResult } from './udp-baseline.js';
+import type { UdpBaselineResult, UdpRoundTripResult } from './udp-baseline.js';
 
 /** The last line a `totem-evs node` process prints (the fields the bench reads). */
 export interface NodeSummary {
@@ -62,6 +62,10 @@ export interface BaselineFigures extends UdpBaselineResult {
   ourFramesPerSec: number;
   fractionOfFrames: number;
   fractionOfBytes: number;
+  /** A paced datagram of the frame size around the ring of bare node:dgram processes. */
+  roundTrip: UdpRoundTripResult | null;
+  /** ownLatencyUs.p50 / roundTrip.rttUs.p50: what a message's own delivery costs in bare circuits. */
+  ownP50PerRoundTripP50: number | null;
 }
 
 export interface BenchReport {
@@ -93,6 +97,7 @@ export function buildReport(
   run: RunResult,
   shape: FrameShape,
   udp: UdpBaselineResult | null,
+  roundTrip: UdpRoundTripResult | null = null,
 ): { report: BenchReport; histograms: MergedHistograms } {
   const nodes = run.summaries;
   // The measured window, on the wall clock: from the moment the ring formed (the senders start
@@ -150,6 +155,8 @@ export function buildReport(
       ourFramesPerSec: Math.round(ourFramesPerSec),
       fractionOfFrames: udp.framesPerSecSlowest > 0 ? round3(ourFramesPerSec / udp.framesPerSecSlowest) : 0,
       fractionOfBytes: udp.bytesPerSecSlowest > 0 ? round3((slowest * args.sizeBytes) / udp.bytesPerSecSlowest) : 0,
+      roundTrip,
+      ownP50PerRoundTripP50: null,
     };
   }
   const report: BenchReport = {
@@ -183,6 +190,9 @@ export function buildReport(
     timelines: nodes.map((n) => ({ node: n.node, offsetS: round3((n.timelineStartMs - run.spawnMs) / 1000), deliveredPerSec: n.timeline })),
     integrity,
   };
+  if (baseline?.roundTrip != null && baseline.roundTrip.rttUs.p50 > 0 && report.ownLatencyUs.count > 0) {
+    baseline.ownP50PerRoundTripP50 = round3(report.ownLatencyUs.p50 / baseline.roundTrip.rttUs.p50);
+  }
   return { report, histograms: { all, own } };
 }
 
@@ -220,6 +230,15 @@ export function formatReport(r: BenchReport): string {
       `udp baseline                ${fmt(b.framesPerSecSlowest)} frames/s   ${(b.bytesPerSecSlowest / 1e6).toFixed(1)} MB/s at the slowest of ${b.receivers} receivers (${b.frameBytes} B frames, 1 sender, ${b.durationS} s)`,
       `totem-evs vs baseline       ${fmt(b.ourFramesPerSec)} frames/s (${b.msgsPerFrame} msgs/frame) = ${(b.fractionOfFrames * 100).toFixed(1)}% of its frames/s; payload ${(b.fractionOfBytes * 100).toFixed(1)}% of its bytes/s`,
     );
+    if (b.roundTrip !== null) {
+      const t = b.roundTrip;
+      lines.push(
+        `udp round trip (µs)         p50 ${fmt(t.rttUs.p50)}  p90 ${fmt(t.rttUs.p90)}  p99 ${fmt(t.rttUs.p99)}  p99.9 ${fmt(t.rttUs.p999)}  max ${fmt(t.rttUs.max)}  (${t.frameBytes} B around ${t.nodes} processes, ${fmt(t.ratePerSec)}/s, ${t.lostFrames} lost)`,
+      );
+      if (b.ownP50PerRoundTripP50 !== null) {
+        lines.push(`own p50 vs round trip p50   ${b.ownP50PerRoundTripP50.toFixed(2)}x`);
+      }
+    }
   }
   lines.push(
     ...r.nodes.map((n) => `node ${n.node.padEnd(3)}                    cpu ${fmt(n.cpuUserMs + n.cpuSystemMs)} ms   peak RSS ${(n.peakRssBytes / 1048576).toFixed(0)} MiB   sent ${fmt(n.sentMsgs)}   delivered ${fmt(n.deliveredMsgs)}`),

@@ -16,11 +16,13 @@ import { buildReport, formatReport, type BenchReport, type NodeSummary, type Run
 import { frameShape } from './frame-size.js';
 import { renderHtmlReport } from './html-report.js';
 import { createNetns, deleteNamespaces, existingNamespaces, netnsUnavailableReason, type NetnsCluster } from './netns.js';
-import { runUdpBaseline, type UdpBaselineResult } from './udp-baseline.js';
+import { runUdpBaseline, runUdpRoundTrip, type UdpBaselineResult, type UdpRoundTripResult } from './udp-baseline.js';
 
 /** With --netns: every node listens on this port of its own address; multicast goes to this group. */
 const netnsPort = 5405;
 const netnsGroup = `239.192.18.1:${netnsPort + 1}`;
+/** Datagrams per second of the bare round trip: the paced rate the latency targets are set at. */
+const roundTripRatePerSec = 1000;
 /** The UDP baseline's group in namespaces (a port of its own: it runs just before the ring). */
 const netnsBaselineGroup = { host: '239.192.18.1', port: netnsPort + 2 };
 /** Namespaces tevbr (the bridge) and tev1..tevN (the nodes). */
@@ -464,21 +466,26 @@ async function benchWith(
   const stateRoot = mkdtempSync(join(tmpdir(), 'totem-evs-bench-'));
   let result: RunResult;
   let baseline: UdpBaselineResult | null = null;
+  let roundTrip: UdpRoundTripResult | null = null;
   try {
     // The baseline runs first, alone: both would compete for the same cores.
     if (args.baseline === 'udp') {
+      // In namespaces: process i where node i + 1 runs (the sender where node 1 runs), same transport.
+      const placed = net === null ? {} : {
+        hosts: Array.from({ length: args.nodes }, (_, i) => net.address(i + 1)),
+        wrap: (index: number, command: string, commandArgs: string[]) => {
+          const [ip, ...prefix] = net.exec(index + 1);
+          return { command: ip as string, args: [...prefix, command, ...commandArgs] };
+        },
+      };
       baseline = await runUdpBaseline({
         receivers: args.nodes - 1, frameBytes: shape.frameBytes, durationS: args.baselineS,
-        // In namespaces: the sender where node 1 runs, receiver i where node i + 1 runs, same transport.
-        ...(net === null ? {} : {
-          transport: args.transport,
-          hosts: Array.from({ length: args.nodes }, (_, i) => net.address(i + 1)),
-          multicastGroup: netnsBaselineGroup,
-          wrap: (index: number, command: string, commandArgs: string[]) => {
-            const [ip, ...prefix] = net.exec(index + 1);
-            return { command: ip as string, args: [...prefix, command, ...commandArgs] };
-          },
-        }),
+        ...(net === null ? {} : { transport: args.transport, multicastGroup: netnsBaselineGroup }),
+        ...placed,
+      });
+      roundTrip = await runUdpRoundTrip({
+        nodes: args.nodes, frameBytes: shape.frameBytes, ratePerSec: roundTripRatePerSec, durationS: args.baselineS,
+        ...placed,
       });
     }
     const addresses = await nodeAddresses(args, net);
@@ -498,7 +505,7 @@ async function benchWith(
   }
   rmSync(stateRoot, { recursive: true, force: true });
 
-  const { report, histograms } = buildReport(args, result, shape, baseline);
+  const { report, histograms } = buildReport(args, result, shape, baseline, roundTrip);
   report.config = networkConfig(report.config, args, net);
   if (args.reportFile !== null) writeFileSync(args.reportFile, renderHtmlReport(report, histograms));
   if (args.json) out.stdout.write(`${JSON.stringify(report)}\n`);
