@@ -60,7 +60,12 @@ export interface NodeOptions {
   stateDir?: string;
   /** Directory for this node's JSON-lines trace (trace-contract.md). */
   trace?: string;
-  /** Link MTU in bytes, IP header included: netMtuMin (1280)..65535; default 1500. */
+  /**
+   * Largest datagram a node sends, in bytes, IP and UDP headers included: netMtuMin (1280)..65535;
+   * default 1500. Frames are packed up to it. Above the link MTU the kernel fragments each
+   * datagram into link-sized IP packets (as knet does for corosync's large netmtu): fewer
+   * datagrams per message, less CPU, but the loss of one fragment loses the whole datagram.
+   */
   netMtu?: number;
   tokenTimeoutMs?: number;
   tokenRetransmitMs?: number;

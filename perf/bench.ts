@@ -48,7 +48,10 @@ Options:
                          (default max; 1000 with --scenario failover)
   --duration S           measured seconds (default 10)
   --warmup S             seconds of load before the measurement starts (default 2)
-  --net-mtu N            link MTU (default 1500)
+  --net-mtu N            largest datagram a node sends, IP and UDP headers included (default
+                         1500); above the link MTU the kernel fragments each datagram (IP
+                         fragmentation): fewer, fuller frames, but one lost fragment loses the
+                         whole datagram
   --key FILE             run encrypted with this cluster key
   --token-ms N           token timeout (default 1000)
   --window N, --max-messages N
@@ -64,7 +67,7 @@ Options:
                          for --baseline-s seconds (default 3); prints our figures as a fraction
   --baseline-s S         seconds of the UDP baseline (default 3)
   --netns                (Linux, root only) run node i in network namespace tev<i> instead of on
-                         127.0.0.1: a veth eth0 (MTU --net-mtu, default 1500) whose peer is a
+                         127.0.0.1: a veth eth0 (MTU --link-mtu, default 1500) whose peer is a
                          port of a Linux bridge (multicast snooping off) in namespace tevbr,
                          address 198.18.0.<i>/24, lo up, no default route (nothing leaves the
                          bridge); nodes listen on port ${netnsPort}. The namespaces are deleted when
@@ -74,6 +77,7 @@ Options:
                          (unmarked, or in use by a running bench) the bench exits 2 and names the
                          'ip netns del' commands to run. --baseline udp then runs in the same
                          namespaces with the same --transport (multicast: group port ${netnsBaselineGroup.port})
+  --link-mtu N           MTU of the namespaces' links (default 1500; only with --netns)
   --transport udpu|multicast
                          udpu (default): a broadcast is a unicast datagram to every other member.
                          multicast: one datagram to the IP multicast group ${netnsGroup}
@@ -96,6 +100,8 @@ export interface BenchArgs {
   durationS: number;
   warmupS: number;
   netMtu: number | null;
+  /** MTU of the namespaces' veths and bridge (--netns). */
+  linkMtu: number | null;
   keyFile: string | null;
   tokenMs: number | null;
   window: number | null;
@@ -117,7 +123,7 @@ class UsageError extends Error {}
 function parseBenchArgs(argv: string[]): BenchArgs | 'help' {
   const a: BenchArgs = {
     nodes: 3, sizeBytes: 1024, senders: 1, order: 'agreed', rate: 'max', durationS: 10, warmupS: 2,
-    netMtu: null, keyFile: null, tokenMs: null, window: null, maxMessages: null,
+    netMtu: null, linkMtu: null, keyFile: null, tokenMs: null, window: null, maxMessages: null,
     scenario: 'steady', baseline: null, baselineS: 3, reportFile: null, json: false,
     netns: false, transport: 'udpu', lossPct: 0,
   };
@@ -166,6 +172,7 @@ function parseBenchArgs(argv: string[]): BenchArgs | 'help' {
       case '--duration': a.durationS = seconds('duration', value()); break;
       case '--warmup': a.warmupS = seconds('warmup', value()); break;
       case '--net-mtu': a.netMtu = int('net-mtu', value(), 1280, 65535); break;
+      case '--link-mtu': a.linkMtu = int('link-mtu', value(), 1280, 65535); break;
       case '--key': {
         const v = value();
         if (v === undefined) throw new UsageError('--key takes a file');
@@ -225,6 +232,7 @@ function parseBenchArgs(argv: string[]): BenchArgs | 'help' {
     if (sendersGiven && (sendersAll || a.senders !== 1)) throw new UsageError('--scenario failover has one sender (node 1)');
     if (!rateGiven) a.rate = '1000';
   }
+  if (a.linkMtu !== null && !a.netns) throw new UsageError('--link-mtu sets the namespaces\' links: only with --netns');
   a.senders = sendersAll ? a.nodes : Math.min(a.senders, a.nodes);
   return a;
 }
@@ -369,7 +377,7 @@ function prepareNetns(args: BenchArgs, out: { stderr: { write(s: string): unknow
   }
   let net: NetnsCluster;
   try {
-    net = createNetns({ prefix: netnsPrefix, nodes: args.nodes, mtu: args.netMtu ?? 1500 });
+    net = createNetns({ prefix: netnsPrefix, nodes: args.nodes, mtu: args.linkMtu ?? 1500 });
   } catch (err) {
     say(`could not create the network namespaces: ${(err as Error).message}`);
     return 1;
@@ -524,6 +532,7 @@ function networkConfig(config: BenchReport['config'], args: BenchArgs, net: Netn
     netns: net !== null,
     multicastGroup: args.transport === 'multicast' ? netnsGroup : null,
     lossPct: args.lossPct,
+    linkMtu: net === null ? null : net.mtu,
     nodeVersion,
   };
   return withNetwork;

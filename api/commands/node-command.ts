@@ -39,7 +39,8 @@ Cluster:
   --trace-dir DIR        write this node's EVS trace (one file per incarnation) into DIR
   --transport udpu|multicast, --multicast HOST:PORT
                          unicast to every member (default) or IP multicast to a group address
-  --net-mtu N            link MTU in bytes (default 1500)
+  --net-mtu N            largest datagram in bytes, IP and UDP headers included (default 1500);
+                         above the link MTU the kernel fragments it
   --token-ms N           token timeout (default 1000); --join-ms N (default 50);
   --consensus-ms N       (default 1.2 x token)
   --window N             frames per token rotation (default 50); --max-messages N (default 17)
