@@ -59,14 +59,16 @@ const mebibyte = 1024 * 1024;
  * in 8 MiB: absorbs what the sockets receive while the token worker is busy (a freeze of the
  *   thread, a burst of retransmissions); twice the 4 MiB kernel receive buffer asked for, so the
  *   ring is never the first place datagrams are lost.
- * out 4 MiB: one token visit sends at most windowSize frames plus the token; 4 MiB holds thousands
- *   of full frames, far more than the net worker lags behind.
- * frames 8 MiB: the delivery worker is usually as fast as the token worker; this absorbs bursts
- *   (a recovery delivers a whole old ring's tail at once) without stalling token handling.
+ * out 2 MiB: one token visit sends at most windowSize frames plus the token; 2 MiB holds about
+ *   1,800 full 1,500-byte frames, dozens of visits, far more than the net worker lags behind.
+ * frames 2 MiB: the delivery worker is usually as fast as the token worker; this absorbs bursts
+ *   (a recovery delivers a whole old ring's tail at once). When it is full the token worker
+ *   waits, so with the delivery ring behind it this bounds how long a stalled main thread is
+ *   absorbed before token handling slows: 4 MiB, ~200 ms at 20 MB/s of deliveries, longer than
+ *   the GC pauses of a busy main thread. (It was 8 MiB; the saturated bench showed no
+ *   difference in throughput, and 6 MiB less resident memory per node.)
  * delivery 2 MiB: the application's callbacks on the main thread are the slowest consumer and
- *   pause for GC. When this ring is full the delivery worker waits and the frame ring behind it
- *   takes the burst, so the two together (10 MiB) are what absorbs a slow main thread; 2 MiB is
- *   still ~150 ms of 1 KiB deliveries at 13 MB/s, longer than the main thread's GC pauses.
+ *   pause for GC; see frames for the two together.
  */
 export const submitRingBytes = 1 * mebibyte;
 /**
@@ -78,9 +80,22 @@ export const submitRingBytes = 1 * mebibyte;
  */
 export const submitQueueBytesMax = 256 * 1024;
 export const inRingBytes = 8 * mebibyte;
-export const outRingBytes = 4 * mebibyte;
-export const frameRingBytes = 8 * mebibyte;
+export const outRingBytes = 2 * mebibyte;
+export const frameRingBytes = 2 * mebibyte;
 export const deliveryRingBytes = 2 * mebibyte;
+/**
+ * Largest young generation of each worker's V8 heap (Worker resourceLimits), in MiB; the old
+ * generation and the main thread's heap keep V8's defaults. V8 grows a busy isolate's young
+ * generation up to 3 × 16 MiB on 64-bit, and a saturated node's three workers took ~25 MiB of
+ * its RSS that way (token ~13, net ~5, delivery ~3, measured one at a time). What the workers
+ * keep is small and short-lived (a packet until the token's aru passes it, a frame until it is
+ * decoded), so small semi-spaces cost little: scavenges are more frequent but each copies only
+ * what is live. The token worker keeps packets in its sort queue for a few token rotations, so it
+ * gets 2 MiB semi-spaces (6 = 3 × 2, V8's young generation is three semi-spaces), the others
+ * V8's starting 1 MiB. Measured on the saturated 3-node bench: no throughput change within the
+ * run-to-run spread, peak RSS per node down ~15 MiB.
+ */
+export const workerYoungGenerationMb: Readonly<Record<ThreadName, number>> = { net: 3, token: 6, delivery: 3 };
 /** Asked of the kernel for each socket (SO_RCVBUF); the grant is reported. */
 export const receiveBufferBytes = 4 * mebibyte;
 /** Delivery-ring records per callback batch before yielding to the event loop. */
@@ -317,6 +332,7 @@ class Runtime implements NodeRuntime {
       workerData: { ...data, port: channel.port2 },
       transferList: [channel.port2],
       name: `totem-evs ${thread} ${this.nodeId}`,
+      resourceLimits: { maxYoungGenerationSizeMb: workerYoungGenerationMb[thread] },
     });
     const h = new WorkerHandle(thread, worker, channel.port1, bell);
     channel.port1.on('message', (m: unknown) => this.onWorkerMessage(h, m));
