@@ -1,0 +1,56 @@
+/**
+ * Failure detection and its false positives, on the simulator's network with the application
+ * load: a member that is alive but slow, or behind lossy links, is never failed.
+ */
+import { describe, expect, it } from 'vitest';
+import { crashRun } from './crash-detection.js';
+
+const seeds = Array.from({ length: 12 }, (_, i) => i + 1);
+
+function survivors(ids: number[], crashed: number): number[] {
+  return ids.filter((id) => id !== crashed);
+}
+
+function expectSettledWithout(r: ReturnType<typeof crashRun>, ids: number[], crashed: number): void {
+  expect(r.falseFailures).toEqual([]);
+  for (const id of survivors(ids, crashed)) expect(r.finalMembers.get(id), `node ${id}`).toEqual(survivors(ids, crashed));
+}
+
+describe('no live member is failed', () => {
+  const ids = [1, 2, 3, 4, 5];
+
+  it('a slow member (150-250 ms each way), in a steady ring and when another member crashes', () => {
+    const slow = { ids: [2], faults: { delayMs: 150, jitterMs: 100 } };
+    for (const seed of seeds.slice(0, 4)) {
+      const steady = crashRun({ seed, ids, slow, workMs: 15_000 });
+      expect(steady.falseFailures, `seed ${seed}`).toEqual([]);
+      const r = crashRun({ seed, ids, slow, crash: 4, afterMs: 15_000 });
+      expectSettledWithout(r, ids, 4);
+    }
+  });
+
+  it('a busy member (its packets 0-80 ms late) when another member crashes', () => {
+    const slow = { ids: [3], faults: { delayMs: 1, jitterMs: 80 } };
+    for (const seed of seeds.slice(0, 6)) {
+      const r = crashRun({ seed, ids, slow, crash: 1 + (seed % 2) });
+      expectSettledWithout(r, ids, 1 + (seed % 2));
+    }
+  });
+
+  it('5 % loss and jitter on every link when a member crashes', () => {
+    for (const seed of seeds) {
+      const crashed = ids[seed % ids.length] as number;
+      const r = crashRun({ seed, ids, crash: crashed, links: { lossProbability: 0.05, jitterMs: 8 }, afterMs: 15_000 });
+      expectSettledWithout(r, ids, crashed);
+    }
+  });
+
+  it('nine nodes started together under load form one ring', () => {
+    const nine = [1, 2, 3, 4, 5, 6, 7, 8, 9];
+    for (const seed of [19, 1, 2, 3]) {
+      const r = crashRun({ seed, ids: nine, workMs: 3000 });
+      expect(r.falseFailures, `seed ${seed}`).toEqual([]);
+      for (const id of nine) expect(r.finalMembers.get(id), `seed ${seed} node ${id}`).toEqual(nine);
+    }
+  });
+});
