@@ -30,6 +30,13 @@ export interface EngineConfig {
   joinTimeoutMs: number;
   /** Gather without consensus this long: mark the silent processors failed. */
   consensusTimeoutMs: number;
+  /**
+   * In Gather, a member of my ring from which nothing at all has arrived since I entered Gather
+   * is marked failed after this long, before the consensus timeout (engine/README.md, rule 15).
+   * Never less than the last token rotation plus two join periods; at or above
+   * `consensusTimeoutMs` the rule is off and only the consensus timeout fails processors.
+   */
+  gatherSilenceMs: number;
   /** Merge-detect broadcast period on an idle ring. */
   mergeTimeoutMs: number;
   /** Rotations with my aru holding the ring back before I declare failure to receive. */
@@ -75,6 +82,8 @@ export function resolveEngineConfig(input: EngineConfigInput): EngineConfig {
   const tokenRetransmitMs = input.tokenRetransmitMs ?? Math.floor(tokenTimeoutMs / 4.2);
   const holdMs = input.holdMs ?? Math.max(1, Math.floor(tokenRetransmitMs * 0.8));
   const consensusTimeoutMs = input.consensusTimeoutMs ?? Math.floor(tokenTimeoutMs * 1.2);
+  const joinTimeoutMs = input.joinTimeoutMs ?? engineDefaults.joinTimeoutMs;
+  const gatherSilenceMs = input.gatherSilenceMs ?? deriveGatherSilenceMs(tokenRetransmitMs, joinTimeoutMs);
   const config: EngineConfig = {
     ...engineDefaults,
     ...stripUndefined(input),
@@ -83,9 +92,22 @@ export function resolveEngineConfig(input: EngineConfigInput): EngineConfig {
     tokenRetransmitMs,
     holdMs,
     consensusTimeoutMs,
+    gatherSilenceMs,
   };
   validateEngineConfig(config);
   return config;
+}
+
+/**
+ * The default silence in Gather after which a member of my ring that never answered is failed:
+ * one commit-token retransmission period plus three join periods, and at least four join periods.
+ * A live member sends a join every join period while it gathers (four in a row lost at 5 % loss
+ * is about 6e-6); one that already moved on to Commit stays silent until a lost commit token is
+ * retransmitted to me. 388 ms with the default timers: a crashed member is out about 1.4 s after
+ * its crash (token timeout, this silence, a few rotations of the new ring).
+ */
+export function deriveGatherSilenceMs(tokenRetransmitMs: number, joinTimeoutMs: number): number {
+  return Math.max(4 * joinTimeoutMs, tokenRetransmitMs + 3 * joinTimeoutMs);
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {
@@ -102,7 +124,7 @@ export function validateEngineConfig(c: EngineConfig): void {
   check(Number.isInteger(c.nodeId) && c.nodeId >= 1 && c.nodeId <= 0xffffffff, `nodeId ${c.nodeId} must be an integer in 1..2^32-1`);
   check(Number.isSafeInteger(c.incarnation) && c.incarnation >= 1, 'incarnation must be a positive safe integer');
   check(c.ringSeqInitial >= 0n && c.ringSeqInitial < 1n << 62n, 'ringSeqInitial must be in 0..2^62');
-  for (const k of ['tokenTimeoutMs', 'tokenRetransmitMs', 'holdMs', 'joinTimeoutMs', 'consensusTimeoutMs', 'mergeTimeoutMs'] as const) {
+  for (const k of ['tokenTimeoutMs', 'tokenRetransmitMs', 'holdMs', 'joinTimeoutMs', 'consensusTimeoutMs', 'gatherSilenceMs', 'mergeTimeoutMs'] as const) {
     check(Number.isFinite(c[k]) && c[k] >= 1, `${k} must be at least 1 ms`);
   }
   check(c.tokenTimeoutMs > c.tokenRetransmitMs, 'tokenTimeoutMs must exceed tokenRetransmitMs');

@@ -109,6 +109,13 @@ export class Srp {
   private consensus = new Set<NodeId>();
   /** When each processor was last heard from (any packet it sent), for silence in Gather. */
   private readonly lastHeardMs = new Map<NodeId, number>();
+  /** When each processor's last join arrived: a processor in Gather sends one every join period. */
+  private readonly lastJoinMs = new Map<NodeId, number>();
+  /** When this stay in Gather began (entered from another state), or null outside Gather. */
+  private gatherSinceMs: number | null = null;
+  /** The last token rotation seen here: ms between my last two accepted tokens of one ring. */
+  private lastRotationMs = 0;
+  private lastTokenAtMs: number | null = null;
   private failedToRecv = false;
   /** What started the membership change under way (reported with its configurations). */
   private changeCause: ConfigurationCause = 'start';
@@ -288,6 +295,9 @@ export class Srp {
       case 'consensus':
         if (this.state === 'gather') this.onConsensusTimeout();
         break;
+      case 'silence':
+        if (this.state === 'gather') this.onGatherSilence();
+        break;
       case 'merge':
         // Only the representative of an operational ring announces it (§2.5).
         if (this.state === 'operational' && this.ring.ringId.rep === this.self) {
@@ -357,6 +367,94 @@ export class Srp {
     this.enterGather('consensus-timeout', failed);
   }
 
+  /**
+   * Silence in Gather (deviation, README): a member of my ring that I have not heard from at all
+   * since I entered Gather is failed once the grace has passed, without waiting for the consensus
+   * timeout. A live member that hears a join enters Gather and broadcasts its own join every join
+   * period, so after several periods of total silence it has crashed or is cut off, unless it has
+   * moved on to Commit: a member that reached consensus sends no more joins and ignores mine until
+   * the commit token reaches me or the attempt fails. The grace covers one retransmission of a
+   * lost commit token, and while any other candidate has gone quiet too (the commit token passed
+   * it), the verdict waits. Processors of other rings may be busy in a Commit of their own: only
+   * the consensus timeout fails them, as it stays the backstop for everything else.
+   */
+  private onGatherSilence(): void {
+    const silent = this.silenceWatched().filter((p) => this.isGatherSilent(p));
+    if (silent.length === 0) {
+      this.armSilenceTimer();
+      return;
+    }
+    if (this.othersQuiet(silent)) {
+      // Look again a join period later; the consensus timeout still runs.
+      this.timers.arm('silence', this.nowMs, this.config.joinTimeoutMs);
+      return;
+    }
+    for (const p of silent) this.failSet.add(p);
+    this.enterGather('consensus-timeout', silent);
+  }
+
+  /**
+   * Some other candidate sent no join for two join periods (or never): it may be in Commit on an
+   * attempt under way (where it sends commit tokens, never joins), and the silent ones may be
+   * ahead of it on that ring.
+   */
+  private othersQuiet(silent: readonly NodeId[]): boolean {
+    const quietMs = 2 * this.config.joinTimeoutMs;
+    for (const q of this.candidateMembers()) {
+      if (q === this.self || silent.includes(q)) continue;
+      const joinMs = this.lastJoinMs.get(q);
+      if (joinMs === undefined || this.nowMs - joinMs > quietMs) return true;
+    }
+    return false;
+  }
+
+  /**
+   * How long a member may stay silent in Gather: the configured silence, and never less than the
+   * last token rotation plus two join periods. A member slow enough to slow the token down (a
+   * saturated host, a long link) gets the time its answer takes to come round.
+   */
+  private gatherSilenceGraceMs(): number {
+    return Math.max(this.config.gatherSilenceMs, this.lastRotationMs + 2 * this.config.joinTimeoutMs);
+  }
+
+  /**
+   * When `node` counts as silent in this stay in Gather: the grace after the stay began, unless
+   * something from it arrived since. Null when it was heard, or when the rule is off.
+   */
+  private gatherSilenceDeadlineMs(node: NodeId): number | null {
+    const since = this.gatherSinceMs;
+    if (since === null || node === this.self) return null;
+    const graceMs = this.gatherSilenceGraceMs();
+    if (graceMs >= this.config.consensusTimeoutMs) return null;
+    const heardMs = this.lastHeardMs.get(node);
+    if (heardMs !== undefined && heardMs >= since) return null;
+    return since + graceMs;
+  }
+
+  private isGatherSilent(node: NodeId): boolean {
+    const deadlineMs = this.gatherSilenceDeadlineMs(node);
+    return deadlineMs !== null && this.nowMs >= deadlineMs;
+  }
+
+  /**
+   * The candidates whose silence alone fails them: members of my installed ring and of the ring
+   * last attempted in this membership change. Not while failing to receive: that round forms a
+   * singleton through the consensus timeout.
+   */
+  private silenceWatched(): NodeId[] {
+    if (this.state !== 'gather' || this.failedToRecv) return [];
+    const known = new Set<NodeId>(this.installed?.members ?? []);
+    if (this.old !== null) for (const m of this.newMembers) known.add(m);
+    return this.candidateMembers().filter((p) => known.has(p));
+  }
+
+  private armSilenceTimer(): void {
+    let nextMs = Infinity;
+    for (const p of this.silenceWatched()) nextMs = Math.min(nextMs, this.gatherSilenceDeadlineMs(p) ?? Infinity);
+    if (nextMs === Infinity) this.timers.cancel('silence');
+    else this.timers.arm('silence', this.nowMs, Math.max(0, nextMs - this.nowMs));
+  }
+
   // ------------------------------------------------------------------------------------------
   // Gather (§3.2)
 
@@ -370,9 +468,12 @@ export class Srp {
       for (const n of causeNodes) this.changeNodes.add(n);
     }
     if (this.state === 'operational' && this.installed !== null) {
-      // Gather starts from the installed membership; silent members reach fail_set by consensus timeout.
+      // Gather starts from the installed membership; silent members reach fail_set by the silence
+      // rule or the consensus timeout.
       for (const m of this.installed.members) this.procSet.add(m);
     }
+    // Re-entries within Gather keep the stay's start: silence is counted from the first entry.
+    if (this.state !== 'gather' || this.gatherSinceMs === null) this.gatherSinceMs = this.nowMs;
     this.state = 'gather';
     this.counters.gatherEntries += 1;
     this.procSet.add(this.self);
@@ -386,6 +487,7 @@ export class Srp {
     this.timers.cancel('merge');
     this.timers.cancel('hold');
     this.consensus = new Set([this.self]);
+    this.armSilenceTimer();
   }
 
   private sendJoin(): void {
@@ -416,10 +518,11 @@ export class Srp {
     this.failSet = new Set();
   }
 
-  /** Nothing from `node` reached me for a whole consensus period. */
+  /** Nothing from `node` reached me for a whole consensus period, or in Gather for the silence grace. */
   private isSilent(node: NodeId): boolean {
     const heardMs = this.lastHeardMs.get(node);
-    return heardMs === undefined || this.nowMs - heardMs >= this.config.consensusTimeoutMs;
+    if (heardMs === undefined || this.nowMs - heardMs >= this.config.consensusTimeoutMs) return true;
+    return this.isGatherSilent(node);
   }
 
   /** §2.2 step 13: the processor that could not receive forms a singleton ring at once. */
@@ -439,6 +542,7 @@ export class Srp {
 
   private onJoin(join: JoinPacket): void {
     if (join.ringSeq > this.tokenRingIdSeq) this.tokenRingIdSeq = join.ringSeq;
+    this.lastJoinMs.set(join.sender, this.nowMs);
     switch (this.state) {
       case 'operational': {
         if (join.failSet.includes(this.self)) return;
@@ -614,8 +718,10 @@ export class Srp {
     this.host.storeRingSeq(token.ringId.seq);
     this.timers.cancel('join');
     this.timers.cancel('consensus');
+    this.timers.cancel('silence');
     this.timers.cancel('merge');
     this.timers.cancel('hold');
+    this.gatherSinceMs = null;
     this.fcc.sentPrev = 0;
     this.fcc.backlogPrev = 0;
     this.heldToken = null;
@@ -674,6 +780,7 @@ export class Srp {
     this.counters.recoveryEntries += 1;
     this.myTokenSeq = null;
     this.lastTokenSeqField = null;
+    this.lastTokenAtMs = null;
     this.unchangedCount = 0;
     this.myLastAru = null;
     this.safeBound = null;
@@ -834,6 +941,8 @@ export class Srp {
       return;
     }
     this.counters.tokensReceived += 1;
+    if (this.lastTokenAtMs !== null) this.lastRotationMs = this.nowMs - this.lastTokenAtMs;
+    this.lastTokenAtMs = this.nowMs;
     const ring = this.ring;
     const operational = this.state === 'operational';
 

@@ -2,7 +2,7 @@
  * The engine's timers as absolute deadlines on the host's clock. Nothing here reads a clock: the
  * host passes `now` with every input and asks `nextDeadlineMs()` when to call back.
  */
-export const timerNames = ['tokenLoss', 'tokenRetransmit', 'join', 'consensus', 'merge', 'hold'] as const;
+export const timerNames = ['tokenLoss', 'tokenRetransmit', 'join', 'consensus', 'merge', 'hold', 'silence'] as const;
 export type TimerName = (typeof timerNames)[number];
 
 export class Timers {
@@ -13,6 +13,7 @@ export class Timers {
     consensus: Infinity,
     merge: Infinity,
     hold: Infinity,
+    silence: Infinity,
   };
 
   arm(name: TimerName, nowMs: number, afterMs: number): void {
