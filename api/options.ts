@@ -20,7 +20,7 @@
  */
 import { isIPv4, isIPv6 } from 'node:net';
 import { resolve as resolvePath } from 'node:path';
-import { engineDefaults, resolveEngineConfig } from '../engine/config.js';
+import { deriveGatherSilenceMs, engineDefaults, resolveEngineConfig } from '../engine/config.js';
 import type { EngineConfig } from '../engine/config.js';
 import {
   ipv4UdpHeaderBytes,
@@ -72,6 +72,8 @@ export interface NodeOptions {
   holdMs?: number;
   joinTimeoutMs?: number;
   consensusTimeoutMs?: number;
+  /** Gather: a ring member silent this long is failed before the consensus timeout (engine/README.md rule 15). */
+  gatherSilenceMs?: number;
   mergeTimeoutMs?: number;
   windowSize?: number;
   maxMessages?: number;
@@ -136,8 +138,8 @@ const frameBytesMin = 256;
 
 const optionNames = [
   'nodeId', 'bind', 'members', 'key', 'stateDir', 'trace', 'netMtu',
-  'tokenTimeoutMs', 'tokenRetransmitMs', 'holdMs', 'joinTimeoutMs', 'consensusTimeoutMs', 'mergeTimeoutMs',
-  'windowSize', 'maxMessages', 'messageBytesMax', 'sendQueueBytesMax',
+  'tokenTimeoutMs', 'tokenRetransmitMs', 'holdMs', 'joinTimeoutMs', 'consensusTimeoutMs', 'gatherSilenceMs',
+  'mergeTimeoutMs', 'windowSize', 'maxMessages', 'messageBytesMax', 'sendQueueBytesMax',
   'transport', 'multicastAddress', 'logLevel', 'logger',
 ] as const satisfies readonly (keyof NodeOptions)[];
 
@@ -531,7 +533,8 @@ export function loadKey(key: ResolvedKey): Uint8Array {
 // Engine: timers, window, sizes
 
 const timerOptions = [
-  'tokenTimeoutMs', 'tokenRetransmitMs', 'holdMs', 'joinTimeoutMs', 'consensusTimeoutMs', 'mergeTimeoutMs',
+  'tokenTimeoutMs', 'tokenRetransmitMs', 'holdMs', 'joinTimeoutMs', 'consensusTimeoutMs', 'gatherSilenceMs',
+  'mergeTimeoutMs',
 ] as const;
 type TimerOption = (typeof timerOptions)[number];
 
@@ -542,12 +545,14 @@ type TimerOption = (typeof timerOptions)[number];
 function deriveTimers(given: Partial<Record<TimerOption, number>>): Record<TimerOption, number> {
   const tokenTimeoutMs = given.tokenTimeoutMs ?? engineDefaults.tokenTimeoutMs;
   const tokenRetransmitMs = given.tokenRetransmitMs ?? Math.floor(tokenTimeoutMs / 4.2);
+  const joinTimeoutMs = given.joinTimeoutMs ?? engineDefaults.joinTimeoutMs;
   return {
     tokenTimeoutMs,
     tokenRetransmitMs,
     holdMs: given.holdMs ?? Math.max(1, Math.floor(tokenRetransmitMs * 0.8)),
-    joinTimeoutMs: given.joinTimeoutMs ?? engineDefaults.joinTimeoutMs,
+    joinTimeoutMs,
     consensusTimeoutMs: given.consensusTimeoutMs ?? Math.floor(tokenTimeoutMs * 1.2),
+    gatherSilenceMs: given.gatherSilenceMs ?? deriveGatherSilenceMs(tokenRetransmitMs, joinTimeoutMs),
     mergeTimeoutMs: given.mergeTimeoutMs ?? engineDefaults.mergeTimeoutMs,
   };
 }
