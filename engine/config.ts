@@ -22,8 +22,14 @@ export interface EngineConfig {
   ringSeqInitial: bigint;
   /** No token for this long: the ring is lost, enter Gather. */
   tokenTimeoutMs: number;
-  /** Resend the stored token copy after this long without a newer one. */
+  /**
+   * The longest wait before the stored token copy is resent: the first resend comes after a few
+   * recent rotations (at least tokenRetransmitMinMs), each further one after twice the last wait,
+   * never more than this.
+   */
   tokenRetransmitMs: number;
+  /** The shortest wait before the stored token copy is resent. */
+  tokenRetransmitMinMs: number;
   /** The representative holds an idle token this long. */
   holdMs: number;
   /** Join resend period in Gather. */
@@ -68,6 +74,7 @@ export const engineDefaults = {
   failToRecvConst: 2500,
   seqnoUnchangedConst: 30,
   missCountConst: 5,
+  tokenRetransmitMinMs: 5,
   windowSize: 50,
   maxMessages: 17,
   frameBytesMax: 1500 - 28,
@@ -81,6 +88,7 @@ export function resolveEngineConfig(input: EngineConfigInput): EngineConfig {
   // corosync: token_retransmit = token / (token_retransmits_before_loss_const + 0.2), hold = 0.8 x that.
   const tokenRetransmitMs = input.tokenRetransmitMs ?? Math.floor(tokenTimeoutMs / 4.2);
   const holdMs = input.holdMs ?? Math.max(1, Math.floor(tokenRetransmitMs * 0.8));
+  const tokenRetransmitMinMs = input.tokenRetransmitMinMs ?? Math.min(engineDefaults.tokenRetransmitMinMs, tokenRetransmitMs);
   const consensusTimeoutMs = input.consensusTimeoutMs ?? Math.floor(tokenTimeoutMs * 1.2);
   const joinTimeoutMs = input.joinTimeoutMs ?? engineDefaults.joinTimeoutMs;
   const gatherSilenceMs = input.gatherSilenceMs ?? deriveGatherSilenceMs(tokenRetransmitMs, joinTimeoutMs);
@@ -90,6 +98,7 @@ export function resolveEngineConfig(input: EngineConfigInput): EngineConfig {
     nodeId: input.nodeId,
     tokenTimeoutMs,
     tokenRetransmitMs,
+    tokenRetransmitMinMs,
     holdMs,
     consensusTimeoutMs,
     gatherSilenceMs,
@@ -124,6 +133,7 @@ export function validateEngineConfig(c: EngineConfig): void {
   check(Number.isInteger(c.nodeId) && c.nodeId >= 1 && c.nodeId <= 0xffffffff, `nodeId ${c.nodeId} must be an integer in 1..2^32-1`);
   check(Number.isSafeInteger(c.incarnation) && c.incarnation >= 1, 'incarnation must be a positive safe integer');
   check(c.ringSeqInitial >= 0n && c.ringSeqInitial < 1n << 62n, 'ringSeqInitial must be in 0..2^62');
+  check(Number.isFinite(c.tokenRetransmitMinMs) && c.tokenRetransmitMinMs >= 1 && c.tokenRetransmitMinMs <= c.tokenRetransmitMs, 'tokenRetransmitMinMs must be in 1..tokenRetransmitMs');
   for (const k of ['tokenTimeoutMs', 'tokenRetransmitMs', 'holdMs', 'joinTimeoutMs', 'consensusTimeoutMs', 'gatherSilenceMs', 'mergeTimeoutMs'] as const) {
     check(Number.isFinite(c[k]) && c[k] >= 1, `${k} must be at least 1 ms`);
   }

@@ -53,7 +53,7 @@ export class TotemNode {
       },
     );
     this.srp = new Srp(c, {
-      send: (to, bytes) => host.send(to, bytes),
+      send: (to, bytes, selfCopy) => host.send(to, bytes, selfCopy),
       deliverFrame: (frame) => this.assembler.onFrame(frame),
       configuration: (change) => this.onConfiguration(change),
       storeRingSeq: (seq) => host.storeRingSeq(seq),

@@ -207,10 +207,13 @@ export interface FrameSource {
 export interface SrpHost {
   /**
    * Send a packet. `to` is a node id (the token to the next member, a commit token), or 0 for every
-   * processor of the cluster, the sender itself included (own multicasts must loop back, evs-spec §7).
+   * processor of the cluster, the sender itself included (own multicasts must loop back, evs-spec §7),
+   * unless `selfCopy` is false: the engine already holds that packet (its own data frames, stored
+   * when broadcast, and their retransmissions), so a copy looped back would only be dropped as a
+   * duplicate; the host may skip it, and a host that loops it back anyway stays correct.
    * The bytes are not reused by the engine after the call returns.
    */
-  send(to: NodeId, bytes: Uint8Array): void;
+  send(to: NodeId, bytes: Uint8Array, selfCopy: boolean): void;
   /** A frame, in total order. */
   deliverFrame(frame: DeliveredFrame): void;
   /** A configuration, at its exact place among the deliveries. */
@@ -255,8 +258,8 @@ export interface GroupEvent {
 
 /** What a whole node (ordering + group layer in one thread) asks of its host. */
 export interface NodeHost {
-  /** As SrpHost.send: `to` a node id, or 0 for every processor including this one. */
-  send(to: NodeId, bytes: Uint8Array): void;
+  /** As SrpHost.send: `to` a node id, or 0 for every processor including this one unless !selfCopy. */
+  send(to: NodeId, bytes: Uint8Array, selfCopy: boolean): void;
   /** Persist the highest ring seq before any packet announcing that ring leaves the node. */
   storeRingSeq(seq: bigint): void;
   /** Every application message the ring delivers here, in total order (see AppDelivery.local). */

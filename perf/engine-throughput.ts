@@ -30,9 +30,10 @@ function runOnce(nodes: number, sizeBytes: number, seconds: number, order: Guara
     const node = new TotemNode(
       { nodeId: id, windowSize, maxMessages, sendQueueBytesMax: 4 * 1024 * 1024 },
       {
-        send: (to, bytes) => {
+        send: (to, bytes, selfCopy) => {
           if (to === 0) {
             for (const t of ids) {
+              if (t === id && !selfCopy) continue;
               queueTo.push(t);
               queueBytes.push(bytes);
             }

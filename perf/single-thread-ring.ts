@@ -33,11 +33,11 @@ async function child(id: NodeId, ports: number[], seconds: number, sizeBytes: nu
   const node: TotemNode = new TotemNode(
     { nodeId: id, incarnation: Date.now(), ringSeqInitial: BigInt(Date.now()) * 4n },
     {
-      send: (to, bytes) => {
+      send: (to, bytes, selfCopy) => {
         for (const t of to === 0 ? ids : [to]) {
           // Own copies loop back through a queue, never recursively (engine driving contract).
-          if (t === id) loopback.push(bytes);
-          else socket.send(bytes, ports[t - 1], '127.0.0.1');
+          if (t !== id) socket.send(bytes, ports[t - 1], '127.0.0.1');
+          else if (to !== 0 || selfCopy) loopback.push(bytes);
         }
       },
       storeRingSeq: () => {},

@@ -194,8 +194,10 @@ function waitForRoom(ring: SpscRing, lengthBytes: number, deadlineMs: number): b
  */
 let loopback: Uint8Array[] = [];
 
-function sendPacket(to: number, bytes: Uint8Array): void {
-  if (to === 0 || to === engine.nodeId) {
+function sendPacket(to: number, bytes: Uint8Array, selfCopy: boolean): void {
+  // Own data frames (selfCopy false) are already in the engine's ring: looping them back would
+  // cost a copy, a decode and a duplicate drop per frame on the node that sends the most.
+  if (to === 0 ? selfCopy : to === engine.nodeId) {
     loopback.push(bytes.slice());
     if (to !== 0) return;
   }

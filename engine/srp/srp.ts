@@ -115,6 +115,15 @@ export class Srp {
   private gatherSinceMs: number | null = null;
   /** The last token rotation seen here: ms between my last two accepted tokens of one ring. */
   private lastRotationMs = 0;
+  /**
+   * Recent rotation time, a moving average (an eighth per token) in which one rotation counts
+   * for at most four times the average: a rotation slowed by a lost token must not lengthen the
+   * wait before the next resend much (that would feed on itself under steady loss), while a ring
+   * that really slows down (load, a hold) raises it within a few rotations.
+   */
+  private rotationEstimateMs = 0;
+  /** The wait before the next resend of my token copy; doubles after each resend. */
+  private tokenRetransmitWaitMs = 0;
   private lastTokenAtMs: number | null = null;
   private failedToRecv = false;
   /** What started the membership change under way (reported with its configurations). */
@@ -241,7 +250,7 @@ export class Srp {
     }
     this.unchangedCount = 0;
     const cancel: TokenHoldCancelPacket = { type: 'tokenHoldCancel', sender: this.self, ringId: this.ring.ringId };
-    this.host.send(0, encodePacket(cancel));
+    this.host.send(0, encodePacket(cancel), true);
   }
 
   // ------------------------------------------------------------------------------------------
@@ -302,7 +311,7 @@ export class Srp {
         // Only the representative of an operational ring announces it (§2.5).
         if (this.state === 'operational' && this.ring.ringId.rep === this.self) {
           const md: MergeDetectPacket = { type: 'mergeDetect', sender: this.self, ringId: this.ring.ringId };
-          this.host.send(0, encodePacket(md));
+          this.host.send(0, encodePacket(md), true);
         }
         break;
       case 'hold':
@@ -331,12 +340,34 @@ export class Srp {
   }
 
   private onTokenRetransmitTimeout(): void {
-    if (this.state === 'gather') return;
+    if (this.state === 'gather' || this.heldToken !== null) return;
     const copy = this.state === 'commit' ? this.commitCopy : this.tokenCopy;
     if (copy === null) return;
     this.counters.tokenRetransmits += 1;
-    this.host.send(copy.to, copy.bytes);
-    this.timers.arm('tokenRetransmit', this.nowMs, this.config.tokenRetransmitMs);
+    this.host.send(copy.to, copy.bytes, true);
+    // Backing off: a token held by an idle representative, or a successor that is only slow,
+    // costs a few duplicates (dropped by token seq), not one every tokenRetransmitMinMs.
+    this.tokenRetransmitWaitMs = Math.min(this.config.tokenRetransmitMs, 2 * this.tokenRetransmitWaitMs);
+    this.timers.arm('tokenRetransmit', this.nowMs, this.tokenRetransmitWaitMs);
+  }
+
+  /**
+   * Arms the resend of the token copy just sent. The first wait is twice the recent rotation time
+   * (at least tokenRetransmitMinMs, at most tokenRetransmitMs): on a busy ring a lost token then
+   * costs a few ms instead of tokenRetransmitMs, which under random loss is the difference
+   * between a ring that crawls and one that keeps most of its throughput (every rotation risks
+   * one token per member). A resend the successor did not need is a duplicate it drops.
+   */
+  private armTokenRetransmit(): void {
+    const c = this.config;
+    // An idle ring (nothing broadcast for seqnoUnchangedConst rotations, as every member counts)
+    // is one whose representative is about to hold the token for holdMs: resending sooner than
+    // tokenRetransmitMs (> holdMs) would only send duplicates to the holder.
+    const idle = this.unchangedCount >= c.seqnoUnchangedConst;
+    this.tokenRetransmitWaitMs = idle
+      ? c.tokenRetransmitMs
+      : Math.min(c.tokenRetransmitMs, Math.max(c.tokenRetransmitMinMs, 2 * this.rotationEstimateMs));
+    this.timers.arm('tokenRetransmit', this.nowMs, this.tokenRetransmitWaitMs);
   }
 
   private onConsensusTimeout(): void {
@@ -498,7 +529,7 @@ export class Srp {
       failSet: sortedIds(this.failSet),
       ringSeq: this.ring.ringId.seq,
     };
-    this.host.send(0, encodePacket(join));
+    this.host.send(0, encodePacket(join), true);
   }
 
   private candidateMembers(): NodeId[] {
@@ -733,9 +764,10 @@ export class Srp {
     const forwarded: CommitTokenPacket = { ...token, sender: this.self };
     const bytes = encodePacket(forwarded);
     this.commitCopy = { bytes, to: next.nodeId };
-    this.host.send(next.nodeId, bytes);
+    this.host.send(next.nodeId, bytes, true);
     this.timers.arm('tokenLoss', this.nowMs, this.config.tokenTimeoutMs);
-    this.timers.arm('tokenRetransmit', this.nowMs, this.config.tokenRetransmitMs);
+    this.tokenRetransmitWaitMs = this.config.tokenRetransmitMs;
+    this.timers.arm('tokenRetransmit', this.nowMs, this.tokenRetransmitWaitMs);
   }
 
   // ------------------------------------------------------------------------------------------
@@ -794,9 +826,10 @@ export class Srp {
     const bytes = encodePacket(forwarded);
     // Until a regular token passes here, the commit token is what a retransmission resends.
     this.tokenCopy = { bytes, to: next };
-    this.host.send(next, bytes);
+    this.host.send(next, bytes, true);
     this.timers.arm('tokenLoss', this.nowMs, this.config.tokenTimeoutMs);
-    this.timers.arm('tokenRetransmit', this.nowMs, this.config.tokenRetransmitMs);
+    this.tokenRetransmitWaitMs = this.config.tokenRetransmitMs;
+    this.timers.arm('tokenRetransmit', this.nowMs, this.tokenRetransmitWaitMs);
   }
 
   private sendInitialToken(): void {
@@ -941,7 +974,12 @@ export class Srp {
       return;
     }
     this.counters.tokensReceived += 1;
-    if (this.lastTokenAtMs !== null) this.lastRotationMs = this.nowMs - this.lastTokenAtMs;
+    if (this.lastTokenAtMs !== null) {
+      this.lastRotationMs = this.nowMs - this.lastTokenAtMs;
+      const est = this.rotationEstimateMs;
+      const sample = est === 0 ? this.lastRotationMs : Math.min(this.lastRotationMs, 4 * est);
+      this.rotationEstimateMs = est + (sample - est) / 8;
+    }
     this.lastTokenAtMs = this.nowMs;
     const ring = this.ring;
     const operational = this.state === 'operational';
@@ -1034,14 +1072,19 @@ export class Srp {
 
     // Step 18.
     this.timers.arm('tokenLoss', this.nowMs, this.config.tokenTimeoutMs);
-    this.timers.arm('tokenRetransmit', this.nowMs, this.config.tokenRetransmitMs);
-    if (hold) this.timers.arm('hold', this.nowMs, this.config.holdMs);
+    if (hold) {
+      // Nothing to resend while the token is here: releaseHeldToken arms the resend.
+      this.timers.cancel('tokenRetransmit');
+      this.timers.arm('hold', this.nowMs, this.config.holdMs);
+    } else {
+      this.armTokenRetransmit();
+    }
   }
 
   private forwardToken(token: TokenPacket, to: NodeId): void {
     const bytes = encodePacket({ ...token, sender: this.self });
     this.tokenCopy = { bytes, to };
-    this.host.send(to, bytes);
+    this.host.send(to, bytes, true);
   }
 
   private releaseHeldToken(): void {
@@ -1050,7 +1093,8 @@ export class Srp {
     this.heldToken = null;
     this.timers.cancel('hold');
     this.unchangedCount = 0;
-    this.host.send(held.to, held.bytes);
+    this.host.send(held.to, held.bytes, true);
+    this.armTokenRetransmit();
   }
 
   private successor(): NodeId {
@@ -1069,7 +1113,7 @@ export class Srp {
       if (sent < allowed && ringIdEquals(entry.ringId, ring.ringId)) {
         const frame = ring.queue.get(entry.seq);
         if (frame !== undefined) {
-          this.host.send(0, frame.bytes);
+          this.host.send(0, frame.bytes, false);
           this.counters.retransmitsSent += 1;
           sent += 1;
           continue;
@@ -1108,7 +1152,8 @@ export class Srp {
       token.seq = seq;
       const bytes = encodeMcast(this.self, ring.ringId, seq, this.self, frame.guarantee, frame.payload);
       ring.store({ seq, originator: this.self, guarantee: frame.guarantee, payload: frame.payload, bytes, inner: null });
-      this.host.send(0, bytes);
+      // Stored above: no copy of it needs to come back here.
+      this.host.send(0, bytes, false);
       this.counters.framesBroadcast += 1;
       sent += 1;
     }
@@ -1132,7 +1177,7 @@ export class Srp {
       token.seq = seq;
       const bytes = encodeMcastEncapsulated(this.self, ring.ringId, seq, inner);
       ring.store({ seq, originator: this.self, guarantee: 'agreed', payload: new Uint8Array(0), bytes, inner });
-      this.host.send(0, bytes);
+      this.host.send(0, bytes, false);
       sent += 1;
     }
     return sent;

@@ -54,6 +54,7 @@ export class MiniCluster {
     const node = new TotemNode(
       { ...this.config, nodeId: id, incarnation: this.incarnation++, ringSeqInitial: this.disk.get(id) ?? 0n },
       {
+        // Loops back every broadcast, selfCopy or not: a host may, and the engine drops the copy.
         send: (to, bytes) => this.send(id, to, bytes),
         storeRingSeq: (seq) => this.disk.set(id, seq),
         deliver: (d) => this.events.push({ kind: 'deliver', node: id, d, atMs: this.nowMs }),

@@ -279,9 +279,9 @@ export class Cluster {
       return true;
     };
     return {
-      send: (to, bytes) => {
+      send: (to, bytes, selfCopy) => {
         current();
-        this.network.send(slot.id, to, bytes);
+        this.network.send(slot.id, to, bytes, selfCopy);
       },
       storeRingSeq: (seq) => {
         current();

@@ -66,9 +66,9 @@ export class FakeNode implements SimNode {
 
   onTimer(nowMs: number): void {
     if (nowMs < this.nextHeartbeatMs) return;
-    this.host.send(this.id, Uint8Array.of(1, 1, 0, 0, 0, 0));
+    this.host.send(this.id, Uint8Array.of(1, 1, 0, 0, 0, 0), true);
     // To everyone, itself included: the loopback copy is the one delivered.
-    for (const bytes of this.queue.splice(0)) this.host.send(0, bytes);
+    for (const bytes of this.queue.splice(0)) this.host.send(0, bytes, true);
     this.nextHeartbeatMs = nowMs + heartbeatPeriodMs;
   }
 

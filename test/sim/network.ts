@@ -83,12 +83,16 @@ export class Network {
     this.nodeIds = nodeIds.slice();
   }
 
-  /** Send `bytes` from `from` to node `to`, or to every node (sender included) when `to` is 0. */
-  send(from: number, to: number, bytes: Uint8Array): void {
+  /**
+   * Send `bytes` from `from` to node `to`, or to every node when `to` is 0: the sender included
+   * unless `selfCopy` is false (the engine says it holds the packet already; the runtime skips
+   * that copy too, so the simulator does, and proves the engine needs no copy of its own frames).
+   */
+  send(from: number, to: number, bytes: Uint8Array, selfCopy = true): void {
     if (!this.epochs.has(from)) throw new RangeError(`send from unknown node ${from}`);
     if (this.down.has(from)) throw new Error(`node ${from} sends while crashed`);
     if (to === 0) {
-      for (const dest of this.nodeIds) this.sendCopy(from, dest, bytes);
+      for (const dest of this.nodeIds) if (selfCopy || dest !== from) this.sendCopy(from, dest, bytes);
     } else {
       if (!this.epochs.has(to)) throw new RangeError(`send to unknown node ${to}`);
       this.sendCopy(from, to, bytes);
