@@ -63,7 +63,8 @@ on stderr and exit 2; a fatal runtime error exits 1.
 
 The JSON line has: node, incarnation, sentMsgs, deliveredMsgs, deliveredMsgsPerSec,
 deliveredBytes, ownLatencyUs {p50,p90,p99,p999,p9999,max,count}, latencyUs (every delivery),
-integrity {corrupt,missing,duplicated,reordered}, retransmitsSent, configurations (regular
+integrity {corrupt,missing,duplicated,reordered}, retransmitsSent, tokenRetransmits (token copies
+resent), retransmitsRequested, packetsDropped (by reason), configurations (regular
 configurations installed), tokenRotations, timeline (deliveries per second), timelineStartMs
 (wall-clock ms since the epoch at which timeline's first second starts), cpuUserMs,
 cpuSystemMs, peakRssBytes, and the encoded histograms (ownHistogram, latencyHistogram).
@@ -387,6 +388,9 @@ export async function runNodeCommand(argv: string[], out: Out = process): Promis
     },
     retransmitsSent: stats?.engine.retransmitsSent ?? null,
     tokenRotations: stats?.engine.tokenRotations ?? null,
+    tokenRetransmits: stats?.engine.tokenRetransmits ?? null,
+    retransmitsRequested: stats?.engine.retransmitsRequested ?? null,
+    packetsDropped: stats?.engine.packetsDropped ?? null,
     configurations,
     timeline,
     timelineStartMs: startWallMs,
