@@ -420,6 +420,8 @@ export class Srp {
       this.timers.arm('silence', this.nowMs, this.config.joinTimeoutMs);
       return;
     }
+    const sinceMs = this.nowMs - (this.gatherSinceMs ?? this.nowMs);
+    this.log('info', `failed [${silent.join(',')}]: nothing from them in ${sinceMs} ms of Gather`);
     for (const p of silent) this.failSet.add(p);
     this.enterGather('consensus-timeout', silent);
   }
