@@ -34,6 +34,8 @@ export interface NodeSummary {
   latencyHistogram: string;
   firstDeliveryMs: number;
   lastDeliveryMs: number;
+  /** Wall-clock ms of each regular configuration line the node printed (added by the bench). */
+  regularAtMs?: number[];
 }
 
 export interface FailoverFigures {
@@ -78,7 +80,7 @@ export interface BenchReport {
   throughput: { msgsPerSecSlowest: number; mbPerSecSlowest: number; perNodeMsgsPerSec: number[]; measuredS: number };
   latencyUs: LatencySummaryUs;
   ownLatencyUs: LatencySummaryUs;
-  protocol: { tokenRotationsPerSec: number; retransmitsSent: number; configurations: number[] };
+  protocol: { tokenRotationsPerSec: number; retransmitsSent: number; configurations: number[]; configurationsInWindow: number[] };
   membership: { coldFormMs: number | null };
   failover: FailoverFigures | null;
   baseline: BaselineFigures | null;
@@ -179,6 +181,9 @@ export function buildReport(
       tokenRotationsPerSec: Math.round((rep.tokenRotations ?? 0) / spanS),
       retransmitsSent: nodes.reduce((a, n) => a + (n.retransmitsSent ?? 0), 0),
       configurations: nodes.map((n) => n.configurations),
+      // In a steady run the ring formed before the window opened: any regular configuration
+      // inside it is a membership change under load (a false failure detection, or a real fault).
+      configurationsInWindow: nodes.map((n) => (n.regularAtMs ?? []).filter((t) => t >= windowStartMs && t <= windowEndMs).length),
     },
     membership: { coldFormMs: run.coldFormMs },
     failover: run.failover,
@@ -214,7 +219,7 @@ export function formatReport(r: BenchReport): string {
     `throughput (slowest node)   ${fmt(r.throughput.msgsPerSecSlowest)} msgs/s   ${r.throughput.mbPerSecSlowest.toFixed(1)} MB/s   per node: ${r.throughput.perNodeMsgsPerSec.map(fmt).join(' / ')}`,
     `latency µs, every delivery  ${lat(r.latencyUs)}`,
     `latency µs, own delivery    ${lat(r.ownLatencyUs)}`,
-    `token rotations             ${fmt(r.protocol.tokenRotationsPerSec)} /s    retransmissions ${fmt(r.protocol.retransmitsSent)}    configurations ${r.protocol.configurations.join(' / ')}`,
+    `token rotations             ${fmt(r.protocol.tokenRotationsPerSec)} /s    retransmissions ${fmt(r.protocol.retransmitsSent)}    configurations ${r.protocol.configurations.join(' / ')} (${r.protocol.configurationsInWindow.join(' / ')} in the measured window)`,
     `ring formation (cold)       ${r.membership.coldFormMs === null ? 'not seen' : `${fmt(r.membership.coldFormMs)} ms from spawn to every node's first ${c.nodes}-member configuration`}`,
   ];
   if (r.failover !== null) {

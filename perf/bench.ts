@@ -336,7 +336,9 @@ function sleep(ms: number): Promise<void> {
 function summaryOf(r: NodeRun): NodeSummary {
   const last = [...r.lines].reverse().find((l) => l.startsWith('{'));
   if (last === undefined) throw new Error(`node ${r.id} printed no summary`);
-  return JSON.parse(last) as NodeSummary;
+  const summary = JSON.parse(last) as NodeSummary;
+  summary.regularAtMs = r.configurations.filter((c) => c.kind === 'regular').map((c) => c.atMs);
+  return summary;
 }
 
 /**

@@ -35,7 +35,7 @@ Runs each target case N times (default 3) with totem-evs bench --json and prints
 interface Report {
   throughput: { msgsPerSecSlowest: number };
   ownLatencyUs: { p50: number; p99: number; count: number };
-  protocol: { configurations: number[]; retransmitsSent: number };
+  protocol: { configurations: number[]; configurationsInWindow?: number[]; retransmitsSent: number };
   failover: { detectMs: number; rejoinMs: number } | null;
   baseline: {
     framesPerSecSlowest: number;
@@ -156,11 +156,11 @@ function main(argv: string[]): number {
         const ceil = rs.map((r) => r.baseline?.framesPerSecSlowest ?? 0);
         const frac = rs.map((r) => (r.baseline?.fractionOfFrames ?? 0) * 100);
         lines.push(`1 KiB agreed, 1 sender, max   ${spread(tp)} msgs/s; udp ceiling ${spread(ceil)} frames/s; ours ${spread(frac, 1)}% of its frames/s`);
-        lines.push(`                              own p99 ${spread(rs.map((r) => r.ownLatencyUs.p99 / 1000), 1)} ms; peak RSS ${spread(rssMiB(rs))} MiB; configurations per node ${configs(rs)}`);
+        lines.push(`                              own p99 ${spread(rs.map((r) => r.ownLatencyUs.p99 / 1000), 1)} ms; peak RSS ${spread(rssMiB(rs))} MiB; configurations per node ${configs(rs)}; in the window ${rs.map((r) => r.protocol.configurationsInWindow?.join('/') ?? '?').join(', ')}`);
         break;
       }
       case 'throughput-64':
-        lines.push(`64 B agreed, all send, max    ${spread(tp)} msgs/s; peak RSS ${spread(rssMiB(rs))} MiB; configurations per node ${configs(rs)}`);
+        lines.push(`64 B agreed, all send, max    ${spread(tp)} msgs/s; peak RSS ${spread(rssMiB(rs))} MiB; configurations per node ${configs(rs)}; in the window ${rs.map((r) => r.protocol.configurationsInWindow?.join('/') ?? '?').join(', ')}`);
         break;
       case 'paced-1k': {
         const rtt = rs.map((r) => (r.baseline?.roundTrip?.rttUs.p50 ?? 0) / 1000);
@@ -172,7 +172,7 @@ function main(argv: string[]): number {
         break;
       case 'loss-5pct': {
         const base = median(by('throughput-1k').map((r) => r.throughput.msgsPerSecSlowest));
-        lines.push(`5% loss, 1 KiB, 1 sender      ${spread(tp)} msgs/s = ${spread(tp.map((t) => (100 * t) / base), 1)}% of lossless; retransmissions ${spread(rs.map((r) => r.protocol.retransmitsSent))}; configurations per node ${configs(rs)}`);
+        lines.push(`5% loss, 1 KiB, 1 sender      ${spread(tp)} msgs/s = ${spread(tp.map((t) => (100 * t) / base), 1)}% of lossless; retransmissions ${spread(rs.map((r) => r.protocol.retransmitsSent))}; configurations per node ${configs(rs)}; in the window ${rs.map((r) => r.protocol.configurationsInWindow?.join('/') ?? '?').join(', ')}`);
         break;
       }
       case 'failover':
