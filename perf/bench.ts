@@ -83,8 +83,9 @@ Options:
                          multicast: one datagram to the IP multicast group ${netnsGroup}
                          (administratively scoped); only with --netns, never on loopback
   --loss PCT             only with --netns: each node namespace drops PCT% (0 to 99.99) of the
-                         packets arriving at it, chosen at random (an nftables rule at the input
-                         hook: numgen random); needs nft (apt-get install nftables)
+                         IP packets arriving at it, chosen at random, fragments one by one (an
+                         nftables rule at prerouting, before defragmentation: numgen random);
+                         needs nft (apt-get install nftables)
   --report FILE          also write a self-contained HTML page (latency percentile distribution,
                          throughput over time, configuration) to FILE
   --json                 print one JSON object with every figure and the configuration
@@ -114,7 +115,7 @@ export interface BenchArgs {
   /** Each node in a network namespace of its own (perf/netns.ts). */
   netns: boolean;
   transport: 'udpu' | 'multicast';
-  /** % of packets each node namespace drops at input; 0 without --loss. */
+  /** % of IP packets (fragments one by one) each node namespace drops on arrival; 0 without --loss. */
   lossPct: number;
 }
 
@@ -545,7 +546,7 @@ function withNetworkLine(text: string, args: BenchArgs, net: NetnsCluster | null
   if (net === null) return text;
   const lines = text.split('\n');
   const transport = args.transport === 'multicast' ? `IP multicast to ${netnsGroup}` : 'udpu (unicast to every member)';
-  const loss = args.lossPct > 0 ? `, ${args.lossPct}% of packets dropped at each node's input` : '';
+  const loss = args.lossPct > 0 ? `, ${args.lossPct}% of IP packets dropped on arrival at each node` : '';
   lines.splice(1, 0, `network                     namespaces ${net.names.join(', ')} on a bridge in ${net.bridge} (veth MTU ${net.mtu}), node i at 198.18.0.i; ${transport}${loss}`);
   return lines.join('\n');
 }
@@ -565,6 +566,8 @@ function nodeArgsFor(args: BenchArgs, id: number, addresses: string[], stateRoot
     '--rate', id <= args.senders ? args.rate : '0',
     '--wait-members', String(args.nodes),
     '--duration', String(durationS),
+    // Latencies of messages sent in the warmup (JIT, the ring settling) are not reported.
+    '--latency-from', String(args.scenario === 'failover' ? 0 : args.warmupS),
   ];
   if (args.netMtu !== null) nodeArgs.push('--net-mtu', String(args.netMtu));
   if (args.keyFile !== null) nodeArgs.push('--key', args.keyFile);

@@ -5,7 +5,8 @@
  * peer `v<i>` is a port of that bridge, addressed 198.18.0.<i>/24 (198.18.0.0/15 is reserved for
  * benchmarks, RFC 2544), `lo` up, and no default route: the only routes are the /24 and
  * 224.0.0.0/4 on eth0, so nothing, IP multicast included, can leave the bridge. Packet loss is an
- * nftables rule on a node namespace's input hook. Root only; `netnsUnavailableReason()` says
+ * nftables rule on a node namespace's prerouting hook, before defragmentation (per IP packet, so
+ * per fragment). Root only; `netnsUnavailableReason()` says
  * whether this process can make them, and why not.
  *
  * Names: the bridge namespace is `<prefix>br`, node i's is `<prefix><i>`. Every namespace made
@@ -127,8 +128,11 @@ export function deleteNamespaces(names: readonly string[]): string[] {
 }
 
 function lossRules(percent: number): string {
-  // numgen draws 0..9999 per packet: hundredths of a percent.
-  return `table inet totem_evs_loss {\n chain input {\n  type filter hook input priority 0; policy accept;\n  numgen random mod 10000 < ${Math.round(percent * 100)} drop\n }\n}\n`;
+  // numgen draws 0..9999 per packet: hundredths of a percent. Prerouting at priority -500 runs
+  // before IP defragmentation (-400): each fragment of a datagram larger than the link MTU is
+  // dropped on its own, as on a real lossy link. On the input hook the kernel would already have
+  // reassembled the datagram, and a 64 KiB datagram of 45 fragments would face the loss once.
+  return `table inet totem_evs_loss {\n chain prerouting {\n  type filter hook prerouting priority -500; policy accept;\n  numgen random mod 10000 < ${Math.round(percent * 100)} drop\n }\n}\n`;
 }
 
 /** Creates the namespaces; throws (having deleted whatever it had made) if any step fails. */

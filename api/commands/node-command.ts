@@ -54,6 +54,8 @@ Load:
   --order agreed|safe|mixed
                          delivery guarantee (default agreed; mixed alternates)
   --wait-members N       start sending once a regular configuration has N members (default 0)
+  --latency-from S       record latencies only of messages whose intended send time is at least
+                         S seconds after the load started here (default 0: all): a warmup
   --duration S           stop after S seconds (default: run until SIGTERM or SIGINT)
   --help                 print this help
 
@@ -78,6 +80,8 @@ export interface NodeCommandArgs {
   order: 'agreed' | 'safe' | 'mixed';
   waitMembers: number;
   durationS: number | null;
+  /** Seconds after the load starts before latencies are recorded. */
+  latencyFromS: number;
   traceDir: string | null;
 }
 
@@ -97,7 +101,7 @@ export function parseNodeArgs(argv: string[]): NodeCommandArgs | 'help' {
   const single = new Set([
     'id', 'listen', 'key', 'state-dir', 'trace-dir', 'transport', 'multicast', 'net-mtu', 'token-ms',
     'join-ms', 'consensus-ms', 'window', 'max-messages', 'log-level', 'group', 'rate', 'size', 'order',
-    'wait-members', 'duration',
+    'wait-members', 'duration', 'latency-from',
   ]);
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
@@ -183,6 +187,7 @@ export function parseNodeArgs(argv: string[]): NodeCommandArgs | 'help' {
     order,
     waitMembers: num('wait-members', 0, 100_000) ?? 0,
     durationS,
+    latencyFromS: num('latency-from', 0, 86_400) ?? 0,
     traceDir,
   };
 }
@@ -270,6 +275,8 @@ export async function runNodeCommand(argv: string[], out: Out = process): Promis
   let sent = 0;
   let ownOutstanding = 0;
   let ownDrained: (() => void) | null = null;
+  /** Messages intended to be sent before this are not in the latency histograms (warmup). */
+  let recordFromNs: bigint | null = null;
 
   const onMessage = (m: GroupMessage): void => {
     const t = nowNs();
@@ -283,10 +290,11 @@ export async function runNodeCommand(argv: string[], out: Out = process): Promis
     const probe = readProbe(m.payload);
     integrity.observe(m.sender, m.incarnation, probe);
     if (probe !== null) {
+      const recorded = recordFromNs !== null && probe.intendedNs >= recordFromNs;
       const latencyUs = Number(t - probe.intendedNs) / 1000;
-      recordLatencyUs(all, latencyUs);
+      if (recorded) recordLatencyUs(all, latencyUs);
       if (m.sender === me && m.incarnation === incarnation) {
-        recordLatencyUs(own, latencyUs);
+        if (recorded) recordLatencyUs(own, latencyUs);
         ownOutstanding -= 1;
         if (ownOutstanding === 0) ownDrained?.();
       }
@@ -307,6 +315,9 @@ export async function runNodeCommand(argv: string[], out: Out = process): Promis
         stop.signal.addEventListener('abort', () => resolve(), { once: true });
       });
     }
+    // The load starts now (every node reaches its member count at about the same moment, and
+    // all share CLOCK_MONOTONIC on one host): latencies count from here plus the warmup.
+    recordFromNs = nowNs() + BigInt(Math.round(args.latencyFromS * 1e9));
     if (args.rate !== 0 && !stop.signal.aborted) {
       const send = async (intendedNs: bigint): Promise<void> => {
         const payload = new Uint8Array(args.sizeBytes);
