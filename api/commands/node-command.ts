@@ -42,7 +42,9 @@ Cluster:
   --net-mtu N            largest datagram in bytes, IP and UDP headers included (default 1500);
                          above the link MTU the kernel fragments it
   --token-ms N           token timeout (default 1000); --join-ms N (default 50);
-  --consensus-ms N       (default 1.2 x token)
+  --consensus-ms N       (default 1.2 x token); --gather-silence-ms N: a member of the ring
+                         silent this long in Gather is failed (default: max(4 x join,
+                         token / 4.2 + 3 x join), 388 ms with the default token)
   --window N             frames per token rotation (default 50); --max-messages N (default 17)
   --log-level L          error | warn | info | debug (default warn)
 
@@ -100,7 +102,7 @@ export function parseNodeArgs(argv: string[]): NodeCommandArgs | 'help' {
   const flags = new Map<string, string>();
   const single = new Set([
     'id', 'listen', 'key', 'state-dir', 'trace-dir', 'transport', 'multicast', 'net-mtu', 'token-ms',
-    'join-ms', 'consensus-ms', 'window', 'max-messages', 'log-level', 'group', 'rate', 'size', 'order',
+    'join-ms', 'consensus-ms', 'gather-silence-ms', 'window', 'max-messages', 'log-level', 'group', 'rate', 'size', 'order',
     'wait-members', 'duration', 'latency-from',
   ]);
   for (let i = 0; i < argv.length; i++) {
@@ -159,6 +161,7 @@ export function parseNodeArgs(argv: string[]): NodeCommandArgs | 'help' {
   opt('tokenTimeoutMs', num('token-ms', 1, 2 ** 31 - 1));
   opt('joinTimeoutMs', num('join-ms', 1, 2 ** 31 - 1));
   opt('consensusTimeoutMs', num('consensus-ms', 1, 2 ** 31 - 1));
+  opt('gatherSilenceMs', num('gather-silence-ms', 1, 2 ** 31 - 1));
   opt('windowSize', num('window', 1, 1_000_000));
   opt('maxMessages', num('max-messages', 1, 1_000_000));
   const logLevel = flags.get('log-level');

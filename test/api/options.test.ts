@@ -114,13 +114,13 @@ describe('resolveNodeOptions: valid configurations', () => {
   it('applies the same defaults and derived timers as the engine', () => {
     const r = resolveNodeOptions(base);
     const engine = resolveEngineConfig({ nodeId: 2 });
-    for (const k of ['tokenTimeoutMs', 'tokenRetransmitMs', 'holdMs', 'joinTimeoutMs', 'consensusTimeoutMs', 'mergeTimeoutMs', 'windowSize', 'maxMessages', 'messageBytesMax', 'sendQueueBytesMax'] as const) {
+    for (const k of ['tokenTimeoutMs', 'tokenRetransmitMs', 'holdMs', 'joinTimeoutMs', 'consensusTimeoutMs', 'gatherSilenceMs', 'mergeTimeoutMs', 'windowSize', 'maxMessages', 'messageBytesMax', 'sendQueueBytesMax'] as const) {
       expect(r.engine[k], k).toBe(engine[k]);
     }
     const derived = resolveNodeOptions(with_({ tokenTimeoutMs: 3000 })).engine;
     const engineDerived = resolveEngineConfig({ nodeId: 2, tokenTimeoutMs: 3000 });
-    expect([derived.tokenRetransmitMs, derived.holdMs, derived.consensusTimeoutMs]).toEqual([
-      engineDerived.tokenRetransmitMs, engineDerived.holdMs, engineDerived.consensusTimeoutMs,
+    expect([derived.tokenRetransmitMs, derived.holdMs, derived.consensusTimeoutMs, derived.gatherSilenceMs]).toEqual([
+      engineDerived.tokenRetransmitMs, engineDerived.holdMs, engineDerived.consensusTimeoutMs, engineDerived.gatherSilenceMs,
     ]);
     expect(r.transport).toBe('udpu');
     expect(r.multicastAddress).toBeNull();
