@@ -20,7 +20,7 @@
  */
 import { isIPv4, isIPv6 } from 'node:net';
 import { resolve as resolvePath } from 'node:path';
-import { deriveGatherSilenceMs, engineDefaults, resolveEngineConfig } from '../engine/config.js';
+import { deriveGatherSilenceMs, deriveMaxMessages, engineDefaults, resolveEngineConfig } from '../engine/config.js';
 import type { EngineConfig } from '../engine/config.js';
 import {
   ipv4UdpHeaderBytes,
@@ -75,7 +75,9 @@ export interface NodeOptions {
   /** Gather: a ring member silent this long is failed before the consensus timeout (engine/README.md rule 15). */
   gatherSilenceMs?: number;
   mergeTimeoutMs?: number;
+  /** Frames (new and retransmitted) one token rotation may carry; default 200 (corosync: 50). */
   windowSize?: number;
+  /** Frames one node may send per token visit; default half of windowSize (corosync: 17). */
   maxMessages?: number;
   messageBytesMax?: number;
   sendQueueBytesMax?: number;
@@ -615,7 +617,7 @@ function resolveEngine(o: Record<string, unknown>, nodeId: NodeId, frameBytesMax
     ? engineDefaults.windowSize
     : parseInteger(o.windowSize, 'windowSize', 1, windowSizeMax, 'frames');
   const maxMessages = o.maxMessages === undefined
-    ? engineDefaults.maxMessages
+    ? deriveMaxMessages(windowSize)
     : parseInteger(o.maxMessages, 'maxMessages', 1, windowSizeMax, 'frames');
   if (maxMessages > windowSize) {
     const ws = o.windowSize === undefined ? `the default windowSize ${windowSize}` : `windowSize ${windowSize}`;

@@ -2,7 +2,8 @@
  * Engine configuration: every timer in milliseconds, every size in bytes or frames, with the
  * relations the protocol needs checked once (evs-spec §3.5). Defaults follow corosync's totem
  * defaults except the token timeout, which is 1000 ms here (corosync: 3000 ms + 650 ms per node
- * above two) so that a crashed member is detected within about a second.
+ * above two) so that a crashed member is detected within about a second, and flow control
+ * (window 200, half of it per visit; corosync: 50 and 17: engine/README.md deviation 17).
  */
 import { assert } from './assert.js';
 import {
@@ -75,8 +76,11 @@ export const engineDefaults = {
   seqnoUnchangedConst: 30,
   missCountConst: 5,
   tokenRetransmitMinMs: 5,
-  windowSize: 50,
-  maxMessages: 17,
+  // corosync: 50 and 17. Measured in namespaces at 1500-byte frames (README "Measured here"),
+  // 200 and 100 moved 47% more 1 KiB messages (77% more at 5% loss) with the same memory and no
+  // membership change, and took its bursts (up to 150 KB per visit) with a receive buffer capped
+  // at a stock kernel's rmem_max. A token visit sends at most half the window by default.
+  windowSize: 200,
   frameBytesMax: 1500 - 28,
   messageBytesMax: 1024 * 1024,
   sendQueueBytesMax: 4 * 1024 * 1024,
@@ -92,11 +96,15 @@ export function resolveEngineConfig(input: EngineConfigInput): EngineConfig {
   const consensusTimeoutMs = input.consensusTimeoutMs ?? Math.floor(tokenTimeoutMs * 1.2);
   const joinTimeoutMs = input.joinTimeoutMs ?? engineDefaults.joinTimeoutMs;
   const gatherSilenceMs = input.gatherSilenceMs ?? deriveGatherSilenceMs(tokenRetransmitMs, joinTimeoutMs);
+  const windowSize = input.windowSize ?? engineDefaults.windowSize;
+  const maxMessages = input.maxMessages ?? deriveMaxMessages(windowSize);
   const config: EngineConfig = {
     ...engineDefaults,
     ...stripUndefined(input),
     nodeId: input.nodeId,
     tokenTimeoutMs,
+    windowSize,
+    maxMessages,
     tokenRetransmitMs,
     tokenRetransmitMinMs,
     holdMs,
@@ -117,6 +125,11 @@ export function resolveEngineConfig(input: EngineConfigInput): EngineConfig {
  */
 export function deriveGatherSilenceMs(tokenRetransmitMs: number, joinTimeoutMs: number): number {
   return Math.max(4 * joinTimeoutMs, tokenRetransmitMs + 3 * joinTimeoutMs);
+}
+
+/** Frames one visit may send when not given: half the window (at least one). */
+export function deriveMaxMessages(windowSize: number): number {
+  return Math.max(1, Math.floor(windowSize / 2));
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

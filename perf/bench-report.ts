@@ -13,6 +13,7 @@ import {
 import type { BenchArgs } from './bench.js';
 import type { FrameShape } from './frame-size.js';
 import type { UdpBaselineResult, UdpRoundTripResult } from './udp-baseline.js';
+import { deriveMaxMessages, engineDefaults } from '../engine/config.js';
 
 /** The last line a `totem-evs node` process prints (the fields the bench reads). */
 export interface NodeSummary {
@@ -165,7 +166,7 @@ export function buildReport(
     config: {
       nodes: args.nodes, sizeBytes: args.sizeBytes, senders: args.senders, order: args.order, rate: args.rate,
       durationS: args.durationS, warmupS: args.warmupS, netMtu: args.netMtu ?? 1500, encrypted: args.keyFile !== null,
-      tokenTimeoutMs: args.tokenMs ?? 1000, windowSize: args.window ?? 50, maxMessages: args.maxMessages ?? 17,
+      tokenTimeoutMs: args.tokenMs ?? 1000, windowSize: args.window ?? engineDefaults.windowSize, maxMessages: args.maxMessages ?? deriveMaxMessages(args.window ?? engineDefaults.windowSize),
       scenario: args.scenario, frameBytes: shape.frameBytes, msgsPerFrame: round3(shape.msgsPerFrame),
       transport: 'udpu', host: '127.0.0.1', nodeVersion: process.version,
     },

@@ -55,7 +55,8 @@ Options:
   --key FILE             run encrypted with this cluster key
   --token-ms N           token timeout (default 1000)
   --window N, --max-messages N
-                         flow control (defaults 50 and 17)
+                         flow control: frames per rotation and per visit (defaults 200 and
+                         half the window)
   --scenario steady|failover
                          steady (default): load only. failover: node 1 sends paced traffic,
                          node N is SIGKILLed a third into --duration, then restarted; reports

@@ -45,7 +45,8 @@ Cluster:
   --consensus-ms N       (default 1.2 x token); --gather-silence-ms N: a member of the ring
                          silent this long in Gather is failed (default: max(4 x join,
                          token / 4.2 + 3 x join), 388 ms with the default token)
-  --window N             frames per token rotation (default 50); --max-messages N (default 17)
+  --window N             frames per token rotation (default 200); --max-messages N, frames per
+                         visit (default half the window)
   --log-level L          error | warn | info | debug (default warn)
 
 Load:

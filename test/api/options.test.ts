@@ -364,7 +364,10 @@ describe('resolveNodeOptions: each rule', () => {
 
   it('maxMessages bounds and relation to windowSize', () => {
     expectInvalid(with_({ maxMessages: 0 }), 'maxMessages', 'maxMessages must be a whole number of frames');
-    expectInvalid(with_({ maxMessages: 60 }), 'maxMessages', 'must not exceed the default windowSize 50');
+    expectInvalid(with_({ maxMessages: 201 }), 'maxMessages', 'must not exceed the default windowSize 200');
+    // Not given: half the window, whatever the window.
+    expect(resolveNodeOptions(with_({ windowSize: 50 })).engine.maxMessages).toBe(25);
+    expect(resolveNodeOptions(base).engine.maxMessages).toBe(100);
     expectInvalid(with_({ windowSize: 10, maxMessages: 11 }), 'maxMessages', 'must not exceed windowSize 10');
     expect(resolveNodeOptions(with_({ windowSize: 10, maxMessages: 10 })).engine.maxMessages).toBe(10);
   });
