@@ -10,7 +10,7 @@ import {
   type LatencyHistogram,
   type LatencySummaryUs,
 } from '../api/commands/latency.js';
-import type { BenchArgs } from './bench.js';
+import type { BenchArgs } from './bench-args.js';
 import type { FrameShape } from './frame-size.js';
 import type { UdpBaselineResult, UdpRoundTripResult } from './udp-baseline.js';
 import { deriveMaxMessages, engineDefaults } from '../engine/config.js';

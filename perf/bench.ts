@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freeUdpPorts } from './free-ports.js';
 import { probeBytesMin } from '../api/commands/probe-payload.js';
+import type { BenchArgs } from './bench-args.js';
 import { buildReport, formatReport, type BenchReport, type NodeSummary, type RunResult } from './bench-report.js';
 import { frameShape } from './frame-size.js';
 import { renderHtmlReport } from './html-report.js';
@@ -93,32 +94,6 @@ Options:
   --help                 print this help
 `;
 
-export interface BenchArgs {
-  nodes: number;
-  sizeBytes: number;
-  senders: number;
-  order: 'agreed' | 'safe';
-  rate: string;
-  durationS: number;
-  warmupS: number;
-  netMtu: number | null;
-  /** MTU of the namespaces' veths and bridge (--netns). */
-  linkMtu: number | null;
-  keyFile: string | null;
-  tokenMs: number | null;
-  window: number | null;
-  maxMessages: number | null;
-  scenario: 'steady' | 'failover';
-  baseline: 'udp' | null;
-  baselineS: number;
-  reportFile: string | null;
-  json: boolean;
-  /** Each node in a network namespace of its own (perf/netns.ts). */
-  netns: boolean;
-  transport: 'udpu' | 'multicast';
-  /** % of IP packets (fragments one by one) each node namespace drops on arrival; 0 without --loss. */
-  lossPct: number;
-}
 
 class UsageError extends Error {}
 
