@@ -232,16 +232,14 @@ let deliveryBellDue = false;
  * batch, before the producer stops producing).
  */
 function ringBells(): void {
-  if (netBellDue) {
-    netBellDue = false;
-    netBell.wake();
-  }
+  ringNetBell();
   if (deliveryBellDue) {
     deliveryBellDue = false;
     deliveryBell.wake();
   }
 }
 
+/** The net worker's part of ringBells(): after an engine call, so the token leaves at once. */
 function ringNetBell(): void {
   if (netBellDue) {
     netBellDue = false;
