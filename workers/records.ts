@@ -300,28 +300,32 @@ function ringIdFromJson(r: RingIdJson): RingId {
   return { rep: r.rep, seq: BigInt(r.seq) };
 }
 
+/** JSON with the ring id's bigint seq as a string: configurations and group events (rare records). */
+function encodeWithRingId(value: { ringId: RingId }): Uint8Array {
+  return utf8Encoder.encode(JSON.stringify({ ...value, ringId: ringIdToJson(value.ringId) }));
+}
+
+function decodeWithRingId<T extends { ringId: RingId }>(buffer: Uint8Array, offset: number, length: number): T {
+  const o = JSON.parse(utf8Decoder.decode(buffer.subarray(offset, offset + length))) as Omit<T, 'ringId'> & {
+    ringId: RingIdJson;
+  };
+  return { ...o, ringId: ringIdFromJson(o.ringId) } as T;
+}
+
 export function encodeConfiguration(c: ConfigurationChange): Uint8Array {
-  return utf8Encoder.encode(JSON.stringify({ ...c, ringId: ringIdToJson(c.ringId) }));
+  return encodeWithRingId(c);
 }
 
 export function decodeConfiguration(buffer: Uint8Array, offset: number, length: number): ConfigurationChange {
-  const o = JSON.parse(utf8Decoder.decode(buffer.subarray(offset, offset + length))) as Omit<
-    ConfigurationChange,
-    'ringId'
-  > & { ringId: RingIdJson };
-  return { ...o, ringId: ringIdFromJson(o.ringId) };
+  return decodeWithRingId<ConfigurationChange>(buffer, offset, length);
 }
 
 export function encodeGroupEvent(e: GroupEvent): Uint8Array {
-  return utf8Encoder.encode(JSON.stringify({ ...e, ringId: ringIdToJson(e.ringId) }));
+  return encodeWithRingId(e);
 }
 
 export function decodeGroupEvent(buffer: Uint8Array, offset: number, length: number): GroupEvent {
-  const o = JSON.parse(utf8Decoder.decode(buffer.subarray(offset, offset + length))) as Omit<
-    GroupEvent,
-    'ringId'
-  > & { ringId: RingIdJson };
-  return { ...o, ringId: ringIdFromJson(o.ringId) };
+  return decodeWithRingId<GroupEvent>(buffer, offset, length);
 }
 
 assert(frameHeaderBytes % 8 === 0, 'record: frame payloads start 8-byte aligned');
