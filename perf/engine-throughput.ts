@@ -10,6 +10,7 @@
 import { parseArgs } from 'node:util';
 import { TotemNode } from '../engine/node.js';
 import type { Guarantee, NodeId } from '../engine/types.js';
+import { median } from './micro/measure.js';
 
 interface RunResult {
   msgsPerSec: number;
@@ -111,11 +112,6 @@ function runOnce(nodes: number, sizeBytes: number, seconds: number, order: Guara
   };
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 
 function main(): void {
   const { values } = parseArgs({

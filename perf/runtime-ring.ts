@@ -17,6 +17,7 @@ import type { ConfigurationChange } from '../engine/types.js';
 import { sealedOverheadBytes } from '../workers/net/packet-auth.js';
 import { startRuntime } from '../workers/runtime.js';
 import type { NodeRuntime, RuntimeEvents } from '../workers/runtime-types.js';
+import { median } from './micro/measure.js';
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -120,10 +121,6 @@ async function runOnce(): Promise<RunResult> {
   return { slowestMsgsPerS: slowest / elapsedS, rotationsPerS: (after - before) / elapsedS };
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] as number;
-}
 
 const results: RunResult[] = [];
 for (let r = 0; r < runs; r++) {

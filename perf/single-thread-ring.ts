@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { freeUdpPorts } from './free-ports.js';
 import { TotemNode } from '../engine/node.js';
 import type { NodeId } from '../engine/types.js';
+import { median } from './micro/measure.js';
 
 const self = fileURLToPath(import.meta.url);
 
@@ -118,11 +119,6 @@ async function runOnce(seconds: number, sizeBytes: number): Promise<ChildResult[
   return Promise.all(children);
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
-}
 
 async function main(): Promise<void> {
   const { values } = parseArgs({

@@ -21,6 +21,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { median } from './micro/measure.js';
 
 const cli = fileURLToPath(new URL('../api/cli.js', import.meta.url));
 
@@ -55,11 +56,6 @@ interface CaseResult {
 const caseNames = ['throughput-1k', 'throughput-64', 'paced-1k', 'at-80pct', 'loss-5pct', 'failover'] as const;
 type CaseName = (typeof caseNames)[number];
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
-}
 
 function spread(xs: number[], digits = 0): string {
   if (xs.length === 0) return 'n/a';

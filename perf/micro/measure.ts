@@ -11,9 +11,12 @@ export interface MicroResult {
   runs: number[];
 }
 
+/** The median of the runs (the mean of the middle two for an even count); 0 for none. */
 export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? 0;
+  const m = sorted.length >> 1;
+  if (sorted.length === 0) return 0;
+  return sorted.length % 2 === 1 ? (sorted[m] as number) : ((sorted[m - 1] as number) + (sorted[m] as number)) / 2;
 }
 
 /** `body(ops)` performs `ops` operations and returns a value kept live so the JIT cannot drop the work. */
