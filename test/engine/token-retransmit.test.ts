@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { PacketType } from '../../engine/types.js';
 import { MiniCluster } from './mini-cluster.js';
+import { Prng } from '../sim/prng.js';
 
 function payload(i: number): Uint8Array {
   return Uint8Array.of(i & 0xff, (i >> 8) & 0xff, 7, 7);
@@ -19,18 +20,6 @@ function formed(ids: number[]): MiniCluster {
   c.run(3000);
   for (const id of ids) expect(c.lastRegular(id)?.members).toEqual(ids);
   return c;
-}
-
-/** Seeded, so the test is the same run every time (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 describe('token retransmission', () => {
@@ -68,8 +57,9 @@ describe('token retransmission', () => {
     const ids = [1, 2, 3];
     const c = formed(ids);
     const regularsBefore = ids.map((id) => c.confs(id, 'regular').length);
-    const random = prng(42);
-    c.filter = () => random() >= 0.05;
+    // Seeded, so the test is the same run every time.
+    const random = new Prng(42);
+    c.filter = () => random.float() >= 0.05;
     const total = 2000;
     for (let i = 0; i < total; i++) {
       c.node(1 + (i % 3)).submit('g', payload(i), i % 4 === 0 ? 'safe' : 'agreed');
