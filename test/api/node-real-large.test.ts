@@ -10,32 +10,12 @@ import { createHash } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createNode, type EvsNode, type GroupMessage } from '../../api/index.js';
 import { freeUdpPorts } from '../processes/node-cluster.js';
+import { seededBytes, waitFor } from '../workers/fixtures/runtime-cluster.js';
 
 const nodes: EvsNode[] = [];
 afterAll(async () => {
   for (const n of nodes) if (n.state !== 'closed') await n.close({ drainTimeoutMs: 0 }).catch(() => {});
 });
-
-async function waitFor(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const startedMs = Date.now();
-  while (!check()) {
-    if (Date.now() - startedMs > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-/** Seeded bytes: a message whose every byte depends on (seed, index). */
-function payload(lengthBytes: number, seed: number): Uint8Array {
-  const bytes = new Uint8Array(lengthBytes);
-  let x = (seed * 2654435761) >>> 0 || 1;
-  for (let i = 0; i < lengthBytes; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    bytes[i] = x & 0xff;
-  }
-  return bytes;
-}
 
 function digest(bytes: Uint8Array): string {
   return `${bytes.length}:${createHash('sha256').update(bytes).digest('hex')}`;
@@ -52,9 +32,9 @@ describe('createNode on real workers: messages of messageBytesMax', () => {
     }
     const mebibyte = 1024 * 1024;
     expect(nodes[0]?.messageBytesMax).toBe(mebibyte);
-    await waitFor(() => nodes.every((n) => n.members.length === 3), 20_000, 'a 3-member ring');
+    await waitFor(() => nodes.every((n) => n.members.length === 3), 'a 3-member ring', 20_000);
     const groups = await Promise.all(nodes.map((n) => n.join('big')));
-    await waitFor(() => groups.every((g) => g.members.length === 3), 20_000, 'every member in the group');
+    await waitFor(() => groups.every((g) => g.members.length === 3), 'every member in the group', 20_000);
 
     const seen = nodes.map(() => [] as string[]);
     groups.forEach((g, i) => g.on('message', (m: GroupMessage) => {
@@ -72,14 +52,14 @@ describe('createNode on real workers: messages of messageBytesMax', () => {
     const sends: Promise<void>[] = [];
     for (const [index, sizes] of plan) {
       sizes.forEach((size, k) => {
-        const bytes = payload(size, (index + 1) * 100 + k);
+        const bytes = seededBytes(size, (index + 1) * 100 + k);
         expected.set(`${index + 1}/${digest(bytes)}`, (index + 1) * 100 + k);
         sends.push((groups[index] as (typeof groups)[number]).send(bytes));
       });
     }
     await Promise.all(sends);
     const total = expected.size;
-    await waitFor(() => seen.every((s) => s.length >= total), 90_000, `${total} messages at every node`);
+    await waitFor(() => seen.every((s) => s.length >= total), `${total} messages at every node`, 90_000);
 
     expect(seen[1]).toEqual(seen[0]);
     expect(seen[2]).toEqual(seen[0]);

@@ -7,19 +7,12 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createNode, type EvsNode, type GroupMessage } from '../../api/index.js';
 import { TotemError } from '../../api/errors.js';
 import { freeUdpPorts } from '../processes/node-cluster.js';
+import { waitFor } from '../workers/fixtures/runtime-cluster.js';
 
 const nodes: EvsNode[] = [];
 afterAll(async () => {
   for (const n of nodes) if (n.state !== 'closed') await n.close({ drainTimeoutMs: 0 }).catch(() => {});
 });
-
-async function waitFor(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const startedMs = Date.now();
-  while (!check()) {
-    if (Date.now() - startedMs > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('createNode on real workers', () => {
   it('joins, orders agreed and safe messages identically everywhere, leaves and closes without loss', { timeout: 60_000 }, async () => {
@@ -30,9 +23,9 @@ describe('createNode on real workers', () => {
       node.on('error', () => {});
       nodes.push(node);
     }
-    await waitFor(() => nodes.every((n) => n.members.length === 3), 20_000, 'a 3-member ring');
+    await waitFor(() => nodes.every((n) => n.members.length === 3), 'a 3-member ring', 20_000);
     const groups = await Promise.all(nodes.map((n) => n.join('g')));
-    await waitFor(() => groups.every((g) => g.members.length === 3), 20_000, 'every member in the group');
+    await waitFor(() => groups.every((g) => g.members.length === 3), 'every member in the group', 20_000);
 
     const seen = nodes.map(() => [] as string[]);
     groups.forEach((g, i) => g.on('message', (m: GroupMessage) => seen[i]?.push(`${m.id}/${m.order}`)));
@@ -44,13 +37,13 @@ describe('createNode on real workers', () => {
         }
       }),
     );
-    await waitFor(() => seen.every((s) => s.length === 3 * perNode), 20_000, 'every message everywhere');
+    await waitFor(() => seen.every((s) => s.length === 3 * perNode), 'every message everywhere', 20_000);
     expect(seen[1]).toEqual(seen[0]);
     expect(seen[2]).toEqual(seen[0]);
     expect(new Set(seen[0]).size).toBe(3 * perNode);
 
     await groups[2]?.leave();
-    await waitFor(() => (groups[0]?.members.length ?? 0) === 2, 20_000, 'the leave seen by node 1');
+    await waitFor(() => (groups[0]?.members.length ?? 0) === 2, 'the leave seen by node 1', 20_000);
     await expect(groups[2]?.send(new Uint8Array([9]))).rejects.toMatchObject({ code: 'TOTEM_ERR_NOT_JOINED' });
 
     // Close node 1 with its own messages still in flight: they are delivered before it goes.

@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { ChunkReader, ChunkWriter, partHeaderBytes } from '../../workers/ring/chunks.js';
 import { SpscRing } from '../../workers/ring/spsc-ring.js';
 import { partChunkBytes, RecordType } from '../../workers/records.js';
+import { seededBytes } from './fixtures/runtime-cluster.js';
 
 const partType = 9;
 const mebibyte = 1024 * 1024;
@@ -17,19 +18,6 @@ interface Got {
   type: number;
   bytes: Uint8Array;
   owned: boolean;
-}
-
-/** Seeded bytes, different for every (seed, index). */
-function message(lengthBytes: number, seed: number): Uint8Array {
-  const bytes = new Uint8Array(lengthBytes);
-  let x = (seed * 2654435761) >>> 0 || 1;
-  for (let i = 0; i < lengthBytes; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    bytes[i] = x & 0xff;
-  }
-  return bytes;
 }
 
 function setUp(capacityBytes: number, chunkBytes: number, messageBytesMax = 64 * mebibyte) {
@@ -83,14 +71,14 @@ describe('ChunkWriter / ChunkReader', () => {
     const s = setUp(mebibyte, partChunkBytes);
     const sizes = [1, partChunkBytes, partChunkBytes + 1, mebibyte, 0, partChunkBytes - 1, 2 * partChunkBytes];
     const records: number[] = [];
-    sizes.forEach((size, i) => records.push(pushThrough(s, 1 + (i % 3), [message(size, i)])));
+    sizes.forEach((size, i) => records.push(pushThrough(s, 1 + (i % 3), [seededBytes(size, i)])));
     s.read();
     // One record up to a chunk; above, parts of a chunk each and a final record with the rest.
     expect(records).toEqual([1, 1, 2, 16, 1, 1, 2]);
     expect(s.got.map((g) => g.bytes.length)).toEqual(sizes);
     s.got.forEach((g, i) => {
       expect(g.type).toBe(1 + (i % 3));
-      expect(same(g.bytes, message(sizes[i] as number, i))).toBe(true);
+      expect(same(g.bytes, seededBytes(sizes[i] as number, i))).toBe(true);
       expect(g.owned).toBe((sizes[i] as number) > partChunkBytes);
     });
     expect(s.reader.hasPartial()).toBe(false);
@@ -111,7 +99,7 @@ describe('ChunkWriter / ChunkReader', () => {
     // message half written and the writer often finds the ring full.
     let turn = 0;
     sizes.forEach((size, i) => {
-      s.writer.begin(1 + (i % 2), [message(size, i)]);
+      s.writer.begin(1 + (i % 2), [seededBytes(size, i)]);
       while (s.writer.open) {
         s.writer.writeSome();
         if (++turn % 3 === 0 || s.writer.open) s.read(1 + (turn % 5));
@@ -122,13 +110,13 @@ describe('ChunkWriter / ChunkReader', () => {
     s.got.forEach((g, i) => {
       expect(g.type).toBe(1 + (i % 2));
       expect(g.bytes.length).toBe(sizes[i]);
-      expect(same(g.bytes, message(sizes[i] as number, i))).toBe(true);
+      expect(same(g.bytes, seededBytes(sizes[i] as number, i))).toBe(true);
     });
   });
 
   it('a reader that sees only some parts keeps the partial message until the final record', () => {
     const s = setUp(mebibyte, partChunkBytes);
-    const big = message(3 * mebibyte, 7);
+    const big = seededBytes(3 * mebibyte, 7);
     s.writer.begin(RecordType.deliveryMessage, [big]);
     // The ring takes ~1 MiB of the 3 MiB: the writer stops mid-message (it would wait for room).
     const first = s.writer.writeSome();
@@ -160,21 +148,21 @@ describe('ChunkWriter / ChunkReader', () => {
     const s = setUp(8192, 100);
     const cases: number[][] = [[0, 0], [3, 0], [0, 3], [40, 60], [40, 61], [100, 1], [1, 100], [7, 993], [250, 0, 250], [99, 2, 99]];
     cases.forEach((lengths, i) => {
-      const segments = lengths.map((n, k) => message(n, i * 10 + k));
+      const segments = lengths.map((n, k) => seededBytes(n, i * 10 + k));
       pushThrough(s, 5, segments);
     });
     s.read();
     expect(s.got.length).toBe(cases.length);
     cases.forEach((lengths, i) => {
-      const whole = Buffer.concat(lengths.map((n, k) => message(n, i * 10 + k)));
+      const whole = Buffer.concat(lengths.map((n, k) => seededBytes(n, i * 10 + k)));
       expect(same(s.got[i]?.bytes as Uint8Array, whole)).toBe(true);
     });
   });
 
   it('detach() keeps the unwritten rest: the caller may reuse its buffers at once', () => {
     const s = setUp(4096, 256);
-    const head = message(10, 1);
-    const payload = message(20_000, 2);
+    const head = seededBytes(10, 1);
+    const payload = seededBytes(20_000, 2);
     const expected = Buffer.concat([head, payload]);
     s.writer.begin(1, [head, payload]);
     s.writer.writeSome();
@@ -194,12 +182,12 @@ describe('ChunkWriter / ChunkReader', () => {
 
   it('writes one message at a time, and a part must fit the ring', () => {
     const s = setUp(4096, 256);
-    s.writer.begin(1, [message(10_000, 1)]);
-    expect(() => s.writer.begin(1, [message(1, 1)])).toThrow();
+    s.writer.begin(1, [seededBytes(10_000, 1)]);
+    expect(() => s.writer.begin(1, [seededBytes(1, 1)])).toThrow();
     expect(() => new ChunkWriter(SpscRing.create(4096), partType, 4096 / 8 - partHeaderBytes + 1)).toThrow(RangeError);
     expect(() => new ChunkWriter(SpscRing.create(4096), partType, 0)).toThrow(RangeError);
     const w = new ChunkWriter(SpscRing.create(4096), partType, 64);
-    expect(() => w.begin(partType, [message(1, 1)])).toThrow(RangeError);
+    expect(() => w.begin(partType, [seededBytes(1, 1)])).toThrow(RangeError);
   });
 
   it('a corrupt stream asserts: a part out of order, a length above messageBytesMax, a short final record', () => {
