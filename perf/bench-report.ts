@@ -168,7 +168,7 @@ export function buildReport(
       durationS: args.durationS, warmupS: args.warmupS, netMtu: args.netMtu ?? 1500, encrypted: args.keyFile !== null,
       tokenTimeoutMs: args.tokenMs ?? 1000, windowSize: args.window ?? engineDefaults.windowSize, maxMessages: args.maxMessages ?? deriveMaxMessages(args.window ?? engineDefaults.windowSize),
       scenario: args.scenario, frameBytes: shape.frameBytes, msgsPerFrame: round3(shape.msgsPerFrame),
-      transport: 'udpu', host: '127.0.0.1', nodeVersion: process.version,
+      transport: args.transport, host: args.netns ? '198.18.0.0/24' : '127.0.0.1', nodeVersion: process.version,
     },
     throughput: {
       msgsPerSecSlowest: Math.round(slowest),

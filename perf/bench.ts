@@ -501,13 +501,11 @@ async function benchWith(
   return bad.corrupt + bad.duplicated + bad.reordered + bad.missing > 0 ? 1 : 0;
 }
 
-/** The report's config with the network the ring ran on: transport, addresses, namespaces, loss. */
+/** The report's config with what only the bench knows of the namespaces: group, loss, link MTU. */
 function networkConfig(config: BenchReport['config'], args: BenchArgs, net: NetnsCluster | null): BenchReport['config'] {
   const { nodeVersion, ...rest } = config;
   const withNetwork = {
     ...rest,
-    transport: args.transport,
-    host: net === null ? '127.0.0.1' : '198.18.0.0/24',
     netns: net !== null,
     multicastGroup: args.transport === 'multicast' ? netnsGroup : null,
     lossPct: args.lossPct,
