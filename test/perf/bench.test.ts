@@ -169,6 +169,18 @@ describe('totem-evs bench', () => {
     expect(html).toContain(`&quot;msgsPerSecSlowest&quot;: ${report['throughput'].msgsPerSecSlowest}`);
   });
 
+  it('latencies leave out the messages sent during the warmup; no configuration inside the window', async () => {
+    const r = await bench(['--nodes', '2', '--duration', '1', '--warmup', '1', '--rate', '400', '--json'], 120_000);
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.stdout.trim()) as Record<string, any>;
+    const sent = report['nodes'][0].sentMsgs as number;
+    const ownRecorded = report['ownLatencyUs'].count as number;
+    // About 400 of about 800 sends were intended after the 1 s warmup: only those are recorded.
+    expect(ownRecorded).toBeGreaterThan(0);
+    expect(ownRecorded).toBeLessThan(0.75 * sent);
+    expect(report['protocol'].configurationsInWindow).toEqual([0, 0]);
+  });
+
   it('--scenario failover times the kill, the survivors\' new configuration and the rejoin; --baseline udp', async () => {
     const r = await bench(['--scenario', 'failover', '--nodes', '3', '--duration', '3', '--warmup', '0', '--token-ms', '500', '--rate', '200', '--baseline', 'udp', '--baseline-s', '0.5', '--json'], 150_000);
     expect(r.stderr).toBe('');
