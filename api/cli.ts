@@ -3,7 +3,7 @@
  * The `totem-evs` command. Each subcommand lives beside what it drives; this file only dispatches.
  */
 import { runNodeCommand } from './commands/node-command.js';
-import { runCheckCommand } from './tracing/check-command.js';
+import { runCheckCommand } from './check/check-command.js';
 
 const usage = `Usage: totem-evs <command> [options]
 

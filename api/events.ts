@@ -17,8 +17,8 @@
  * abort its signal) to release its buffer.
  */
 import type { EventEmitter } from 'node:events';
-import type { Logger } from './logger.js';
-import { TotemError } from './errors.js';
+import type { Logger } from '../workers/logger.js';
+import { TotemError } from '../workers/errors.js';
 import type {
   ConfigurationCause,
   ConfigurationKind,

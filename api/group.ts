@@ -11,7 +11,7 @@ import { EventEmitter } from 'node:events';
 import { Packr } from 'msgpackr';
 import type { GroupEvent, NodeId, RingId } from '../engine/types.js';
 import { ringIdToString } from '../engine/types.js';
-import { TotemError } from './errors.js';
+import { TotemError } from '../workers/errors.js';
 import {
   Relay,
   checkSignal,
@@ -24,7 +24,7 @@ import type {
   GroupMessage,
   Order,
 } from './events.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '../workers/logger.js';
 
 export interface SendOptions {
   /** 'agreed' (default) or 'safe'. */

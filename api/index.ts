@@ -21,8 +21,8 @@ export type {
   Order,
   RingId,
 } from './events.js';
-export { TotemError, totemErrorCodes } from './errors.js';
-export type { TotemErrorCode, TotemErrorDetails, TotemErrorJSON } from './errors.js';
+export { TotemError, totemErrorCodes } from '../workers/errors.js';
+export type { TotemErrorCode, TotemErrorDetails, TotemErrorJSON } from '../workers/errors.js';
 export type { KeyOption, MemberOption, NodeOptions, TransportKind } from './options.js';
-export type { LogFields, Logger, LogLevel } from './logger.js';
+export type { LogFields, Logger, LogLevel } from '../workers/logger.js';
 export type { RuntimeStats, RingOccupancy } from '../workers/runtime-types.js';

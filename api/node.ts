@@ -29,8 +29,8 @@ import type {
 import { ringIdToString } from '../engine/types.js';
 import { sealedOverheadBytes } from '../workers/net/packet-auth.js';
 import type { NodeRuntime, RuntimeEvents, RuntimeStats } from '../workers/runtime-types.js';
-import { TotemError, totemErrorCodes } from './errors.js';
-import type { TotemErrorCode } from './errors.js';
+import { TotemError, totemErrorCodes } from '../workers/errors.js';
+import type { TotemErrorCode } from '../workers/errors.js';
 import {
   Fifo,
   Relay,
@@ -50,9 +50,10 @@ import {
   toMembershipEvent,
 } from './group.js';
 import type { GroupHost, IterateOptions } from './group.js';
-import { createLogger } from './logger.js';
-import type { Logger, NodeLogger } from './logger.js';
-import { loadKey, resolveNodeOptions, timerMsMax } from './options.js';
+import { createLogger } from '../workers/logger.js';
+import type { Logger, NodeLogger } from '../workers/logger.js';
+import { loadKey } from '../workers/net/key-file.js';
+import { resolveNodeOptions, timerMsMax } from './options.js';
 import type { NodeOptions, ResolvedNodeOptions } from './options.js';
 
 /** The runtime factory's shape (workers/runtime.ts `startRuntime`). */

@@ -3,7 +3,7 @@
  * and their validation. Everything is checked here, on the caller's thread, before any worker
  * starts or any socket opens: a bad option is a TotemError `TOTEM_ERR_INVALID_OPTION` whose
  * `details.option` names the option (`members[2].address`) and whose message says what to change.
- * The one exception is the key file, read by `loadKey` (its errors are `TOTEM_ERR_KEY_FILE` and
+ * The one exception is the key file, read by `loadKey` (workers/net/key-file.ts; its errors are `TOTEM_ERR_KEY_FILE` and
  * `TOTEM_ERR_BAD_KEY`); resolving options does no I/O.
  *
  * Decisions taken here:
@@ -20,8 +20,8 @@
  */
 import { isIPv4, isIPv6 } from 'node:net';
 import { resolve as resolvePath } from 'node:path';
-import { deriveGatherSilenceMs, deriveMaxMessages, engineDefaults, resolveEngineConfig } from '../engine/config.js';
-import type { EngineConfig } from '../engine/config.js';
+import { deriveMaxMessages, deriveTimers, engineDefaults, engineTimerNames, resolveEngineConfig } from '../engine/config.js';
+import type { EngineConfig, EngineTimerName } from '../engine/config.js';
 import {
   ipv4UdpHeaderBytes,
   ipv6UdpHeaderBytes,
@@ -31,10 +31,20 @@ import {
   windowSizeMax,
 } from '../engine/constants.js';
 import type { NodeId } from '../engine/types.js';
-import { KeyFileError, readKeyFile } from '../workers/net/key-file.js';
-import { TotemError } from './errors.js';
-import { defaultLogLevel, isLogger, isLogLevel, logLevels } from './logger.js';
-import type { LogLevel, Logger } from './logger.js';
+import { TotemError } from '../workers/errors.js';
+import { defaultLogLevel, isLogger, isLogLevel, logLevels } from '../workers/logger.js';
+import type { LogLevel, Logger } from '../workers/logger.js';
+import type {
+  AddressFamily,
+  EngineTuning,
+  NetAddress,
+  ResolvedKey,
+  ResolvedMember,
+  ResolvedNodeOptions,
+  TransportKind,
+} from '../workers/runtime-options.js';
+
+export type { AddressFamily, EngineTuning, NetAddress, ResolvedKey, ResolvedMember, ResolvedNodeOptions, TransportKind };
 
 export interface MemberOption {
   nodeId: number;
@@ -45,7 +55,6 @@ export interface MemberOption {
 /** 32 bytes, inline or in a file (32 raw bytes, 64 hex digits, or base64 of 32 bytes). */
 export type KeyOption = Uint8Array | { file: string };
 
-export type TransportKind = 'udpu' | 'multicast';
 
 export interface NodeOptions {
   /** This node's id: an integer in 1..2^32-1, unique in the cluster. */
@@ -89,46 +98,6 @@ export interface NodeOptions {
   logger?: Logger;
 }
 
-export type AddressFamily = 'IPv4' | 'IPv6';
-
-export interface NetAddress {
-  /** Canonical literal: dotted quad, or compressed lower-case IPv6 with its zone if any. */
-  host: string;
-  port: number;
-  family: AddressFamily;
-}
-
-export interface ResolvedMember {
-  nodeId: NodeId;
-  address: NetAddress;
-}
-
-export type ResolvedKey = { kind: 'inline'; bytes: Uint8Array } | { kind: 'file'; path: string };
-
-/** Every EngineConfig field known before start; incarnation and ringSeqInitial come at start. */
-export type EngineTuning = Omit<EngineConfig, 'incarnation' | 'ringSeqInitial'>;
-
-export interface ResolvedNodeOptions {
-  nodeId: NodeId;
-  bind: NetAddress;
-  /** The family of every address below; the socket type follows (udp4 / udp6). */
-  family: AddressFamily;
-  /** Sorted by node id; this node included. */
-  members: readonly ResolvedMember[];
-  transport: TransportKind;
-  multicastAddress: NetAddress | null;
-  key: ResolvedKey | null;
-  /** Absolute paths. */
-  stateDir: string | null;
-  traceDir: string | null;
-  netMtu: number;
-  /** The authentication overhead subtracted from frames: as given with a key, 0 without. */
-  authOverheadBytes: number;
-  logLevel: LogLevel;
-  /** Holds functions: not structured-cloneable, so leave it out of what is posted to workers. */
-  logger: Logger | null;
-  engine: EngineTuning;
-}
 
 export const keyBytes = 32;
 export const netMtuMax = 65535;
@@ -516,48 +485,11 @@ function parseKey(v: unknown): ResolvedKey | null {
   throw invalid('key', `key must be a ${keyBytes}-byte Uint8Array or { file: path }, got ${describe(v)}`);
 }
 
-/** The key's 32 bytes, reading its file if it has one. Throws TOTEM_ERR_KEY_FILE / TOTEM_ERR_BAD_KEY. */
-export function loadKey(key: ResolvedKey): Uint8Array {
-  if (key.kind === 'inline') return key.bytes;
-  // One reader for every key file, so createNode, the runtime and `totem-evs node --key` accept
-  // the same formats: 32 raw bytes, 64 hex digits, or base64 of 32 bytes.
-  try {
-    return readKeyFile(key.path);
-  } catch (cause) {
-    if (cause instanceof KeyFileError) {
-      throw new TotemError(cause.code, cause.message, { details: { option: 'key.file', path: key.path }, cause });
-    }
-    throw cause;
-  }
-}
-
 // ------------------------------------------------------------------------------------------------
 // Engine: timers, window, sizes
 
-const timerOptions = [
-  'tokenTimeoutMs', 'tokenRetransmitMs', 'holdMs', 'joinTimeoutMs', 'consensusTimeoutMs', 'gatherSilenceMs',
-  'mergeTimeoutMs',
-] as const;
-type TimerOption = (typeof timerOptions)[number];
-
-/**
- * The timers with the engine's derivation of the unset ones (engine/config.ts resolveEngineConfig;
- * a test checks that both agree), so that relation errors can name derived values as such.
- */
-function deriveTimers(given: Partial<Record<TimerOption, number>>): Record<TimerOption, number> {
-  const tokenTimeoutMs = given.tokenTimeoutMs ?? engineDefaults.tokenTimeoutMs;
-  const tokenRetransmitMs = given.tokenRetransmitMs ?? Math.floor(tokenTimeoutMs / 4.2);
-  const joinTimeoutMs = given.joinTimeoutMs ?? engineDefaults.joinTimeoutMs;
-  return {
-    tokenTimeoutMs,
-    tokenRetransmitMs,
-    holdMs: given.holdMs ?? Math.max(1, Math.floor(tokenRetransmitMs * 0.8)),
-    joinTimeoutMs,
-    consensusTimeoutMs: given.consensusTimeoutMs ?? Math.floor(tokenTimeoutMs * 1.2),
-    gatherSilenceMs: given.gatherSilenceMs ?? deriveGatherSilenceMs(tokenRetransmitMs, joinTimeoutMs),
-    mergeTimeoutMs: given.mergeTimeoutMs ?? engineDefaults.mergeTimeoutMs,
-  };
-}
+const timerOptions = engineTimerNames;
+type TimerOption = EngineTimerName;
 
 const derivationSource: Partial<Record<TimerOption, TimerOption>> = {
   tokenRetransmitMs: 'tokenTimeoutMs',

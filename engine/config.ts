@@ -86,30 +86,47 @@ export const engineDefaults = {
   sendQueueBytesMax: 4 * 1024 * 1024,
 } as const;
 
+/** The timers a user may set; the ones left unset are derived from the others (deriveTimers). */
+export const engineTimerNames = [
+  'tokenTimeoutMs', 'tokenRetransmitMs', 'holdMs', 'joinTimeoutMs', 'consensusTimeoutMs', 'gatherSilenceMs',
+  'mergeTimeoutMs',
+] as const;
+export type EngineTimerName = (typeof engineTimerNames)[number];
+
+/**
+ * The timers with defaults and derivations filled in for those not given: the one derivation,
+ * used here and by the API's option validation (which names derived values in its errors).
+ */
+export function deriveTimers(given: Partial<Record<EngineTimerName, number>>): Record<EngineTimerName, number> {
+  const tokenTimeoutMs = given.tokenTimeoutMs ?? engineDefaults.tokenTimeoutMs;
+  // corosync: token_retransmit = token / (token_retransmits_before_loss_const + 0.2), hold = 0.8 x that.
+  const tokenRetransmitMs = given.tokenRetransmitMs ?? Math.floor(tokenTimeoutMs / 4.2);
+  const joinTimeoutMs = given.joinTimeoutMs ?? engineDefaults.joinTimeoutMs;
+  return {
+    tokenTimeoutMs,
+    tokenRetransmitMs,
+    holdMs: given.holdMs ?? Math.max(1, Math.floor(tokenRetransmitMs * 0.8)),
+    joinTimeoutMs,
+    consensusTimeoutMs: given.consensusTimeoutMs ?? Math.floor(tokenTimeoutMs * 1.2),
+    gatherSilenceMs: given.gatherSilenceMs ?? deriveGatherSilenceMs(tokenRetransmitMs, joinTimeoutMs),
+    mergeTimeoutMs: given.mergeTimeoutMs ?? engineDefaults.mergeTimeoutMs,
+  };
+}
+
 /** Fill in defaults and derived timers; throws an Error naming the field on a bad value. */
 export function resolveEngineConfig(input: EngineConfigInput): EngineConfig {
-  const tokenTimeoutMs = input.tokenTimeoutMs ?? engineDefaults.tokenTimeoutMs;
-  // corosync: token_retransmit = token / (token_retransmits_before_loss_const + 0.2), hold = 0.8 x that.
-  const tokenRetransmitMs = input.tokenRetransmitMs ?? Math.floor(tokenTimeoutMs / 4.2);
-  const holdMs = input.holdMs ?? Math.max(1, Math.floor(tokenRetransmitMs * 0.8));
-  const tokenRetransmitMinMs = input.tokenRetransmitMinMs ?? Math.min(engineDefaults.tokenRetransmitMinMs, tokenRetransmitMs);
-  const consensusTimeoutMs = input.consensusTimeoutMs ?? Math.floor(tokenTimeoutMs * 1.2);
-  const joinTimeoutMs = input.joinTimeoutMs ?? engineDefaults.joinTimeoutMs;
-  const gatherSilenceMs = input.gatherSilenceMs ?? deriveGatherSilenceMs(tokenRetransmitMs, joinTimeoutMs);
+  const timers = deriveTimers(input);
+  const tokenRetransmitMinMs = input.tokenRetransmitMinMs ?? Math.min(engineDefaults.tokenRetransmitMinMs, timers.tokenRetransmitMs);
   const windowSize = input.windowSize ?? engineDefaults.windowSize;
   const maxMessages = input.maxMessages ?? deriveMaxMessages(windowSize);
   const config: EngineConfig = {
     ...engineDefaults,
     ...stripUndefined(input),
     nodeId: input.nodeId,
-    tokenTimeoutMs,
+    ...timers,
     windowSize,
     maxMessages,
-    tokenRetransmitMs,
     tokenRetransmitMinMs,
-    holdMs,
-    consensusTimeoutMs,
-    gatherSilenceMs,
   };
   validateEngineConfig(config);
   return config;

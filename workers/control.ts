@@ -29,9 +29,9 @@
 import { receiveMessageOnPort } from 'node:worker_threads';
 import type { MessagePort } from 'node:worker_threads';
 import { AssertionError } from '../engine/assert.js';
-import { TotemError } from '../api/errors.js';
-import type { TotemErrorJSON } from '../api/errors.js';
-import type { LogLevel } from '../api/logger.js';
+import { TotemError } from './errors.js';
+import type { TotemErrorJSON } from './errors.js';
+import type { LogLevel } from './logger.js';
 
 export type ThreadName = 'net' | 'token' | 'delivery';
 

@@ -20,8 +20,8 @@ import { workerData } from 'node:worker_threads';
 import { Assembler } from '../engine/groups/assembler.js';
 import { GroupNameEncoder } from '../engine/groups/group-names.js';
 import type { AppDelivery, ConfigurationChange, GroupEvent } from '../engine/types.js';
-import { FileTraceWriter } from '../api/tracing/trace-writer.js';
-import { confLine, deliverLine } from '../api/tracing/trace-types.js';
+import { FileTraceWriter } from './trace/trace-writer.js';
+import { configurationTraceLine, deliveryTraceLine } from './trace/trace-lines.js';
 import { Doorbell } from './ring/doorbell.js';
 import { SpscRing } from './ring/spsc-ring.js';
 import { ChunkWriter } from './ring/chunks.js';
@@ -124,16 +124,7 @@ const assembler = new Assembler(
     deliver(d: AppDelivery): void {
       counters.messagesDelivered++;
       if (d.sender === self && d.incarnation === data.incarnation) counters.ownDelivered++;
-      trace?.write(deliverLine({
-        node: self,
-        sender: d.sender,
-        incarnation: d.incarnation,
-        counter: d.counter,
-        order: d.guarantee,
-        group: d.group,
-        ring: d.ringId,
-        tMs: Date.now(),
-      }));
+      trace?.write(deliveryTraceLine(self, d, Date.now()));
       if (!d.local) return;
       counters.messagesForwarded++;
       const name = names.encode(d.group);
@@ -151,7 +142,7 @@ const assembler = new Assembler(
     },
     configuration(c: ConfigurationChange): void {
       counters.configurations++;
-      trace?.write(confLine({ node: self, kind: c.kind, ring: c.ringId, members: c.members, tMs: Date.now() }));
+      trace?.write(configurationTraceLine(self, c, Date.now()));
       writeJson(RecordType.deliveryConfiguration, encodeConfiguration(c));
     },
     groupEvent(e: GroupEvent): void {

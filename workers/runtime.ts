@@ -14,13 +14,13 @@ import type { MessagePort } from 'node:worker_threads';
 import { resolveEngineConfig } from '../engine/config.js';
 import { GroupNameDecoder, GroupNameEncoder } from '../engine/groups/group-names.js';
 import type { EngineStats, Guarantee, NodeId } from '../engine/types.js';
-import { TotemError } from '../api/errors.js';
-import { createLogger } from '../api/logger.js';
-import type { Logger } from '../api/logger.js';
-import type { ResolvedKey, ResolvedNodeOptions } from '../api/options.js';
-import { openStateStore } from '../api/state-store.js';
-import { pickIncarnation } from '../api/tracing/trace-writer.js';
-import { KeyFileError, readKeyFile } from './net/key-file.js';
+import { TotemError } from './errors.js';
+import { createLogger } from './logger.js';
+import type { Logger } from './logger.js';
+import type { ResolvedNodeOptions } from './runtime-options.js';
+import { openStateStore } from './state-store.js';
+import { pickIncarnation } from './trace/trace-writer.js';
+import { loadKey } from './net/key-file.js';
 import { Doorbell } from './ring/doorbell.js';
 import { SpscRing } from './ring/spsc-ring.js';
 import { ChunkReader, ChunkWriter, partHeaderBytes } from './ring/chunks.js';
@@ -119,19 +119,6 @@ function submitFits(usedBytes: number, lengthBytes: number): boolean {
 function workerUrl(name: string): URL {
   if (import.meta.url.endsWith('.js')) return new URL(`./${name}.js`, import.meta.url);
   return new URL(`../dist/workers/${name}.js`, import.meta.url);
-}
-
-function loadClusterKey(key: ResolvedKey | null): Uint8Array | null {
-  if (key === null) return null;
-  if (key.kind === 'inline') return Uint8Array.from(key.bytes);
-  try {
-    return readKeyFile(key.path);
-  } catch (err) {
-    if (err instanceof KeyFileError) {
-      throw new TotemError(err.code, err.message, { details: { path: key.path }, cause: err });
-    }
-    throw err;
-  }
 }
 
 interface Deferred<T> {
@@ -729,7 +716,7 @@ export async function startRuntime(
   const logger =
     deps.logger ??
     createLogger({ nodeId, level: options.logLevel, ...(options.logger === null ? {} : { logger: options.logger }) });
-  const key = loadClusterKey(options.key);
+  const key = options.key === null ? null : loadKey(options.key);
   if (key === null) logger.warn('running without a key: packets are neither authenticated nor encrypted');
   const store = openStateStore(options.stateDir ?? undefined, nodeId, Date.now(), logger);
   const ringSeqInitial = store.loadRingSeq();

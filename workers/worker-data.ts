@@ -5,8 +5,8 @@
  */
 import type { MessagePort } from 'node:worker_threads';
 import type { EngineConfig } from '../engine/config.js';
-import type { LogLevel } from '../api/logger.js';
-import type { AddressFamily, NetAddress, ResolvedMember, TransportKind } from '../api/options.js';
+import type { LogLevel } from './logger.js';
+import type { AddressFamily, NetAddress, ResolvedMember, TransportKind } from './runtime-options.js';
 
 /** A doorbell word: ring/doorbell.ts `new Doorbell(sab, byteOffset)`. */
 export interface BellRef {

@@ -3,15 +3,15 @@
  * and the bench. It joins a group, optionally multicasts probe messages at a given rate, prints
  * one human-readable line per configuration change, and ends with one JSON line of figures.
  */
-import { appendHarnessCrash } from '../tracing/trace-writer.js';
+import { appendHarnessCrash } from '../../workers/trace/trace-writer.js';
 import { createNode } from '../node.js';
 import type { EvsNode } from '../node.js';
 import type { Group } from '../group.js';
 import type { GroupMessage, NodeConfiguration } from '../events.js';
 import type { MemberOption, NodeOptions } from '../options.js';
-import { TotemError } from '../errors.js';
-import { isLogLevel } from '../logger.js';
-import type { LogLevel } from '../logger.js';
+import { TotemError } from '../../workers/errors.js';
+import { isLogLevel } from '../../workers/logger.js';
+import type { LogLevel } from '../../workers/logger.js';
 import {
   createLatencyHistogram,
   encodeHistogram,

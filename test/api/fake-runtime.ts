@@ -27,7 +27,7 @@ import type {
   NodeId,
   RingId,
 } from '../../engine/types.js';
-import { TotemError } from '../../api/errors.js';
+import { TotemError } from '../../workers/errors.js';
 import type { ResolvedNodeOptions } from '../../api/options.js';
 import type { NodeRuntime, RuntimeEvents, RuntimeStats } from '../../workers/runtime-types.js';
 

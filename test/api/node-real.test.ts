@@ -5,7 +5,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { createNode, type EvsNode, type GroupMessage } from '../../api/index.js';
-import { TotemError } from '../../api/errors.js';
+import { TotemError } from '../../workers/errors.js';
 import { freeUdpPorts } from '../processes/node-cluster.js';
 import { waitFor } from '../workers/fixtures/runtime-cluster.js';
 

@@ -5,7 +5,7 @@
  */
 import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
-import { TotemError } from '../../api/errors.js';
+import { TotemError } from '../../workers/errors.js';
 import type { GroupMembershipEvent, GroupMessage, NodeConfiguration } from '../../api/events.js';
 import type { Group } from '../../api/group.js';
 import { createNodeWith, sendsWaitingMax } from '../../api/node.js';

@@ -5,11 +5,12 @@ import { MessageChannel, receiveMessageOnPort } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { resolveEngineConfig } from '../../engine/config.js';
 import { windowSizeMax } from '../../engine/constants.js';
-import { TotemError, totemErrorCodes } from '../../api/errors.js';
-import type { TotemErrorCode } from '../../api/errors.js';
-import { createLogger, formatLogLine } from '../../api/logger.js';
-import type { LogFields, Logger } from '../../api/logger.js';
-import { loadKey, resolveNodeOptions } from '../../api/options.js';
+import { TotemError, totemErrorCodes } from '../../workers/errors.js';
+import type { TotemErrorCode } from '../../workers/errors.js';
+import { createLogger, formatLogLine } from '../../workers/logger.js';
+import type { LogFields, Logger } from '../../workers/logger.js';
+import { resolveNodeOptions } from '../../api/options.js';
+import { loadKey } from '../../workers/net/key-file.js';
 import type { NodeOptions } from '../../api/options.js';
 
 const base: NodeOptions = {
@@ -440,9 +441,11 @@ describe('loadKey', () => {
     expect(err.message).toContain('/nonexistent/totem-evs/key');
   });
 
-  it('returns an inline key as is', () => {
+  it('returns a copy of an inline key', () => {
     const bytes = new Uint8Array(32).fill(3);
-    expect(loadKey({ kind: 'inline', bytes })).toBe(bytes);
+    const loaded = loadKey({ kind: 'inline', bytes });
+    expect(loaded).toEqual(bytes);
+    expect(loaded).not.toBe(bytes);
   });
 });
 

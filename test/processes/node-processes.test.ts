@@ -8,9 +8,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { checkTrace } from '../../api/tracing/evs-checker.js';
-import { readTraceDir } from '../../api/tracing/trace-reader.js';
-import { appendHarnessCrash } from '../../api/tracing/trace-writer.js';
+import { checkTrace } from '../../api/check/evs-checker.js';
+import { readTraceDir } from '../../api/check/trace-reader.js';
+import { appendHarnessCrash } from '../../workers/trace/trace-writer.js';
 import {
   freeUdpPorts,
   lastJson,

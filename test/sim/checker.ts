@@ -1,8 +1,8 @@
 /**
- * The EVS checker (api/tracing/evs-checker.ts) as the simulator uses it: in-memory traces in,
+ * The EVS checker (api/check/evs-checker.ts) as the simulator uses it: in-memory traces in,
  * violations out. A test may substitute another check, or none (`null`), through this shape.
  */
-import { checkTrace } from '../../api/tracing/evs-checker.js';
+import { checkTrace } from '../../api/check/evs-checker.js';
 
 export interface CheckInput {
   files: Map<string, string[]>;

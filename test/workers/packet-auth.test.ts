@@ -29,7 +29,8 @@ import {
   sealedOverheadBytes,
 } from '../../workers/net/packet-auth.js';
 import type { OpenResult } from '../../workers/net/packet-auth.js';
-import { generateKeyFile, KeyFileError, readKeyFile } from '../../workers/net/key-file.js';
+import { TotemError } from '../../workers/errors.js';
+import { generateKeyFile, readKeyFile } from '../../workers/net/key-file.js';
 import { Prng } from '../sim/prng.js';
 
 // The documented header layout: version u8 | flags u8 | sender u32 | salt 16 | counter u64 (LE).
@@ -393,12 +394,12 @@ describe('key file', () => {
     writeFileSync(path, content);
     return path;
   };
-  const errorOf = (path: string): KeyFileError => {
+  const errorOf = (path: string): TotemError => {
     try {
       readKeyFile(path);
     } catch (error) {
-      expect(error).toBeInstanceOf(KeyFileError);
-      return error as KeyFileError;
+      expect(error).toBeInstanceOf(TotemError);
+      return error as TotemError;
     }
     throw new Error(`readKeyFile(${path}) did not throw`);
   };
@@ -439,7 +440,7 @@ describe('key file', () => {
       const path = fileWith(content);
       const error = errorOf(path);
       expect(error.code).toBe('TOTEM_ERR_BAD_KEY');
-      expect(error.path).toBe(path);
+      expect(error.details?.path).toBe(path);
       expect(error.message).toContain(path);
       expect(error.message).toContain('64 hex digits');
       expect(error.message).toContain('base64');

@@ -9,10 +9,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { TotemError } from '../../api/errors.js';
-import { checkTrace } from '../../api/tracing/evs-checker.js';
-import { readTraceDir } from '../../api/tracing/trace-reader.js';
-import { appendHarnessCrash } from '../../api/tracing/trace-writer.js';
+import { TotemError } from '../../workers/errors.js';
+import { checkTrace } from '../../api/check/evs-checker.js';
+import { readTraceDir } from '../../api/check/trace-reader.js';
+import { appendHarnessCrash } from '../../workers/trace/trace-writer.js';
 import { crashWorkerForTest, startRuntime, workersExitedForTest } from '../../workers/runtime.js';
 import {
   freePorts,

@@ -8,12 +8,16 @@
  *     optionally followed by one newline.
  * A raw file is tried first, so a 32-byte file is taken as raw even if it happens to be text.
  *
- * Errors carry a stable code, since codes survive a worker's postMessage and classes do not:
+ * Errors are TotemErrors with `details.path`:
  *   TOTEM_ERR_KEY_FILE  the file cannot be read (or, for generateKeyFile, written);
  *   TOTEM_ERR_BAD_KEY   the file was read but holds none of the formats above.
+ * This is the one reader of key files, so createNode, the runtime and `totem-evs node --key`
+ * accept the same formats and say the same things.
  */
 import { closeSync, openSync, readSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
+import { TotemError } from '../errors.js';
+import type { ResolvedKey } from '../runtime-options.js';
 
 export const keyFileKeyBytes = 32;
 /** Longest accepted file (hex plus \r\n); a larger file is refused without reading all of it. */
@@ -23,20 +27,6 @@ const acceptedFormats =
   'except raw); create one with generateKeyFile';
 const hexPattern = /^[0-9a-fA-F]{64}$/;
 const base64Pattern = /^[A-Za-z0-9+/]{43}=?$/;
-
-export type KeyFileErrorCode = 'TOTEM_ERR_KEY_FILE' | 'TOTEM_ERR_BAD_KEY';
-
-export class KeyFileError extends Error {
-  override readonly name = 'KeyFileError';
-  readonly code: KeyFileErrorCode;
-  readonly path: string;
-
-  constructor(code: KeyFileErrorCode, path: string, message: string, options?: { cause: unknown }) {
-    super(message, options);
-    this.code = code;
-    this.path = path;
-  }
-}
 
 /**
  * Reads at most keyFileBytesMax + 1 bytes: enough to tell an over-long file, and a mistaken path
@@ -65,10 +55,10 @@ function readBounded(path: string): Uint8Array {
   }
 }
 
-function unreadable(path: string, verb: 'read' | 'create', cause: unknown): KeyFileError {
+function unreadable(path: string, verb: 'read' | 'create', cause: unknown): TotemError {
   const reason = cause instanceof Error ? cause.message : String(cause);
   const message = `cannot ${verb} key file ${path}: ${reason}`;
-  return new KeyFileError('TOTEM_ERR_KEY_FILE', path, message, { cause });
+  return new TotemError('TOTEM_ERR_KEY_FILE', message, { details: { path }, cause });
 }
 
 function withoutNewline(text: string): string {
@@ -96,7 +86,7 @@ function decodeKey(content: Uint8Array): Uint8Array | null {
 }
 
 /**
- * Returns the 32-byte key held in the file at path. Throws KeyFileError: code TOTEM_ERR_KEY_FILE
+ * Returns the 32-byte key held in the file at path. Throws TotemError: code TOTEM_ERR_KEY_FILE
  * if the file cannot be read, TOTEM_ERR_BAD_KEY if it holds no key in an accepted format.
  */
 export function readKeyFile(path: string): Uint8Array {
@@ -105,11 +95,9 @@ export function readKeyFile(path: string): Uint8Array {
   if (key === null) {
     const size =
       content.length > keyFileBytesMax ? `more than ${keyFileBytesMax}` : `${content.length}`;
-    throw new KeyFileError(
-      'TOTEM_ERR_BAD_KEY',
-      path,
-      `key file ${path} (${size} bytes) holds no key: expected ${acceptedFormats}`,
-    );
+    throw new TotemError('TOTEM_ERR_BAD_KEY', `key file ${path} (${size} bytes) holds no key: expected ${acceptedFormats}`, {
+      details: { path },
+    });
   }
   return key;
 }
@@ -127,4 +115,10 @@ export function generateKeyFile(path: string): Uint8Array {
     throw unreadable(path, 'create', cause);
   }
   return key;
+}
+
+/** The key's 32 bytes, reading its file if it has one: a copy, never the caller's buffer. */
+export function loadKey(key: ResolvedKey): Uint8Array {
+  if (key.kind === 'inline') return Uint8Array.from(key.bytes);
+  return readKeyFile(key.path);
 }

@@ -13,8 +13,8 @@
  */
 import { createSocket } from 'node:dgram';
 import type { Socket } from 'node:dgram';
-import { TotemError } from '../../api/errors.js';
-import type { AddressFamily, NetAddress, ResolvedMember, TransportKind } from '../../api/options.js';
+import { TotemError } from '../errors.js';
+import type { AddressFamily, NetAddress, ResolvedMember, TransportKind } from '../runtime-options.js';
 
 export interface UdpTransportOptions {
   nodeId: number;

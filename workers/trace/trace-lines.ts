@@ -6,7 +6,7 @@
  * The builders below produce the exact JSON of the contract, field order fixed (ev, node, then the
  * rest in the contract's order), so one simulator seed gives byte-identical trace files.
  */
-import type { ConfigurationKind, Guarantee, NodeId, RingId } from '../../engine/types.js';
+import type { AppDelivery, ConfigurationChange, ConfigurationKind, Guarantee, NodeId, RingId } from '../../engine/types.js';
 
 /** `{"ev":"conf",...}`: a configuration installed, at its exact place in the delivery stream. */
 export interface ConfTraceLine {
@@ -138,7 +138,42 @@ export function deliverLine(input: DeliverLineInput): string {
   return JSON.stringify(line);
 }
 
+/**
+ * The deliver line of an engine delivery: the one mapping from the engine's event to the
+ * contract's fields, used by the runtime's delivery worker and by the simulator alike.
+ */
+export function deliveryTraceLine(node: NodeId, d: AppDelivery, tMs: number): string {
+  return deliverLine({
+    node,
+    sender: d.sender,
+    incarnation: d.incarnation,
+    counter: d.counter,
+    order: d.guarantee,
+    group: d.group,
+    ring: d.ringId,
+    tMs,
+  });
+}
+
+/** The conf line of an engine configuration change (the runtime's and the simulator's). */
+export function configurationTraceLine(node: NodeId, c: Pick<ConfigurationChange, 'kind' | 'ringId' | 'members'>, tMs: number): string {
+  return confLine({ node, kind: c.kind, ring: c.ringId, members: c.members, tMs });
+}
+
 export function crashLine(node: NodeId | string): string {
   const line: CrashTraceLine = { ev: 'crash', node: String(node) };
   return JSON.stringify(line);
+}
+
+/**
+ * A trace to check. The simulator passes `{ files, harness }` straight from memory (file names as
+ * keys, e.g. "3.1000.jsonl", lines without newlines); `readTraceDir` adds what only disk can tell.
+ */
+export interface TraceInput {
+  files: ReadonlyMap<string, readonly string[]>;
+  harness: readonly string[];
+  /** Files (node files or harness.jsonl) whose last line had no terminating newline. */
+  unterminated?: ReadonlySet<string>;
+  /** Directory entries that are neither node trace files nor harness.jsonl. */
+  strays?: readonly string[];
 }

@@ -6,15 +6,15 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { checkTrace } from '../../api/tracing/evs-checker.js';
-import { parseTrace, readTraceDir } from '../../api/tracing/trace-reader.js';
-import { confLine, crashLine, deliverLine, sendLine } from '../../api/tracing/trace-types.js';
+import { checkTrace } from '../../api/check/evs-checker.js';
+import { parseTrace, readTraceDir } from '../../api/check/trace-reader.js';
+import { confLine, crashLine, deliverLine, sendLine } from '../../workers/trace/trace-lines.js';
 import {
   appendHarnessCrash,
   FileTraceWriter,
   MemoryTraceStore,
   pickIncarnation,
-} from '../../api/tracing/trace-writer.js';
+} from '../../workers/trace/trace-writer.js';
 
 describe('trace line builders', () => {
   it('write the exact JSON of the contract, fields in a fixed order', () => {

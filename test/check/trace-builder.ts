@@ -2,12 +2,12 @@
  * A small language for hand-written traces in tests: each process appends lines in call order,
  * with the contract's exact JSON (through the real line builders and MemoryTraceStore).
  */
-import { checkTrace } from '../../api/tracing/evs-checker.js';
-import type { CheckOptions, CheckResult, PropertyName } from '../../api/tracing/evs-checker.js';
-import type { TraceInput } from '../../api/tracing/trace-reader.js';
-import { confLine, deliverLine, sendLine } from '../../api/tracing/trace-types.js';
-import { MemoryTraceStore } from '../../api/tracing/trace-writer.js';
-import type { MemoryTraceWriter } from '../../api/tracing/trace-writer.js';
+import { checkTrace } from '../../api/check/evs-checker.js';
+import type { CheckOptions, CheckResult, PropertyName } from '../../api/check/evs-checker.js';
+import type { TraceInput } from '../../api/check/trace-reader.js';
+import { confLine, deliverLine, sendLine } from '../../workers/trace/trace-lines.js';
+import { MemoryTraceStore } from '../../workers/trace/trace-writer.js';
+import type { MemoryTraceWriter } from '../../workers/trace/trace-writer.js';
 import type { Guarantee } from '../../engine/types.js';
 
 function parseRing(ring: string): { rep: number; seq: bigint } {

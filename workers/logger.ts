@@ -16,8 +16,11 @@
  * `(fields, message)` and need a two-line adapter.
  */
 
-export const logLevels = ['error', 'warn', 'info', 'debug'] as const;
-export type LogLevel = (typeof logLevels)[number];
+import type { LogLevel } from '../engine/types.js';
+
+/** The engine's levels: one LogLevel for the protocol's own lines and the runtime's. */
+export type { LogLevel };
+export const logLevels = ['error', 'warn', 'info', 'debug'] as const satisfies readonly LogLevel[];
 export const defaultLogLevel: LogLevel = 'warn';
 
 export type LogFields = Readonly<Record<string, unknown>>;

@@ -4,8 +4,8 @@
  * the point, message ids "<node>:<incarnation>:<counter>".
  */
 import { describe, expect, it } from 'vitest';
-import { checkTrace, WITNESSES_PER_PROPERTY_MAX } from '../../api/tracing/evs-checker.js';
-import type { CheckResult, PropertyName, Violation } from '../../api/tracing/evs-checker.js';
+import { checkTrace, WITNESSES_PER_PROPERTY_MAX } from '../../api/check/evs-checker.js';
+import type { CheckResult, PropertyName, Violation } from '../../api/check/evs-checker.js';
 import { TraceBuilder, violated } from './trace-builder.js';
 
 function only(result: CheckResult, property: PropertyName): Violation {

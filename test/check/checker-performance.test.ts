@@ -4,8 +4,8 @@
  * timing is asserted; a quadratic pass would make this test time out.
  */
 import { describe, expect, it } from 'vitest';
-import { checkTrace } from '../../api/tracing/evs-checker.js';
-import { confLine, deliverLine, sendLine } from '../../api/tracing/trace-types.js';
+import { checkTrace } from '../../api/check/evs-checker.js';
+import { confLine, deliverLine, sendLine } from '../../workers/trace/trace-lines.js';
 import type { Guarantee } from '../../engine/types.js';
 
 const nodes = [1, 2, 3, 4, 5];

@@ -9,8 +9,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { NodeId } from '../../engine/types.js';
-import { crashLine, HARNESS_FILE_NAME, traceFileName } from './trace-types.js';
-import type { TraceInput } from './trace-reader.js';
+import { crashLine, HARNESS_FILE_NAME, traceFileName } from './trace-lines.js';
+import type { TraceInput } from './trace-lines.js';
 
 /** Receives one trace line at a time, without its newline. */
 export interface TraceSink {

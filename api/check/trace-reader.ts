@@ -19,20 +19,10 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import type { ConfigurationKind, Guarantee } from '../../engine/types.js';
-import { HARNESS_FILE_NAME } from './trace-types.js';
+import { HARNESS_FILE_NAME } from '../../workers/trace/trace-lines.js';
+import type { TraceInput } from '../../workers/trace/trace-lines.js';
 
-/**
- * A trace to check. The simulator passes `{ files, harness }` straight from memory (file names as
- * keys, e.g. "3.1000.jsonl", lines without newlines); `readTraceDir` adds what only disk can tell.
- */
-export interface TraceInput {
-  files: ReadonlyMap<string, readonly string[]>;
-  harness: readonly string[];
-  /** Files (node files or harness.jsonl) whose last line had no terminating newline. */
-  unterminated?: ReadonlySet<string>;
-  /** Directory entries that are neither node trace files nor harness.jsonl. */
-  strays?: readonly string[];
-}
+export type { TraceInput };
 
 export interface ConfEvent {
   ev: 'conf';

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { runCheckCommand } from '../../api/tracing/check-command.js';
+import { runCheckCommand } from '../../api/check/check-command.js';
 import { TraceBuilder } from './trace-builder.js';
 
 interface Captured {

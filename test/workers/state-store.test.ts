@@ -2,9 +2,9 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { TotemError } from '../../api/errors.js';
-import type { LogFields, Logger } from '../../api/logger.js';
-import { clockRingSeqFloor, openStateStore, ringSeqFileName } from '../../api/state-store.js';
+import { TotemError } from '../../workers/errors.js';
+import type { LogFields, Logger } from '../../workers/logger.js';
+import { clockRingSeqFloor, openStateStore, ringSeqFileName } from '../../workers/state-store.js';
 
 interface Logged {
   level: string;
