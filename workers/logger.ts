@@ -11,9 +11,12 @@
  *
  * Values that are not bare words are JSON-quoted, and newlines are escaped, so that one event is
  * always one line that `grep` and line-oriented collectors can handle. A `logger` option receives
- * `(message, fields)` with `nodeId` added to the fields (several nodes may share one logger); the
- * level filter applies before it is called. Console fits this interface; pino-style loggers take
- * `(fields, message)` and need a two-line adapter.
+ * each event with `nodeId` added to its fields (several nodes may share one logger); the level
+ * filter applies before it is called. Two calling conventions are served:
+ *   - message first, `(message, fields)`: console, winston and the Logger interface below;
+ *   - fields first, `(fields, message)`: pino and bunyan. Such a logger is recognised by its
+ *     `child` method together with pino's `bindings()` or bunyan's `streams` array, so that
+ *     passing one just works instead of turning every event into an object with no message.
  */
 
 import type { LogLevel } from '../engine/types.js';
@@ -67,12 +70,20 @@ export function isLogger(value: unknown): value is Logger {
   return logLevels.every((l) => typeof v[l] === 'function');
 }
 
+/** A pino or bunyan logger: its level methods take the fields first and the message second. */
+export function isFieldsFirstLogger(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  const v = value as Record<string, unknown>;
+  return typeof v.child === 'function' && (typeof v.bindings === 'function' || Array.isArray(v.streams));
+}
+
 export function createLogger(options: CreateLoggerOptions): NodeLogger {
   const level = options.level ?? defaultLogLevel;
   if (!isLogLevel(level)) throw new TypeError(`log level must be one of ${logLevels.join(', ')}`);
   const nodeId = options.nodeId;
   const write = options.write ?? writeStderr;
   const user = options.logger;
+  const fieldsFirst = isFieldsFirstLogger(user);
   const threshold = severity[level];
   const onceKeys = new Set<string>();
   let userFailureReported = false;
@@ -84,7 +95,8 @@ export function createLogger(options: CreateLoggerOptions): NodeLogger {
       return;
     }
     try {
-      user[at](message, { nodeId, ...fields });
+      if (fieldsFirst) (user[at] as (fields: LogFields, message: string) => void)({ nodeId, ...fields }, message);
+      else user[at](message, { nodeId, ...fields });
     } catch (err) {
       // A throwing logger must not take the node down from inside a protocol step: fall back to
       // stderr for this event and say once why.
