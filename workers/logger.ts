@@ -95,7 +95,7 @@ export function createLogger(options: CreateLoggerOptions): NodeLogger {
       return;
     }
     try {
-      if (fieldsFirst) (user[at] as (fields: LogFields, message: string) => void)({ nodeId, ...fields }, message);
+      if (fieldsFirst) (user[at] as unknown as (fields: LogFields, message: string) => void)({ nodeId, ...fields }, message);
       else user[at](message, { nodeId, ...fields });
     } catch (err) {
       // A throwing logger must not take the node down from inside a protocol step: fall back to

@@ -24,7 +24,7 @@ export const keyFileKeyBytes = 32;
 const keyFileBytesMax = 66;
 const acceptedFormats =
   'raw 32 bytes, 64 hex digits, or base64 of 32 bytes (each optionally ending in a newline, ' +
-  'except raw); create one with generateKeyFile';
+  'except raw); create one with `totem-evs keygen FILE`';
 const hexPattern = /^[0-9a-fA-F]{64}$/;
 const base64Pattern = /^[A-Za-z0-9+/]{43}=?$/;
 
