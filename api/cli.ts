@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { runCheckCommand } from './check/check-command.js';
 import { runKeygenCommand } from './commands/keygen-command.js';
 import { runNodeCommand } from './commands/node-command.js';
+import { runStatusCommand } from './commands/status-command.js';
 import { suggest } from './options.js';
 
 const usage = `Usage: totem-evs <command> [options]
@@ -17,6 +18,7 @@ Commands:
   bench        start a local ring of node processes on loopback and report throughput and latency
   node         run one member of a cluster (joins a group, optionally sends probe messages)
   check DIR    check a trace directory against the EVS properties (exit 0 only when all hold)
+  status ADDR  print a running node's ring, members, state, rates and counters (its --metrics address)
   keygen FILE  write a new cluster key (mode 0600) for every node's --key
 
 Options:
@@ -26,7 +28,7 @@ Options:
 Run 'totem-evs <command> --help' for a command's options.
 `;
 
-const commands = ['bench', 'node', 'check', 'keygen'] as const;
+const commands = ['bench', 'node', 'check', 'status', 'keygen'] as const;
 
 /** The version in the package.json above this file (dist/api/cli.js or api/cli.ts alike). */
 function packageVersion(): string {
@@ -56,6 +58,8 @@ async function main(argv: string[]): Promise<number> {
       return runNodeCommand(rest, out);
     case 'check':
       return runCheckCommand(rest, out);
+    case 'status':
+      return runStatusCommand(rest, out);
     case 'keygen':
       return runKeygenCommand(rest, out);
     case '-v':
