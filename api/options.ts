@@ -26,7 +26,7 @@ import type {
 import { parseDir, parseKey, parseLogger, parseLogLevel } from './options/local.js';
 import { parseMembers, parseNodeId, parseTransport } from './options/members.js';
 import { resolveEngine, resolveNetMtu } from './options/tuning.js';
-import { checkKnownKeys, invalid } from './options/validation.js';
+import { checkKnownKeys, invalid, isRecord } from './options/validation.js';
 import { parseAddress } from './options/address.js';
 
 export { formatAddress, parseAddress } from './options/address.js';
@@ -102,10 +102,10 @@ export function resolveNodeOptions(input: NodeOptions, authOverheadBytes = 0): R
   if (!Number.isSafeInteger(authOverheadBytes) || authOverheadBytes < 0) {
     throw new RangeError(`authOverheadBytes must be a non-negative integer, got ${authOverheadBytes}`);
   }
-  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+  const o: unknown = input;
+  if (!isRecord(o)) {
     throw invalid('(options)', 'createNode() takes an options object: { nodeId, bind, members, ... }');
   }
-  const o = input as unknown as Record<string, unknown>;
   checkKnownKeys(o, optionNames, '', 'option');
 
   const nodeId = parseNodeId(o.nodeId, 'nodeId');
@@ -120,7 +120,7 @@ export function resolveNodeOptions(input: NodeOptions, authOverheadBytes = 0): R
   const logger = parseLogger(o.logger);
 
   const overhead = key === null ? 0 : authOverheadBytes;
-  const { netMtu, frameBytesMax } = resolveNetMtu(o.netMtu, family, overhead);
+  const { netMtu, frameBytesMax } = resolveNetMtu(o, family, overhead);
   const engine = resolveEngine(o, nodeId, frameBytesMax);
   return {
     nodeId, bind, family, members, transport, multicastAddress, key, stateDir, traceDir, netMtu,

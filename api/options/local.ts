@@ -9,7 +9,7 @@ import { TotemError } from '../../workers/errors.js';
 import { defaultLogLevel, isLogger, isLogLevel, logLevels } from '../../workers/logger.js';
 import type { LogLevel, Logger } from '../../workers/logger.js';
 import type { ResolvedKey } from '../../workers/runtime-options.js';
-import { checkKnownKeys, describe, invalid } from './validation.js';
+import { checkKnownKeys, describe, invalid, isRecord } from './validation.js';
 
 export const keyBytes = 32;
 
@@ -24,10 +24,9 @@ export function parseKey(v: unknown): ResolvedKey | null {
     // A copy, so that later changes to the caller's buffer do not change the node's key.
     return { kind: 'inline', bytes: Uint8Array.from(v) };
   }
-  if (typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof ArrayBuffer)) {
-    const k = v as Record<string, unknown>;
-    checkKnownKeys(k, ['file'], 'key.', 'key option');
-    if (typeof k.file === 'string' && k.file.length > 0) return { kind: 'file', path: resolvePath(k.file) };
+  if (isRecord(v) && !(v instanceof ArrayBuffer)) {
+    checkKnownKeys(v, ['file'], 'key.', 'key option');
+    if (typeof v.file === 'string' && v.file.length > 0) return { kind: 'file', path: resolvePath(v.file) };
   }
   throw invalid('key', `key must be a ${keyBytes}-byte Uint8Array or { file: path }, got ${describe(v)}`);
 }

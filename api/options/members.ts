@@ -13,7 +13,7 @@ import { nodeCountMax } from '../../engine/constants.js';
 import type { NodeId } from '../../engine/types.js';
 import type { AddressFamily, NetAddress, ResolvedMember, TransportKind } from '../../workers/runtime-options.js';
 import { formatAddress, isMulticast, isWildcard, parseAddress } from './address.js';
-import { checkKnownKeys, describe, invalid } from './validation.js';
+import { checkKnownKeys, describe, invalid, isRecord } from './validation.js';
 
 export function parseNodeId(v: unknown, option: string): NodeId {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 0xffffffff) {
@@ -42,14 +42,13 @@ export function parseMembers(v: unknown, nodeId: NodeId, bind: NetAddress): Reso
   const out: ResolvedMember[] = [];
   v.forEach((entry: unknown, i) => {
     const where = `members[${i}]`;
-    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
+    if (!isRecord(entry)) {
       throw invalid(where, `${where} must be an object { nodeId, address }, got ${describe(entry)}`);
     }
-    const e = entry as Record<string, unknown>;
-    checkKnownKeys(e, ['nodeId', 'address'], `${where}.`, 'member key');
-    const id = parseNodeId(e.nodeId, `${where}.nodeId`);
-    const address = parseAddress(e.address, `${where}.address`);
-    const at = `${where}.address ${JSON.stringify(e.address)}`;
+    checkKnownKeys(entry, ['nodeId', 'address'], `${where}.`, 'member key');
+    const id = parseNodeId(entry.nodeId, `${where}.nodeId`);
+    const address = parseAddress(entry.address, `${where}.address`);
+    const at = `${where}.address ${JSON.stringify(entry.address)}`;
     if (isWildcard(address)) {
       throw invalid(
         `${where}.address`,

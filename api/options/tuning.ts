@@ -5,7 +5,13 @@
  * (engine/config.ts deriveTimers); a relation between timers that does not hold is blamed on a
  * timer the user set, so that the message names something the user can change.
  */
-import { deriveMaxMessages, deriveTimers, engineDefaults, engineTimerNames, resolveEngineConfig } from '../../engine/config.js';
+import {
+  deriveMaxMessages,
+  deriveTimers,
+  engineDefaults,
+  engineTimerNames,
+  resolveEngineConfig,
+} from '../../engine/config.js';
 import type { EngineConfig, EngineTimerName } from '../../engine/config.js';
 import {
   ipv4UdpHeaderBytes,
@@ -17,7 +23,7 @@ import {
 import type { NodeId } from '../../engine/types.js';
 import { TotemError } from '../../workers/errors.js';
 import type { AddressFamily, EngineTuning } from '../../workers/runtime-options.js';
-import { invalid, parseInteger } from './validation.js';
+import { invalid, optionalInteger, parseInteger } from './validation.js';
 
 export const netMtuMax = 65535;
 export const netMtuDefault = 1500;
@@ -27,17 +33,15 @@ export const timerMsMax = 2 ** 31 - 1;
 const frameBytesMin = 256;
 
 /**
- * The `netMtu` option and the frame size it leaves: the datagram less the IP and UDP headers of
+ * The `netMtu` option of `o` and the frame size it leaves: the datagram less the IP and UDP headers of
  * `family` and `authOverheadBytes` (what packet authentication adds; 0 without a key).
  */
 export function resolveNetMtu(
-  v: unknown,
+  o: Record<string, unknown>,
   family: AddressFamily,
   authOverheadBytes: number,
 ): { netMtu: number; frameBytesMax: number } {
-  const netMtu = v === undefined
-    ? netMtuDefault
-    : parseInteger(v, 'netMtu', netMtuMin, netMtuMax, 'bytes');
+  const netMtu = optionalInteger(o, 'netMtu', netMtuDefault, netMtuMin, netMtuMax, 'bytes');
   const headerBytes = family === 'IPv4' ? ipv4UdpHeaderBytes : ipv6UdpHeaderBytes;
   const frameBytesMax = netMtu - headerBytes - authOverheadBytes;
   if (frameBytesMax < frameBytesMin) {
@@ -107,23 +111,21 @@ export function resolveEngine(o: Record<string, unknown>, nodeId: NodeId, frameB
   }
   checkTimers(given, deriveTimers(given));
 
-  const windowSize = o.windowSize === undefined
-    ? engineDefaults.windowSize
-    : parseInteger(o.windowSize, 'windowSize', 1, windowSizeMax, 'frames');
-  const maxMessages = o.maxMessages === undefined
-    ? deriveMaxMessages(windowSize)
-    : parseInteger(o.maxMessages, 'maxMessages', 1, windowSizeMax, 'frames');
+  const windowSize = optionalInteger(o, 'windowSize', engineDefaults.windowSize, 1, windowSizeMax, 'frames');
+  const maxMessages = optionalInteger(o, 'maxMessages', deriveMaxMessages(windowSize), 1, windowSizeMax, 'frames');
   if (maxMessages > windowSize) {
     const ws = o.windowSize === undefined ? `the default windowSize ${windowSize}` : `windowSize ${windowSize}`;
     const why = `maxMessages ${maxMessages} must not exceed ${ws}; lower maxMessages or raise windowSize`;
     throw invalid('maxMessages', why);
   }
-  const messageBytesMax = o.messageBytesMax === undefined
-    ? engineDefaults.messageBytesMax
-    : parseInteger(o.messageBytesMax, 'messageBytesMax', 1, messageBytesMaxLimit, 'bytes');
-  const sendQueueBytesMax = o.sendQueueBytesMax === undefined
-    ? Math.max(engineDefaults.sendQueueBytesMax, messageBytesMax)
-    : parseInteger(o.sendQueueBytesMax, 'sendQueueBytesMax', 1, Number.MAX_SAFE_INTEGER, 'bytes');
+  const messageBytesMax = optionalInteger(
+    o, 'messageBytesMax', engineDefaults.messageBytesMax, 1, messageBytesMaxLimit, 'bytes',
+  );
+  // A queue smaller than one largest message could never take it: the default grows to fit.
+  const sendQueueBytesDefault = Math.max(engineDefaults.sendQueueBytesMax, messageBytesMax);
+  const sendQueueBytesMax = optionalInteger(
+    o, 'sendQueueBytesMax', sendQueueBytesDefault, 1, Number.MAX_SAFE_INTEGER, 'bytes',
+  );
   if (sendQueueBytesMax < messageBytesMax) {
     const why = `sendQueueBytesMax ${sendQueueBytesMax} must be at least messageBytesMax ${messageBytesMax},` +
       ' so that one largest message fits';

@@ -21,6 +21,11 @@ export function describe(v: unknown): string {
   return typeof v === 'object' ? 'an object' : String(v);
 }
 
+/** An object that may hold named options (not null, not an array). */
+export function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
 /** `v` when it is a whole number in min..max; `unit` says in what ("milliseconds", "bytes"). */
 export function parseInteger(v: unknown, option: string, min: number, max: number, unit: string): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
@@ -28,6 +33,19 @@ export function parseInteger(v: unknown, option: string, min: number, max: numbe
     throw invalid(option, why);
   }
   return v;
+}
+
+/** The integer option `option` of `o`, or `fallback` when it is left out. */
+export function optionalInteger(
+  o: Record<string, unknown>,
+  option: string,
+  fallback: number,
+  min: number,
+  max: number,
+  unit: string,
+): number {
+  const v = o[option];
+  return v === undefined ? fallback : parseInteger(v, option, min, max, unit);
 }
 
 /**
