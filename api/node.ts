@@ -16,7 +16,7 @@ import { TotemError } from '../workers/errors.js';
 import { createLogger } from '../workers/logger.js';
 import type { Logger } from '../workers/logger.js';
 import { loadKey } from '../workers/net/key-file.js';
-import { abortedError } from './events.js';
+import { abortedError } from './call-errors.js';
 import { EvsNode, kAttach, kFailure, kRuntimeEvents } from './node/evs-node.js';
 import { resolveNodeOptions } from './options.js';
 import type { NodeOptions, ResolvedNodeOptions } from './options.js';

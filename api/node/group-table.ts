@@ -9,7 +9,7 @@
  * the other members see an ordered join and leave rather than a member that stays.
  */
 import type { AppDelivery, GroupEvent } from '../../engine/types.js';
-import { abortedError, checkSignal, closedError, invalidArgument } from '../events.js';
+import { abortedError, checkChoice, checkSignal, closedError, invalidArgument } from '../call-errors.js';
 import type { Encoding } from '../events.js';
 import {
   Group,
@@ -32,6 +32,7 @@ export interface JoinOptions<E extends Encoding = Encoding> {
   signal?: AbortSignal;
 }
 
+const encodings = ['binary', 'msgpack'] as const satisfies readonly Encoding[];
 const groupNameBytesMax = 255;
 const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
@@ -83,7 +84,7 @@ export class GroupTable {
     try {
       this.host.checkOpen('join');
       checkGroupName(group);
-      encoding = checkEncoding(options.encoding);
+      encoding = checkChoice(options.encoding, 'encoding', encodings, 'binary');
       signal = checkSignal(options.signal, 'join');
     } catch (err) {
       return Promise.reject(err);
@@ -291,13 +292,4 @@ function checkGroupName(name: unknown): asserts name is string {
   if (loneSurrogate.test(name)) {
     throw invalidArgument('group name is not well-formed Unicode (lone surrogate)', 'ERR_INVALID_ARG_VALUE');
   }
-}
-
-function checkEncoding(encoding: unknown): Encoding {
-  if (encoding === undefined) return 'binary';
-  if (encoding !== 'binary' && encoding !== 'msgpack') {
-    const why = `encoding must be 'binary' or 'msgpack', got ${String(encoding)}`;
-    throw invalidArgument(why, 'ERR_INVALID_ARG_VALUE');
-  }
-  return encoding;
 }

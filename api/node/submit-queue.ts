@@ -10,7 +10,8 @@
  * counted: there is at most one of each per group.
  */
 import type { NodeRuntime } from '../../workers/runtime-types.js';
-import { Fifo, abortedError } from '../events.js';
+import { abortedError } from '../call-errors.js';
+import { Fifo } from '../events.js';
 import type { Order } from '../events.js';
 
 /** Sends that may wait for room at once, per node; a send beyond them is refused. */

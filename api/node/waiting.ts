@@ -3,7 +3,7 @@
  * createNode share. An abort rejects the caller's wait only (TOTEM_ERR_ABORTED); what the wait
  * was for goes on unless the caller's code takes it back.
  */
-import { abortedError } from '../events.js';
+import { abortedError } from '../call-errors.js';
 
 export interface Deferred<T> {
   readonly promise: Promise<T>;
