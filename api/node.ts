@@ -18,6 +18,7 @@ import type { Logger } from '../workers/logger.js';
 import { loadKey } from '../workers/net/key-file.js';
 import { abortedError } from './call-errors.js';
 import { EvsNode, kAttach, kFailure, kRuntimeEvents } from './node/evs-node.js';
+import { withSignal } from './node/waiting.js';
 import { resolveNodeOptions } from './options.js';
 import type { NodeOptions, ResolvedNodeOptions } from './options.js';
 
@@ -75,23 +76,12 @@ export async function createNodeWith(start: StartRuntime, options: CreateNodeOpt
   const node = new EvsNode(resolved, logger);
   const started = start(resolved, node[kRuntimeEvents], { logger });
   let runtime: NodeRuntime;
-  if (signal === undefined) {
-    runtime = await started;
-  } else {
-    let onAbort = (): void => {};
-    const aborted = new Promise<never>((_resolve, reject) => {
-      onAbort = () => reject(abortedError('createNode', signal));
-      signal.addEventListener('abort', onAbort, { once: true });
-    });
-    try {
-      runtime = await Promise.race([started, aborted]);
-    } catch (err) {
-      // The runtime may still come up: stop it then, since nobody holds the node.
-      started.then((rt) => rt.close(0), () => undefined).catch(() => undefined);
-      throw err;
-    } finally {
-      signal.removeEventListener('abort', onAbort);
-    }
+  try {
+    runtime = await withSignal(started, signal, 'createNode');
+  } catch (err) {
+    // Aborted: the runtime may still come up; stop it then, since nobody holds the node.
+    started.then((rt) => rt.close(0), () => undefined).catch(() => undefined);
+    throw err;
   }
   node[kAttach](runtime);
   const failure = node[kFailure];

@@ -22,7 +22,7 @@ import {
 } from '../group.js';
 import type { GroupHost } from '../group.js';
 import type { Submission, SubmitQueue } from './submit-queue.js';
-import { deferred, withSignal } from './waiting.js';
+import { deferred, onAbortUntil, withSignal } from './waiting.js';
 import type { Deferred } from './waiting.js';
 
 export interface JoinOptions<E extends Encoding = Encoding> {
@@ -188,9 +188,9 @@ export class GroupTable {
       gone: deferred(),
     };
     this.slots.set(name, slot);
-    const onAbort = (): void => {
+    const onAbort = (aborted: AbortSignal): void => {
       if (slot.state !== 'joining') return;
-      const error = abortedError('join', signal as AbortSignal);
+      const error = abortedError('join', aborted);
       const queued = slot.joinSubmission;
       if (queued !== null && this.submits.remove(queued)) {
         this.removeSlot(slot);
@@ -214,9 +214,7 @@ export class GroupTable {
       },
     };
     slot.joinSubmission = submission;
-    signal?.addEventListener('abort', onAbort, { once: true });
-    const cleanup = (): void => signal?.removeEventListener('abort', onAbort);
-    slot.joined.promise.then(cleanup, cleanup);
+    onAbortUntil(signal, slot.joined.promise, onAbort);
     this.submits.submit(submission);
     return slot.joined.promise.then((g) => g);
   }
@@ -250,10 +248,8 @@ export class GroupTable {
         left.reject(abortedError('leave', signal));
       }
     };
-    signal.addEventListener('abort', onAbort, { once: true });
-    const cleanup = (): void => signal.removeEventListener('abort', onAbort);
     const left = slot.left.promise;
-    left.then(cleanup, cleanup);
+    onAbortUntil(signal, left, onAbort);
     return withSignal(left, signal, 'leave');
   }
 

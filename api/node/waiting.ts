@@ -42,3 +42,19 @@ export function withSignal<T>(promise: Promise<T>, signal: AbortSignal | undefin
     );
   });
 }
+
+/**
+ * Call `onAbort` when `signal` fires before `settled` settles; stop listening once it has, so that
+ * a long-lived signal does not keep one listener per finished join or leave.
+ */
+export function onAbortUntil(
+  signal: AbortSignal | undefined,
+  settled: Promise<unknown>,
+  onAbort: (signal: AbortSignal) => void,
+): void {
+  if (signal === undefined) return;
+  const listener = (): void => onAbort(signal);
+  signal.addEventListener('abort', listener, { once: true });
+  const cleanup = (): void => signal.removeEventListener('abort', listener);
+  settled.then(cleanup, cleanup);
+}
