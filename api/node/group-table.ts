@@ -226,6 +226,7 @@ export class GroupTable {
     this.submitLeave(slot);
   }
 
+  /** Group.leave() (through GroupHost): see there. Aborting takes back a leave still waiting. */
   leave(group: Group<unknown>, signal: AbortSignal | undefined): Promise<void> {
     const slot = this.slots.get(group.name);
     if (slot === undefined || slot.group !== group) return Promise.resolve();
