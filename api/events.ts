@@ -18,7 +18,8 @@
  */
 import type { EventEmitter } from 'node:events';
 import type { Logger } from '../workers/logger.js';
-import { TotemError } from '../workers/errors.js';
+import type { TotemError } from '../workers/errors.js';
+import { abortedError } from './call-errors.js';
 import type {
   ConfigurationCause,
   ConfigurationKind,
@@ -166,31 +167,6 @@ export class Fifo<T> {
     this.head = 0;
     return out;
   }
-}
-
-// ------------------------------------------------------------------------------------------------
-// Errors of waiting operations
-
-export function abortedError(what: string, signal: AbortSignal): TotemError {
-  return new TotemError('TOTEM_ERR_ABORTED', `${what} was aborted`, { cause: signal.reason });
-}
-
-export function closedError(what: string): TotemError {
-  return new TotemError('TOTEM_ERR_CLOSED', `${what}: the node is closed`);
-}
-
-/** Throw a TypeError carrying Node's code for a bad argument. */
-export function invalidArgument(message: string, code = 'ERR_INVALID_ARG_TYPE'): TypeError {
-  return Object.assign(new TypeError(message), { code });
-}
-
-/** Reject early when `signal` is not an AbortSignal (a typo there would silently never abort). */
-export function checkSignal(signal: unknown, where: string): AbortSignal | undefined {
-  if (signal === undefined) return undefined;
-  if (!(signal instanceof AbortSignal)) {
-    throw invalidArgument(`${where}: signal must be an AbortSignal`);
-  }
-  return signal;
 }
 
 // ------------------------------------------------------------------------------------------------

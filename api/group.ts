@@ -12,11 +12,8 @@ import { Packr } from 'msgpackr';
 import type { GroupEvent, NodeId, RingId } from '../engine/types.js';
 import { ringIdToString } from '../engine/types.js';
 import { TotemError } from '../workers/errors.js';
-import {
-  Relay,
-  checkSignal,
-  invalidArgument,
-} from './events.js';
+import { checkChoice, checkSignal, invalidArgument } from './call-errors.js';
+import { Relay } from './events.js';
 import type {
   Encoding,
   GroupEvents,
@@ -326,10 +323,8 @@ export function toMembershipEvent(e: GroupEvent): GroupMembershipEvent {
   };
 }
 
+const orders = ['agreed', 'safe'] as const satisfies readonly Order[];
+
 function checkOrder(order: unknown): Order {
-  if (order === undefined) return 'agreed';
-  if (order !== 'agreed' && order !== 'safe') {
-    throw invalidArgument(`order must be 'agreed' or 'safe', got ${String(order)}`, 'ERR_INVALID_ARG_VALUE');
-  }
-  return order;
+  return checkChoice(order, 'order', orders, 'agreed');
 }

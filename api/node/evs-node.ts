@@ -1,0 +1,319 @@
+/**
+ * The node `createNode()` resolves with: the main-thread face of one totem-evs node. It turns the
+ * runtime's callbacks into groups, events and iterators, and holds the node's lifecycle (see
+ * lifecycle.ts for the states, what close() does and what a fatal error does).
+ *
+ * It owns what is per node and hands the rest to its parts: the submit queue (submit-queue.ts),
+ * the one FIFO every send, join and leave goes through; the group table (group-table.ts), every
+ * group from join() until its leave is delivered. Close and the fatal path stay here because they
+ * settle both parts and the node's own events in one order.
+ */
+import { EventEmitter } from 'node:events';
+import { setTimeout as delay } from 'node:timers/promises';
+import type { ConfigurationChange, NodeId, RingId } from '../../engine/types.js';
+import { ringIdToString } from '../../engine/types.js';
+import type { NodeRuntime, RuntimeEvents, RuntimeStats } from '../../workers/runtime-types.js';
+import { TotemError } from '../../workers/errors.js';
+import type { NodeLogger } from '../../workers/logger.js';
+import { checkSignal, closedError } from '../call-errors.js';
+import { Relay } from '../events.js';
+import type { NodeConfiguration, NodeEvents } from '../events.js';
+import type { Group, GroupHost, IterateOptions } from '../group.js';
+import type { ResolvedNodeOptions } from '../options.js';
+import { GroupTable } from './group-table.js';
+import type { JoinOptions } from './group-table.js';
+import { checkDrainTimeout, toTotemError } from './lifecycle.js';
+import type { CloseOptions, NodeState } from './lifecycle.js';
+import { SubmitQueue } from './submit-queue.js';
+
+export interface NodeStats extends RuntimeStats {
+  /** Sends, joins and leaves waiting in this node's FIFO for room in the runtime. */
+  submitsWaiting: number;
+  /** Groups joined, being joined or being left. */
+  groups: number;
+}
+
+// What createNode() needs of a node it is starting, under symbols to stay off the public surface.
+export const kRuntimeEvents = Symbol('totem-evs.node.runtimeEvents');
+export const kAttach = Symbol('totem-evs.node.attach');
+export const kFailure = Symbol('totem-evs.node.failure');
+
+/** A totem-evs node (what `createNode()` resolves with). */
+export class EvsNode extends EventEmitter<NodeEvents> implements AsyncDisposable {
+  readonly nodeId: NodeId;
+  /** The limit on one message's payload, after encoding (the messageBytesMax option). */
+  readonly messageBytesMax: number;
+  private runtime: NodeRuntime | null = null;
+  private nodeState: NodeState = 'open';
+  private failure: TotemError | null = null;
+  private memberList: readonly NodeId[] = [];
+  private ring: RingId | null = null;
+  private readonly submits: SubmitQueue;
+  private readonly groups: GroupTable;
+  private readonly relay: Relay<Pick<NodeEvents, 'configuration'>>;
+  private readonly logger: NodeLogger;
+  private closePromise: Promise<void> | null = null;
+  /** Wakes close() when a group slot goes away or the node fails. */
+  private closeWake: (() => void) | null = null;
+  private readonly host: GroupHost;
+
+  /** @internal */
+  readonly [kRuntimeEvents]: RuntimeEvents;
+
+  /** @internal Use createNode(). */
+  constructor(options: ResolvedNodeOptions, logger: NodeLogger) {
+    super();
+    this.nodeId = options.nodeId;
+    this.messageBytesMax = options.engine.messageBytesMax;
+    this.logger = logger;
+    this.relay = new Relay(this as EventEmitter, ['configuration'], logger, 'configurations of the node');
+    const isClosed = (): boolean => this.nodeState === 'closed';
+    this.submits = new SubmitQueue(isClosed);
+    this[kRuntimeEvents] = {
+      deliver: (d) => this.groups.deliver(d),
+      configuration: (c) => this.onConfiguration(c),
+      groupEvent: (e) => this.groups.groupEvent(e),
+      writable: () => this.submits.pump(),
+      fatal: (error) => this.onFatal(error),
+    };
+    this.host = {
+      nodeId: this.nodeId,
+      messageBytesMax: this.messageBytesMax,
+      logger,
+      checkOpen: (what) => this.checkOpen(what),
+      send: (group, payload, order, signal) => this.submits.send(group, payload, order, signal),
+      trySend: (group, payload, order) => this.submits.trySend(group, payload, order),
+      leave: (group, signal) => this.groups.leave(group, signal),
+    };
+    this.groups = new GroupTable(this.host, this.submits, isClosed, () => this.closeWake?.());
+  }
+
+  /** This incarnation: the runtime's start time in ms; part of every message id. */
+  get incarnation(): number {
+    return this.attached().incarnation;
+  }
+
+  /** Members of the current regular configuration, ascending; empty before the first one. */
+  get members(): readonly NodeId[] {
+    return this.memberList;
+  }
+
+  /** The current regular configuration's ring id, "rep:seq"; null before the first one. */
+  get ringId(): string | null {
+    return this.ring === null ? null : ringIdToString(this.ring);
+  }
+
+  /** The current regular configuration's ring id as { rep, seq }; null before the first one. */
+  get ringIdParts(): RingId | null {
+    return this.ring;
+  }
+
+  get state(): NodeState {
+    return this.nodeState;
+  }
+
+  /**
+   * Join a group. Resolves once this node's join is delivered (the group's first 'membership'
+   * event, cause 'join', lists it). Joining a group joined or being joined returns that group
+   * (same encoding required); joining one being left waits for the leave, then joins anew.
+   */
+  join(group: string, options: JoinOptions<'msgpack'> & { encoding: 'msgpack' }): Promise<Group<unknown>>;
+  join(group: string, options?: JoinOptions<'binary'>): Promise<Group<Uint8Array>>;
+  join(group: string, options?: JoinOptions): Promise<Group<unknown>>;
+  join(group: string, options: JoinOptions = {}): Promise<Group<Uint8Array> | Group<unknown>> {
+    return this.groups.join(group, options);
+  }
+
+  /** Configurations installed from now on; ends when the node closes, throws its fatal error. */
+  configurations(options: IterateOptions = {}): AsyncIterableIterator<NodeConfiguration> {
+    const signal = checkSignal(options.signal, 'configurations');
+    const it = this.relay.iterate('configuration', signal, 'configurations of the node');
+    if (this.failure !== null) it.fail(this.failure);
+    else if (this.nodeState === 'closed') it.end();
+    return it;
+  }
+
+  /** Counters of the runtime (engine, network, rings) and of this API layer. */
+  async stats(): Promise<NodeStats> {
+    this.checkOpen('stats');
+    const runtimeStats = await this.attached().stats();
+    return { ...runtimeStats, submitsWaiting: this.submits.length, groups: this.groups.size };
+  }
+
+  /**
+   * Leave every group, let the runtime deliver what it accepted, stop it. Sends and joins not yet
+   * accepted reject with TOTEM_ERR_CLOSED; iterators end; 'close' is emitted. Rejects with
+   * TOTEM_ERR_UNDELIVERED (details.undelivered) when accepted messages of this node were not
+   * delivered before the stop, with the fatal error when the runtime fails meanwhile. The node is
+   * closed either way. Every call returns the same promise; after a fatal error it resolves.
+   */
+  close(options: CloseOptions = {}): Promise<void> {
+    if (this.closePromise !== null) return this.closePromise;
+    let drainTimeoutMs: number;
+    try {
+      drainTimeoutMs = checkDrainTimeout(options.drainTimeoutMs);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (this.nodeState === 'closed') {
+      this.closePromise = Promise.resolve();
+      return this.closePromise;
+    }
+    this.nodeState = 'closing';
+    this.closePromise = this.runClose(drainTimeoutMs);
+    return this.closePromise;
+  }
+
+  /** `await using node = await createNode(...)` closes it at the end of the scope. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  /** @internal */
+  [kAttach](runtime: NodeRuntime): void {
+    this.runtime = runtime;
+    this.submits.attach(runtime);
+  }
+
+  /** @internal */
+  get [kFailure](): TotemError | null {
+    return this.failure;
+  }
+
+  // ----------------------------------------------------------------------------------------------
+  // Runtime callbacks of the node itself (deliveries and group events go to the group table)
+
+  private onConfiguration(c: ConfigurationChange): void {
+    if (this.nodeState === 'closed') return;
+    if (c.kind === 'regular') {
+      this.memberList = c.members;
+      this.ring = c.ringId;
+    }
+    this.relay.dispatch('configuration', toNodeConfiguration(c));
+  }
+
+  private onFatal(error: Error): void {
+    if (this.nodeState === 'closed') {
+      this.logger.debug('a runtime error after close is ignored', { err: error });
+      return;
+    }
+    const err = toTotemError(error);
+    const closing = this.nodeState === 'closing';
+    this.failure = err;
+    this.nodeState = 'closed';
+    this.logger.error('the node failed and stopped', { err });
+    this.settleAll(err);
+    this.relay.flush();
+    this.relay.failAll(err);
+    this.closeWake?.();
+    // Outside the runtime's call stack: with no 'error' listener, EventEmitter throws, and that
+    // must reach the process as an uncaught exception, not the runtime's callback loop.
+    // While closing, close() rejects with err instead: the caller is already waiting on it.
+    if (this.runtime !== null && !closing) process.nextTick(() => this.emit('error', err));
+    if (this.runtime !== null) process.nextTick(() => this.emit('close'));
+  }
+
+  /** Reject every waiting submission and pending join or leave with `error`; end every group. */
+  private settleAll(error: unknown): void {
+    this.submits.refuseWaiting(error);
+    this.groups.failAll(error);
+  }
+
+  // ----------------------------------------------------------------------------------------------
+  // Close
+
+  private async runClose(drainTimeoutMs: number): Promise<void> {
+    const deadlineMs = performance.now() + drainTimeoutMs;
+    const closed = closedError('the node was closed before this was accepted');
+    // Sends and joins that did not reach the runtime never will; queued leaves still go.
+    this.submits.refuseWaiting(closed, (s) => s.kind === 'leave');
+    this.groups.leaveAll(closed);
+    this.submits.pump();
+    await this.waitForLeaves(deadlineMs);
+
+    let undelivered = 0;
+    let closeError: unknown = null;
+    if (this.failure === null) {
+      try {
+        const result = await this.attached().close(Math.max(0, Math.ceil(deadlineMs - performance.now())));
+        undelivered = result.undelivered;
+      } catch (err) {
+        closeError = err;
+      }
+    }
+    const failure = this.failure;
+    if (failure !== null) throw failure; // onFatal already settled everything and emits 'close'
+    this.finishClose(closed);
+    if (closeError !== null) throw toTotemError(closeError);
+    if (undelivered > 0) {
+      this.logger.warn('closed with accepted messages not delivered', { undelivered });
+      throw new TotemError(
+        'TOTEM_ERR_UNDELIVERED',
+        `the node closed before delivering ${undelivered} accepted message(s) of its own`,
+        { details: { undelivered, drainTimeoutMs } },
+      );
+    }
+  }
+
+  /** Until every group's leave is delivered, the deadline passes, or the node fails. */
+  private async waitForLeaves(deadlineMs: number): Promise<void> {
+    const timer = new AbortController();
+    try {
+      while (this.groups.size > 0 && this.failure === null) {
+        const remainingMs = deadlineMs - performance.now();
+        if (remainingMs <= 0) {
+          this.logger.warn('close: leaves not delivered before drainTimeoutMs', {
+            groups: this.groups.names(),
+          });
+          return;
+        }
+        const woken = new Promise<void>((resolve) => {
+          this.closeWake = resolve;
+        });
+        const expired = delay(Math.ceil(remainingMs), undefined, { signal: timer.signal }).catch(() => undefined);
+        await Promise.race([woken, expired]);
+        this.closeWake = null;
+      }
+    } finally {
+      this.closeWake = null;
+      timer.abort();
+    }
+  }
+
+  private finishClose(closed: TotemError): void {
+    this.nodeState = 'closed';
+    this.submits.refuseWaiting(closed);
+    this.groups.endAll(closed);
+    this.relay.flush();
+    this.relay.endAll();
+    process.nextTick(() => this.emit('close'));
+  }
+
+  // ----------------------------------------------------------------------------------------------
+
+  private checkOpen(what: string): void {
+    if (this.nodeState === 'open') return;
+    const error = closedError(what);
+    if (this.failure !== null) Object.defineProperty(error, 'cause', { value: this.failure });
+    throw error;
+  }
+
+  private attached(): NodeRuntime {
+    const runtime = this.runtime;
+    if (runtime === null) throw new Error('the runtime is not attached yet');
+    return runtime;
+  }
+}
+
+function toNodeConfiguration(c: ConfigurationChange): NodeConfiguration {
+  return {
+    kind: c.kind,
+    ringId: ringIdToString(c.ringId),
+    ring: c.ringId,
+    members: c.members,
+    joined: c.joined,
+    left: c.left,
+    cause: c.cause,
+    causeNodes: c.causeNodes,
+  };
+}

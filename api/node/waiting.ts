@@ -1,0 +1,60 @@
+/**
+ * Promises a node settles later and waits a caller may abort: the small pieces join, leave and
+ * createNode share. An abort rejects the caller's wait only (TOTEM_ERR_ABORTED); what the wait
+ * was for goes on unless the caller's code takes it back.
+ */
+import { abortedError } from '../call-errors.js';
+
+export interface Deferred<T> {
+  readonly promise: Promise<T>;
+  resolve(value: T): void;
+  reject(error: unknown): void;
+}
+
+/** A promise to settle later. Marked handled: callers get promises derived from it. */
+export function deferred<T>(): Deferred<T> {
+  let resolve!: (value: T) => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  promise.catch(() => undefined);
+  return { promise, resolve, reject };
+}
+
+/** `promise`, or TOTEM_ERR_ABORTED when `signal` fires first (for this caller only). */
+export function withSignal<T>(promise: Promise<T>, signal: AbortSignal | undefined, what: string): Promise<T> {
+  if (signal === undefined) return promise.then((v) => v);
+  if (signal.aborted) return Promise.reject(abortedError(what, signal));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(abortedError(what, signal));
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
+}
+
+/**
+ * Call `onAbort` when `signal` fires before `settled` settles; stop listening once it has, so that
+ * a long-lived signal does not keep one listener per finished join or leave.
+ */
+export function onAbortUntil(
+  signal: AbortSignal | undefined,
+  settled: Promise<unknown>,
+  onAbort: (signal: AbortSignal) => void,
+): void {
+  if (signal === undefined) return;
+  const listener = (): void => onAbort(signal);
+  signal.addEventListener('abort', listener, { once: true });
+  const cleanup = (): void => signal.removeEventListener('abort', listener);
+  settled.then(cleanup, cleanup);
+}
