@@ -1,6 +1,6 @@
 /**
- * The EVS checker (api/check/evs-checker.ts) as the simulator uses it: in-memory traces in,
- * violations out. A test may substitute another check, or none (`null`), through this shape.
+ * The EVS checker (api/check/, entry point evs-checker.ts) as the simulator uses it: in-memory
+ * traces in, violations out. A test may substitute another check, or none (`null`), through this shape.
  */
 import { checkTrace } from '../../api/check/evs-checker.js';
 
