@@ -6,9 +6,11 @@
  * every group event. Frames are decoded in place from the frame ring (the Assembler copies what it
  * keeps), and deliveries are encoded straight into the delivery ring.
  *
- * One thread, no event loop: it parks in Atomics.wait on its doorbell word, which the token worker
- * rings after each frame and the main thread rings after each read of the delivery ring (room) and
- * after each control message. A full delivery ring makes it wait: nothing is dropped.
+ * One thread, no event loop (the skeleton is worker-loop.ts; the steps are at the end of this
+ * file): it parks in Atomics.wait on its doorbell word, which the token worker rings after each
+ * frame and the main thread rings after each read of the delivery ring (room) and after each
+ * control message. A full delivery ring makes it wait: nothing is dropped. Asked to stop, it
+ * still forwards everything the frame ring holds, then replies 'stopped' and closes its trace.
  *
  * A record longer than partChunkBytes (a large message, in principle a configuration) is written
  * as parts and a final record (ring/chunks.ts), waiting for room between them as for any record:
@@ -26,6 +28,8 @@ import { Doorbell } from './ring/doorbell.js';
 import { SpscRing } from './ring/spsc-ring.js';
 import { ChunkWriter } from './ring/chunks.js';
 import { SyncControl } from './control.js';
+import { parkMsMax, runWorkerLoop } from './worker-loop.js';
+import type { WorkerSteps } from './worker-loop.js';
 import { WakeFlag, WakeFlags } from './wake-flags.js';
 import {
   decodeConfiguration,
@@ -48,7 +52,6 @@ const self = data.nodeId;
 
 /** Frame records per read(): bounds how long the main thread's control messages wait. */
 const frameBatchMax = 256;
-const parkMsMax = 1000;
 
 const frameRing = new SpscRing(data.rings.frames);
 const deliveryRing = new SpscRing(data.rings.delivery);
@@ -200,28 +203,30 @@ function idleReady(): boolean {
   return frameRing.hasReadable() || control.poll();
 }
 
-function run(): void {
-  control.post({ code: 'ready' });
-  for (;;) {
-    if (control.poll()) handleControl(false);
-    const count = frameRing.read(onFrameRecord, frameBatchMax);
-    // After read()'s head store, if the token worker waits for room (wake-flags.ts).
-    if (count > 0 && flags.isSet(WakeFlag.tokenWantsRoom)) tokenBell.wake();
-    checkDrained();
-    if (count > 0) continue;
-    // Stop only with the frame ring empty: the token worker has stopped before this is asked, so
-    // everything it forwarded reaches the main thread.
-    if (stopping) break;
-    deliveryBell.waitSync(parkMsMax, idleReady);
-  }
-  control.post({ code: 'stopped', body: stats() });
+/** One turn: a batch of the frame ring through the Assembler, then the drain check. */
+function turn(): boolean {
+  const count = frameRing.read(onFrameRecord, frameBatchMax);
+  // After read()'s head store, if the token worker waits for room (wake-flags.ts).
+  if (count > 0 && flags.isSet(WakeFlag.tokenWantsRoom)) tokenBell.wake();
+  checkDrained();
+  return count > 0;
 }
 
-try {
-  run();
-} catch (err) {
-  control.fatal(err);
-} finally {
-  trace?.close();
-  port.close();
-}
+const steps: WorkerSteps = {
+  takeControl: () => {
+    handleControl(false);
+    // 'stop' does not end the loop here: see mayStop.
+    return false;
+  },
+  turn,
+  // Stop only with the frame ring empty: the token worker has stopped before this is asked, so
+  // everything it forwarded reaches the main thread.
+  mayStop: (busy) => !busy && stopping,
+  // No deadline of its own: it waits for frames, room or control.
+  parkMs: () => Infinity,
+  ready: idleReady,
+  finish: stats,
+  release: () => trace?.close(),
+};
+
+runWorkerLoop(control, port, deliveryBell, steps);

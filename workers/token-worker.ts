@@ -2,8 +2,8 @@
  * Token worker: runs the ordering and membership layer (Srp) and the sender side of the group
  * layer (Packer) on real time, performance.now() in ms (monotonic, as the engine requires).
  *
- * Loop, one thread, no event loop:
- *   take control messages (receiveMessageOnPort)
+ * Loop, one thread, no event loop (the skeleton is worker-loop.ts; these are its steps):
+ *   take control messages (receiveMessageOnPort); 'stop' ends the loop at once
  *   in ring: copy each packet out (the engine keeps references to what it is given), onPacket
  *   timers due: onTimer
  *   submit ring: hand each submission to the Packer; when the Packer holds two visits' worth of
@@ -12,6 +12,7 @@
  *     returns false (backpressure)
  *   nothing to do: Atomics.wait on the one doorbell word both input rings ring, until the next
  *     timer deadline
+ *   stopped: ring the consumers owed a bell, reply 'stopped', close the trace file
  *
  * Effects: host.send → out ring (net worker), and own broadcasts also straight back to the engine
  * at the next turn of the loop (loopback); deliverFrame and configurations → frame ring
@@ -38,6 +39,8 @@ import { Doorbell } from './ring/doorbell.js';
 import { SpscRing } from './ring/spsc-ring.js';
 import { ChunkReader } from './ring/chunks.js';
 import { SyncControl } from './control.js';
+import { parkMsMax, runWorkerLoop } from './worker-loop.js';
+import type { WorkerSteps } from './worker-loop.js';
 import { WakeFlag, WakeFlags } from './wake-flags.js';
 import {
   chunkedRecordBytesMax,
@@ -70,8 +73,6 @@ const submitBatchMax = 64;
 const feedFramesMax = 2 * data.engine.maxMessages;
 /** Longest wait for room in the out ring before a packet is dropped (the last resort). */
 const outRoomWaitMs = 200;
-/** Longest single park: control messages are also checked on the way (bounded staleness). */
-const parkMsMax = 1000;
 
 const inRing = new SpscRing(data.rings.in);
 const submitRing = new SpscRing(data.rings.submit);
@@ -414,50 +415,51 @@ function handleUrgentControl(): boolean {
   return stopping || handleUrgentControl();
 }
 
-// ---- main loop -------------------------------------------------------------------------------
+// ---- main loop (worker-loop.ts) -------------------------------------------------------------
 
 function idleReady(): boolean {
+  // Before the start only control can end the park: packets may already wait in the in ring.
+  if (!started) return control.poll();
   // W2 re-check: new packets, new submissions (only if the Packer is taking them), or a control
   // message. Looking at the port here closes the gap between the last poll and the sleep.
   return inRing.hasReadable() || (pending.length === 0 && submitRing.hasReadable()) || control.poll();
 }
 
-function run(): void {
-  control.post({ code: 'ready' });
-  while (!stopping) {
-    if (control.poll() && handleUrgentControl()) break;
-    if (!started) {
-      tokenBell.waitSync(parkMsMax, () => control.poll());
-      continue;
-    }
-    nowMs = performance.now();
-    let work = receiveLoopback();
-    work += inRing.read(onInRecord, inBatchMax);
-    // After read()'s head store: the net worker never waits for room, but the wake is one load.
-    if (srp.nextTimerMs() <= (nowMs = performance.now())) {
-      srp.onTimer(nowMs);
-      ringNetBell();
-      work++;
-    }
-    if (feedPacker()) work++;
-    const read = readSubmissions();
-    if (read > 0 && feedPacker()) work++;
-    work += read;
-    ringBells();
-    if (work > 0 || loopback.length > 0) continue;
-    const timeoutMs = srp.nextTimerMs() - performance.now();
-    if (timeoutMs <= 0) continue;
-    tokenBell.waitSync(Math.min(timeoutMs, parkMsMax), idleReady);
+/** One turn: loopback, in ring, timers, submissions. Nothing runs before 'start'. */
+function turn(): boolean {
+  if (!started) return false;
+  nowMs = performance.now();
+  let work = receiveLoopback();
+  work += inRing.read(onInRecord, inBatchMax);
+  // After read()'s head store: the net worker never waits for room, but the wake is one load.
+  if (srp.nextTimerMs() <= (nowMs = performance.now())) {
+    srp.onTimer(nowMs);
+    ringNetBell();
+    work++;
   }
+  if (feedPacker()) work++;
+  const read = readSubmissions();
+  if (read > 0 && feedPacker()) work++;
+  work += read;
   ringBells();
-  control.post({ code: 'stopped', body: stats() });
+  return work > 0 || loopback.length > 0;
 }
 
-try {
-  run();
-} catch (err) {
-  control.fatal(err);
-} finally {
-  trace?.close();
-  port.close();
-}
+const steps: WorkerSteps = {
+  takeControl: handleUrgentControl,
+  turn,
+  // A 'stop' taken while a turn waited for room ends the loop before another turn, as one taken
+  // by takeControl does: no more packets, frames or ring seqs once the main thread has asked.
+  mayStop: () => stopping,
+  // Until the engine's next timer; before the start there is none.
+  parkMs: () => (started ? srp.nextTimerMs() - performance.now() : parkMsMax),
+  ready: idleReady,
+  finish: () => {
+    // Shutdown order: the consumers of records already committed are rung, then 'stopped'.
+    ringBells();
+    return stats();
+  },
+  release: () => trace?.close(),
+};
+
+runWorkerLoop(control, port, tokenBell, steps);

@@ -1,0 +1,49 @@
+/**
+ * RuntimeStats: one stats request to each worker, answered on its control port, put together
+ * with what the main thread counts itself (messages submitted, ring occupancy).
+ *
+ * A room of its own because it is the one place that knows which worker keeps which counter and
+ * under which name it replies (see each worker's stats()), away from the paths that move data.
+ */
+import type { EngineStats } from '../engine/types.js';
+import type { NodeRings } from './runtime-sizing.js';
+import type { RingOccupancy, RuntimeStats } from './runtime-types.js';
+import type { Body, Workers } from './spawn.js';
+import type { Submission } from './submission.js';
+
+const ringNames = ['submit', 'in', 'out', 'frames', 'delivery'] as const;
+
+export async function collectStats(workers: Workers, rings: NodeRings, submission: Submission): Promise<RuntimeStats> {
+  const [net, token, delivery] = await Promise.all([
+    workers.requestStats('net'),
+    workers.requestStats('token'),
+    workers.requestStats('delivery'),
+  ]);
+  const num = (b: Body, k: string): number => (typeof b[k] === 'number' ? (b[k] as number) : 0);
+  const occupancy: RingOccupancy[] = ringNames.map((name) => ({
+    name,
+    usedBytes: rings[name].usedBytes(),
+    capacityBytes: rings[name].capacityBytes,
+  }));
+  return {
+    engine: token.engine as EngineStats,
+    net: {
+      datagramsIn: num(net, 'datagramsIn'),
+      datagramsOut: num(net, 'datagramsOut'),
+      bytesIn: num(net, 'bytesIn'),
+      bytesOut: num(net, 'bytesOut'),
+      authFailures: num(net, 'authFailures'),
+      replays: num(net, 'replays'),
+      sendErrors: num(net, 'sendErrors'),
+      receiveBufferBytes: num(net, 'receiveBufferBytes'),
+    },
+    messagesSubmitted: submission.submitted,
+    messagesDelivered: num(delivery, 'messagesDelivered'),
+    rings: occupancy,
+    drops: {
+      inRingFull: num(net, 'inRingFull'),
+      outRingFull: num(token, 'outRingFull'),
+      senderMismatch: num(net, 'senderMismatch'),
+    },
+  };
+}
