@@ -100,4 +100,12 @@ export class TotemNode {
   groupStats(): AssemblerStats {
     return this.assembler.stats;
   }
+
+  /**
+   * Throws an AssertionError when the protocol state breaks one of its invariants
+   * (engine/srp/invariants.ts). The simulator and the engine tests call it after every input.
+   */
+  assertInvariants(): void {
+    this.ring.assertInvariants();
+  }
 }

@@ -98,6 +98,11 @@ export class RingNode {
     return this.srp.stats();
   }
 
+  /** Throws when the protocol state breaks an invariant (engine/srp/invariants.ts); tests only. */
+  assertInvariants(): void {
+    this.srp.assertInvariants();
+  }
+
   private onConfiguration(host: SrpHost, change: ConfigurationChange): void {
     host.configuration(change);
     if (change.kind === 'regular' && change.joined.some((n) => n !== this.config.nodeId)) {

@@ -24,6 +24,7 @@ import { onMcast } from './delivery.js';
 import { onMergeDetect, onMergeTimeout, onTokenHoldCancel } from './foreign-rings.js';
 import { enterGather, onConsensusTimeout, onJoin, onJoinTimeout, onTokenLossTimeout } from './gather.js';
 import { onGatherSilence } from './gather-silence.js';
+import { checkInvariants } from './invariants.js';
 import { onSubmit, onToken, releaseHeldToken } from './ordering.js';
 import { onTokenRetransmitTimeout } from './retransmission.js';
 import { createSrpState, drop, installedMembers, log, type SrpState } from './state.js';
@@ -31,8 +32,8 @@ import type { TimerName } from './timers.js';
 
 export class Srp {
   /**
-   * The whole protocol state. Exposed for tests that inspect it; a host reads the engine through
-   * the getters below and never writes here.
+   * The whole protocol state. Exposed for the invariants pass and for tests that inspect or
+   * corrupt it; a host reads the engine through the getters below and never writes here.
    */
   readonly state: SrpState;
 
@@ -131,6 +132,14 @@ export class Srp {
       ringId: s.installed?.ringId ?? s.ring.ringId,
       members: [...this.members],
     };
+  }
+
+  /**
+   * Throws an AssertionError when the state breaks one of its invariants (invariants.ts). Tests
+   * and the simulator call it after every input; the runtime does not (it reads the whole state).
+   */
+  assertInvariants(): void {
+    checkInvariants(this.state);
   }
 }
 

@@ -3,7 +3,8 @@
  * names in §2 (ordering), §3 (membership) and §7 ("Old-ring state"), grouped by the part of the
  * protocol that owns it. Every step of the protocol is a free function over this object in the
  * file of its spec section (ordering.ts, retransmission.ts, delivery.ts, foreign-rings.ts,
- * gather.ts, gather-silence.ts, commit.ts, recovery.ts); srp.ts is the facade the host drives.
+ * gather.ts, gather-silence.ts, commit.ts, recovery.ts); srp.ts is the facade the host drives, and
+ * invariants.ts states what must hold of the whole between two inputs.
  *
  * One object rather than one per phase because the phases share most of it: a token visit reads
  * the membership state, Gather starts from the installed ring, Commit saves the ring the visits
