@@ -1,8 +1,8 @@
 /**
- * A whole totem-evs node in one thread: the ordering and membership layer (srp/) plus the group
- * layer (groups/). The simulator and the in-memory benchmark drive it directly; the threaded
- * runtime splits the same parts over its workers (Srp + Packer on the token worker, Assembler on
- * the delivery worker).
+ * A whole totem-evs node in one thread: the ring side (RingNode: the ordering and membership layer
+ * of srp/ fed by the group layer's Packer) plus the receiving side of the group layer (Assembler).
+ * The simulator and the in-memory benchmark drive it directly; the threaded runtime splits the
+ * same parts over its workers (RingNode on the token worker, Assembler on the delivery worker).
  *
  * Driving contract: call start(now) once; then onPacket(now, bytes) for each received packet and
  * onTimer(now) whenever now >= nextTimerMs(). `now` never goes backwards. Every effect is a
@@ -15,35 +15,17 @@
  */
 import { resolveEngineConfig, type EngineConfig, type EngineConfigInput } from './config.js';
 import { Assembler, type AssemblerStats } from './groups/assembler.js';
-import { Packer } from './groups/packer.js';
-import { Srp } from './srp/srp.js';
-import type {
-  ConfigurationChange,
-  EngineStats,
-  Guarantee,
-  MembershipState,
-  NodeHost,
-  NodeId,
-  RingId,
-} from './types.js';
-import { mcastPayloadBytesMax } from './wire/codec.js';
+import { RingNode } from './ring-node.js';
+import type { EngineStats, Guarantee, MembershipState, NodeHost, NodeId, RingId } from './types.js';
 
 export class TotemNode {
   readonly config: EngineConfig;
-  private readonly srp: Srp;
-  private readonly packer: Packer;
+  private readonly ring: RingNode;
   private readonly assembler: Assembler;
 
   constructor(input: EngineConfigInput, host: NodeHost) {
     this.config = resolveEngineConfig(input);
     const c = this.config;
-    this.packer = new Packer({
-      nodeId: c.nodeId,
-      incarnation: c.incarnation,
-      payloadBytesMax: mcastPayloadBytesMax(c.frameBytesMax),
-      messageBytesMax: c.messageBytesMax,
-      sendQueueBytesMax: c.sendQueueBytesMax,
-    });
     this.assembler = new Assembler(
       { nodeId: c.nodeId, messageBytesMax: c.messageBytesMax },
       {
@@ -52,30 +34,31 @@ export class TotemNode {
         configuration: (change) => host.configuration(change),
       },
     );
-    this.srp = new Srp(c, {
+    // The Assembler hears each configuration before the ring node applies the announce rule.
+    this.ring = new RingNode(c, {
       send: (to, bytes, selfCopy) => host.send(to, bytes, selfCopy),
       deliverFrame: (frame) => this.assembler.onFrame(frame),
-      configuration: (change) => this.onConfiguration(change),
+      configuration: (change) => this.assembler.onConfiguration(change),
       storeRingSeq: (seq) => host.storeRingSeq(seq),
       log: (level, message) => host.log?.(level, message),
-    }, this.packer);
+    });
   }
 
   start(nowMs: number): void {
-    this.srp.start(nowMs);
+    this.ring.start(nowMs);
   }
 
   onPacket(nowMs: number, bytes: Uint8Array): void {
-    this.srp.onPacket(nowMs, bytes);
+    this.ring.onPacket(nowMs, bytes);
   }
 
   onTimer(nowMs: number): void {
-    this.srp.onTimer(nowMs);
+    this.ring.onTimer(nowMs);
   }
 
   /** Absolute time (same clock as `now`) of the earliest armed timer; Infinity when none. */
   nextTimerMs(): number {
-    return this.srp.nextTimerMs();
+    return this.ring.nextTimerMs();
   }
 
   /**
@@ -83,31 +66,27 @@ export class TotemNode {
    * queue is full (retry once the ring has taken frames). The payload must not be modified after.
    */
   submit(group: string, payload: Uint8Array, guarantee: Guarantee): number | false {
-    const counter = this.packer.submit(group, payload, guarantee);
-    if (counter !== false) this.srp.onSubmit();
-    return counter;
+    return this.ring.submit(group, payload, guarantee);
   }
 
   joinGroup(group: string): void {
-    this.packer.submitJoin(group);
-    this.srp.onSubmit();
+    this.ring.joinGroup(group);
   }
 
   leaveGroup(group: string): void {
-    this.packer.submitLeave(group);
-    this.srp.onSubmit();
+    this.ring.leaveGroup(group);
   }
 
   get state(): MembershipState {
-    return this.srp.membershipState;
+    return this.ring.state;
   }
 
   get ringId(): RingId {
-    return this.srp.ringId;
+    return this.ring.ringId;
   }
 
   get members(): readonly NodeId[] {
-    return this.srp.members;
+    return this.ring.members;
   }
 
   groupMembers(group: string): readonly NodeId[] {
@@ -115,20 +94,18 @@ export class TotemNode {
   }
 
   stats(): EngineStats {
-    return this.srp.stats();
+    return this.ring.stats();
   }
 
   groupStats(): AssemblerStats {
     return this.assembler.stats;
   }
 
-  private onConfiguration(change: ConfigurationChange): void {
-    this.assembler.onConfiguration(change);
-    // Nodes that merged in do not know which groups the others belong to: every member announces
-    // its own after a regular configuration that joined someone (CPG's joinlist exchange).
-    if (change.kind === 'regular' && change.joined.some((n) => n !== this.config.nodeId)) {
-      const own = this.packer.ownGroups();
-      if (own.length > 0) this.packer.announceGroups(own);
-    }
+  /**
+   * Throws an AssertionError when the protocol state breaks one of its invariants
+   * (engine/srp/invariants.ts). The simulator and the engine tests call it after every input.
+   */
+  assertInvariants(): void {
+    this.ring.assertInvariants();
   }
 }

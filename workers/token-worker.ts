@@ -24,10 +24,8 @@
  */
 import type { MessagePort } from 'node:worker_threads';
 import { workerData } from 'node:worker_threads';
-import { mcastPayloadBytesMax } from '../engine/wire/codec.js';
-import { Packer } from '../engine/groups/packer.js';
 import { GroupNameDecoder } from '../engine/groups/group-names.js';
-import { Srp } from '../engine/srp/srp.js';
+import { RingNode } from '../engine/ring-node.js';
 import type { ConfigurationChange, DeliveredFrame, Guarantee, LogLevel as EngineLogLevel } from '../engine/types.js';
 import { openStateStore } from './state-store.js';
 import type { StateStore } from './state-store.js';
@@ -133,30 +131,20 @@ const store: StateStore | null =
 const trace = data.traceDir === null ? null : new FileTraceWriter(data.traceDir, engine.nodeId, data.incarnation);
 const names = new GroupNameDecoder();
 
-const packer = new Packer({
-  nodeId: engine.nodeId,
-  incarnation: engine.incarnation,
-  payloadBytesMax: mcastPayloadBytesMax(engine.frameBytesMax),
-  messageBytesMax: engine.messageBytesMax,
-  sendQueueBytesMax: engine.sendQueueBytesMax,
-});
-
-const srp = new Srp(
-  engine,
-  {
-    send: sendPacket,
-    deliverFrame: writeFrame,
-    configuration: onConfiguration,
-    storeRingSeq: (seq) => {
-      // Synchronous and durable (fsync) before the engine lets the commit token leave.
-      store?.storeRingSeq(seq);
-    },
-    log: (level: EngineLogLevel, message: string) => {
-      if (isLogLevel(level)) log(level, message);
-    },
+// Srp + Packer and the announce rule, composed as TotemNode composes them (engine/ring-node.ts).
+const ringNode = new RingNode(engine, {
+  send: sendPacket,
+  deliverFrame: writeFrame,
+  configuration: onConfiguration,
+  storeRingSeq: (seq) => {
+    // Synchronous and durable (fsync) before the engine lets the commit token leave.
+    store?.storeRingSeq(seq);
   },
-  packer,
-);
+  log: (level: EngineLogLevel, message: string) => {
+    if (isLogLevel(level)) log(level, message);
+  },
+});
+const { srp, packer } = ringNode;
 
 // ---- output rings ----------------------------------------------------------------------------
 
@@ -269,12 +257,7 @@ function writeFrame(frame: DeliveredFrame): void {
 function onConfiguration(change: ConfigurationChange): void {
   const bytes = encodeConfiguration(change);
   writeFrameRecord(RecordType.frameConfiguration, bytes.length, (offset) => frameRing.buffer.set(bytes, offset));
-  // Nodes that merged in do not know which groups the others belong to: every member announces
-  // its own after a regular configuration that joined someone (as TotemNode does).
-  if (change.kind === 'regular' && change.joined.some((n) => n !== engine.nodeId)) {
-    const own = packer.ownGroups();
-    if (own.length > 0) packer.announceGroups(own);
-  }
+  // The ring node then applies the announce rule (its groups after a configuration that joined someone).
 }
 
 // ---- input rings -----------------------------------------------------------------------------

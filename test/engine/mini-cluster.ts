@@ -2,6 +2,9 @@
  * A small deterministic cluster for engine unit tests: N TotemNodes on a virtual clock with a FIFO
  * network of fixed delay and a per-packet filter, so a test can drop exactly the packets it names.
  * (The seeded fault simulator lives in test/sim/; this one is for scenarios written by hand.)
+ *
+ * Every node's state invariants (engine/srp/invariants.ts) are checked after each start, packet
+ * and timer, and for every node when run() begins (after whatever a test submitted directly).
  */
 import { TotemNode } from '../../engine/node.js';
 import type { EngineConfigInput } from '../../engine/config.js';
@@ -64,6 +67,7 @@ export class MiniCluster {
     );
     this.nodes.set(id, node);
     node.start(this.nowMs);
+    node.assertInvariants();
     return node;
   }
 
@@ -91,6 +95,7 @@ export class MiniCluster {
   /** Advance virtual time by `durationMs`, delivering packets and firing timers in time order. */
   run(durationMs: number): void {
     const endMs = this.nowMs + durationMs;
+    for (const n of this.nodes.values()) n.assertInvariants();
     for (;;) {
       let nextPacket: InFlight | undefined;
       for (const p of this.inFlight) {
@@ -113,9 +118,12 @@ export class MiniCluster {
       this.nowMs = Math.max(this.nowMs, atMs);
       if (nextPacket !== undefined && packetMs <= nextTimerMs) {
         this.inFlight.splice(this.inFlight.indexOf(nextPacket), 1);
-        this.nodes.get(nextPacket.to)?.onPacket(this.nowMs, nextPacket.bytes);
+        const receiver = this.nodes.get(nextPacket.to);
+        receiver?.onPacket(this.nowMs, nextPacket.bytes);
+        receiver?.assertInvariants();
       } else {
         timerNode?.onTimer(this.nowMs);
+        timerNode?.assertInvariants();
       }
     }
     this.nowMs = endMs;

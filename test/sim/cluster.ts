@@ -25,6 +25,8 @@ export interface SimNode {
   joinGroup(group: string): void;
   /** Engine counters and membership state, when the engine has them (diagnostics only). */
   stats?(): Pick<EngineStats, 'state' | 'ringId' | 'members'>;
+  /** Throws when the engine's state breaks an invariant; called after every call into the node. */
+  assertInvariants?(): void;
 }
 
 export type SimNodeFactory = (config: EngineConfigInput, host: NodeHost) => SimNode;
@@ -199,10 +201,14 @@ export class Cluster {
     );
     slot.node = node;
     node.start(nowMs);
+    node.assertInvariants?.();
     // Every node is in the main group; about half also in a second one, so that some deliveries
     // reach nodes with no local member of the group.
     slot.groups = this.loadPrng.chance(0.5) ? [groupMain, groupSecond] : [groupMain];
-    for (const group of slot.groups) node.joinGroup(group);
+    for (const group of slot.groups) {
+      node.joinGroup(group);
+      node.assertInvariants?.();
+    }
     this.armTimer(slot);
     this.scheduleNextSubmit(slot);
   }
@@ -344,6 +350,7 @@ export class Cluster {
     if (node === null) return;
     if (this.eventCounts !== null) countEvent(this.eventCounts, `packet type ${bytes[1] ?? '?'} ${from} -> ${to}`);
     node.onPacket(this.clock.nowMs, bytes);
+    node.assertInvariants?.();
     this.armTimer(slot);
   }
 
@@ -361,6 +368,7 @@ export class Cluster {
       slot.timerArmedMs = Infinity;
       if (this.eventCounts !== null) countEvent(this.eventCounts, `timer -> node ${slot.id}`);
       slot.node.onTimer(this.clock.nowMs);
+      slot.node.assertInvariants?.();
       this.armTimer(slot);
     });
   }
@@ -404,6 +412,7 @@ export class Cluster {
     const index = slot.lines.length;
     slot.lines.push(sendLine(slot.id, slot.incarnation, counterGuess, pending.guarantee, pending.group, nowMs));
     const counter = node.submit(pending.group, pending.payload, pending.guarantee);
+    node.assertInvariants?.();
     this.armTimer(slot);
     if (counter === false) {
       this.submitsRefused++;

@@ -1,0 +1,72 @@
+/**
+ * What `import ... from 'totem-evs/engine'` gives: the protocol as a pure state machine, for hosts
+ * that bring their own transport and clock (the simulator, a benchmark, an embedding).
+ *
+ * - TotemNode: a whole node in one thread (ordering, membership and the group layer);
+ *   RingNode: its ring side alone (Srp + Packer + the group announce rule), what the runtime's
+ *   token worker runs. engine/README.md gives the driving contract.
+ * - The packet codec (encodePacket / decodePacket never throws on bad input).
+ * - The configuration: defaults, resolution and validation, and the derived timers.
+ * - The bounds and wire constants a host needs, and the shared types.
+ */
+export { TotemNode } from './node.js';
+export { RingNode } from './ring-node.js';
+export type { Srp } from './srp/srp.js';
+export type { AssemblerStats } from './groups/assembler.js';
+
+export { decodePacket, encodePacket, mcastPayloadBytesMax, peekHeader } from './wire/codec.js';
+
+export {
+  deriveGatherSilenceMs,
+  deriveMaxMessages,
+  engineDefaults,
+  resolveEngineConfig,
+  validateEngineConfig,
+} from './config.js';
+export type { EngineConfig, EngineConfigInput } from './config.js';
+
+export {
+  groupNameBytesMax,
+  ipv4UdpHeaderBytes,
+  ipv6UdpHeaderBytes,
+  messageBytesMaxLimit,
+  netMtuMin,
+  nodeCountMax,
+  packetBytesMax,
+  rtrEntriesMax,
+  sortQueueItemsMax,
+  windowSizeMax,
+} from './constants.js';
+export { GUARANTEE_AGREED, GUARANTEE_SAFE, PacketType, PROTOCOL_VERSION, ringIdEquals, ringIdToString } from './types.js';
+export { AssertionError } from './assert.js';
+
+export type {
+  AppDelivery,
+  CommitMemberEntry,
+  CommitTokenPacket,
+  ConfigurationCause,
+  ConfigurationChange,
+  ConfigurationKind,
+  DecodeResult,
+  DeliveredFrame,
+  DropReason,
+  EngineStats,
+  FrameSource,
+  GroupEvent,
+  GroupEventCause,
+  Guarantee,
+  JoinPacket,
+  LogLevel,
+  McastPacket,
+  MembershipState,
+  MergeDetectPacket,
+  NodeHost,
+  NodeId,
+  Packet,
+  PacketTypeName,
+  RingId,
+  RtrEntry,
+  SrpHost,
+  TokenHoldCancelPacket,
+  TokenPacket,
+} from './types.js';
