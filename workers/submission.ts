@@ -98,9 +98,11 @@ export class Submission {
   /**
    * For the pump's doorbell re-check: whether it has submission work, i.e. part of a large
    * submission can be written, or a refused caller waits for `writable` and would now be told.
+   * While closing, `writable` is never emitted (checkWritable returns early): counting it as work
+   * then would make the pump resume forever without yielding, and close() would never settle.
    */
   pumpHasWork(): boolean {
-    return this.writer.canWriteNext() || (this.writableWanted && this.hasRoom());
+    return this.writer.canWriteNext() || (this.writableWanted && !this.lifecycle.closing && this.hasRoom());
   }
 
   /**
