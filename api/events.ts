@@ -24,15 +24,13 @@ import type {
   ConfigurationCause,
   ConfigurationKind,
   GroupEventCause,
-  Guarantee,
+  Order,
   NodeId,
   RingId,
 } from '../engine/types.js';
 
-export type { ConfigurationCause, ConfigurationKind, GroupEventCause, NodeId, RingId };
-
 /** Delivery order of a message: `agreed` (total order) or `safe` (total order, and held by every member). */
-export type Order = Guarantee;
+export type { ConfigurationCause, ConfigurationKind, GroupEventCause, NodeId, Order, RingId };
 
 /** How a group's payloads are carried: raw bytes, or any value encoded with MessagePack. */
 export type Encoding = 'binary' | 'msgpack';

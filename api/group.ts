@@ -201,7 +201,7 @@ export class Group<T = Uint8Array> extends EventEmitter<GroupEvents<T>> {
     sender: NodeId;
     incarnation: number;
     counter: number;
-    guarantee: Order;
+    order: Order;
     payload: Uint8Array;
     ringId: RingId;
     transitional: boolean;
@@ -211,7 +211,7 @@ export class Group<T = Uint8Array> extends EventEmitter<GroupEvents<T>> {
       d.sender,
       d.incarnation,
       d.counter,
-      d.guarantee,
+      d.order,
       d.ringId,
       d.transitional,
       d.payload,

@@ -37,7 +37,7 @@ export {
   sortQueueItemsMax,
   windowSizeMax,
 } from './constants.js';
-export { GUARANTEE_AGREED, GUARANTEE_SAFE, PacketType, PROTOCOL_VERSION, ringIdEquals, ringIdToString } from './types.js';
+export { ORDER_AGREED, ORDER_SAFE, PacketType, PROTOCOL_VERSION, ringIdEquals, ringIdToString } from './types.js';
 export { AssertionError } from './assert.js';
 
 export type {
@@ -54,7 +54,7 @@ export type {
   FrameSource,
   GroupEvent,
   GroupEventCause,
-  Guarantee,
+  Order,
   JoinPacket,
   LogLevel,
   McastPacket,

@@ -16,7 +16,7 @@
 import { resolveEngineConfig, type EngineConfig, type EngineConfigInput } from './config.js';
 import { Assembler, type AssemblerStats } from './groups/assembler.js';
 import { RingNode } from './ring-node.js';
-import type { EngineStats, Guarantee, MembershipState, NodeHost, NodeId, RingId } from './types.js';
+import type { EngineStats, Order, MembershipState, NodeHost, NodeId, RingId } from './types.js';
 
 export class TotemNode {
   readonly config: EngineConfig;
@@ -65,8 +65,8 @@ export class TotemNode {
    * Queue an application message; returns its per-incarnation counter, or false when the send
    * queue is full (retry once the ring has taken frames). The payload must not be modified after.
    */
-  submit(group: string, payload: Uint8Array, guarantee: Guarantee): number | false {
-    return this.ring.submit(group, payload, guarantee);
+  submit(group: string, payload: Uint8Array, order: Order): number | false {
+    return this.ring.submit(group, payload, order);
   }
 
   joinGroup(group: string): void {

@@ -13,7 +13,7 @@
 import type { EngineConfig } from './config.js';
 import { Packer } from './groups/packer.js';
 import { Srp } from './srp/srp.js';
-import type { ConfigurationChange, EngineStats, Guarantee, MembershipState, NodeId, RingId, SrpHost } from './types.js';
+import type { ConfigurationChange, EngineStats, Order, MembershipState, NodeId, RingId, SrpHost } from './types.js';
 import { mcastPayloadBytesMax } from './wire/codec.js';
 
 export class RingNode {
@@ -66,8 +66,8 @@ export class RingNode {
    * Queue an application message; returns its per-incarnation counter, or false when the send
    * queue is full (retry once the ring has taken frames). The payload must not be modified after.
    */
-  submit(group: string, payload: Uint8Array, guarantee: Guarantee): number | false {
-    const counter = this.packer.submit(group, payload, guarantee);
+  submit(group: string, payload: Uint8Array, order: Order): number | false {
+    const counter = this.packer.submit(group, payload, order);
     if (counter !== false) this.srp.onSubmit();
     return counter;
   }

@@ -15,12 +15,12 @@ export interface RingId {
   readonly seq: bigint;
 }
 
-/** Delivery guarantee of a message: agreed (total order) or safe (total order + stable at every member). */
-export type Guarantee = 'agreed' | 'safe';
+/** Delivery order of a message (its guarantee): agreed (total order) or safe (total order + stable at every member). */
+export type Order = 'agreed' | 'safe';
 
-/** Wire values of the guarantee. */
-export const GUARANTEE_AGREED = 0;
-export const GUARANTEE_SAFE = 1;
+/** Wire values of the delivery order. */
+export const ORDER_AGREED = 0;
+export const ORDER_SAFE = 1;
 
 /** Protocol version carried in every packet header. A packet of another version is dropped. */
 export const PROTOCOL_VERSION = 1;
@@ -69,7 +69,7 @@ export interface McastPacket {
   ringId: RingId;
   seq: number;
   originator: NodeId;
-  guarantee: Guarantee;
+  order: Order;
   /** Opaque frame payload (the group layer's packed entries). Empty when `inner` is set. */
   payload: Uint8Array;
   /** Present only on an encapsulated recovery re-broadcast. */
@@ -175,7 +175,7 @@ export interface DeliveredFrame {
   ringId: RingId;
   seq: number;
   originator: NodeId;
-  guarantee: Guarantee;
+  order: Order;
   payload: Uint8Array;
   /** True when delivered in a transitional configuration. */
   transitional: boolean;
@@ -195,7 +195,7 @@ export interface FrameSource {
   /** Frames waiting to be broadcast; feeds the token's backlog (flow control). */
   backlogFrames(): number;
   /** The next frame to broadcast, or null when nothing waits. */
-  nextFrame(): { guarantee: Guarantee; payload: Uint8Array } | null;
+  nextFrame(): { order: Order; payload: Uint8Array } | null;
   /**
    * A new regular configuration was installed. A fragmented message only partly broadcast on the
    * old ring is restarted from its first fragment, so that it is delivered whole in one configuration.
@@ -234,7 +234,7 @@ export interface AppDelivery {
   /** Per-incarnation counter, from 1. With sender and incarnation it forms the message id. */
   counter: number;
   group: string;
-  guarantee: Guarantee;
+  order: Order;
   payload: Uint8Array;
   /** Ring id of the configuration it is delivered in (a transitional one carries the next regular ring's id). */
   ringId: RingId;

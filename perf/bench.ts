@@ -44,7 +44,7 @@ Options:
   --nodes N              processes in the ring (default 3)
   --size BYTES           message size (default 1024, at least ${probeBytesMin})
   --senders all|N        all nodes send, or nodes 1..N (default 1)
-  --order agreed|safe    delivery guarantee (default agreed)
+  --order agreed|safe    delivery order (default agreed)
   --rate R|max           messages per second per sender, or as fast as flow control allows
                          (default max; 1000 with --scenario failover)
   --duration S           measured seconds (default 10)

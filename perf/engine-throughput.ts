@@ -9,7 +9,7 @@
  */
 import { parseArgs } from 'node:util';
 import { TotemNode } from '../engine/node.js';
-import type { Guarantee, NodeId } from '../engine/types.js';
+import type { Order, NodeId } from '../engine/types.js';
 import { median } from './micro/measure.js';
 
 interface RunResult {
@@ -18,7 +18,7 @@ interface RunResult {
   rotationsPerSec: number;
 }
 
-function runOnce(nodes: number, sizeBytes: number, seconds: number, order: Guarantee, windowSize: number, maxMessages: number): RunResult {
+function runOnce(nodes: number, sizeBytes: number, seconds: number, order: Order, windowSize: number, maxMessages: number): RunResult {
   const ids: NodeId[] = Array.from({ length: nodes }, (_, i) => i + 1);
   // FIFO of packets: parallel arrays used as a ring would be; a plain array with a read index is enough here.
   const queueTo: NodeId[] = [];
@@ -135,7 +135,7 @@ function main(): void {
   const size = Number(values.size);
   const seconds = Number(values.seconds);
   const runs = Number(values.runs);
-  const order = values.order as Guarantee;
+  const order = values.order as Order;
   if (order !== 'agreed' && order !== 'safe') throw new Error('--order is agreed or safe');
   const results: RunResult[] = [];
   for (let r = 0; r < runs; r++) results.push(runOnce(nodes, size, seconds, order, Number(values.window), Number(values['max-messages'])));

@@ -16,16 +16,16 @@
  * Layouts (offsets in bytes from the start of the record's payload; the ring's own 8-byte header
  * holds the length and the type id):
  *
- *   submitMessage       0 guarantee u8 (0 agreed, 1 safe) | 1 group length u8 | 2 group UTF-8
+ *   submitMessage       0 order u8 (0 agreed, 1 safe) | 1 group length u8 | 2 group UTF-8
  *                       | 2+g payload
  *   submitJoin / Leave  0 group UTF-8
  *   inPacket            0 engine packet (plain: already opened by the net worker)
  *   outPacket           0 destination u32 (0 = every member, this node included) | 4 engine packet
- *   frameRecord         0 ring rep u32 | 4 seq u32 | 8 originator u32 | 12 guarantee u8
+ *   frameRecord         0 ring rep u32 | 4 seq u32 | 8 originator u32 | 12 order u8
  *                       | 13 transitional u8 | 14 pad 2 | 16 ring seq u64 | 24 frame payload
  *   frameConfiguration  0 JSON of ConfigurationChange
  *   deliveryMessage     0 sender u32 | 4 ring rep u32 | 8 incarnation f64 | 16 counter f64
- *                       | 24 ring seq u64 | 32 guarantee u8 | 33 transitional u8
+ *                       | 24 ring seq u64 | 32 order u8 | 33 transitional u8
  *                       | 34 group length u8 | 35 pad 5 | 40 group UTF-8 | 40+g payload
  *   deliveryConfiguration / deliveryGroupEvent   0 JSON
  *   submitPart / deliveryPart   0 message length u32 | 4 chunk offset u32 | 8 chunk
@@ -43,11 +43,11 @@ import type {
   ConfigurationChange,
   DeliveredFrame,
   GroupEvent,
-  Guarantee,
+  Order,
   NodeId,
   RingId,
 } from '../engine/types.js';
-import { GUARANTEE_AGREED, GUARANTEE_SAFE } from '../engine/types.js';
+import { ORDER_AGREED, ORDER_SAFE } from '../engine/types.js';
 import { assert } from '../engine/assert.js';
 import { groupNameBytesMax } from '../engine/constants.js';
 
@@ -106,13 +106,13 @@ export function chunkedRecordBytesMax(messageBytesMax: number): number {
 const utf8Encoder = new TextEncoder();
 const utf8Decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
-export function guaranteeToWire(g: Guarantee): number {
-  return g === 'safe' ? GUARANTEE_SAFE : GUARANTEE_AGREED;
+export function orderToWire(g: Order): number {
+  return g === 'safe' ? ORDER_SAFE : ORDER_AGREED;
 }
 
-export function guaranteeFromWire(v: number): Guarantee {
-  assert(v === GUARANTEE_AGREED || v === GUARANTEE_SAFE, 'record: guarantee is 0 or 1');
-  return v === GUARANTEE_SAFE ? 'safe' : 'agreed';
+export function orderFromWire(v: number): Order {
+  assert(v === ORDER_AGREED || v === ORDER_SAFE, 'record: order is 0 or 1');
+  return v === ORDER_SAFE ? 'safe' : 'agreed';
 }
 
 /**
@@ -129,12 +129,12 @@ export function ringView(buffer: Uint8Array): DataView {
 export function encodeSubmitMessage(
   buffer: Uint8Array,
   offset: number,
-  guarantee: Guarantee,
+  order: Order,
   name: Uint8Array,
   payload: Uint8Array,
 ): void {
   assert(name.length >= 1 && name.length <= groupNameBytesMax, 'record: group name length fits u8');
-  buffer[offset] = guaranteeToWire(guarantee);
+  buffer[offset] = orderToWire(order);
   buffer[offset + 1] = name.length;
   buffer.set(name, offset + submitHeaderBytes);
   buffer.set(payload, offset + submitHeaderBytes + name.length);
@@ -144,10 +144,10 @@ export function encodeSubmitMessage(
  * The submitMessage header and group name alone (the record's bytes before the payload), for a
  * record that crosses in chunks: the writer sends [head, payload] without joining them.
  */
-export function encodeSubmitHead(guarantee: Guarantee, name: Uint8Array): Uint8Array {
+export function encodeSubmitHead(order: Order, name: Uint8Array): Uint8Array {
   assert(name.length >= 1 && name.length <= groupNameBytesMax, 'record: group name length fits u8');
   const head = new Uint8Array(submitHeaderBytes + name.length);
-  head[0] = guaranteeToWire(guarantee);
+  head[0] = orderToWire(order);
   head[1] = name.length;
   head.set(name, submitHeaderBytes);
   return head;
@@ -181,7 +181,7 @@ export function encodeFrame(
   view.setUint32(offset, frame.ringId.rep, true);
   view.setUint32(offset + 4, frame.seq, true);
   view.setUint32(offset + 8, frame.originator, true);
-  buffer[offset + 12] = guaranteeToWire(frame.guarantee);
+  buffer[offset + 12] = orderToWire(frame.order);
   buffer[offset + 13] = frame.transitional ? 1 : 0;
   view.setBigUint64(offset + 16, frame.ringId.seq, true);
   buffer.set(frame.payload, offset + frameHeaderBytes);
@@ -202,7 +202,7 @@ export function decodeFrame(
     ringId: { rep: view.getUint32(offset, true), seq: view.getBigUint64(offset + 16, true) },
     seq: view.getUint32(offset + 4, true),
     originator: view.getUint32(offset + 8, true),
-    guarantee: guaranteeFromWire(buffer[offset + 12] as number),
+    order: orderFromWire(buffer[offset + 12] as number),
     transitional: buffer[offset + 13] === 1,
     payload: buffer.subarray(offset + frameHeaderBytes, offset + length),
   };
@@ -248,7 +248,7 @@ function encodeDeliveryHeader(
   view.setFloat64(offset + 8, d.incarnation, true);
   view.setFloat64(offset + 16, d.counter, true);
   view.setBigUint64(offset + 24, d.ringId.seq, true);
-  buffer[offset + 32] = guaranteeToWire(d.guarantee);
+  buffer[offset + 32] = orderToWire(d.order);
   buffer[offset + 33] = d.transitional ? 1 : 0;
   buffer[offset + 34] = name.length;
   buffer.set(name, offset + deliveryHeaderBytes);
@@ -277,7 +277,7 @@ export function decodeDelivery(
     incarnation: view.getFloat64(offset + 8, true),
     counter: view.getFloat64(offset + 16, true),
     group: groupOf(buffer, offset + deliveryHeaderBytes, nameBytes),
-    guarantee: guaranteeFromWire(buffer[offset + 32] as number),
+    order: orderFromWire(buffer[offset + 32] as number),
     payload: owned ? buffer.subarray(payloadStart, offset + length) : buffer.slice(payloadStart, offset + length),
     ringId: { rep: view.getUint32(offset + 4, true), seq: view.getBigUint64(offset + 24, true) },
     transitional: buffer[offset + 33] === 1,

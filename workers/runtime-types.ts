@@ -18,7 +18,7 @@ import type {
   AppDelivery,
   ConfigurationChange,
   EngineStats,
-  Guarantee,
+  Order,
   GroupEvent,
   NodeId,
 } from '../engine/types.js';
@@ -84,7 +84,7 @@ export interface NodeRuntime {
    * `writable`). Counters are assigned in submission order from 1, so the Nth accepted submit of
    * this incarnation has counter N.
    */
-  submit(group: string, payload: Uint8Array, guarantee: Guarantee): boolean;
+  submit(group: string, payload: Uint8Array, order: Order): boolean;
   join(group: string): boolean;
   leave(group: string): boolean;
   stats(): Promise<RuntimeStats>;

@@ -15,7 +15,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { resolveEngineConfig } from '../engine/config.js';
-import type { Guarantee, NodeId } from '../engine/types.js';
+import type { Order, NodeId } from '../engine/types.js';
 import { TotemError } from './errors.js';
 import { createLogger } from './logger.js';
 import type { Logger } from './logger.js';
@@ -82,8 +82,8 @@ class Runtime implements NodeRuntime {
     return this.shutdown.teardown();
   }
 
-  submit(group: string, payload: Uint8Array, guarantee: Guarantee): boolean {
-    return this.submission.submit(group, payload, guarantee);
+  submit(group: string, payload: Uint8Array, order: Order): boolean {
+    return this.submission.submit(group, payload, order);
   }
 
   join(group: string): boolean {

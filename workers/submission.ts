@@ -9,7 +9,7 @@
  * sides) are read together. Nothing here blocks: a refusal is the only answer to a full ring.
  */
 import { GroupNameEncoder } from '../engine/groups/group-names.js';
-import type { Guarantee } from '../engine/types.js';
+import type { Order } from '../engine/types.js';
 import { TotemError } from './errors.js';
 import type { Logger } from './logger.js';
 import { Doorbell } from './ring/doorbell.js';
@@ -63,7 +63,7 @@ export class Submission {
     this.messageBytesMax = messageBytesMax;
   }
 
-  submit(group: string, payload: Uint8Array, guarantee: Guarantee): boolean {
+  submit(group: string, payload: Uint8Array, order: Order): boolean {
     this.checkOpen();
     if (payload.length > this.messageBytesMax) {
       throw new TotemError(
@@ -76,11 +76,11 @@ export class Submission {
     const length = submitRecordBytes(name, payload);
     const ring = this.ring;
     if (this.writer.open || !submitFits(ring.usedBytes(), length)) return this.refused(length);
-    if (length > partChunkBytes) return this.submitChunked(name, payload, guarantee);
+    if (length > partChunkBytes) return this.submitChunked(name, payload, order);
     // Encoded straight into the ring: the one copy of the payload on this thread.
     const offset = ring.tryClaim(RecordType.submitMessage, length);
     if (offset === null) return this.refused(length);
-    encodeSubmitMessage(ring.buffer, offset, guarantee, name, payload);
+    encodeSubmitMessage(ring.buffer, offset, order, name, payload);
     ring.commit();
     this.wakeToken();
     this.submitted++;
@@ -179,9 +179,9 @@ export class Submission {
    * its payload once this returns, so the part not yet written is copied (detach): one copy of at
    * most the message, for a message the ring could not take whole.
    */
-  private submitChunked(name: Uint8Array, payload: Uint8Array, guarantee: Guarantee): true {
+  private submitChunked(name: Uint8Array, payload: Uint8Array, order: Order): true {
     const writer = this.writer;
-    writer.begin(RecordType.submitMessage, [encodeSubmitHead(guarantee, name), payload]);
+    writer.begin(RecordType.submitMessage, [encodeSubmitHead(order, name), payload]);
     if (writer.writeSome() > 0) this.wakeToken();
     if (writer.open) {
       writer.detach();

@@ -26,7 +26,7 @@ import type { MessagePort } from 'node:worker_threads';
 import { workerData } from 'node:worker_threads';
 import { GroupNameDecoder } from '../engine/groups/group-names.js';
 import { RingNode } from '../engine/ring-node.js';
-import type { ConfigurationChange, DeliveredFrame, Guarantee, LogLevel as EngineLogLevel } from '../engine/types.js';
+import type { ConfigurationChange, DeliveredFrame, Order, LogLevel as EngineLogLevel } from '../engine/types.js';
 import { openStateStore } from './state-store.js';
 import type { StateStore } from './state-store.js';
 import { FileTraceWriter } from './trace/trace-writer.js';
@@ -46,7 +46,7 @@ import {
   encodeFrame,
   encodeOutPacket,
   frameHeaderBytes,
-  guaranteeFromWire,
+  orderFromWire,
   outHeaderBytes,
   RecordType,
   ringView,
@@ -116,7 +116,7 @@ const counters = {
 interface PendingSubmission {
   type: number;
   group: string;
-  guarantee: Guarantee;
+  order: Order;
   payload: Uint8Array;
 }
 
@@ -290,13 +290,13 @@ function onSubmitRecord(type: number, buffer: Uint8Array, offset: number, length
     pending.push({
       type,
       group: groupName(buffer, nameStart, nameBytes),
-      guarantee: guaranteeFromWire(buffer[offset] as number),
+      order: orderFromWire(buffer[offset] as number),
       // The Packer keeps the payload by reference until the message is broadcast: a copy out of
       // the ring, or a view of a reassembled record, which is this message's alone.
       payload: owned ? buffer.subarray(nameStart + nameBytes, offset + length) : buffer.slice(nameStart + nameBytes, offset + length),
     });
   } else if (type === RecordType.submitJoin || type === RecordType.submitLeave) {
-    pending.push({ type, group: groupName(buffer, offset, length), guarantee: 'agreed', payload: emptyPayload });
+    pending.push({ type, group: groupName(buffer, offset, length), order: 'agreed', payload: emptyPayload });
   } else {
     throw new Error(`token worker: unknown submit record type ${type}`);
   }
@@ -317,7 +317,7 @@ function feedPacker(): boolean {
     const p = pending[0] as PendingSubmission;
     if (p.type === RecordType.submitMessage) {
       if (packer.backlogFrames() >= feedFramesMax) break;
-      const counter = packer.submit(p.group, p.payload, p.guarantee);
+      const counter = packer.submit(p.group, p.payload, p.order);
       if (counter === false) break;
       counters.messagesSubmitted = counter;
       // Right after the counter is assigned, before any frame of it can be broadcast.
@@ -325,7 +325,7 @@ function feedPacker(): boolean {
         node: engine.nodeId,
         incarnation: engine.incarnation,
         counter,
-        order: p.guarantee,
+        order: p.order,
         group: p.group,
         tMs: Date.now(),
       }));

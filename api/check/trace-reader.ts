@@ -18,7 +18,7 @@
  */
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import type { ConfigurationKind, Guarantee } from '../../engine/types.js';
+import type { ConfigurationKind, Order } from '../../engine/types.js';
 import { HARNESS_FILE_NAME } from '../../workers/trace/trace-lines.js';
 import type { TraceInput } from '../../workers/trace/trace-lines.js';
 
@@ -36,7 +36,7 @@ export interface SendEvent {
   ev: 'send';
   line: number;
   id: string;
-  order: Guarantee;
+  order: Order;
   group: string;
 }
 
@@ -45,7 +45,7 @@ export interface DeliverEvent {
   line: number;
   id: string;
   sender: string;
-  order: Guarantee;
+  order: Order;
   group: string;
   ring: string;
 }
@@ -141,7 +141,7 @@ function isDecimal(value: unknown): value is string {
   return typeof value === 'string' && decimalPattern.test(value);
 }
 
-function isOrder(value: unknown): value is Guarantee {
+function isOrder(value: unknown): value is Order {
   return value === 'agreed' || value === 'safe';
 }
 

@@ -56,7 +56,7 @@ Load:
                          control allows)
   --size BYTES           message size (default 1024, at least ${probeBytesMin})
   --order agreed|safe|mixed
-                         delivery guarantee (default agreed; mixed alternates)
+                         delivery order (default agreed; mixed alternates)
   --wait-members N       start sending once a regular configuration has N members (default 0)
   --latency-from S       record latencies only of messages whose intended send time is at least
                          S seconds after the load started here (default 0: all): a warmup

@@ -42,7 +42,7 @@ import type {
   DeliveredFrame,
   GroupEvent,
   GroupEventCause,
-  Guarantee,
+  Order,
   NodeId,
   RingId,
 } from '../types.js';
@@ -77,7 +77,7 @@ interface Partial {
   incarnation: number;
   counter: number;
   group: string;
-  guarantee: Guarantee;
+  order: Order;
   bytes: Uint8Array;
   filled: number;
 }
@@ -197,9 +197,9 @@ export class Assembler {
       if (this.partials.has(sender)) this.dropPartial(sender, true);
       const bytes = new Uint8Array(r.totals[i] as number);
       bytes.set(frame.payload.subarray(start, start + length), 0);
-      const guarantee = frame.guarantee;
+      const order = frame.order;
       const incarnation = r.incarnation;
-      this.partials.set(sender, { incarnation, counter, group, guarantee, bytes, filled: length });
+      this.partials.set(sender, { incarnation, counter, group, order, bytes, filled: length });
       return;
     }
     const p = this.partials.get(sender);
@@ -210,7 +210,7 @@ export class Assembler {
       p.incarnation === r.incarnation &&
       p.counter === counter &&
       p.group === group &&
-      p.guarantee === frame.guarantee &&
+      p.order === frame.order &&
       completes === (kind === EntryKind.last);
     if (!continues) {
       if (p === undefined) this.stats.fragmentErrors++;
@@ -244,7 +244,7 @@ export class Assembler {
       incarnation,
       counter,
       group,
-      guarantee: frame.guarantee,
+      order: frame.order,
       payload,
       ringId: this.ringId,
       transitional: frame.transitional,

@@ -44,7 +44,7 @@
  */
 import { assert } from '../assert.js';
 import { messageBytesMaxLimit, packetBytesMax } from '../constants.js';
-import type { FrameSource, Guarantee, NodeId, RingId } from '../types.js';
+import type { FrameSource, Order, NodeId, RingId } from '../types.js';
 import {
   EntryKind,
   controlOverheadBytes,
@@ -74,8 +74,8 @@ export const fragmentBytesMin = 256;
 
 /** Queue entry kinds (not wire kinds). */
 const QueuedKind = { message: 0, join: 1, leave: 2, announce: 3 } as const;
-const guaranteeAgreed = 0;
-const guaranteeSafe = 1;
+const orderAgreed = 0;
+const orderSafe = 1;
 const queueCapacityInitial = 64;
 const slabBytesMin = 64 * 1024;
 
@@ -91,7 +91,7 @@ export class Packer implements FrameSource {
   private head = 0;
   private size = 0;
   private kinds = new Uint8Array(queueCapacityInitial);
-  private guarantees = new Uint8Array(queueCapacityInitial);
+  private orders = new Uint8Array(queueCapacityInitial);
   private counters = new Float64Array(queueCapacityInitial);
   /** Group name bytes (message, join, leave). */
   private groupBytes: (Uint8Array | undefined)[] = new Array(queueCapacityInitial);
@@ -148,7 +148,7 @@ export class Packer implements FrameSource {
    * reference until sent: do not modify it afterwards. Throws RangeError for a payload above
    * messageBytesMax or a bad group name.
    */
-  submit(group: string, payload: Uint8Array, guarantee: Guarantee): number | false {
+  submit(group: string, payload: Uint8Array, order: Order): number | false {
     if (payload.length > this.messageBytesMax) {
       const max = this.messageBytesMax;
       throw new RangeError(`message of ${payload.length} bytes exceeds messageBytesMax ${max}`);
@@ -160,7 +160,7 @@ export class Packer implements FrameSource {
     const counter = this.counterLast + 1;
     assert(Number.isSafeInteger(counter), 'the counter stays a safe integer');
     this.counterLast = counter;
-    const g = guarantee === 'safe' ? guaranteeSafe : guaranteeAgreed;
+    const g = order === 'safe' ? orderSafe : orderAgreed;
     this.push(QueuedKind.message, g, counter, name, payload, bytes);
     return counter;
   }
@@ -170,7 +170,7 @@ export class Packer implements FrameSource {
     const name = this.names.encode(group);
     this.intended.add(group);
     const bytes = controlOverheadBytes + name.length;
-    this.push(QueuedKind.join, guaranteeAgreed, 0, name, undefined, bytes);
+    this.push(QueuedKind.join, orderAgreed, 0, name, undefined, bytes);
   }
 
   /** Queue a leave of this node from `group`. */
@@ -178,7 +178,7 @@ export class Packer implements FrameSource {
     const name = this.names.encode(group);
     this.intended.delete(group);
     const bytes = controlOverheadBytes + name.length;
-    this.push(QueuedKind.leave, guaranteeAgreed, 0, name, undefined, bytes);
+    this.push(QueuedKind.leave, orderAgreed, 0, name, undefined, bytes);
   }
 
   /**
@@ -203,7 +203,7 @@ export class Packer implements FrameSource {
       }
       assert(end > first, 'one name always fits an announce entry');
       const body = encodeAnnounceBody(encoded, first, end, bodyBytes);
-      this.push(QueuedKind.announce, guaranteeAgreed, 0, undefined, body, 1 + bodyBytes);
+      this.push(QueuedKind.announce, orderAgreed, 0, undefined, body, 1 + bodyBytes);
       first = end;
     }
   }
@@ -236,9 +236,9 @@ export class Packer implements FrameSource {
    * The next frame (algorithm above), or null when nothing waits. The payload is a view into a
    * slab shared with other frames: read or copy it, never transfer or detach its buffer.
    */
-  nextFrame(): { guarantee: Guarantee; payload: Uint8Array } | null {
+  nextFrame(): { order: Order; payload: Uint8Array } | null {
     if (this.size === 0) return null;
-    const g = this.guarantees[this.head] as number;
+    const g = this.orders[this.head] as number;
     if (this.slab.length - this.slabUsed < this.payloadBytesMax) {
       this.slab = new Uint8Array(this.slabBytes);
       this.slabView = new DataView(this.slab.buffer);
@@ -248,7 +248,7 @@ export class Packer implements FrameSource {
     this.frameEnd = start + this.payloadBytesMax;
     let offset = start + frameHeaderBytes;
     let count = 0;
-    while (this.size > 0 && this.guarantees[this.head] === g) {
+    while (this.size > 0 && this.orders[this.head] === g) {
       const kind = this.kinds[this.head] as number;
       const next =
         kind === QueuedKind.message
@@ -267,7 +267,7 @@ export class Packer implements FrameSource {
     this.slabView.setUint16(start + 8, count);
     this.slabUsed = offset;
     const payload = this.slab.subarray(start, offset);
-    return { guarantee: g === guaranteeSafe ? 'safe' : 'agreed', payload };
+    return { order: g === orderSafe ? 'safe' : 'agreed', payload };
   }
 
   /** Write the head join/leave/announce at offset if it fits; returns the new offset. */
@@ -344,7 +344,7 @@ export class Packer implements FrameSource {
 
   private push(
     kind: number,
-    guarantee: number,
+    order: number,
     counter: number,
     name: Uint8Array | undefined,
     data: Uint8Array | undefined,
@@ -353,7 +353,7 @@ export class Packer implements FrameSource {
     if (this.size === this.capacity) this.grow();
     const slot = (this.head + this.size) % this.capacity;
     this.kinds[slot] = kind;
-    this.guarantees[slot] = guarantee;
+    this.orders[slot] = order;
     this.counters[slot] = counter;
     this.groupBytes[slot] = name;
     this.data[slot] = data;
@@ -387,20 +387,20 @@ export class Packer implements FrameSource {
   private grow(): void {
     const capacity = this.capacity * 2;
     const kinds = new Uint8Array(capacity);
-    const guarantees = new Uint8Array(capacity);
+    const orders = new Uint8Array(capacity);
     const counters = new Float64Array(capacity);
     const groupBytes: (Uint8Array | undefined)[] = new Array(capacity);
     const data: (Uint8Array | undefined)[] = new Array(capacity);
     for (let i = 0; i < this.size; i++) {
       const from = (this.head + i) % this.capacity;
       kinds[i] = this.kinds[from] as number;
-      guarantees[i] = this.guarantees[from] as number;
+      orders[i] = this.orders[from] as number;
       counters[i] = this.counters[from] as number;
       groupBytes[i] = this.groupBytes[from];
       data[i] = this.data[from];
     }
     this.kinds = kinds;
-    this.guarantees = guarantees;
+    this.orders = orders;
     this.counters = counters;
     this.groupBytes = groupBytes;
     this.data = data;

@@ -46,7 +46,7 @@ export function onMcast(s: SrpState, packet: McastPacket, bytes: Uint8Array): vo
       return;
     }
   }
-  ring.store({ seq: packet.seq, originator: packet.originator, guarantee: packet.guarantee, payload: packet.payload, bytes, inner });
+  ring.store({ seq: packet.seq, originator: packet.originator, order: packet.order, payload: packet.payload, bytes, inner });
   if (s.membership === 'operational') deliverReady(s);
 }
 
@@ -59,7 +59,7 @@ export function deliverReady(s: SrpState): void {
     const seq = seqAdd(ring.highDelivered, 1);
     const frame = ring.queue.get(seq);
     assert(frame !== undefined, 'every seq up to aru is held');
-    if (frame.guarantee === 'safe' && (safeBound === null || seqGt(seq, safeBound))) break;
+    if (frame.order === 'safe' && (safeBound === null || seqGt(seq, safeBound))) break;
     ring.highDelivered = seq;
     deliver(s, ring, frame, false);
   }
@@ -75,7 +75,7 @@ export function deliver(s: SrpState, ring: RingState, frame: StoredFrame, transi
     ringId: ring.ringId,
     seq: frame.seq,
     originator: frame.originator,
-    guarantee: frame.guarantee,
+    order: frame.order,
     payload: frame.payload,
     transitional,
   });

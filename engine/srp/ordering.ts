@@ -196,8 +196,8 @@ function broadcastNew(s: SrpState, token: TokenPacket, ring: RingState, allowed:
     if (frame === null) break;
     const seq = seqAdd(token.seq, 1);
     token.seq = seq;
-    const bytes = encodeMcast(s.self, ring.ringId, seq, s.self, frame.guarantee, frame.payload);
-    ring.store({ seq, originator: s.self, guarantee: frame.guarantee, payload: frame.payload, bytes, inner: null });
+    const bytes = encodeMcast(s.self, ring.ringId, seq, s.self, frame.order, frame.payload);
+    ring.store({ seq, originator: s.self, order: frame.order, payload: frame.payload, bytes, inner: null });
     // Stored above: no copy of it needs to come back here.
     s.host.send(0, bytes, false);
     s.counters.framesBroadcast += 1;

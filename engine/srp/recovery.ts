@@ -149,7 +149,7 @@ export function broadcastRecovery(s: SrpState, token: TokenPacket, ring: RingSta
     const seq = seqAdd(token.seq, 1);
     token.seq = seq;
     const bytes = encodeMcastEncapsulated(s.self, ring.ringId, seq, inner);
-    ring.store({ seq, originator: s.self, guarantee: 'agreed', payload: new Uint8Array(0), bytes, inner });
+    ring.store({ seq, originator: s.self, order: 'agreed', payload: new Uint8Array(0), bytes, inner });
     s.host.send(0, bytes, false);
     sent += 1;
   }
@@ -184,7 +184,7 @@ export function enterOperational(s: SrpState): void {
         assert(!seqLe(seq, s.highRingDelivered), 'no hole at or below high_ring_delivered after recovery');
         break;
       }
-      if (seqGt(seq, s.highRingDelivered) && frame.guarantee === 'safe') break;
+      if (seqGt(seq, s.highRingDelivered) && frame.order === 'safe') break;
       old.highDelivered = seq;
       deliver(s, old, frame, false);
     }
@@ -246,10 +246,10 @@ export function enterOperational(s: SrpState): void {
 function placeholderFrame(ring: RingState, frame: StoredFrame): StoredFrame {
   const payload = new Uint8Array(0);
   const bytes = encodeMcast(frame.originator, ring.ringId, frame.seq, frame.originator, 'agreed', payload);
-  return { seq: frame.seq, originator: frame.originator, guarantee: 'agreed', payload, bytes, inner: null };
+  return { seq: frame.seq, originator: frame.originator, order: 'agreed', payload, bytes, inner: null };
 }
 
 /** A frame of the old ring recovered from an encapsulated copy. */
 function storedFrame(inner: McastPacket, innerBytes: Uint8Array): StoredFrame {
-  return { seq: inner.seq, originator: inner.originator, guarantee: inner.guarantee, payload: inner.payload, bytes: innerBytes, inner: null };
+  return { seq: inner.seq, originator: inner.originator, order: inner.order, payload: inner.payload, bytes: innerBytes, inner: null };
 }

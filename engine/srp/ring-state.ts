@@ -9,12 +9,12 @@
 import { assert } from '../assert.js';
 import { sortQueueItemsMax } from '../constants.js';
 import { seqAdd, seqDistance, seqGt, seqLe, seqLt } from '../seq.js';
-import type { Guarantee, NodeId, RingId } from '../types.js';
+import type { Order, NodeId, RingId } from '../types.js';
 
 export interface StoredFrame {
   seq: number;
   originator: NodeId;
-  guarantee: Guarantee;
+  order: Order;
   /** The frame payload (a view into `bytes`). Empty for an encapsulated recovery copy. */
   payload: Uint8Array;
   /** The encoded packet, kept for retransmission. Owned by the queue (never a view into a reused buffer). */

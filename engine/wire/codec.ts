@@ -17,8 +17,8 @@
 import { assert, assertNever } from '../assert.js';
 import { nodeCountMax, packetBytesMax, rtrEntriesMax } from '../constants.js';
 import {
-  GUARANTEE_AGREED,
-  GUARANTEE_SAFE,
+  ORDER_AGREED,
+  ORDER_SAFE,
   PROTOCOL_VERSION,
   PacketType,
 } from '../types.js';
@@ -26,7 +26,7 @@ import type {
   CommitMemberEntry,
   CommitTokenPacket,
   DecodeResult,
-  Guarantee,
+  Order,
   JoinPacket,
   McastPacket,
   NodeId,
@@ -59,7 +59,7 @@ import {
   joinRingSeqOffset,
   mcastEncapsulationBytes,
   mcastFlagEncapsulated,
-  mcastGuaranteeOffset,
+  mcastOrderOffset,
   mcastHeaderBytes,
   mcastOriginatorOffset,
   mcastPayloadLengthOffset,
@@ -156,14 +156,14 @@ export function encodeMcast(
   ringId: RingId,
   seq: number,
   originator: NodeId,
-  guarantee: Guarantee,
+  order: Order,
   payload: Uint8Array,
 ): Uint8Array {
   const payloadBytes = payload.length;
   assert(payloadBytes <= packetBytesMax - mcastHeaderBytes, 'encodeMcast: payload fits a packet');
   const out = new Uint8Array(mcastHeaderBytes + payloadBytes);
   const view = new DataView(out.buffer);
-  writeMcastHeader(view, 0, sender, ringId, seq, originator, guarantee, 0, payloadBytes);
+  writeMcastHeader(view, 0, sender, ringId, seq, originator, order, 0, payloadBytes);
   out.set(payload, mcastHeaderBytes);
   return out;
 }
@@ -188,16 +188,16 @@ export function encodeMcastEncapsulated(
     readU32(innerBytes, mcastPayloadLengthOffset) === innerLength - mcastHeaderBytes,
     'encodeMcastEncapsulated: inner length matches its header',
   );
-  const innerGuarantee = innerBytes[mcastGuaranteeOffset];
+  const innerOrder = innerBytes[mcastOrderOffset];
   assert(
-    innerGuarantee === GUARANTEE_AGREED || innerGuarantee === GUARANTEE_SAFE,
-    'encodeMcastEncapsulated: inner guarantee',
+    innerOrder === ORDER_AGREED || innerOrder === ORDER_SAFE,
+    'encodeMcastEncapsulated: inner order',
   );
   assert(innerLength <= packetBytesMax - mcastHeaderBytes, 'encodeMcastEncapsulated: fits a packet');
   const out = new Uint8Array(mcastHeaderBytes + innerLength);
   const view = new DataView(out.buffer);
-  const guarantee: Guarantee = innerGuarantee === GUARANTEE_SAFE ? 'safe' : 'agreed';
-  writeMcastHeader(view, 0, sender, ringId, seq, sender, guarantee, mcastFlagEncapsulated, innerLength);
+  const order: Order = innerOrder === ORDER_SAFE ? 'safe' : 'agreed';
+  writeMcastHeader(view, 0, sender, ringId, seq, sender, order, mcastFlagEncapsulated, innerLength);
   out.set(innerBytes, mcastHeaderBytes);
   return out;
 }
@@ -205,7 +205,7 @@ export function encodeMcastEncapsulated(
 function encodeMcastPacket(p: McastPacket): Uint8Array {
   const inner = p.inner;
   if (inner === undefined) {
-    return encodeMcast(p.sender, p.ringId, p.seq, p.originator, p.guarantee, p.payload);
+    return encodeMcast(p.sender, p.ringId, p.seq, p.originator, p.order, p.payload);
   }
   assert(p.payload.length === 0, 'encodePacket: an encapsulated mcast has no payload of its own');
   assert(inner.inner === undefined, 'encodePacket: encapsulation is one level deep');
@@ -213,7 +213,7 @@ function encodeMcastPacket(p: McastPacket): Uint8Array {
   assert(innerLength <= packetBytesMax - mcastHeaderBytes, 'encodePacket: encapsulated mcast fits a packet');
   const out = new Uint8Array(mcastHeaderBytes + innerLength);
   const view = new DataView(out.buffer);
-  writeMcastHeader(view, 0, p.sender, p.ringId, p.seq, p.originator, p.guarantee, mcastFlagEncapsulated, innerLength);
+  writeMcastHeader(view, 0, p.sender, p.ringId, p.seq, p.originator, p.order, mcastFlagEncapsulated, innerLength);
   writeMcastHeader(
     view,
     mcastHeaderBytes,
@@ -221,7 +221,7 @@ function encodeMcastPacket(p: McastPacket): Uint8Array {
     inner.ringId,
     inner.seq,
     inner.originator,
-    inner.guarantee,
+    inner.order,
     0,
     inner.payload.length,
   );
@@ -236,18 +236,18 @@ function writeMcastHeader(
   ringId: RingId,
   seq: number,
   originator: NodeId,
-  guarantee: Guarantee,
+  order: Order,
   flags: number,
   payloadBytes: number,
 ): void {
   assertU32(seq, 'mcast: seq is a uint32');
   assertNodeId(originator, 'mcast: originator is a node id');
-  assert(guarantee === 'agreed' || guarantee === 'safe', 'mcast: guarantee is agreed or safe');
+  assert(order === 'agreed' || order === 'safe', 'mcast: order is agreed or safe');
   writeHeader(view, at, PacketType.mcast, flags, sender);
   writeRingId(view, at + mcastRingIdOffset, ringId);
   view.setUint32(at + mcastSeqOffset, seq, true);
   view.setUint32(at + mcastOriginatorOffset, originator, true);
-  view.setUint8(at + mcastGuaranteeOffset, guarantee === 'safe' ? GUARANTEE_SAFE : GUARANTEE_AGREED);
+  view.setUint8(at + mcastOrderOffset, order === 'safe' ? ORDER_SAFE : ORDER_AGREED);
   view.setUint32(at + mcastPayloadLengthOffset, payloadBytes, true);
 }
 
@@ -512,8 +512,8 @@ function decodeMcast(
   if (dv.getUint32(start + mcastRingIdOffset + ringIdRepOffset, true) === 0) return dropMalformed;
   const originator = dv.getUint32(start + mcastOriginatorOffset, true);
   if (originator === 0) return dropMalformed;
-  const guaranteeByte = dv.getUint8(start + mcastGuaranteeOffset);
-  if (guaranteeByte !== GUARANTEE_AGREED && guaranteeByte !== GUARANTEE_SAFE) return dropMalformed;
+  const orderByte = dv.getUint8(start + mcastOrderOffset);
+  if (orderByte !== ORDER_AGREED && orderByte !== ORDER_SAFE) return dropMalformed;
   const payloadBytes = dv.getUint32(start + mcastPayloadLengthOffset, true);
   const payloadStart = start + mcastHeaderBytes;
   if (payloadBytes > end - payloadStart) return dropTruncated;
@@ -532,7 +532,7 @@ function decodeMcast(
     ringId: readRingId(dv, start + mcastRingIdOffset),
     seq: dv.getUint32(start + mcastSeqOffset, true),
     originator,
-    guarantee: guaranteeByte === GUARANTEE_SAFE ? 'safe' : 'agreed',
+    order: orderByte === ORDER_SAFE ? 'safe' : 'agreed',
     payload: encapsulated ? emptyPayload : bytes.subarray(relative, relative + payloadBytes),
   };
   if (inner !== null) packet.inner = inner;

@@ -131,8 +131,8 @@ export const mcastFlagEncapsulated = 0x0001;
 export const mcastRingIdOffset = headerBytes;
 export const mcastSeqOffset = mcastRingIdOffset + ringIdBytes;
 export const mcastOriginatorOffset = mcastSeqOffset + 4;
-export const mcastGuaranteeOffset = mcastOriginatorOffset + 4;
-export const mcastPayloadLengthOffset = mcastGuaranteeOffset + 1;
+export const mcastOrderOffset = mcastOriginatorOffset + 4;
+export const mcastPayloadLengthOffset = mcastOrderOffset + 1;
 /** Everything a plain mcast packet carries before its payload. */
 export const mcastHeaderBytes = mcastPayloadLengthOffset + 4;
 /** What an encapsulated re-broadcast adds around the inner frame: one more mcast header. */

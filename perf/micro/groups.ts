@@ -49,7 +49,7 @@ export function groupBenchmarks(runs: number, scale: number): MicroResult[] {
       configuration: () => {},
     });
     assembler.onConfiguration({ kind: 'regular', ringId, members: [1, 2], joined: [1, 2], left: [], cause: 'start', causeNodes: [] });
-    const frame: DeliveredFrame = { ringId, seq: 1, originator: 2, guarantee: 'agreed', payload: joinFrame?.payload ?? new Uint8Array(0), transitional: false };
+    const frame: DeliveredFrame = { ringId, seq: 1, originator: 2, order: 'agreed', payload: joinFrame?.payload ?? new Uint8Array(0), transitional: false };
     assembler.onFrame(frame);
     results.push(measure(`assembler: unpack, ${sizeBytes} B message (${perFrame.toFixed(0)}/frame)`, ops, runs, (n) => {
       const start = delivered;

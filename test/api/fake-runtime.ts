@@ -23,7 +23,7 @@ import type {
   AppDelivery,
   ConfigurationCause,
   ConfigurationChange,
-  Guarantee,
+  Order,
   NodeId,
   RingId,
 } from '../../engine/types.js';
@@ -45,7 +45,7 @@ type Entry =
       incarnation: number;
       counter: number;
       group: string;
-      guarantee: Guarantee;
+      order: Order;
       payload: Uint8Array;
     }
   | { kind: 'join' | 'leave'; sender: NodeId; group: string };
@@ -79,7 +79,7 @@ export class FakeNode implements NodeRuntime {
     this.incarnation = incarnation;
   }
 
-  submit(group: string, payload: Uint8Array, guarantee: Guarantee): boolean {
+  submit(group: string, payload: Uint8Array, order: Order): boolean {
     if (!this.room()) return false;
     this.counterLast += 1;
     // The real runtime copies the payload into its ring.
@@ -90,7 +90,7 @@ export class FakeNode implements NodeRuntime {
       incarnation: this.incarnation,
       counter: this.counterLast,
       group,
-      guarantee,
+      order,
       payload: copy,
     });
     this.cluster.schedule();
@@ -386,7 +386,7 @@ export class FakeCluster {
           incarnation: entry.incarnation,
           counter: entry.counter,
           group: entry.group,
-          guarantee: entry.guarantee,
+          order: entry.order,
           payload: Uint8Array.from(entry.payload),
           ringId,
           transitional: false,

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { checkTrace } from '../../api/check/evs-checker.js';
 import { confLine, deliverLine, sendLine } from '../../workers/trace/trace-lines.js';
-import type { Guarantee } from '../../engine/types.js';
+import type { Order } from '../../engine/types.js';
 
 const nodes = [1, 2, 3, 4, 5];
 const perSender = 10_000;
@@ -16,7 +16,7 @@ function syntheticRun(): Map<string, string[]> {
   const files = new Map<string, string[]>();
   const firstRing = { rep: 1, seq: 4n };
   const secondRing = { rep: 1, seq: 8n };
-  const orderOf = (counter: number): Guarantee => (counter % 10 === 0 ? 'safe' : 'agreed');
+  const orderOf = (counter: number): Order => (counter % 10 === 0 ? 'safe' : 'agreed');
   for (const node of nodes) {
     const lines: string[] = [];
     let tMs = 0;

@@ -8,7 +8,7 @@ import type { TraceInput } from '../../api/check/trace-reader.js';
 import { confLine, deliverLine, sendLine } from '../../workers/trace/trace-lines.js';
 import { MemoryTraceStore } from '../../workers/trace/trace-writer.js';
 import type { MemoryTraceWriter } from '../../workers/trace/trace-writer.js';
-import type { Guarantee } from '../../engine/types.js';
+import type { Order } from '../../engine/types.js';
 
 function parseRing(ring: string): { rep: number; seq: bigint } {
   const [rep, seq] = ring.split(':');
@@ -17,7 +17,7 @@ function parseRing(ring: string): { rep: number; seq: bigint } {
 
 export class TraceBuilder {
   readonly store = new MemoryTraceStore();
-  readonly sent = new Map<string, { order: Guarantee; group: string }>();
+  readonly sent = new Map<string, { order: Order; group: string }>();
   private readonly procs = new Map<string, ProcBuilder>();
   tMs = 0;
 
@@ -84,7 +84,7 @@ export class ProcBuilder {
   }
 
   /** Sends message `<node>:<incarnation>:<counter>`; returns its id through `ids` if given. */
-  send(counter: number, order: Guarantee = 'agreed', group = 'g'): this {
+  send(counter: number, order: Order = 'agreed', group = 'g'): this {
     const id = `${this.node}:${this.incarnation}:${counter}`;
     this.trace.sent.set(id, { order, group });
     this.writer.write(
@@ -103,7 +103,7 @@ export class ProcBuilder {
   /** Delivers `id` in the current ring, with the order and group it was sent with by default. */
   deliver(
     id: string,
-    overrides: Partial<{ sender: number; order: Guarantee; group: string; ring: string }> = {},
+    overrides: Partial<{ sender: number; order: Order; group: string; ring: string }> = {},
   ): this {
     const [sender, incarnation, counter] = id.split(':').map(Number);
     const sent = this.trace.sent.get(id);

@@ -29,7 +29,7 @@ import {
   commitMemberFlagsOffset,
   commitMembIndexOffset,
   joinProcCountOffset,
-  mcastGuaranteeOffset,
+  mcastOrderOffset,
   mcastOriginatorOffset,
   mcastPayloadLengthOffset,
   tokenFixedBytes,
@@ -92,7 +92,7 @@ function mcastPlain(payload = payloadOf(64)): McastPacket {
     ringId: { rep: 1, seq: 42n },
     seq: seqMax,
     originator: 5,
-    guarantee: 'safe',
+    order: 'safe',
     payload,
   };
 }
@@ -104,9 +104,9 @@ function mcastEncapsulated(): McastPacket {
     ringId: { rep: 2, seq: 43n },
     seq: 17,
     originator: 9,
-    guarantee: 'agreed',
+    order: 'agreed',
     payload: new Uint8Array(0),
-    inner: { ...mcastPlain(payloadOf(10)), guarantee: 'agreed' },
+    inner: { ...mcastPlain(payloadOf(10)), order: 'agreed' },
   };
 }
 
@@ -236,7 +236,7 @@ describe('golden bytes', () => {
     ]);
   });
 
-  it('lays out an mcast header: ring id, seq, originator, guarantee, payload length, payload', () => {
+  it('lays out an mcast header: ring id, seq, originator, order, payload length, payload', () => {
     const bytes = encodeMcast(2, { rep: 3, seq: 4n }, 5, 6, 'safe', bytesOf(0xaa, 0xbb));
     expect(Array.from(bytes)).toEqual([
       PROTOCOL_VERSION, PacketType.mcast, 0, 0, 2, 0, 0, 0,
@@ -281,7 +281,7 @@ describe('round trip', () => {
 
   it('encodeMcast writes the same bytes as encodePacket', () => {
     const p = mcastPlain();
-    expect(sameBytes(encodeMcast(p.sender, p.ringId, p.seq, p.originator, p.guarantee, p.payload), encodePacket(p))).toBe(
+    expect(sameBytes(encodeMcast(p.sender, p.ringId, p.seq, p.originator, p.order, p.payload), encodePacket(p))).toBe(
       true,
     );
   });
@@ -329,7 +329,7 @@ describe('encapsulated mcast', () => {
       ringId: { rep: 4, seq: 99n },
       seq: 1234,
       originator: 11,
-      guarantee: innerPacket.guarantee,
+      order: innerPacket.order,
       payload: new Uint8Array(0),
       inner: innerPacket,
     });
@@ -337,11 +337,11 @@ describe('encapsulated mcast', () => {
     expect(sameBytes(encodePacket(decoded), outer)).toBe(true);
   });
 
-  it('copies the inner guarantee into the outer header', () => {
-    const agreed = encodePacket({ ...mcastPlain(), guarantee: 'agreed' });
-    const safe = encodePacket({ ...mcastPlain(), guarantee: 'safe' });
-    expect((decodeOk(encodeMcastEncapsulated(1, { rep: 1, seq: 1n }, 0, agreed)) as McastPacket).guarantee).toBe('agreed');
-    expect((decodeOk(encodeMcastEncapsulated(1, { rep: 1, seq: 1n }, 0, safe)) as McastPacket).guarantee).toBe('safe');
+  it('copies the inner order into the outer header', () => {
+    const agreed = encodePacket({ ...mcastPlain(), order: 'agreed' });
+    const safe = encodePacket({ ...mcastPlain(), order: 'safe' });
+    expect((decodeOk(encodeMcastEncapsulated(1, { rep: 1, seq: 1n }, 0, agreed)) as McastPacket).order).toBe('agreed');
+    expect((decodeOk(encodeMcastEncapsulated(1, { rep: 1, seq: 1n }, 0, safe)) as McastPacket).order).toBe('safe');
   });
 
   it('mcastInnerBytes returns the inner frame as a view, or null', () => {
@@ -392,7 +392,7 @@ describe('encapsulated mcast', () => {
     expect(reason(decodePacket(patched(outer, (v) => v.setUint8(innerAt, PROTOCOL_VERSION + 1))))).toBe('malformed');
     expect(reason(decodePacket(patched(outer, (v) => v.setUint8(innerAt + 1, PacketType.token))))).toBe('malformed');
     expect(reason(decodePacket(patched(outer, (v) => v.setUint32(innerAt + 4, 0, true))))).toBe('malformed');
-    expect(reason(decodePacket(patched(outer, (v) => v.setUint8(innerAt + mcastGuaranteeOffset, 2))))).toBe(
+    expect(reason(decodePacket(patched(outer, (v) => v.setUint8(innerAt + mcastOrderOffset, 2))))).toBe(
       'malformed',
     );
     // An outer whose payload is too short to hold any inner header.
@@ -559,14 +559,14 @@ describe('malformed input', () => {
     expect((decodeOk(encodePacket(commitOne())) as CommitTokenPacket).members[0]!.oldRingId.rep).toBe(0);
   });
 
-  it('bad guarantee', () => {
+  it('bad order', () => {
     const bytes = encodePacket(mcastPlain());
     for (const value of [2, 3, 0x80, 0xff]) {
-      expect(reason(decodePacket(patched(bytes, (v) => v.setUint8(mcastGuaranteeOffset, value)))), `${value}`).toBe(
+      expect(reason(decodePacket(patched(bytes, (v) => v.setUint8(mcastOrderOffset, value)))), `${value}`).toBe(
         'malformed',
       );
     }
-    expect(reason(decodePacket(patched(bytes, (v) => v.setUint8(mcastGuaranteeOffset, 0))))).toBe('ok');
+    expect(reason(decodePacket(patched(bytes, (v) => v.setUint8(mcastOrderOffset, 0))))).toBe('ok');
   });
 
   it('reserved flag bits set', () => {
@@ -628,7 +628,7 @@ describe('encoder assertions', () => {
       ['set above nodeCountMax', () => encodePacket({ ...joinEmpty(), procSet: ids(nodeCountMax + 1) })],
       ['zero in a set', () => encodePacket({ ...joinEmpty(), failSet: [0, 1] })],
       ['zero originator', () => encodeMcast(1, { rep: 1, seq: 1n }, 0, 0, 'agreed', new Uint8Array(0))],
-      ['bad guarantee', () => encodePacket({ ...mcastPlain(), guarantee: 'fast' as never })],
+      ['bad order', () => encodePacket({ ...mcastPlain(), order: 'fast' as never })],
       [
         'payload beyond a packet',
         () => encodeMcast(1, { rep: 1, seq: 1n }, 0, 1, 'agreed', new Uint8Array(packetBytesMax - mcastHeaderBytes + 1)),

@@ -15,7 +15,7 @@ describe('ring formation', () => {
     c.node(1).submit('g', payload(7), 'agreed');
     c.node(1).submit('g', payload(8), 'safe');
     c.run(1000);
-    expect(c.deliveries(1).map((d) => [d.counter, d.guarantee, d.local])).toEqual([
+    expect(c.deliveries(1).map((d) => [d.counter, d.order, d.local])).toEqual([
       [1, 'agreed', true],
       [2, 'safe', true],
     ]);

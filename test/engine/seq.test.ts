@@ -33,7 +33,7 @@ describe('wrap-around sequence comparison', () => {
     ring.highSeqReceived = start;
     ring.highDelivered = start;
     ring.lowWater = start;
-    const frame = (seq: number) => ({ seq, originator: 1, guarantee: 'agreed' as const, payload: new Uint8Array(1), bytes: new Uint8Array(1), inner: null });
+    const frame = (seq: number) => ({ seq, originator: 1, order: 'agreed' as const, payload: new Uint8Array(1), bytes: new Uint8Array(1), inner: null });
     for (let i = 1; i <= 12; i++) {
       if (i === 8) continue; // a hole after the wrap
       ring.store(frame(seqAdd(start, i)));

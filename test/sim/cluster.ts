@@ -8,7 +8,7 @@
  * byte the one submitted, and that the persisted ring seq never goes backwards.
  */
 import type { EngineConfigInput } from '../../engine/config.js';
-import type { AppDelivery, ConfigurationChange, EngineStats, Guarantee, NodeHost } from '../../engine/types.js';
+import type { AppDelivery, ConfigurationChange, EngineStats, Order, NodeHost } from '../../engine/types.js';
 import { ringIdToString } from '../../engine/types.js';
 import { Network } from './network.js';
 import type { Prng } from './prng.js';
@@ -21,7 +21,7 @@ export interface SimNode {
   onPacket(nowMs: number, bytes: Uint8Array): void;
   onTimer(nowMs: number): void;
   nextTimerMs(): number;
-  submit(group: string, payload: Uint8Array, guarantee: Guarantee): number | false;
+  submit(group: string, payload: Uint8Array, order: Order): number | false;
   joinGroup(group: string): void;
   /** Engine counters and membership state, when the engine has them (diagnostics only). */
   stats?(): Pick<EngineStats, 'state' | 'ringId' | 'members'>;
@@ -101,7 +101,7 @@ interface NodeSlot {
   /** Messages of this incarnation not yet delivered back to it. */
   ownUndelivered: Set<string>;
   /** A message submit() refused, retried before any new one (the application blocks). */
-  pendingSubmit: { group: string; payload: Uint8Array; guarantee: Guarantee } | null;
+  pendingSubmit: { group: string; payload: Uint8Array; order: Order } | null;
   /** Highest counter submit() returned in this incarnation. */
   counterLast: number;
 }
@@ -392,11 +392,11 @@ export class Cluster {
     else if (prng.chance(w.fragmentedProbability)) sizeBytes = prng.int(1500, w.fragmentBytesMax);
     else sizeBytes = prng.chance(0.8) ? prng.int(1, 200) : prng.int(201, 1400);
     const group = prng.pick(slot.groups);
-    const guarantee: Guarantee = prng.chance(w.safeProbability) ? 'safe' : 'agreed';
+    const order: Order = prng.chance(w.safeProbability) ? 'safe' : 'agreed';
     const fillBase = prng.nextU32();
     const payload = new Uint8Array(sizeBytes);
     fill(payload, fillBase);
-    slot.pendingSubmit = { group, payload, guarantee };
+    slot.pendingSubmit = { group, payload, order };
     this.trySubmit(slot, fillBase);
   }
 
@@ -410,8 +410,8 @@ export class Cluster {
     // the file is in memory, so nothing has read the line before submit() returns.
     const counterGuess = slot.counterLast + 1;
     const index = slot.lines.length;
-    slot.lines.push(sendLine(slot.id, slot.incarnation, counterGuess, pending.guarantee, pending.group, nowMs));
-    const counter = node.submit(pending.group, pending.payload, pending.guarantee);
+    slot.lines.push(sendLine(slot.id, slot.incarnation, counterGuess, pending.order, pending.group, nowMs));
+    const counter = node.submit(pending.group, pending.payload, pending.order);
     node.assertInvariants?.();
     this.armTimer(slot);
     if (counter === false) {
@@ -427,7 +427,7 @@ export class Cluster {
     }
     const id = messageId(slot.id, slot.incarnation, counter);
     if (counter !== counterGuess) {
-      slot.lines[index] = sendLine(slot.id, slot.incarnation, counter, pending.guarantee, pending.group, nowMs);
+      slot.lines[index] = sendLine(slot.id, slot.incarnation, counter, pending.order, pending.group, nowMs);
     }
     slot.counterLast = Math.max(slot.counterLast, counter);
     slot.pendingSubmit = null;

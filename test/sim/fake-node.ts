@@ -10,7 +10,7 @@
  *   [10] guarantee (0 agreed, 1 safe), [11] group length, group bytes, payload.
  */
 import type { EngineConfigInput } from '../../engine/config.js';
-import type { Guarantee, NodeHost, RingId } from '../../engine/types.js';
+import type { Order, NodeHost, RingId } from '../../engine/types.js';
 import type { SimNode } from './cluster.js';
 
 const heartbeatPeriodMs = 100;
@@ -56,7 +56,7 @@ export class FakeNode implements SimNode {
       incarnation: this.incarnation,
       counter,
       group: this.decoder.decode(bytes.subarray(12, 12 + groupBytes)),
-      guarantee: bytes[10] === 1 ? 'safe' : 'agreed',
+      order: bytes[10] === 1 ? 'safe' : 'agreed',
       payload: bytes.slice(12 + groupBytes),
       ringId: this.ringId,
       transitional: false,
@@ -76,7 +76,7 @@ export class FakeNode implements SimNode {
     return this.nextHeartbeatMs;
   }
 
-  submit(group: string, payload: Uint8Array, guarantee: Guarantee): number | false {
+  submit(group: string, payload: Uint8Array, order: Order): number | false {
     if (this.queue.length >= queuedMax) return false;
     const counter = ++this.counterLast;
     const groupBytes = this.encoder.encode(group);
@@ -86,7 +86,7 @@ export class FakeNode implements SimNode {
     bytes[1] = 2;
     view.setUint32(2, this.id);
     view.setUint32(6, counter);
-    bytes[10] = guarantee === 'safe' ? 1 : 0;
+    bytes[10] = order === 'safe' ? 1 : 0;
     bytes[11] = groupBytes.length;
     bytes.set(groupBytes, 12);
     bytes.set(payload, 12 + groupBytes.length);

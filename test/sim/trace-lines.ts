@@ -4,7 +4,7 @@
  * `t` is virtual time.
  */
 import { formatMessageId, sendLine as buildSendLine } from '../../workers/trace/trace-lines.js';
-import type { Guarantee } from '../../engine/types.js';
+import type { Order } from '../../engine/types.js';
 
 export {
   configurationTraceLine as confLine,
@@ -18,6 +18,6 @@ export function messageId(sender: number, incarnation: number, counter: number):
   return formatMessageId(sender, incarnation, counter);
 }
 
-export function sendLine(nodeId: number, incarnation: number, counter: number, order: Guarantee, group: string, tMs: number): string {
+export function sendLine(nodeId: number, incarnation: number, counter: number, order: Order, group: string, tMs: number): string {
   return buildSendLine({ node: nodeId, incarnation, counter, order, group, tMs });
 }

@@ -79,7 +79,7 @@ describe('runtime: a 3-node cluster on loopback', () => {
       const own = n.events.deliveries.filter((d) => d.sender === n.nodeId);
       expect(own.map((d) => d.counter)).toEqual(Array.from({ length: perNode }, (_, i) => i + 1));
       expect(own.every((d) => d.incarnation === n.runtime.incarnation)).toBe(true);
-      const safe = n.events.deliveries.filter((d) => d.guarantee === 'safe').length;
+      const safe = n.events.deliveries.filter((d) => d.order === 'safe').length;
       expect(safe).toBe(total / 2);
       expect(new TextDecoder().decode(own[3]?.payload)).toBe(`node ${n.nodeId} message 3`);
     }

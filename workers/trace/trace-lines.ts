@@ -6,7 +6,7 @@
  * The builders below produce the exact JSON of the contract, field order fixed (ev, node, then the
  * rest in the contract's order), so one simulator seed gives byte-identical trace files.
  */
-import type { AppDelivery, ConfigurationChange, ConfigurationKind, Guarantee, NodeId, RingId } from '../../engine/types.js';
+import type { AppDelivery, ConfigurationChange, ConfigurationKind, Order, NodeId, RingId } from '../../engine/types.js';
 
 /** `{"ev":"conf",...}`: a configuration installed, at its exact place in the delivery stream. */
 export interface ConfTraceLine {
@@ -25,7 +25,7 @@ export interface SendTraceLine {
   node: string;
   /** "<sender>:<incarnation>:<counter>". */
   id: string;
-  order: Guarantee;
+  order: Order;
   group: string;
   t: number;
 }
@@ -36,7 +36,7 @@ export interface DeliverTraceLine {
   node: string;
   id: string;
   sender: string;
-  order: Guarantee;
+  order: Order;
   group: string;
   ring: string;
   t: number;
@@ -81,7 +81,7 @@ export interface SendLineInput {
   /** The sender's own incarnation: the message id's middle part. */
   incarnation: number;
   counter: number;
-  order: Guarantee;
+  order: Order;
   group: string;
   tMs: number;
 }
@@ -92,7 +92,7 @@ export interface DeliverLineInput {
   /** The sender's incarnation, as carried in the message header. */
   incarnation: number;
   counter: number;
-  order: Guarantee;
+  order: Order;
   group: string;
   ring: RingId;
   tMs: number;
@@ -148,7 +148,7 @@ export function deliveryTraceLine(node: NodeId, d: AppDelivery, tMs: number): st
     sender: d.sender,
     incarnation: d.incarnation,
     counter: d.counter,
-    order: d.guarantee,
+    order: d.order,
     group: d.group,
     ring: d.ringId,
     tMs,

@@ -6,7 +6,7 @@ import type {
   ConfigurationChange,
   DeliveredFrame,
   GroupEvent,
-  Guarantee,
+  Order,
   NodeId,
   RingId,
 } from '../../../engine/types.js';
@@ -107,7 +107,7 @@ describe('Assembler: partial messages at configuration changes', () => {
     expect(d?.ringId).toEqual(ringB);
     expect(d?.sender).toBe(3);
     expect(d?.incarnation).toBe(1003);
-    expect(d?.guarantee).toBe('safe');
+    expect(d?.order).toBe('safe');
   });
 
   it('drops a partial message whose sender left and whose rest never came', () => {
@@ -136,7 +136,7 @@ describe('Assembler: partial messages at configuration changes', () => {
     expect(a.stats.fragmentErrors).toBe(2);
     // A last fragment delivered under another guarantee is refused too.
     feed(a, x.slice(0, 2));
-    feed(a, [{ ...(x[2] as DeliveredFrame), guarantee: 'safe' }]);
+    feed(a, [{ ...(x[2] as DeliveredFrame), order: 'safe' }]);
     expect(deliveries(seen)).toEqual([]);
     feed(a, x);
     expect(deliveries(seen).map((d) => d.counter)).toEqual([1]);
@@ -254,7 +254,7 @@ describe('Assembler: group membership', () => {
     const late = framesOf(p, 1, ringA, true);
     a.onConfiguration(transitional(ringC, [1, 2]));
     feed(a, late);
-    const got = deliveries(seen).map((d) => [d.counter, d.ringId, d.transitional, d.guarantee as Guarantee]);
+    const got = deliveries(seen).map((d) => [d.counter, d.ringId, d.transitional, d.order as Order]);
     expect(got).toEqual([
       [1, ringA, false, 'agreed'],
       [2, ringC, true, 'safe'],

@@ -4,7 +4,7 @@ import { EntryKind, FrameReader, frameHeaderBytes } from '../../../engine/groups
 import type { FrameError } from '../../../engine/groups/frame-format.js';
 import { GroupNameDecoder } from '../../../engine/groups/group-names.js';
 import { Packer } from '../../../engine/groups/packer.js';
-import type { DeliveredFrame, Guarantee, RingId } from '../../../engine/types.js';
+import type { DeliveredFrame, Order, RingId } from '../../../engine/types.js';
 
 const ring: RingId = { rep: 1, seq: 4n };
 const messageBytesMax = 4096;
@@ -19,14 +19,14 @@ function packer(): Packer {
   });
 }
 
-function frames(p: Packer): { guarantee: Guarantee; payload: Uint8Array }[] {
+function frames(p: Packer): { order: Order; payload: Uint8Array }[] {
   const out = [];
   for (let f = p.nextFrame(); f !== null; f = p.nextFrame()) out.push(f);
   return out;
 }
 
 /** One frame of every entry kind: join, whole, announce, leave, then a first fragment. */
-function mixedFrames(): { guarantee: Guarantee; payload: Uint8Array }[] {
+function mixedFrames(): { order: Order; payload: Uint8Array }[] {
   const p = packer();
   p.submitJoin('grp');
   p.submit('grp', new Uint8Array([1, 2, 3]), 'agreed');
@@ -49,7 +49,7 @@ function assembler(): { a: Assembler; calls: () => number } {
 }
 
 function frame(payload: Uint8Array): DeliveredFrame {
-  return { ringId: ring, seq: 1, originator: 1, guarantee: 'agreed', payload, transitional: false };
+  return { ringId: ring, seq: 1, originator: 1, order: 'agreed', payload, transitional: false };
 }
 
 function readError(payload: Uint8Array): FrameError | null {

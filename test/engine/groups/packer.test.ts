@@ -10,7 +10,7 @@ import {
 import { GroupNameDecoder } from '../../../engine/groups/group-names.js';
 import { Packer, fragmentBytesMin } from '../../../engine/groups/packer.js';
 import type { PackerOptions } from '../../../engine/groups/packer.js';
-import type { AppDelivery, ConfigurationChange, Guarantee, RingId } from '../../../engine/types.js';
+import type { AppDelivery, ConfigurationChange, Order, RingId } from '../../../engine/types.js';
 
 const payloadBytesMax = 1400;
 const group = 'bench';
@@ -27,7 +27,7 @@ function packer(over: Partial<PackerOptions> = {}): Packer {
   });
 }
 
-function drain(p: Packer): { guarantee: Guarantee; payload: Uint8Array }[] {
+function drain(p: Packer): { order: Order; payload: Uint8Array }[] {
   const frames = [];
   for (let f = p.nextFrame(); f !== null; f = p.nextFrame()) frames.push(f);
   return frames;
@@ -80,7 +80,7 @@ function receiver(): { a: Assembler; delivered: AppDelivery[] } {
   return { a, delivered };
 }
 
-function feed(a: Assembler, frames: { guarantee: Guarantee; payload: Uint8Array }[], ringId: RingId): void {
+function feed(a: Assembler, frames: { order: Order; payload: Uint8Array }[], ringId: RingId): void {
   let seq = 0;
   for (const f of frames) {
     a.onFrame({ ringId, seq: ++seq, originator: 1, transitional: false, ...f });
@@ -167,14 +167,14 @@ describe('Packer: packing', () => {
     expect(p.backlogFrames()).toBe(0);
   });
 
-  it('starts a new frame at every guarantee change; control entries travel as agreed', () => {
+  it('starts a new frame at every order change; control entries travel as agreed', () => {
     const p = packer();
-    const order: Guarantee[] = ['agreed', 'agreed', 'safe', 'safe', 'agreed', 'safe'];
+    const order: Order[] = ['agreed', 'agreed', 'safe', 'safe', 'agreed', 'safe'];
     for (const g of order) p.submit(group, new Uint8Array(10), g);
     p.submitJoin(group);
     p.submit(group, new Uint8Array(10), 'safe');
     const frames = drain(p);
-    expect(frames.map((f) => f.guarantee)).toEqual(['agreed', 'safe', 'agreed', 'safe', 'agreed', 'safe']);
+    expect(frames.map((f) => f.order)).toEqual(['agreed', 'safe', 'agreed', 'safe', 'agreed', 'safe']);
     expect(frames.map((f) => decode(f.payload).count)).toEqual([2, 2, 1, 1, 1, 1]);
     expect(decode((frames[4] as { payload: Uint8Array }).payload).kinds[0]).toBe(EntryKind.join);
   });
@@ -229,7 +229,7 @@ describe('Packer: packing', () => {
     const listed: string[] = [];
     for (const f of frames) {
       expect(f.payload.length).toBeLessThanOrEqual(payloadBytesMax);
-      expect(f.guarantee).toBe('agreed');
+      expect(f.order).toBe('agreed');
       const r = decode(f.payload);
       for (let e = 0; e < r.count; e++) {
         if (r.kinds[e] !== EntryKind.announce) continue;
@@ -262,7 +262,7 @@ describe('Packer → Assembler: fragmentation', () => {
     const frames = drain(p);
     for (const f of frames) {
       expect(f.payload.length).toBeLessThanOrEqual(payloadBytesMax);
-      expect(f.guarantee).toBe('safe');
+      expect(f.order).toBe('safe');
     }
     // Every frame but the first carries at most one fragment header besides its own header.
     const perFrame = payloadBytesMax - frameHeaderBytes - wholeOverheadBytes - nameBytes;
@@ -276,7 +276,7 @@ describe('Packer → Assembler: fragmentation', () => {
       expect(equalBytes(d.payload, messages[i] as Uint8Array)).toBe(true);
       expect(d.sender).toBe(1);
       expect(d.incarnation).toBe(1_732_312_331_000);
-      expect(d.guarantee).toBe('safe');
+      expect(d.order).toBe('safe');
       expect(d.group).toBe(group);
     }
     expect(a.stats.fragmentErrors).toBe(0);
