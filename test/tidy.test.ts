@@ -112,6 +112,15 @@ describe('layering', () => {
     ]);
   });
 
+  it('no source file of engine/, workers/ or api/ is above 600 lines: a room a reader can hold', () => {
+    const linesMax = 600;
+    const long = [...library()]
+      .map(([file, text]) => [file, text.split('\n').length] as const)
+      .filter(([, lines]) => lines > linesMax)
+      .map(([file, lines]) => `${file}: ${lines} lines`);
+    expect(long).toEqual([]);
+  });
+
   it('engine/ reads no clock, timer, randomness or process state of its own', () => {
     const forbidden = /\b(Date\.now|new Date|performance\.|Math\.random|setTimeout|setInterval|setImmediate|queueMicrotask|process\.|crypto\.|require\()/;
     const bad = engineFiles.filter((file) => forbidden.test(code(file))).map((file) => `${file}: ${forbidden.exec(code(file))?.[0]}`);

@@ -49,3 +49,8 @@ export interface ResolvedNodeOptions {
   logger: Logger | null;
   engine: EngineTuning;
 }
+
+/** `host:port`, or `[v6]:port`: how every message and log line spells an address. */
+export function formatAddress(a: NetAddress): string {
+  return a.family === 'IPv6' ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
+}

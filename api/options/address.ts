@@ -9,6 +9,7 @@
  */
 import { isIPv4, isIPv6 } from 'node:net';
 import type { AddressFamily, NetAddress } from '../../workers/runtime-options.js';
+import { formatAddress } from '../../workers/runtime-options.js';
 import { describe, invalid } from './validation.js';
 
 const ipv4Wildcard = '0.0.0.0';
@@ -56,9 +57,7 @@ function canonicalIPv6(host: string): string {
   return `${hostname.slice(1, -1)}${zone}`;
 }
 
-export function formatAddress(a: NetAddress): string {
-  return a.family === 'IPv6' ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
-}
+export { formatAddress };
 
 export function isWildcard(a: NetAddress): boolean {
   return a.host === ipv4Wildcard || a.host === ipv6Wildcard;

@@ -15,6 +15,7 @@ import { createSocket } from 'node:dgram';
 import type { Socket } from 'node:dgram';
 import { TotemError } from '../errors.js';
 import type { AddressFamily, NetAddress, ResolvedMember, TransportKind } from '../runtime-options.js';
+import { formatAddress } from '../runtime-options.js';
 
 export interface UdpTransportOptions {
   nodeId: number;
@@ -36,10 +37,6 @@ export interface UdpCounters {
 
 type OnDatagram = (msg: Buffer) => void;
 type OnSocketError = (err: Error) => void;
-
-function formatAddress(a: NetAddress): string {
-  return a.family === 'IPv6' ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
-}
 
 function bindSocket(socket: Socket, host: string, port: number, what: string, address: string): Promise<void> {
   return new Promise((resolve, reject) => {
