@@ -1,6 +1,6 @@
 /**
  * What `import ... from 'totem-evs'` gives: createNode, the node and group classes' types, the
- * error class and its codes, the options, the logger interface and the event types.
+ * error class and its codes, cluster key files, the options, the logger interface and the event types.
  * docs/api.md describes every call, event and error code.
  */
 export { createNode, drainTimeoutMsDefault, sendsWaitingMax } from './node.js';
@@ -23,6 +23,7 @@ export type {
 } from './events.js';
 export { TotemError, totemErrorCodes } from '../workers/errors.js';
 export type { TotemErrorCode, TotemErrorDetails, TotemErrorJSON } from '../workers/errors.js';
+export { generateKeyFile, readKeyFile } from '../workers/net/key-file.js';
 export type { KeyOption, MemberOption, NodeOptions, TransportKind } from './options.js';
 export type { LogFields, Logger, LogLevel } from '../workers/logger.js';
 export type { RuntimeStats, RingOccupancy } from '../workers/runtime-types.js';
