@@ -6,6 +6,7 @@
  * correct programs meet them too, and handle them by code.
  */
 import { TotemError } from '../workers/errors.js';
+import { suggest } from './options/validation.js';
 
 export function abortedError(what: string, signal: AbortSignal): TotemError {
   return new TotemError('TOTEM_ERR_ABORTED', `${what} was aborted`, { cause: signal.reason });
@@ -40,4 +41,21 @@ export function checkSignal(signal: unknown, where: string): AbortSignal | undef
     throw invalidArgument(`${where}: signal must be an AbortSignal`);
   }
   return signal;
+}
+
+/**
+ * Refuse an options object with a key the call does not know (`encodng` would otherwise silently
+ * give the default): ERR_INVALID_ARG_VALUE naming the key and the nearest known one.
+ */
+export function checkCallOptions(options: unknown, known: readonly string[], where: string): void {
+  if (options === undefined) return;
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw invalidArgument(`${where}: options must be an object, got ${options === null ? 'null' : typeof options}`);
+  }
+  for (const key of Object.keys(options)) {
+    if (known.includes(key)) continue;
+    const near = suggest(key, known);
+    const hint = near === null ? `known options: ${known.join(', ') || 'none'}` : `did you mean '${near}'?`;
+    throw invalidArgument(`${where}: unknown option '${key}' (${hint})`, 'ERR_INVALID_ARG_VALUE');
+  }
 }

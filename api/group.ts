@@ -12,7 +12,7 @@ import { Packr } from 'msgpackr';
 import type { GroupEvent, NodeId, RingId } from '../engine/types.js';
 import { ringIdToString } from '../engine/types.js';
 import { TotemError } from '../workers/errors.js';
-import { checkChoice, checkSignal, invalidArgument } from './call-errors.js';
+import { checkCallOptions, checkChoice, checkSignal, invalidArgument } from './call-errors.js';
 import { Relay } from './events.js';
 import type {
   Encoding,
@@ -113,6 +113,7 @@ export class Group<T = Uint8Array> extends EventEmitter<GroupEvents<T>> {
   send(value: T, options: SendOptions = {}): Promise<void> {
     try {
       this.checkSendable('send');
+      checkCallOptions(options, ['order', 'signal'], 'send');
       const signal = checkSignal(options.signal, 'send');
       const order = checkOrder(options.order);
       const payload = this.encode(value);
@@ -129,6 +130,7 @@ export class Group<T = Uint8Array> extends EventEmitter<GroupEvents<T>> {
    */
   trySend(value: T, options: TrySendOptions = {}): boolean {
     this.checkSendable('trySend');
+    checkCallOptions(options, ['order'], 'trySend');
     const order = checkOrder(options.order);
     const payload = this.encode(value);
     return this.host.trySend(this.name, payload, order);
@@ -142,6 +144,7 @@ export class Group<T = Uint8Array> extends EventEmitter<GroupEvents<T>> {
    */
   leave(options: LeaveOptions = {}): Promise<void> {
     try {
+      checkCallOptions(options, ['signal'], 'leave');
       const signal = checkSignal(options.signal, 'leave');
       if (this.groupState === 'left') return Promise.resolve();
       return this.host.leave(this as Group<unknown>, signal);
@@ -156,12 +159,14 @@ export class Group<T = Uint8Array> extends EventEmitter<GroupEvents<T>> {
    * before it. Unread messages are buffered without bound (see docs/api.md).
    */
   messages(options: IterateOptions = {}): AsyncIterableIterator<GroupMessage<T>> {
+    checkCallOptions(options, ['signal'], 'messages');
     const signal = checkSignal(options.signal, 'messages');
     return this.iterate('message', signal, `messages of group '${this.name}'`);
   }
 
   /** The group's membership changes, from now on; ends and fails as messages() does. */
   memberships(options: IterateOptions = {}): AsyncIterableIterator<GroupMembershipEvent> {
+    checkCallOptions(options, ['signal'], 'memberships');
     const signal = checkSignal(options.signal, 'memberships');
     return this.iterate('membership', signal, `memberships of group '${this.name}'`);
   }

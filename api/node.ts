@@ -17,7 +17,8 @@ import { createLogger } from '../workers/logger.js';
 import type { Logger } from '../workers/logger.js';
 import { loadKey } from '../workers/net/key-file.js';
 import { abortedError } from './call-errors.js';
-import { EvsNode, kAttach, kFailure, kRuntimeEvents } from './node/evs-node.js';
+import { isIP } from 'node:net';
+import { EvsNode, kAttach, kFailure, kRuntimeEvents, kServeMetrics } from './node/evs-node.js';
 import { withSignal } from './node/waiting.js';
 import { resolveNodeOptions } from './options.js';
 import type { NodeOptions, ResolvedNodeOptions } from './options.js';
@@ -37,8 +38,17 @@ export type StartRuntime = (
 ) => Promise<NodeRuntime>;
 
 export interface CreateNodeOptions extends NodeOptions {
-  /** Aborts the start: createNode rejects with TOTEM_ERR_ABORTED and the runtime is stopped. */
+  /**
+   * Aborts the start: createNode rejects with TOTEM_ERR_ABORTED once whatever it had started is
+   * stopped (the socket released), so an immediate retry on the same port works.
+   */
   signal?: AbortSignal;
+  /**
+   * Serve Prometheus metrics (`/metrics`) and a JSON status (`/status`) on this address, e.g.
+   * `{ host: '127.0.0.1', port: 9464 }` (port 0: any free port; `node.metricsAddress` tells which).
+   * Off by default. The endpoint is unauthenticated: bind it where only your scraper reaches.
+   */
+  metrics?: { host: string; port: number };
 }
 
 /**
@@ -62,7 +72,7 @@ async function startRealRuntime(
 
 /** createNode() with another runtime factory (tests start nodes on an in-memory runtime). */
 export async function createNodeWith(start: StartRuntime, options: CreateNodeOptions): Promise<EvsNode> {
-  const { signal, nodeOptions } = splitOptions(options);
+  const { signal, metrics, nodeOptions } = splitOptions(options);
   const resolved = resolveNodeOptions(nodeOptions, sealedOverheadBytes);
   // Read the key file now: a missing key should fail here, not in a worker after start.
   if (resolved.key !== null) loadKey(resolved.key);
@@ -79,28 +89,56 @@ export async function createNodeWith(start: StartRuntime, options: CreateNodeOpt
   try {
     runtime = await withSignal(started, signal, 'createNode');
   } catch (err) {
-    // Aborted: the runtime may still come up; stop it then, since nobody holds the node.
-    started.then((rt) => rt.close(0), () => undefined).catch(() => undefined);
+    // Aborted: the runtime may still come up; nobody holds the node, so stop it, and settle only
+    // once its socket is released.
+    await started.then((rt) => rt.close(0), () => undefined).catch(() => undefined);
     throw err;
   }
   node[kAttach](runtime);
   const failure = node[kFailure];
   if (failure !== null) throw failure;
+  if (metrics !== undefined) {
+    try {
+      await node[kServeMetrics](metrics);
+    } catch (err) {
+      await node.close({ drainTimeoutMs: 0 }).catch(() => undefined);
+      const e = err as NodeJS.ErrnoException;
+      throw new TotemError('TOTEM_ERR_BIND', `cannot serve metrics on ${metrics.host}:${metrics.port}: ${e.message}`, {
+        details: { option: 'metrics', host: metrics.host, port: metrics.port, code: e.code },
+        cause: err,
+      });
+    }
+  }
   return node;
 }
 
 function splitOptions(options: CreateNodeOptions): {
   signal: AbortSignal | undefined;
+  metrics: { host: string; port: number } | undefined;
   nodeOptions: NodeOptions;
 } {
-  if (typeof options !== 'object' || options === null || !('signal' in options)) {
-    return { signal: undefined, nodeOptions: options };
+  if (typeof options !== 'object' || options === null || !('signal' in options || 'metrics' in options)) {
+    return { signal: undefined, metrics: undefined, nodeOptions: options };
   }
-  const { signal, ...nodeOptions } = options;
+  const { signal, metrics, ...nodeOptions } = options;
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     throw new TotemError('TOTEM_ERR_INVALID_OPTION', 'signal must be an AbortSignal', {
       details: { option: 'signal' },
     });
   }
-  return { signal, nodeOptions };
+  return { signal, metrics: checkMetricsOption(metrics), nodeOptions };
+}
+
+function checkMetricsOption(v: unknown): { host: string; port: number } | undefined {
+  if (v === undefined) return undefined;
+  const bad = (why: string): TotemError =>
+    new TotemError('TOTEM_ERR_INVALID_OPTION', `metrics ${why}`, { details: { option: 'metrics' } });
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw bad('must be { host, port }');
+  const o = v as Record<string, unknown>;
+  for (const k of Object.keys(o)) if (k !== 'host' && k !== 'port') throw bad(`has an unknown key '${k}' (it takes host and port)`);
+  if (typeof o.host !== 'string' || !isIP(o.host)) throw bad(`.host must be an IP address literal, got ${String(o.host)}`);
+  if (typeof o.port !== 'number' || !Number.isInteger(o.port) || o.port < 0 || o.port > 65535) {
+    throw bad(`.port must be a whole number in 0..65535, got ${String(o.port)}`);
+  }
+  return { host: o.host, port: o.port };
 }

@@ -5,10 +5,10 @@
  */
 import { appendHarnessCrash } from '../../workers/trace/trace-writer.js';
 import { createNode } from '../node.js';
-import type { EvsNode } from '../node.js';
+import type { CreateNodeOptions, EvsNode } from '../node.js';
 import type { Group } from '../group.js';
 import type { GroupMessage, NodeConfiguration } from '../events.js';
-import { timerMsMax } from '../options.js';
+import { parseAddress, suggest, timerMsMax } from '../options.js';
 import type { MemberOption, NodeOptions } from '../options.js';
 import { TotemError } from '../../workers/errors.js';
 import { isLogLevel } from '../../workers/logger.js';
@@ -49,6 +49,8 @@ Cluster:
   --window N             frames per token rotation (default 200); --max-messages N, frames per
                          visit (default half the window)
   --log-level L          error | warn | info | debug (default warn)
+  --metrics HOST:PORT    serve Prometheus metrics on http://HOST:PORT/metrics and a JSON status on
+                         /status (read it with 'totem-evs status HOST:PORT'); off by default
 
 Load:
   --group NAME           the group to join and send to (default bench)
@@ -77,7 +79,7 @@ cpuSystemMs, peakRssBytes, and the encoded histograms (ownHistogram, latencyHist
 `;
 
 export interface NodeCommandArgs {
-  options: NodeOptions;
+  options: CreateNodeOptions;
   group: string;
   rate: number | 'max';
   sizeBytes: number;
@@ -105,7 +107,7 @@ export function parseNodeArgs(argv: string[]): NodeCommandArgs | 'help' {
   const single = new Set([
     'id', 'listen', 'key', 'state-dir', 'trace-dir', 'transport', 'multicast', 'net-mtu', 'token-ms',
     'join-ms', 'consensus-ms', 'gather-silence-ms', 'window', 'max-messages', 'log-level', 'group', 'rate', 'size', 'order',
-    'wait-members', 'duration', 'latency-from',
+    'wait-members', 'duration', 'latency-from', 'metrics',
   ]);
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
@@ -127,7 +129,10 @@ export function parseNodeArgs(argv: string[]): NodeCommandArgs | 'help' {
       members.push({ nodeId: intFlag('member', m[1] as string, 1, 0xffffffff), address: m[2] as string });
       continue;
     }
-    if (!single.has(name)) throw new UsageError(`unknown flag --${name} (see --help)`);
+    if (!single.has(name)) {
+      const near = suggest(name, [...single, 'member', 'help']);
+      throw new UsageError(`unknown flag --${name}${near === null ? '' : ` (did you mean --${near}?)`} (see --help)`);
+    }
     if (flags.has(name)) throw new UsageError(`--${name} is given twice`);
     flags.set(name, value);
   }
@@ -140,7 +145,7 @@ export function parseNodeArgs(argv: string[]): NodeCommandArgs | 'help' {
   const listen = need('listen');
   if (members.length === 0) throw new UsageError('at least one --member is required (every node, this one included)');
   if (!members.some((m) => m.nodeId === nodeId)) throw new UsageError(`--id ${nodeId} is not among the --member flags`);
-  const options: NodeOptions = { nodeId, bind: listen, members };
+  const options: CreateNodeOptions = { nodeId, bind: listen, members };
   const opt = <K extends keyof NodeOptions>(key: K, value: NodeOptions[K] | undefined): void => {
     if (value !== undefined) options[key] = value;
   };
@@ -183,6 +188,16 @@ export function parseNodeArgs(argv: string[]): NodeCommandArgs | 'help' {
   if (durationFlag !== undefined) {
     durationS = Number(durationFlag);
     if (!Number.isFinite(durationS) || durationS <= 0) throw new UsageError(`--duration takes seconds > 0, got '${durationFlag}'`);
+  }
+  const metrics = flags.get('metrics');
+  if (metrics !== undefined) {
+    let address;
+    try {
+      address = parseAddress(metrics, 'metrics');
+    } catch (err) {
+      throw new UsageError(`--metrics takes HOST:PORT: ${(err as Error).message}`);
+    }
+    options.metrics = { host: address.host, port: address.port };
   }
   return {
     options,
@@ -248,6 +263,11 @@ export async function runNodeCommand(argv: string[], out: Out = process): Promis
 
   const me = args.options.nodeId;
   const incarnation = node.incarnation;
+  const metricsAt = node.metricsAddress;
+  if (metricsAt !== null) {
+    const host = metricsAt.host.includes(':') ? `[${metricsAt.host}]` : metricsAt.host;
+    out.stdout.write(`metrics on http://${host}:${metricsAt.port}/metrics\n`);
+  }
   const integrity = new IntegrityCheck();
   let fatal: Error | null = null;
   let configurations = 0;

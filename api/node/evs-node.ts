@@ -15,7 +15,7 @@ import { ringIdToString } from '../../engine/types.js';
 import type { NodeRuntime, RuntimeEvents, RuntimeStats } from '../../workers/runtime-types.js';
 import { TotemError } from '../../workers/errors.js';
 import type { NodeLogger } from '../../workers/logger.js';
-import { checkSignal, closedError } from '../call-errors.js';
+import { abortedError, checkCallOptions, checkSignal, closedError, invalidArgument } from '../call-errors.js';
 import { Relay } from '../events.js';
 import type { NodeConfiguration, NodeEvents } from '../events.js';
 import type { Group, GroupHost, IterateOptions } from '../group.js';
@@ -25,7 +25,15 @@ import type { JoinOptions } from './group-table.js';
 import { checkDrainTimeout, toTotemError } from './lifecycle.js';
 import type { CloseOptions, NodeState } from './lifecycle.js';
 import { SubmitQueue } from './submit-queue.js';
+import { OwnLatency } from './own-latency.js';
+import { deferred, onAbortUntil } from './waiting.js';
+import { serveMetrics } from '../metrics.js';
+import type { MetricsEndpoint } from '../metrics.js';
 
+/**
+ * `stats()`: JSON.stringify works on it (the ring id's uint64 seq is written as a decimal
+ * string; in memory it stays a bigint).
+ */
 export interface NodeStats extends RuntimeStats {
   /** Sends, joins and leaves waiting in this node's FIFO for room in the runtime. */
   submitsWaiting: number;
@@ -37,6 +45,7 @@ export interface NodeStats extends RuntimeStats {
 export const kRuntimeEvents = Symbol('totem-evs.node.runtimeEvents');
 export const kAttach = Symbol('totem-evs.node.attach');
 export const kFailure = Symbol('totem-evs.node.failure');
+export const kServeMetrics = Symbol('totem-evs.node.serveMetrics');
 
 /** A totem-evs node (what `createNode()` resolves with). */
 export class EvsNode extends EventEmitter<NodeEvents> implements AsyncDisposable {
@@ -56,6 +65,11 @@ export class EvsNode extends EventEmitter<NodeEvents> implements AsyncDisposable
   /** Wakes close() when a group slot goes away or the node fails. */
   private closeWake: (() => void) | null = null;
   private readonly host: GroupHost;
+  /** Waiters of waitForMembers(), re-checked at every regular configuration. */
+  private readonly memberWaiters = new Set<{ check(members: readonly NodeId[]): boolean; fail(error: unknown): void }>();
+  private metricsEndpoint: MetricsEndpoint | null = null;
+  /** Kept only while a metrics endpoint is open. */
+  private ownLatency: OwnLatency | null = null;
 
   /** @internal */
   readonly [kRuntimeEvents]: RuntimeEvents;
@@ -68,9 +82,14 @@ export class EvsNode extends EventEmitter<NodeEvents> implements AsyncDisposable
     this.logger = logger;
     this.relay = new Relay(this as EventEmitter, ['configuration'], logger, 'configurations of the node');
     const isClosed = (): boolean => this.nodeState === 'closed';
-    this.submits = new SubmitQueue(isClosed);
+    this.submits = new SubmitQueue(isClosed, () => this.ownLatency?.accepted(performance.now()));
     this[kRuntimeEvents] = {
-      deliver: (d) => this.groups.deliver(d),
+      deliver: (d) => {
+        if (this.ownLatency !== null && d.sender === this.nodeId && this.runtime !== null && d.incarnation === this.runtime.incarnation) {
+          this.ownLatency.delivered(d.counter, performance.now());
+        }
+        this.groups.deliver(d);
+      },
       configuration: (c) => this.onConfiguration(c),
       groupEvent: (e) => this.groups.groupEvent(e),
       writable: () => this.submits.pump(),
@@ -121,11 +140,17 @@ export class EvsNode extends EventEmitter<NodeEvents> implements AsyncDisposable
   join(group: string, options?: JoinOptions<'binary'>): Promise<Group<Uint8Array>>;
   join(group: string, options?: JoinOptions): Promise<Group<unknown>>;
   join(group: string, options: JoinOptions = {}): Promise<Group<Uint8Array> | Group<unknown>> {
+    try {
+      checkCallOptions(options, ['encoding', 'signal'], 'join');
+    } catch (err) {
+      return Promise.reject(err);
+    }
     return this.groups.join(group, options);
   }
 
   /** Configurations installed from now on; ends when the node closes, throws its fatal error. */
   configurations(options: IterateOptions = {}): AsyncIterableIterator<NodeConfiguration> {
+    checkCallOptions(options, ['signal'], 'configurations');
     const signal = checkSignal(options.signal, 'configurations');
     const it = this.relay.iterate('configuration', signal, 'configurations of the node');
     if (this.failure !== null) it.fail(this.failure);
@@ -133,11 +158,50 @@ export class EvsNode extends EventEmitter<NodeEvents> implements AsyncDisposable
     return it;
   }
 
-  /** Counters of the runtime (engine, network, rings) and of this API layer. */
+  /** Counters of the runtime (engine, network, rings) and of this API layer; JSON-safe. */
   async stats(): Promise<NodeStats> {
     this.checkOpen('stats');
     const runtimeStats = await this.attached().stats();
+    const ringId = runtimeStats.engine.ringId;
+    // The seq is a uint64 (bigint), which JSON.stringify refuses: spell it as a string there.
+    Object.defineProperty(ringId, 'toJSON', { value: () => ({ rep: ringId.rep, seq: String(ringId.seq) }), enumerable: false });
     return { ...runtimeStats, submitsWaiting: this.submits.length, groups: this.groups.size };
+  }
+
+  /**
+   * Resolves with the members once a regular configuration has at least `n` members, or all of
+   * `ids` (this node's own view; at once if the current one does). Rejects with TOTEM_ERR_ABORTED
+   * when `signal` fires, TOTEM_ERR_CLOSED when the node closes first, or the node's fatal error.
+   */
+  waitForMembers(target: number | readonly NodeId[], options: { signal?: AbortSignal } = {}): Promise<readonly NodeId[]> {
+    const check = memberTarget(target);
+    checkCallOptions(options, ['signal'], 'waitForMembers');
+    const signal = checkSignal(options.signal, 'waitForMembers');
+    this.checkOpen('waitForMembers');
+    if (signal?.aborted === true) return Promise.reject(abortedError('waitForMembers', signal));
+    if (check(this.memberList)) return Promise.resolve(this.memberList);
+    const done = deferred<readonly NodeId[]>();
+    const waiter = {
+      check: (members: readonly NodeId[]): boolean => {
+        if (!check(members)) return false;
+        this.memberWaiters.delete(waiter);
+        done.resolve(members);
+        return true;
+      },
+      fail: (error: unknown): void => {
+        this.memberWaiters.delete(waiter);
+        done.reject(error);
+      },
+    };
+    this.memberWaiters.add(waiter);
+    onAbortUntil(signal, done.promise, (s) => waiter.fail(abortedError('waitForMembers', s)));
+    return done.promise.then((members) => members);
+  }
+
+  /** The metrics endpoint's address, or null when none is open (the `metrics` option). */
+  get metricsAddress(): { host: string; port: number } | null {
+    const e = this.metricsEndpoint;
+    return e === null ? null : { host: e.host, port: e.port };
   }
 
   /**
@@ -151,6 +215,7 @@ export class EvsNode extends EventEmitter<NodeEvents> implements AsyncDisposable
     if (this.closePromise !== null) return this.closePromise;
     let drainTimeoutMs: number;
     try {
+      checkCallOptions(options, ['drainTimeoutMs'], 'close');
       drainTimeoutMs = checkDrainTimeout(options.drainTimeoutMs);
     } catch (err) {
       return Promise.reject(err);
@@ -175,6 +240,16 @@ export class EvsNode extends EventEmitter<NodeEvents> implements AsyncDisposable
     this.submits.attach(runtime);
   }
 
+  /** @internal Open the metrics endpoint (createNode's `metrics` option). */
+  async [kServeMetrics](address: { host: string; port: number }): Promise<void> {
+    this.ownLatency = new OwnLatency();
+    const latency = this.ownLatency;
+    this.metricsEndpoint = await serveMetrics(
+      { nodeId: this.nodeId, stats: () => this.stats(), takeLatencies: () => latency.take() },
+      address,
+    );
+  }
+
   /** @internal */
   get [kFailure](): TotemError | null {
     return this.failure;
@@ -190,6 +265,7 @@ export class EvsNode extends EventEmitter<NodeEvents> implements AsyncDisposable
       this.ring = c.ringId;
     }
     this.relay.dispatch('configuration', toNodeConfiguration(c));
+    if (c.kind === 'regular') for (const waiter of [...this.memberWaiters]) waiter.check(c.members);
   }
 
   private onFatal(error: Error): void {
@@ -217,6 +293,15 @@ export class EvsNode extends EventEmitter<NodeEvents> implements AsyncDisposable
   private settleAll(error: unknown): void {
     this.submits.refuseWaiting(error);
     this.groups.failAll(error);
+    for (const waiter of [...this.memberWaiters]) waiter.fail(error);
+    this.stopMetrics();
+  }
+
+  private stopMetrics(): void {
+    const endpoint = this.metricsEndpoint;
+    this.metricsEndpoint = null;
+    this.ownLatency = null;
+    endpoint?.close().catch((err: unknown) => this.logger.warn('closing the metrics endpoint failed', { err }));
   }
 
   // ----------------------------------------------------------------------------------------------
@@ -282,6 +367,8 @@ export class EvsNode extends EventEmitter<NodeEvents> implements AsyncDisposable
 
   private finishClose(closed: TotemError): void {
     this.nodeState = 'closed';
+    for (const waiter of [...this.memberWaiters]) waiter.fail(closed);
+    this.stopMetrics();
     this.submits.refuseWaiting(closed);
     this.groups.endAll(closed);
     this.relay.flush();
@@ -316,4 +403,19 @@ function toNodeConfiguration(c: ConfigurationChange): NodeConfiguration {
     cause: c.cause,
     causeNodes: c.causeNodes,
   };
+}
+
+/** The test of waitForMembers' target: a count of members, or ids that must all be members. */
+function memberTarget(target: number | readonly NodeId[]): (members: readonly NodeId[]) => boolean {
+  if (typeof target === 'number') {
+    if (!Number.isSafeInteger(target) || target < 1) {
+      throw invalidArgument(`waitForMembers: n must be a whole number of members, at least 1, got ${String(target)}`, 'ERR_OUT_OF_RANGE');
+    }
+    return (members) => members.length >= target;
+  }
+  if (!Array.isArray(target) || target.length === 0 || !target.every((id) => Number.isSafeInteger(id) && id >= 1)) {
+    throw invalidArgument('waitForMembers takes a member count or a non-empty array of node ids', 'ERR_INVALID_ARG_TYPE');
+  }
+  const ids = [...target];
+  return (members) => ids.every((id) => members.includes(id));
 }

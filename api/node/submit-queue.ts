@@ -36,8 +36,14 @@ export class SubmitQueue {
   private pumping = false;
   private pumpAgain = false;
 
-  /** `isClosed`: the node is closed, so nothing more is handed over. */
-  constructor(private readonly isClosed: () => boolean) {}
+  /**
+   * `isClosed`: the node is closed, so nothing more is handed over. `onSendAccepted`: the runtime
+   * took a message (not a join or leave), for the own-delivery latency.
+   */
+  constructor(
+    private readonly isClosed: () => boolean,
+    private readonly onSendAccepted: () => void = () => undefined,
+  ) {}
 
   /** Submissions waiting for room in the runtime. */
   get length(): number {
@@ -57,7 +63,7 @@ export class SubmitQueue {
     if (signal?.aborted === true) return Promise.reject(abortedError('send', signal));
     if (this.queue.length === 0) {
       try {
-        if (this.attached().submit(group, payload, order)) return Promise.resolve();
+        if (this.submitMessage(this.attached(), group, payload, order)) return Promise.resolve();
       } catch (err) {
         return Promise.reject(err);
       }
@@ -91,7 +97,7 @@ export class SubmitQueue {
   /** True when the runtime took it now; false when it is full or earlier submissions wait. */
   trySend(group: string, payload: Uint8Array, order: Order): boolean {
     if (this.queue.length > 0) return false;
-    return this.attached().submit(group, payload, order);
+    return this.submitMessage(this.attached(), group, payload, order);
   }
 
   /** Hand `s` over now if nothing waits and the runtime takes it, else queue it. */
@@ -99,7 +105,7 @@ export class SubmitQueue {
     if (this.queue.length === 0 && this.runtime !== null) {
       let taken = false;
       try {
-        taken = submitTo(this.runtime, s);
+        taken = this.submitTo(this.runtime, s);
       } catch (err) {
         s.refused(err);
         return;
@@ -133,7 +139,7 @@ export class SubmitQueue {
         for (let s = this.queue.peek(); s !== undefined; s = this.queue.peek()) {
           let taken: boolean;
           try {
-            taken = submitTo(runtime, s);
+            taken = this.submitTo(runtime, s);
           } catch (err) {
             this.queue.shift();
             this.dequeued(s);
@@ -172,21 +178,27 @@ export class SubmitQueue {
     if (s.kind === 'send') this.sendsWaiting -= 1;
   }
 
+  private submitMessage(runtime: NodeRuntime, group: string, payload: Uint8Array, order: Order): boolean {
+    const taken = runtime.submit(group, payload, order);
+    if (taken) this.onSendAccepted();
+    return taken;
+  }
+
+  private submitTo(runtime: NodeRuntime, s: Submission): boolean {
+    switch (s.kind) {
+      case 'send':
+        return this.submitMessage(runtime, s.group, s.payload as Uint8Array, s.order);
+      case 'join':
+        return runtime.join(s.group);
+      case 'leave':
+        return runtime.leave(s.group);
+    }
+  }
+
   private attached(): NodeRuntime {
     const runtime = this.runtime;
     if (runtime === null) throw new Error('the runtime is not attached yet');
     return runtime;
-  }
-}
-
-function submitTo(runtime: NodeRuntime, s: Submission): boolean {
-  switch (s.kind) {
-    case 'send':
-      return runtime.submit(s.group, s.payload as Uint8Array, s.order);
-    case 'join':
-      return runtime.join(s.group);
-    case 'leave':
-      return runtime.leave(s.group);
   }
 }
 
