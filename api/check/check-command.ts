@@ -81,8 +81,18 @@ export async function runCheckCommand(argv: string[], out: CommandOutput): Promi
     out.stderr.write(`totem-evs check: cannot read trace directory ${args.dir}: ${reason}\n`);
     return 2;
   }
+  // A check of nothing proves nothing: a mistyped or empty directory is an error, not a pass.
+  if (input.files.size === 0) {
+    const strays = input.strays ?? [];
+    const seen = strays.length === 0 ? 'it is empty' : `it holds ${strays.length} other entr${strays.length === 1 ? 'y' : 'ies'} (${strays.slice(0, 3).join(', ')}${strays.length > 3 ? ', ...' : ''})`;
+    out.stderr.write(`totem-evs check: no trace files (<node>.<incarnation>.jsonl) in ${args.dir}: ${seen}\n`);
+    return 2;
+  }
   const result = checkTrace(input, { settled: args.settled, allowInflight: args.allowInflight });
-  out.stdout.write(args.json ? `${JSON.stringify(result, null, 2)}\n` : formatReport(result, args));
+  const lines = [...input.files.values()].reduce((n, l) => n + l.length, input.harness.length);
+  out.stdout.write(
+    args.json ? `${JSON.stringify({ ...result, read: { files: input.files.size, lines } }, null, 2)}\n` : formatReport(result, args, { files: input.files.size, lines }),
+  );
   return result.ok ? 0 : 1;
 }
 
@@ -90,6 +100,7 @@ export async function runCheckCommand(argv: string[], out: CommandOutput): Promi
 export function formatReport(
   result: CheckResult,
   args: { settled: boolean; dir?: string },
+  read?: { files: number; lines: number },
 ): string {
   const out: string[] = [];
   const violated: string[] = [];
@@ -116,7 +127,8 @@ export function formatReport(
   const { counts } = result;
   const checked = EVS_PROPERTIES.length - (args.settled ? 0 : 1);
   out.push(
-    `checked ${counts.processes} processes, ${counts.messagesSent} messages sent, ` +
+    (read === undefined ? '' : `read ${read.files} trace file${read.files === 1 ? '' : 's'}, ${read.lines} lines; `) +
+      `checked ${counts.processes} processes, ${counts.messagesSent} messages sent, ` +
       `${counts.deliveries} deliveries, ${counts.configurationsInstalled} configurations ` +
       `installed` +
       (args.settled ? '' : ' (P18 not checked: no --settled)'),

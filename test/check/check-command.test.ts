@@ -34,6 +34,11 @@ function writeTrace(dir: string, trace: TraceBuilder): void {
   }
 }
 
+/** Lines in every file of `dir`, counted from the files themselves. */
+function linesWritten(dir: string): number {
+  return fs.readdirSync(dir).reduce((n, name) => n + fs.readFileSync(path.join(dir, name), 'utf8').split('\n').length - 1, 0);
+}
+
 describe('runCheckCommand', () => {
   let dir = '';
   beforeEach(() => {
@@ -53,6 +58,17 @@ describe('runCheckCommand', () => {
     expect(result).toMatchObject({ code: 0, stderr: '' });
     expect(result.stdout).toContain('OK: all 19 properties hold');
     expect(result.stdout).toContain('2 processes, 1 messages sent, 2 deliveries');
+    expect(result.stdout).toContain(`read 2 trace files, ${linesWritten(dir)} lines;`);
+  });
+
+  it('exits 2 with one line on a directory without trace files, empty or not', async () => {
+    const empty = await run([dir]);
+    expect(empty).toMatchObject({ code: 2, stdout: '' });
+    expect(empty.stderr).toBe(`totem-evs check: no trace files (<node>.<incarnation>.jsonl) in ${dir}: it is empty\n`);
+    fs.writeFileSync(path.join(dir, 'notes.txt'), 'x');
+    const other = await run([dir, '--settled']);
+    expect(other.code).toBe(2);
+    expect(other.stderr).toContain('it holds 1 other entry (notes.txt)');
   });
 
   it('exits 1 and prints each violated property with witnesses', async () => {
