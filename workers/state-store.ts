@@ -24,7 +24,7 @@
  * directory writable before the node starts.
  */
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { TotemError } from './errors.js';
 import type { Logger } from './logger.js';
 
@@ -131,7 +131,7 @@ class FileStateStore implements StateStore {
 
   static open(dir: string, nodeId: number, floor: bigint, logger: Logger): FileStateStore {
     try {
-      mkdirSync(dir, { recursive: true });
+      makeDirectory(dir);
     } catch (cause) {
       throw stateDirError(`cannot create the state directory ${dir}: ${errText(cause)}`, dir, cause);
     }
@@ -232,4 +232,36 @@ function stateDirError(message: string, path: string, cause?: unknown): TotemErr
 
 function errText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * mkdir -p, one level at a time. Node's own `mkdirSync(dir, { recursive: true })` never returns
+ * for some paths (under /proc it retries an ENOENT forever at 100% CPU, Node 20), which turned a
+ * mistyped stateDir into a hung process. Here each missing parent is made once, at most one try
+ * per path component, and any other error is thrown as it is.
+ */
+function makeDirectory(dir: string): void {
+  const missing: string[] = [];
+  for (let at = dir; ; at = dirname(at)) {
+    try {
+      mkdirSync(at);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') break;
+      if (code === 'ENOENT' && dirname(at) !== at) {
+        missing.push(at);
+        continue;
+      }
+      throw error;
+    }
+    break;
+  }
+  // Parents first: each was missing a moment ago; one that still cannot be made is the error.
+  for (let i = missing.length - 1; i >= 0; i--) {
+    try {
+      mkdirSync(missing[i] as string);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+  }
 }

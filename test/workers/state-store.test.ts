@@ -1,4 +1,5 @@
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -123,8 +124,20 @@ describe('state store with a directory', () => {
     expectStateDirError(() => openStateStore(join(file, 'sub'), 1, nowMs, recordingLogger()), 'cannot create');
   });
 
+  // Node's recursive mkdir retries forever under /proc: run it where a hang fails the test.
+  it.skipIf(!existsSync('/proc/self'))('a directory that cannot exist under /proc is an error, not a hang', () => {
+    const storeModule = new URL('../../dist/workers/state-store.js', import.meta.url).href;
+    const source = `const { openStateStore } = await import(${JSON.stringify(storeModule)});
+      const quiet = { error() {}, warn() {}, info() {}, debug() {} };
+      try { openStateStore('/proc/totem-evs-state/x', 1, Date.now(), quiet); console.log('opened'); }
+      catch (e) { console.log(e.code); }`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', source], { encoding: 'utf8', timeout: 20_000 });
+    expect(r.signal).toBeNull();
+    expect(r.stdout.trim()).toBe('TOTEM_ERR_STATE_DIR');
+  });
+
   it.skipIf(process.getuid?.() === 0 || process.platform === 'win32')(
-    'throws TOTEM_ERR_STATE_DIR when the directory is not writable',
+    'throws TOTEM_ERR_STATE_DIR when the directory is not writable (as root every directory is writable: skipped)',
     () => {
       const ro = join(dir, 'ro');
       openStateStore(ro, 1, nowMs, recordingLogger());
