@@ -30,8 +30,8 @@
  * - `TOTEM_ERR_STATE_DIR`: the state directory cannot be created, read or written, or its
  *   ring-seq file is corrupt; also when persisting a ring seq fails at a membership change (the
  *   node must not announce a ring it could not record). details: `path`.
- * - `TOTEM_ERR_UNDELIVERED`: a message was accepted, but the node closed before delivering it.
- *   details: `group`.
+ * - `TOTEM_ERR_UNDELIVERED`: close() stopped the node before messages it had accepted were
+ *   delivered here. details: `undelivered` (how many), `drainTimeoutMs`.
  *
  * `details` holds plain, cloneable data (strings, numbers, booleans, arrays and plain objects of
  * those), never key material.
