@@ -94,8 +94,16 @@ export interface NodeConfiguration {
 }
 
 /** Events of a node. */
+/**
+ * The membership state of the node's ring: 'operational' delivers messages; 'gather', 'commit'
+ * and 'recovery' mean the ring is re-forming, and sends wait until it is operational again.
+ */
+export type RingState = 'operational' | 'gather' | 'commit' | 'recovery';
+
 export type NodeEvents = {
   configuration: [configuration: NodeConfiguration];
+  /** The ring's membership state changed (see RingState): sends wait while it is not operational. */
+  ringState: [state: RingState];
   /** A fatal error: the node has stopped. See docs/api.md: listen for it. */
   error: [error: TotemError];
   /** The node is closed (after close(), or after a fatal error); emitted once. */

@@ -20,6 +20,7 @@ export type {
   NodeId,
   Order,
   RingId,
+  RingState,
 } from './events.js';
 export { TotemError, totemErrorCodes } from '../workers/errors.js';
 export type { TotemErrorCode, TotemErrorDetails, TotemErrorJSON } from '../workers/errors.js';

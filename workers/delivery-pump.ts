@@ -22,6 +22,7 @@ import {
   decodeConfiguration,
   decodeDelivery,
   decodeGroupEvent,
+  membershipStates,
   RecordType,
   ringView,
 } from './records.js';
@@ -59,6 +60,10 @@ export class DeliveryPump {
         this.events.configuration(decodeConfiguration(buffer, offset, length));
       } else if (type === RecordType.deliveryGroupEvent) {
         this.events.groupEvent(decodeGroupEvent(buffer, offset, length));
+      } else if (type === RecordType.deliveryRingState) {
+        const state = membershipStates[buffer[offset] as number];
+        if (state === undefined) throw new TotemError('TOTEM_ERR_WORKER_DIED', `unknown ring state ${buffer[offset]}`);
+        this.events.ringState?.(state);
       } else {
         throw new TotemError('TOTEM_ERR_WORKER_DIED', `unknown delivery record type ${type}`);
       }

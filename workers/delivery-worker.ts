@@ -160,6 +160,8 @@ function onFrameRecord(type: number, buffer: Uint8Array, offset: number, length:
     assembler.onFrame(decodeFrame(frameView, buffer, offset, length));
   } else if (type === RecordType.frameConfiguration) {
     assembler.onConfiguration(decodeConfiguration(buffer, offset, length));
+  } else if (type === RecordType.frameRingState) {
+    writeJson(RecordType.deliveryRingState, buffer.slice(offset, offset + length));
   } else {
     throw new Error(`delivery worker: unknown frame record type ${type}`);
   }

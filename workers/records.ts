@@ -43,6 +43,7 @@ import type {
   ConfigurationChange,
   DeliveredFrame,
   GroupEvent,
+  MembershipState,
   Order,
   NodeId,
   RingId,
@@ -61,12 +62,21 @@ export const RecordType = {
   outPacket: 1,
   frameRecord: 1,
   frameConfiguration: 2,
+  frameRingState: 3,
   deliveryMessage: 1,
   deliveryConfiguration: 2,
   deliveryGroupEvent: 3,
   deliveryPart: 4,
+  deliveryRingState: 5,
   submitPart: 4,
 } as const;
+
+/**
+ * The engine's membership state as one byte (frameRingState, deliveryRingState): written when it
+ * changed over a token-worker turn, in the frame ring's order, so the main thread sees 'gather'
+ * before the configurations that end it.
+ */
+export const membershipStates = ['operational', 'gather', 'commit', 'recovery'] as const satisfies readonly MembershipState[];
 
 // ---- sizes -----------------------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ import type {
   EngineStats,
   Order,
   GroupEvent,
+  MembershipState,
   NodeId,
 } from '../engine/types.js';
 
@@ -33,6 +34,12 @@ export interface RuntimeEvents {
   /** Every ring configuration, at its place among the deliveries. */
   configuration(change: ConfigurationChange): void;
   groupEvent(event: GroupEvent): void;
+  /**
+   * The engine's membership state changed (reported once per token-worker turn, in order with
+   * the configurations): anything but 'operational' means the ring is re-forming and no message
+   * is delivered, so sends wait. Optional for stand-in runtimes.
+   */
+  ringState?(state: MembershipState): void;
   /** The submit ring has room again after submit/join/leave returned false. */
   writable(): void;
   /**

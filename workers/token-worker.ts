@@ -26,7 +26,7 @@ import type { MessagePort } from 'node:worker_threads';
 import { workerData } from 'node:worker_threads';
 import { GroupNameDecoder } from '../engine/groups/group-names.js';
 import { RingNode } from '../engine/ring-node.js';
-import type { ConfigurationChange, DeliveredFrame, Order, LogLevel as EngineLogLevel } from '../engine/types.js';
+import type { ConfigurationChange, DeliveredFrame, LogLevel as EngineLogLevel, MembershipState, Order } from '../engine/types.js';
 import { openStateStore } from './state-store.js';
 import type { StateStore } from './state-store.js';
 import { FileTraceWriter } from './trace/trace-writer.js';
@@ -46,6 +46,7 @@ import {
   encodeFrame,
   encodeOutPacket,
   frameHeaderBytes,
+  membershipStates,
   orderFromWire,
   outHeaderBytes,
   RecordType,
@@ -254,6 +255,20 @@ function writeFrame(frame: DeliveredFrame): void {
   );
 }
 
+/** The membership state last written to the frame ring; none before the start. */
+let ringStateWritten: MembershipState | null = null;
+
+/** Tells the delivery worker (and so the main thread) when the membership state changed. */
+function noteRingState(): void {
+  const state = srp.membershipState;
+  if (state === ringStateWritten) return;
+  ringStateWritten = state;
+  const code = membershipStates.indexOf(state);
+  writeFrameRecord(RecordType.frameRingState, 1, (offset) => {
+    frameRing.buffer[offset] = code;
+  });
+}
+
 function onConfiguration(change: ConfigurationChange): void {
   const bytes = encodeConfiguration(change);
   writeFrameRecord(RecordType.frameConfiguration, bytes.length, (offset) => frameRing.buffer.set(bytes, offset));
@@ -380,6 +395,7 @@ function handleUrgentControl(): boolean {
       if (!started) {
         started = true;
         srp.start(performance.now());
+        noteRingState();
         ringBells();
       }
       break;
@@ -424,6 +440,7 @@ function turn(): boolean {
   const read = readSubmissions();
   if (read > 0 && feedPacker()) work++;
   work += read;
+  noteRingState();
   ringBells();
   return work > 0 || loopback.length > 0;
 }

@@ -17,7 +17,7 @@ import { TotemError } from '../../workers/errors.js';
 import type { NodeLogger } from '../../workers/logger.js';
 import { abortedError, checkCallOptions, checkSignal, closedError, invalidArgument } from '../call-errors.js';
 import { Relay } from '../events.js';
-import type { NodeConfiguration, NodeEvents } from '../events.js';
+import type { NodeConfiguration, NodeEvents, RingState } from '../events.js';
 import type { Group, GroupHost, IterateOptions } from '../group.js';
 import type { ResolvedNodeOptions } from '../options.js';
 import { GroupTable } from './group-table.js';
@@ -68,6 +68,7 @@ export class EvsNode extends EventEmitter<NodeEvents> implements AsyncDisposable
   /** Waiters of waitForMembers(), re-checked at every regular configuration. */
   private readonly memberWaiters = new Set<{ check(members: readonly NodeId[]): boolean; fail(error: unknown): void }>();
   private metricsEndpoint: MetricsEndpoint | null = null;
+  private ringStateNow: RingState = 'gather';
   /** Kept only while a metrics endpoint is open. */
   private ownLatency: OwnLatency | null = null;
 
@@ -92,6 +93,7 @@ export class EvsNode extends EventEmitter<NodeEvents> implements AsyncDisposable
       },
       configuration: (c) => this.onConfiguration(c),
       groupEvent: (e) => this.groups.groupEvent(e),
+      ringState: (state) => this.onRingState(state),
       writable: () => this.submits.pump(),
       fatal: (error) => this.onFatal(error),
     };
@@ -110,6 +112,11 @@ export class EvsNode extends EventEmitter<NodeEvents> implements AsyncDisposable
   /** This incarnation: the runtime's start time in ms; part of every message id. */
   get incarnation(): number {
     return this.attached().incarnation;
+  }
+
+  /** The ring's membership state; 'gather' until the first ring forms. See RingState. */
+  get ringState(): RingState {
+    return this.ringStateNow;
   }
 
   /** Members of the current regular configuration, ascending; empty before the first one. */
@@ -266,6 +273,20 @@ export class EvsNode extends EventEmitter<NodeEvents> implements AsyncDisposable
     }
     this.relay.dispatch('configuration', toNodeConfiguration(c));
     if (c.kind === 'regular') for (const waiter of [...this.memberWaiters]) waiter.check(c.members);
+  }
+
+  private onRingState(state: RingState): void {
+    if (this.nodeState === 'closed' || state === this.ringStateNow) return;
+    this.ringStateNow = state;
+    if (this.listenerCount('ringState') === 0) return;
+    try {
+      this.emit('ringState', state);
+    } catch (err) {
+      // As with the other events: a throwing listener must not disturb the runtime's callbacks.
+      process.nextTick(() => {
+        throw err;
+      });
+    }
   }
 
   private onFatal(error: Error): void {
