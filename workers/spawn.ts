@@ -17,27 +17,11 @@ import type { MainMessage, ThreadName, WorkerMessage } from './control.js';
 import type { ResolvedNodeOptions } from './runtime-options.js';
 import { Doorbell } from './ring/doorbell.js';
 import { receiveBufferBytes, workerYoungGenerationMb } from './runtime-sizing.js';
+import { deferred } from './deferred.js';
+import type { Deferred } from './deferred.js';
 import type { NodeRings } from './runtime-sizing.js';
 import type { Lifecycle } from './teardown.js';
 import type { DeliveryWorkerData, NetWorkerData, TokenWorkerData } from './worker-data.js';
-
-export interface Deferred<T> {
-  promise: Promise<T>;
-  resolve(value: T): void;
-  reject(err: unknown): void;
-}
-
-export function deferred<T>(): Deferred<T> {
-  let resolve!: (value: T) => void;
-  let reject!: (err: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  // Rejections are observed by whoever awaits; an unobserved one must not crash the process.
-  promise.catch(() => undefined);
-  return { promise, resolve, reject };
-}
 
 /** The body of a worker's reply: its counters and facts. */
 export type Body = Record<string, unknown>;

@@ -13,7 +13,7 @@ import type { Logger } from './logger.js';
 import type { DeliveryPump } from './delivery-pump.js';
 import { deliveryBatchMax } from './delivery-pump.js';
 import type { RuntimeEvents } from './runtime-types.js';
-import { deferred } from './spawn.js';
+import { deferred } from './deferred.js';
 import type { Body, WorkerReports, Workers } from './spawn.js';
 import type { Submission } from './submission.js';
 

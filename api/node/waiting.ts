@@ -5,23 +5,8 @@
  */
 import { abortedError } from '../call-errors.js';
 
-export interface Deferred<T> {
-  readonly promise: Promise<T>;
-  resolve(value: T): void;
-  reject(error: unknown): void;
-}
-
-/** A promise to settle later. Marked handled: callers get promises derived from it. */
-export function deferred<T>(): Deferred<T> {
-  let resolve!: (value: T) => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  promise.catch(() => undefined);
-  return { promise, resolve, reject };
-}
+export { deferred } from '../../workers/deferred.js';
+export type { Deferred } from '../../workers/deferred.js';
 
 /** `promise`, or TOTEM_ERR_ABORTED when `signal` fires first (for this caller only). */
 export function withSignal<T>(promise: Promise<T>, signal: AbortSignal | undefined, what: string): Promise<T> {
