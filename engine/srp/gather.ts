@@ -8,7 +8,8 @@
  * Deviations (engine/README.md): 11 (a join re-enters Gather only when it grew my proc or fail
  * set), 12 (a join older than my ring fails nobody), 13 (a failed Commit or Recovery drops the
  * fail set), 14 (on a consensus timeout only the silent are failed first; a verdict on a processor
- * silent to me too is taken over from any join).
+ * silent to me too is taken over from any join), 18 (processors whose joins come from a ring
+ * older than mine get one more consensus period before they are failed).
  */
 import { encodePacket } from '../wire/codec.js';
 import type { ConfigurationCause, JoinPacket, NodeId } from '../types.js';
@@ -47,7 +48,10 @@ export function enterGather(s: SrpState, cause: ConfigurationCause, causeNodes: 
     for (const m of s.installed.members) s.procSet.add(m);
   }
   // Re-entries within Gather keep the stay's start: silence is counted from the first entry.
-  if (s.membership !== 'gather' || s.gatherSinceMs === null) s.gatherSinceMs = s.nowMs;
+  if (s.membership !== 'gather' || s.gatherSinceMs === null) {
+    s.gatherSinceMs = s.nowMs;
+    s.behindGraceUsed = false;
+  }
   s.membership = 'gather';
   s.counters.gatherEntries += 1;
   s.procSet.add(s.self);
@@ -86,6 +90,7 @@ export function candidateMembers(s: SrpState): NodeId[] {
 export function onJoin(s: SrpState, join: JoinPacket): void {
   if (join.ringSeq > s.tokenRingIdSeq) s.tokenRingIdSeq = join.ringSeq;
   s.lastJoinMs.set(join.sender, s.nowMs);
+  s.lastJoinRingSeq.set(join.sender, join.ringSeq);
   switch (s.membership) {
     case 'operational': {
       if (join.failSet.includes(s.self)) return;
@@ -194,9 +199,26 @@ export function onConsensusTimeout(s: SrpState): void {
     if (!s.consensus.has(p) && !s.failSet.has(p)) unmatched.push(p);
   }
   const silent = unmatched.filter((p) => isSilent(s, p));
+  if (silent.length === 0 && unmatched.length > 0 && !s.behindGraceUsed && unmatched.every((p) => isBehind(s, p))) {
+    // Everyone unmatched answers, but from a ring older than mine: they are still finishing the
+    // change that formed my ring, or a ring beside it, and will reach my sets once it ends. Give
+    // them one more consensus period per stay before failing them (deviation, README). Failing
+    // them at once lets groups that form rings by turns fail each other forever: each group's
+    // timeout fires while the others are busy installing.
+    s.behindGraceUsed = true;
+    s.consensus = new Set([s.self]);
+    s.timers.arm('consensus', s.nowMs, s.config.consensusTimeoutMs);
+    return;
+  }
   const failed = silent.length > 0 ? silent : unmatched;
   for (const p of failed) s.failSet.add(p);
   enterGather(s, 'consensus-timeout', failed);
+}
+
+/** A processor whose last join came from a ring older than mine (or that sent none yet). */
+function isBehind(s: SrpState, p: NodeId): boolean {
+  const seq = s.lastJoinRingSeq.get(p);
+  return seq === undefined || seq < s.ring.ringId.seq;
 }
 
 /** §2.2 step 13: the processor that could not receive forms a singleton ring at once. */

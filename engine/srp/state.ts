@@ -94,6 +94,10 @@ export interface SrpState {
   readonly lastHeardMs: Map<NodeId, number>;
   /** When each processor's last join arrived: a processor in Gather sends one every join period. */
   readonly lastJoinMs: Map<NodeId, number>;
+  /** The ring seq of each processor's last join: below mine, it has not caught up with my ring. */
+  readonly lastJoinRingSeq: Map<NodeId, bigint>;
+  /** This stay in Gather already gave processors behind my ring their one extra consensus period. */
+  behindGraceUsed: boolean;
   /** When this stay in Gather began (entered from another state), or null outside Gather. */
   gatherSinceMs: number | null;
   failedToRecv: boolean;
@@ -170,6 +174,8 @@ export function createSrpState(config: EngineConfig, host: SrpHost, source: Fram
     consensus: new Set(),
     lastHeardMs: new Map(),
     lastJoinMs: new Map(),
+    lastJoinRingSeq: new Map(),
+    behindGraceUsed: false,
     gatherSinceMs: null,
     failedToRecv: false,
     changeCause: 'start',
