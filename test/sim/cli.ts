@@ -106,6 +106,9 @@ interface Totals {
   configurationsInstalled: number;
   violationsByProperty: Map<string, number>;
   warnings: Set<string>;
+  /** Heal-to-one-ring time of each settled seed: virtual ms, and in that seed's consensus timeouts. */
+  healToOneRingMs: number[];
+  healToOneRingConsensusTimeouts: number[];
 }
 
 function record(totals: Totals, result: SeedResult): void {
@@ -114,6 +117,8 @@ function record(totals: Totals, result: SeedResult): void {
   totals.deliveries += result.deliveries;
   totals.configurationsInstalled += result.configurationsInstalled;
   for (const w of result.warnings) totals.warnings.add(w);
+  if (result.healToOneRingMs !== undefined) totals.healToOneRingMs.push(result.healToOneRingMs);
+  if (result.healToOneRingConsensusTimeouts !== undefined) totals.healToOneRingConsensusTimeouts.push(result.healToOneRingConsensusTimeouts);
   if (result.ok) totals.passed++;
   else totals.failed.push(result);
   for (const v of result.violations) totals.violationsByProperty.set(v.property, (totals.violationsByProperty.get(v.property) ?? 0) + 1);
@@ -142,6 +147,8 @@ async function main(): Promise<number> {
     deliveries: 0,
     configurationsInstalled: 0,
     violationsByProperty: new Map(),
+    healToOneRingMs: [],
+    healToOneRingConsensusTimeouts: [],
     warnings: new Set(),
   };
   const startedMs = performance.now();
@@ -228,6 +235,14 @@ function printSummary(totals: Totals, options: CliOptions, wallS: number): void 
       `messages sent ${totals.messagesSent}, delivered ${totals.deliveries} (all nodes), ` +
       `regular configurations installed ${totals.configurationsInstalled}\n`,
   );
+  if (totals.healToOneRingMs.length > 0) {
+    const ms = quantiles(totals.healToOneRingMs);
+    const ct = quantiles(totals.healToOneRingConsensusTimeouts);
+    out.write(
+      `heal to one ring (${totals.healToOneRingMs.length} settled seeds): virtual ms p50 ${Math.round(ms.p50)}, p99 ${Math.round(ms.p99)}, max ${Math.round(ms.max)}; ` +
+        `consensus timeouts p50 ${ct.p50.toFixed(1)}, p99 ${ct.p99.toFixed(1)}, max ${ct.max.toFixed(1)}\n`,
+    );
+  }
   for (const w of totals.warnings) out.write(`warning: ${w}\n`);
   if (totals.violationsByProperty.size > 0) {
     out.write('violations by property:\n');
@@ -243,6 +258,12 @@ function printSummary(totals: Totals, options: CliOptions, wallS: number): void 
     const r = totals.failed[0] as SeedResult;
     out.write(`replay: ${replayCommand(r.seed, r.nodes, r.faults, options.traceDir ?? 'sim-traces', r.safetyMs)}\n`);
   }
+}
+
+function quantiles(values: readonly number[]): { p50: number; p99: number; max: number } {
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
+  return { p50: at(0.5), p99: at(0.99), max: sorted[sorted.length - 1] ?? 0 };
 }
 
 function truncate(s: string, n: number): string {

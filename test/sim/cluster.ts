@@ -120,6 +120,8 @@ export class Cluster {
   submitsRefused = 0;
   deliveries = 0;
   configurationsInstalled = 0;
+  /** Virtual time of the last regular configuration any node installed. */
+  lastRegularInstallMs = 0;
   crashes = 0;
   restarts = 0;
   /** Virtual time of the last delivery or configuration anywhere. */
@@ -333,7 +335,10 @@ export class Cluster {
     slot.lines.push(confLine(slot.id, c, nowMs));
     slot.lastConf = { kind: c.kind, ring: ringIdToString(c.ringId), members: c.members.slice() };
     slot.deliveriesInConf = 0;
-    if (c.kind === 'regular') this.configurationsInstalled++;
+    if (c.kind === 'regular') {
+      this.configurationsInstalled++;
+      this.lastRegularInstallMs = nowMs;
+    }
     this.lastActivityMs = nowMs;
     for (const listener of this.configurationListeners) listener(slot.id, c);
   }

@@ -11,6 +11,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TotemNode } from '../../engine/node.js';
+import { deriveTimers } from '../../engine/config.js';
 import type { CheckFn, CheckViolation } from './checker.js';
 import { evsCheck } from './checker.js';
 import type { ClusterOptions, SimNodeFactory, WorkloadOptions } from './cluster.js';
@@ -63,6 +64,13 @@ export interface SeedResult {
   restarts: number;
   /** Did the live nodes settle before the convergence budget ran out? */
   settled: boolean;
+  /**
+   * For a settled run: virtual ms from the heal (faults stop, crashed nodes restart) to the last
+   * regular configuration installed, the one the live nodes settled in; 0 if it came before.
+   */
+  healToOneRingMs?: number;
+  /** The same in this seed's consensus timeouts (the unit the liveness bound is stated in). */
+  healToOneRingConsensusTimeouts?: number;
   virtualMs: number;
   eventsRun: number;
   /** Trace files (node incarnations) the run produced. */
@@ -125,6 +133,7 @@ export function runSeed(options: SeedOptions): SeedResult {
   for (const id of nodeIds) clock.at(startAtMs + shapePrng.int(0, 200), () => cluster.start(id));
   let settled = false;
   let aborted = false;
+  let healToOneRingMs: number | undefined;
   try {
     injector.startSafety(safetyMs);
     aborted = !clock.runUntil(startAtMs + safetyMs, eventsMax, instantEventsMax);
@@ -138,6 +147,7 @@ export function runSeed(options: SeedOptions): SeedResult {
         if (aborted) break;
         if (clock.nowMs >= convergenceStartMs + submitTailMs && cluster.settled(quietMs)) {
           settled = true;
+          healToOneRingMs = Math.max(0, cluster.lastRegularInstallMs - convergenceStartMs);
           break;
         }
       }
@@ -195,6 +205,9 @@ export function runSeed(options: SeedOptions): SeedResult {
     traceFiles: cluster.files.size,
     replayCommand: replayCommand(seed, nodes, faults, options.traceDir, options.safetyMs),
     ...(options.safetyMs === undefined ? {} : { safetyMs: options.safetyMs }),
+    ...(healToOneRingMs === undefined
+      ? {}
+      : { healToOneRingMs, healToOneRingConsensusTimeouts: healToOneRingMs / deriveTimers(engineConfig).consensusTimeoutMs }),
     ...(writtenDir === undefined ? {} : { traceDir: writtenDir }),
   };
 }
