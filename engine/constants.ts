@@ -35,6 +35,40 @@ export const ipv6UdpHeaderBytes = 48;
 /** Smallest link MTU accepted: IPv6's minimum. */
 export const netMtuMin = 1280;
 
+/**
+ * Largest ring seq this node ever uses or stores (2^62 − 1): below the wire's uint64 with headroom,
+ * and what the runtime's state store accepts. A commit token past it is never created.
+ */
+export const ringSeqMax = (1n << 62n) - 1n;
+
+/**
+ * Room kept above any ring seq this node accepts from the network or starts from: received ring
+ * seqs above `ringSeqMax − ringSeqHeadroom` are dropped (`ring-seq-bound`), and a stored seq above
+ * it refuses to start (validateRingSeqInitial). At 4 seqs per ring the headroom lasts 2^38 rings.
+ */
+export const ringSeqHeadroom = 1n << 40n;
+
+/** Largest ring seq accepted from the network or as a starting point. */
+export const ringSeqAcceptMax = ringSeqMax - ringSeqHeadroom;
+
+/**
+ * Largest jump of a received ring seq above this node's own ring seq; a packet naming a ring
+ * further ahead is dropped (`ring-seq-bound`), not clamped: a clamped seq would name a ring nobody
+ * formed. 2^40 is 8.7 years of the runtime's clock-derived floor (4 seqs per ms), so honest nodes
+ * whose clocks agree within that never hit it, while one forged packet can no longer push a
+ * cluster to the end of the seq space.
+ */
+export const ringSeqJumpMax = 1n << 40n;
+
+/**
+ * Entries kept per map keyed by a node id taken from received packets (when each processor was
+ * last heard, its last join, version-skew reports): twice nodeCountMax. When full, entries older
+ * than the consensus timeout are pruned first, then the oldest.
+ */
+export const peerEntriesMax = 2 * nodeCountMax;
+
 assert(windowSizeMax * 2 <= sortQueueItemsMax, 'the sort queue holds two full windows');
 assert(rtrEntriesMax * 16 + 64 < netMtuMin - ipv6UdpHeaderBytes, 'a full token fits one datagram');
 assert(nodeCountMax < 0xffff, 'member counts fit a uint16 on the wire');
+assert(ringSeqAcceptMax > 0n && ringSeqJumpMax > 0n, 'ring seq bounds are positive');
+assert(ringSeqAcceptMax + ringSeqJumpMax <= ringSeqMax, 'a full jump from the accept bound stays below ringSeqMax');
