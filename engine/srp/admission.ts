@@ -56,6 +56,8 @@ export function admitToken(s: SrpState, p: TokenPacket): Admission {
     const firstToken = p.sender === s.self && ring.ringId.rep === s.self && p.tokenSeq === 0;
     if (!firstToken) return 'not-predecessor';
   }
+  // An old copy (a resend that crossed the token) is the handler's duplicate, whatever it says.
+  if (s.myTokenSeq !== null && seqLe(p.tokenSeq, s.myTokenSeq)) return null;
   // Seqs are taken from the token: no frame of the ring can lie above the token's seq, and no
   // member's aru above it either.
   if (seqLt(p.seq, ring.highSeqReceived)) return 'bad-token';
