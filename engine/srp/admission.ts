@@ -58,6 +58,8 @@ export function admitToken(s: SrpState, p: TokenPacket): Admission {
   }
   // An old copy (a resend that crossed the token) is the handler's duplicate, whatever it says.
   if (s.myTokenSeq !== null && seqLe(p.tokenSeq, s.myTokenSeq)) return null;
+  // The representative holding the ring's token cannot receive another one.
+  if (s.heldToken !== null) return 'bad-token';
   // Seqs are taken from the token: no frame of the ring can lie above the token's seq, and no
   // member's aru above it either.
   if (seqLt(p.seq, ring.highSeqReceived)) return 'bad-token';
