@@ -22,7 +22,8 @@
  *   token to itself excepted) → `not-predecessor`; a seq below a frame already broadcast on the
  *   ring, or an aru above its seq → `bad-token`.
  * - Multicast of my ring: a sender or originator that is not a member of the ring →
- *   `not-member`; a seq I hold with other content → `conflicting-frame`.
+ *   `not-member`; a seq I hold with other content → `conflicting-frame`; a recovery copy I do
+ *   not hold, outside Recovery → `state`.
  */
 import { nodeCountMax, ringSeqAcceptMax, ringSeqJumpMax } from '../constants.js';
 import { seqLe, seqLt } from '../seq.js';
@@ -79,6 +80,9 @@ export function admitMcast(s: SrpState, p: McastPacket, bytes: Uint8Array): Admi
   if (!ring.members.includes(p.sender) || !ring.members.includes(p.originator)) return 'not-member';
   const held = ring.queue.get(p.seq);
   if (held !== undefined && !sameFrame(held.bytes, held.inner, p, bytes)) return 'conflicting-frame';
+  // Recovery copies are broadcast in Recovery only, and a member installs once it holds all of
+  // them: one I do not hold outside Recovery was never sent (delivery would take it for a frame).
+  if (p.inner !== undefined && held === undefined && s.membership !== 'recovery') return 'state';
   return null;
 }
 
