@@ -9,6 +9,7 @@ import { storedRingSeqProblem } from '../../engine/config.js';
 import type { CommitTokenPacket, NodeId, TokenPacket } from '../../engine/types.js';
 import { PacketType } from '../../engine/types.js';
 import { decodePacket, encodePacket } from '../../engine/wire/codec.js';
+import { engineState } from '../fuzz/engine-input.js';
 import { MiniCluster, type Sent } from './mini-cluster.js';
 
 const u64Max = (1n << 64n) - 1n;
@@ -209,6 +210,33 @@ describe('hostile input reaches the engine', () => {
     // The ring goes on; the copies were not visits.
     expect(c.node(3).stats().tokensReceived - received3).toBeLessThanOrEqual(1);
     expect(c.node(1).stats().tokensReceived - received1).toBeLessThanOrEqual(1);
+    c.run(2000);
+    for (const id of [1, 2, 3]) expect(c.node(id).members).toEqual([1, 2, 3]);
+  });
+
+  it('a recovery copy outside Recovery is dropped, not delivered as a frame (fuzzer find)', () => {
+    const c = formedRing([1, 2, 3]);
+    c.run(200);
+    const s = engineState(c.node(2));
+    const seq = (s.ring.highSeqReceived + 1) >>> 0;
+    const inner = { type: 'mcast' as const, sender: 1, ringId: s.ring.ringId, seq, originator: 1, order: 'agreed' as const, payload: new Uint8Array(0) };
+    c.inject(2, encodePacket({ ...inner, payload: new Uint8Array(0), inner }));
+    c.run(2);
+    expect(c.node(2).stats().packetsDropped.state).toBeGreaterThanOrEqual(1);
+    c.run(2000);
+    for (const id of [1, 2, 3]) expect(c.node(id).members).toEqual([1, 2, 3]);
+  });
+
+  it("a token reaching the representative while it holds the idle ring's token is dropped (simulator find)", () => {
+    const c = formedRing([1, 2, 3]);
+    const seen = recordTokens(c, 3, 1);
+    // Idle: the representative (1) holds the token after seqnoUnchangedConst quiet rotations.
+    for (let ms = 0; ms < 3000 && engineState(c.node(1)).heldToken === null; ms++) c.run(1);
+    expect(engineState(c.node(1)).heldToken).not.toBeNull();
+    const last = seen.at(-1)!;
+    c.inject(1, encodePacket({ ...last, tokenSeq: last.tokenSeq + 10 }));
+    c.run(1);
+    expect(c.node(1).stats().packetsDropped['bad-token']).toBe(1);
     c.run(2000);
     for (const id of [1, 2, 3]) expect(c.node(id).members).toEqual([1, 2, 3]);
   });
