@@ -6,7 +6,7 @@
  * a named reason (types.ts DropReason); the handlers behind it may then rely on what is admitted,
  * and no assertion of the engine depends on received data (engine/README.md, "Assertions").
  *
- * The rules (engine/README.md deviations 19–23):
+ * The rules (engine/README.md deviations 19–25):
  * - Ring seqs: above `ringSeqAcceptMax`, or more than `ringSeqJumpMax` above my own ring's seq
  *   → `ring-seq-bound` (dropped, not clamped: a clamped seq names a ring nobody formed).
  * - With `clusterNodeIds`: a sender, ring representative, originator, set member or commit member
