@@ -11,8 +11,8 @@ import {
   messageBytesMaxLimit,
   nodeCountMax,
   packetBytesMax,
-  ringSeqAcceptMax,
   ringSeqHeadroom,
+  ringSeqStartMax,
   ringSeqMax,
   windowSizeMax,
 } from './constants.js';
@@ -171,17 +171,17 @@ function check(ok: boolean, message: string): void {
 
 /**
  * Why a stored ring seq cannot be started from, or null when it can. A seq above
- * `ringSeqAcceptMax` (2^62 − 1 − 2^40) leaves too little room below `ringSeqMax` (constants.ts):
+ * `ringSeqStartMax` (2^62 − 1 − 2^40) leaves too little room below `ringSeqMax` (constants.ts):
  * the node would drop every peer's packets near it, or run out of ring ids. Hosts with a state
  * store call this on the loaded seq before start, to fail with their own error code and the
  * store's path; resolveEngineConfig also checks it (RangeError).
  */
 export function storedRingSeqProblem(seq: bigint): string | null {
   if (typeof seq !== 'bigint' || seq < 0n) return `stored ring seq ${String(seq)} is not a non-negative integer`;
-  if (seq <= ringSeqAcceptMax) return null;
+  if (seq <= ringSeqStartMax) return null;
   const range = seq > ringSeqMax ? 'above the largest ring seq' : 'within the headroom below the largest ring seq';
   return (
-    `stored ring seq ${seq} is ${range} (${ringSeqMax}; seqs above ${ringSeqAcceptMax} are refused, ` +
+    `stored ring seq ${seq} is ${range} (${ringSeqMax}; seqs above ${ringSeqStartMax} are refused, ` +
     `keeping ${ringSeqHeadroom} of headroom). It was raised by a forged or corrupted packet, or the state file ` +
     'was edited. Fix: stop every node of the cluster, delete the ring-seq file in each node\'s state ' +
     'directory (they restart above a clock-derived seq), then start them again; all of them, since ' +

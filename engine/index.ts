@@ -37,6 +37,7 @@ export {
   peerEntriesMax,
   ringSeqAcceptMax,
   ringSeqHeadroom,
+  ringSeqStartMax,
   ringSeqJumpMax,
   ringSeqMax,
   rtrEntriesMax,

@@ -139,7 +139,7 @@ export type DropReason =
   | 'foreign-ring'
   | 'duplicate'
   | 'state'
-  /** A ring seq above ringSeqAcceptMax, or more than ringSeqJumpMax above my own ring's. */
+  /** A ring seq above ringSeqAcceptMax, or more than ringSeqJumpMax above my own ring's (deviation 19). */
   | 'ring-seq-bound'
   /** A sender, representative, originator or set member outside `clusterNodeIds`. */
   | 'not-member'

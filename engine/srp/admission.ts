@@ -8,7 +8,11 @@
  *
  * The rules (engine/README.md deviations 19–25):
  * - Ring seqs: above `ringSeqAcceptMax`, or more than `ringSeqJumpMax` above my own ring's seq
- *   → `ring-seq-bound` (dropped, not clamped: a clamped seq names a ring nobody formed).
+ *   → `ring-seq-bound` (dropped, not clamped: a clamped seq names a ring nobody formed). Seqs
+ *   beyond the jump that keep arriving (no gap over a consensus timeout) for
+ *   `ringSeqJumpAdoptMs` are taken, and the jump is measured from there on: peers that took a
+ *   forged jump are not lost for good, and a forger needs seconds of packets, not one.
+ *   (Admission writes only this streak; every other check only reads the state.)
  * - With `clusterNodeIds`: a sender, ring representative, originator, set member or commit member
  *   outside it → `not-member`.
  * - Join: the sender not in its own proc set, a fail set not within the proc set, or sets that
@@ -39,7 +43,7 @@ import type {
   TokenPacket,
 } from '../types.js';
 import { ringIdEquals } from '../types.js';
-import type { SrpState } from './state.js';
+import { log, type SrpState } from './state.js';
 
 /** The verdict of admission: null admits the packet, a reason drops it. */
 export type Admission = DropReason | null;
@@ -168,11 +172,32 @@ function admitRingId(s: SrpState, ringId: RingId): Admission {
   return admitRingSeq(s, ringId.seq);
 }
 
-/** Within the absolute bound, and not further ahead of my own ring than ringSeqJumpMax. */
+/**
+ * Within the absolute bound, and not further ahead of my own ring (or of the last jump taken)
+ * than ringSeqJumpMax, unless such seqs have kept arriving for ringSeqJumpAdoptMs.
+ */
 function admitRingSeq(s: SrpState, seq: bigint): Admission {
   if (seq > ringSeqAcceptMax) return 'ring-seq-bound';
-  if (seq > s.ring.ringId.seq + ringSeqJumpMax) return 'ring-seq-bound';
+  const base = s.ring.ringId.seq > s.ringSeqJump.base ? s.ring.ringId.seq : s.ringSeqJump.base;
+  if (seq <= base + ringSeqJumpMax) return null;
+  const jump = s.ringSeqJump;
+  const nowMs = s.nowMs;
+  if (jump.sinceMs === null || nowMs - jump.lastMs > s.config.consensusTimeoutMs) {
+    jump.sinceMs = nowMs;
+    jump.lastMs = nowMs;
+    return 'ring-seq-bound';
+  }
+  jump.lastMs = nowMs;
+  if (nowMs - jump.sinceMs < ringSeqJumpAdoptMs(s)) return 'ring-seq-bound';
+  jump.base = seq;
+  jump.sinceMs = null;
+  log(s, 'warn', `ring seq ${seq} is more than ${ringSeqJumpMax} above mine (${base}) and kept arriving for ${ringSeqJumpAdoptMs(s)} ms or more: taken`);
   return null;
+}
+
+/** How long seqs beyond the jump must keep arriving before one is taken: two consensus timeouts. */
+export function ringSeqJumpAdoptMs(s: SrpState): number {
+  return 2 * s.config.consensusTimeoutMs;
 }
 
 /** A foreign ring's sender joins my proc set (foreign-rings.ts): it must still fit. */

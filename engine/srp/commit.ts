@@ -27,7 +27,7 @@ export function createCommitToken(s: SrpState): void {
   assert(members[0] === s.self, 'the representative is the smallest member');
   const ringId: RingId = { rep: s.self, seq: s.tokenRingIdSeq + 4n };
   if (ringId.seq > ringSeqMax) {
-    // 2^38 rings past the accept bound: unreachable but by a cluster pushed there on purpose.
+    // 2^22 rings past the accept bound: unreachable but by a cluster pushed there on purpose.
     // No ring id is left; stay in Gather and say what fixes it (config.ts storedRingSeqProblem).
     log(s, 'error', `no ring id left: ring seq ${ringId.seq} would pass ${ringSeqMax}; restart every node with its ring-seq file deleted`);
     return;

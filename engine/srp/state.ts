@@ -89,6 +89,12 @@ export interface SrpState {
   old: OldRing | null;
   /** The largest ring seq this node knows of (corosync token_ring_id_seq). */
   tokenRingIdSeq: bigint;
+  /**
+   * Ring seqs beyond ringSeqJumpMax (admission.ts): the streak of them under way (first and last
+   * arrival, null when none), and the last one taken after the streak lasted, from which the
+   * jump is measured too.
+   */
+  readonly ringSeqJump: { sinceMs: number | null; lastMs: number; base: bigint };
 
   // ---- Gather (§3.2) -------------------------------------------------------------------------
   procSet: Set<NodeId>;
@@ -170,6 +176,7 @@ export function createSrpState(config: EngineConfig, host: SrpHost, source: Fram
     installed: null,
     old: null,
     tokenRingIdSeq: ringSeq,
+    ringSeqJump: { sinceMs: null, lastMs: 0, base: 0n },
 
     procSet: new Set(),
     failSet: new Set(),

@@ -4,7 +4,7 @@
  * named reason (engine/srp/admission.ts).
  */
 import { describe, expect, it } from 'vitest';
-import { ringSeqAcceptMax } from '../../engine/constants.js';
+import { ringSeqStartMax } from '../../engine/constants.js';
 import { storedRingSeqProblem } from '../../engine/config.js';
 import type { CommitTokenPacket, NodeId, TokenPacket } from '../../engine/types.js';
 import { PacketType } from '../../engine/types.js';
@@ -83,8 +83,28 @@ describe('hostile input reaches the engine', () => {
     expect(c.node(3).members).toEqual([1, 2, 3]);
   });
 
+  it('a ring seq beyond the jump is taken only once it has kept arriving for two consensus timeouts', () => {
+    const c = new MiniCluster([1]);
+    c.startNode(1);
+    c.run(500);
+    expect(c.node(1).state).toBe('operational');
+    const far = c.node(1).ringId.seq + (1n << 40n) + 5n;
+    const detect = encodePacket({ type: 'mergeDetect', sender: 7, ringId: { rep: 7, seq: far } });
+    const gatherEntries = c.node(1).stats().gatherEntries;
+    // Every 200 ms, as an idle representative announces its ring: dropped for 2.4 s, then taken.
+    let takenAtMs: number | null = null;
+    for (let i = 0; i < 20 && takenAtMs === null; i++) {
+      c.inject(1, detect);
+      c.run(200);
+      if (c.node(1).stats().gatherEntries > gatherEntries) takenAtMs = i * 200;
+    }
+    expect(takenAtMs).not.toBeNull();
+    expect(takenAtMs!).toBeGreaterThanOrEqual(2400);
+    expect(c.node(1).stats().packetsDropped['ring-seq-bound']).toBeGreaterThanOrEqual(12);
+  });
+
   it('a stored ring seq near the bound is a startup error that names the fix', () => {
-    expect(storedRingSeqProblem(ringSeqAcceptMax)).toBeNull();
+    expect(storedRingSeqProblem(ringSeqStartMax)).toBeNull();
     const problem = storedRingSeqProblem((1n << 62n) - 5n);
     expect(problem).toMatch(/delete the ring-seq file/);
     expect(problem).toMatch(/every node/);
