@@ -4,7 +4,8 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { engineInputProperty, fuzzStates, scenario } from './engine-input.js';
+import { decodePacket, encodePacket } from '../../engine/wire/codec.js';
+import { engineInputProperty, engineState, fuzzStates, packetPick, resolvePacket, scenario } from './engine-input.js';
 
 const runsPerState = Number(process.env['FUZZ_RUNS'] ?? 40);
 const seed = Number(process.env['FUZZ_SEED'] ?? 20261204);
@@ -17,4 +18,23 @@ describe('engine input fuzzer (brief)', () => {
       fc.assert(engineInputProperty(state), { numRuns: runsPerState, seed });
     });
   }
+});
+
+describe('codec fuzzer (brief)', () => {
+  it('whatever the decoder accepts, the encoder takes without an assertion and writes back byte for byte', () => {
+    // Valid packets of every type, mutated ones and raw bytes (the engine fuzzer's generator).
+    const state = engineState(scenario('fresh', false)!.node(2));
+    let accepted = 0;
+    fc.assert(
+      fc.property(packetPick, (pick) => {
+        const input = resolvePacket(state, pick);
+        const result = decodePacket(input);
+        if (!result.ok) return;
+        accepted++;
+        expect(encodePacket(result.packet)).toEqual(input);
+      }),
+      { numRuns: 20 * runsPerState, seed },
+    );
+    expect(accepted).toBeGreaterThan(10 * runsPerState);
+  });
 });
