@@ -24,12 +24,12 @@
  *   member list, a list without me → `bad-commit-token`.
  * - Regular token of my ring: a sender that is not my predecessor (the representative's first
  *   token to itself excepted) → `not-predecessor`; a seq below a frame already broadcast on the
- *   ring, or an aru above its seq → `bad-token`.
+ *   ring, an aru above its seq, or an fcc above 2 × windowSizeMax → `bad-token`.
  * - Multicast of my ring: a sender or originator that is not a member of the ring →
  *   `not-member`; a seq I hold with other content → `conflicting-frame`; a recovery copy I do
  *   not hold, outside Recovery → `state`.
  */
-import { nodeCountMax, ringSeqAcceptMax, ringSeqJumpMax } from '../constants.js';
+import { nodeCountMax, ringSeqAcceptMax, ringSeqJumpMax, windowSizeMax } from '../constants.js';
 import { seqLe, seqLt } from '../seq.js';
 import type {
   CommitTokenPacket,
@@ -69,6 +69,8 @@ export function admitToken(s: SrpState, p: TokenPacket): Admission {
   // member's aru above it either.
   if (seqLt(p.seq, ring.highSeqReceived)) return 'bad-token';
   if (!seqLe(p.aru, p.seq)) return 'bad-token';
+  // Each member sends while fcc is below its window, at most its maxMessages.
+  if (p.fcc > 2 * windowSizeMax) return 'bad-token';
   return null;
 }
 

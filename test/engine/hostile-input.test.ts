@@ -261,6 +261,40 @@ describe('hostile input reaches the engine', () => {
     for (const id of [1, 2, 3]) expect(c.node(id).members).toEqual([1, 2, 3]);
   });
 
+  it('a token whose fcc no member owns does not stall the ring (simulator find)', () => {
+    const c = formedRing([1, 2, 3]);
+    c.run(200);
+    // Swap one token 1 -> 2 in flight for a copy whose fcc fills the window (200 by default).
+    let swapped = false;
+    c.filter = (p) => {
+      if (swapped || p.type !== PacketType.token || p.from !== 1 || p.to !== 2) return true;
+      const r = decodePacket(p.bytes);
+      if (!r.ok || r.packet.type !== 'token') return true;
+      swapped = true;
+      c.inject(2, encodePacket({ ...r.packet, fcc: 400 }));
+      return false;
+    };
+    for (let ms = 0; ms < 2000 && !swapped; ms += 10) c.run(10);
+    expect(swapped).toBe(true);
+    c.filter = () => true;
+    const before = c.confs(1).length;
+    for (let i = 0; i < 5; i++) c.node(3).submit('g', payload(200 + i), 'agreed');
+    c.run(2000);
+    expect(c.deliveries(1).filter((d) => d.sender === 3 && d.payload[0]! >= 200)).toHaveLength(5);
+    expect(c.confs(1).length).toBe(before);
+  });
+
+  it('a token with an fcc above any window is dropped (it would overflow the uint32 field)', () => {
+    const c = formedRing([1, 2, 3]);
+    const seen = recordTokens(c, 1, 2);
+    c.run(100);
+    const last = seen.at(-1)!;
+    c.node(2).submit('g', payload(77), 'agreed');
+    c.inject(2, encodePacket({ ...last, fcc: 0xffffffff, backlog: 0xffffffff, tokenSeq: last.tokenSeq + 5 }));
+    c.run(1);
+    expect(c.node(2).stats().packetsDropped['bad-token']).toBe(1);
+  });
+
   it('with clusterNodeIds, a node id outside the list takes no part', () => {
     const c = new MiniCluster([1, 2, 3, 99], { clusterNodeIds: [1, 2, 3] });
     c.configFor = (id) => (id === 99 ? { clusterNodeIds: [1, 2, 3, 99] } : {});
