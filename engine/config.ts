@@ -11,6 +11,9 @@ import {
   messageBytesMaxLimit,
   nodeCountMax,
   packetBytesMax,
+  ringSeqHeadroom,
+  ringSeqStartMax,
+  ringSeqMax,
   windowSizeMax,
 } from './constants.js';
 import type { NodeId } from './types.js';
@@ -62,6 +65,13 @@ export interface EngineConfig {
   messageBytesMax: number;
   /** Bytes of application messages that may wait for the token before submit() says full. */
   sendQueueBytesMax: number;
+  /**
+   * The cluster's configured member list, when the host has one (the runtime passes its node
+   * list). A packet whose sender, ring representative, originator, set member or commit member is
+   * not in it is dropped (`not-member`, engine/README.md deviation 20). Unset: any node id may
+   * take part, as before. Must include `nodeId`; at most nodeCountMax ids.
+   */
+  clusterNodeIds?: readonly NodeId[];
 }
 
 export type EngineConfigInput = Partial<EngineConfig> & Pick<EngineConfig, 'nodeId'>;
@@ -159,10 +169,32 @@ function check(ok: boolean, message: string): void {
   if (!ok) throw new RangeError(`invalid engine configuration: ${message}`);
 }
 
+/**
+ * Why a stored ring seq cannot be started from, or null when it can. A seq above
+ * `ringSeqStartMax` (2^62 − 1 − 2^40) leaves too little room below `ringSeqMax` (constants.ts):
+ * the node would drop every peer's packets near it, or run out of ring ids. Hosts with a state
+ * store call this on the loaded seq before start, to fail with their own error code and the
+ * store's path; resolveEngineConfig also checks it (RangeError).
+ */
+export function storedRingSeqProblem(seq: bigint): string | null {
+  if (typeof seq !== 'bigint' || seq < 0n) return `stored ring seq ${String(seq)} is not a non-negative integer`;
+  if (seq <= ringSeqStartMax) return null;
+  const range = seq > ringSeqMax ? 'above the largest ring seq' : 'within the headroom below the largest ring seq';
+  return (
+    `stored ring seq ${seq} is ${range} (${ringSeqMax}; seqs above ${ringSeqStartMax} are refused, ` +
+    `keeping ${ringSeqHeadroom} of headroom). It was raised by a forged or corrupted packet, or the state file ` +
+    'was edited. Fix: stop every node of the cluster, delete the ring-seq file in each node\'s state ' +
+    'directory (they restart above a clock-derived seq), then start them again; all of them, since ' +
+    'a node that keeps a seq far above the others is dropped by them'
+  );
+}
+
 export function validateEngineConfig(c: EngineConfig): void {
   check(Number.isInteger(c.nodeId) && c.nodeId >= 1 && c.nodeId <= 0xffffffff, `nodeId ${c.nodeId} must be an integer in 1..2^32-1`);
   check(Number.isSafeInteger(c.incarnation) && c.incarnation >= 1, 'incarnation must be a positive safe integer');
-  check(c.ringSeqInitial >= 0n && c.ringSeqInitial < 1n << 62n, 'ringSeqInitial must be in 0..2^62');
+  const seqProblem = storedRingSeqProblem(c.ringSeqInitial);
+  check(seqProblem === null, `ringSeqInitial: ${seqProblem ?? ''}`);
+  if (c.clusterNodeIds !== undefined) validateClusterNodeIds(c.nodeId, c.clusterNodeIds);
   check(Number.isFinite(c.tokenRetransmitMinMs) && c.tokenRetransmitMinMs >= 1 && c.tokenRetransmitMinMs <= c.tokenRetransmitMs, 'tokenRetransmitMinMs must be in 1..tokenRetransmitMs');
   for (const k of ['tokenTimeoutMs', 'tokenRetransmitMs', 'holdMs', 'joinTimeoutMs', 'consensusTimeoutMs', 'gatherSilenceMs', 'mergeTimeoutMs'] as const) {
     check(Number.isFinite(c[k]) && c[k] >= 1, `${k} must be at least 1 ms`);
@@ -178,4 +210,11 @@ export function validateEngineConfig(c: EngineConfig): void {
   check(Number.isInteger(c.messageBytesMax) && c.messageBytesMax >= 1 && c.messageBytesMax <= messageBytesMaxLimit, `messageBytesMax must be in 1..${messageBytesMaxLimit}`);
   check(Number.isInteger(c.sendQueueBytesMax) && c.sendQueueBytesMax >= c.messageBytesMax, 'sendQueueBytesMax must be at least messageBytesMax');
   assert(nodeCountMax > 0 && groupNameBytesMax > 0, 'bounds are positive');
+}
+
+function validateClusterNodeIds(nodeId: NodeId, ids: readonly NodeId[]): void {
+  check(Array.isArray(ids) && ids.length >= 1 && ids.length <= nodeCountMax, `clusterNodeIds must list 1..${nodeCountMax} node ids`);
+  for (const id of ids) check(Number.isInteger(id) && id >= 1 && id <= 0xffffffff, `clusterNodeIds: ${id} is not a node id in 1..2^32-1`);
+  check(new Set(ids).size === ids.length, 'clusterNodeIds must not repeat an id');
+  check(ids.includes(nodeId), `clusterNodeIds must include this node's id ${nodeId}`);
 }

@@ -21,6 +21,7 @@ export {
   deriveMaxMessages,
   engineDefaults,
   resolveEngineConfig,
+  storedRingSeqProblem,
   validateEngineConfig,
 } from './config.js';
 export type { EngineConfig, EngineConfigInput } from './config.js';
@@ -33,11 +34,17 @@ export {
   netMtuMin,
   nodeCountMax,
   packetBytesMax,
+  peerEntriesMax,
+  ringSeqAcceptMax,
+  ringSeqHeadroom,
+  ringSeqStartMax,
+  ringSeqJumpMax,
+  ringSeqMax,
   rtrEntriesMax,
   sortQueueItemsMax,
   windowSizeMax,
 } from './constants.js';
-export { ORDER_AGREED, ORDER_SAFE, PacketType, PROTOCOL_VERSION, ringIdEquals, ringIdToString } from './types.js';
+export { dropReasons, ORDER_AGREED, ORDER_SAFE, PacketType, PROTOCOL_VERSION, ringIdEquals, ringIdToString } from './types.js';
 export { AssertionError } from './assert.js';
 
 export type {

@@ -125,7 +125,11 @@ export type Packet =
   | MergeDetectPacket
   | TokenHoldCancelPacket;
 
-/** Why a received packet was dropped before the protocol looked at it. */
+/**
+ * Why a received packet was dropped: by the decoder (truncated … unknown-type), by admission at the
+ * engine's entry (ring-seq-bound … conflicting-frame, engine/srp/admission.ts), or by the protocol
+ * (foreign-ring, duplicate, state).
+ */
 export type DropReason =
   | 'truncated'
   | 'malformed'
@@ -134,7 +138,27 @@ export type DropReason =
   | 'unknown-type'
   | 'foreign-ring'
   | 'duplicate'
-  | 'state';
+  | 'state'
+  /** A ring seq above ringSeqAcceptMax, or more than ringSeqJumpMax above my own ring's (deviation 19). */
+  | 'ring-seq-bound'
+  /** A sender, representative, originator or set member outside `clusterNodeIds`. */
+  | 'not-member'
+  /** A join whose sets contradict each other or would grow my sets past nodeCountMax. */
+  | 'bad-set'
+  /** A commit token whose entries contradict each other, its index, its sender or my own entry. */
+  | 'bad-commit-token'
+  /** A regular token whose fields contradict what its ring already broadcast. */
+  | 'bad-token'
+  /** A regular token from a node that is not my predecessor on the ring. */
+  | 'not-predecessor'
+  /** A frame whose seq I already hold with other content. */
+  | 'conflicting-frame';
+
+/** Every drop reason, in the order statistics list them. */
+export const dropReasons: readonly DropReason[] = [
+  'truncated', 'malformed', 'oversized', 'version', 'unknown-type', 'foreign-ring', 'duplicate', 'state',
+  'ring-seq-bound', 'not-member', 'bad-set', 'bad-commit-token', 'bad-token', 'not-predecessor', 'conflicting-frame',
+];
 
 /** Result of decoding: the packet, or why it was refused. Decoding never throws. */
 export type DecodeResult =

@@ -17,7 +17,8 @@ import { candidateMembers } from './gather.js';
 import { sameIds } from './node-ids.js';
 import { enterRecovery, sendInitialToken } from './recovery.js';
 import { RingState } from './ring-state.js';
-import { drop, type SrpState } from './state.js';
+import { drop, log, type SrpState } from './state.js';
+import { ringSeqMax } from '../constants.js';
 
 /** Consensus reached and I am the smallest candidate: a new ring id past every seq I know of. */
 export function createCommitToken(s: SrpState): void {
@@ -25,6 +26,12 @@ export function createCommitToken(s: SrpState): void {
   const members = candidateMembers(s);
   assert(members[0] === s.self, 'the representative is the smallest member');
   const ringId: RingId = { rep: s.self, seq: s.tokenRingIdSeq + 4n };
+  if (ringId.seq > ringSeqMax) {
+    // 2^22 rings past the accept bound: unreachable but by a cluster pushed there on purpose.
+    // No ring id is left; stay in Gather and say what fixes it (config.ts storedRingSeqProblem).
+    log(s, 'error', `no ring id left: ring seq ${ringId.seq} would pass ${ringSeqMax}; restart every node with its ring-seq file deleted`);
+    return;
+  }
   const entries: CommitMemberEntry[] = members.map((nodeId) => ({
     nodeId,
     oldRingId: { rep: 0, seq: 0n },

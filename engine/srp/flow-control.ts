@@ -12,6 +12,8 @@ export interface FlowControlState {
   backlogPrev: number;
 }
 
+const uint32Max = 0xffffffff;
+
 /** Frames this visit may carry, retransmissions first (never negative). */
 export function fccAllowance(
   windowSize: number,
@@ -38,8 +40,9 @@ export function fccTokenUpdate(
   backlogNow: number,
   state: FlowControlState,
 ): void {
-  token.fcc = Math.max(0, token.fcc + sentNow - state.sentPrev);
-  token.backlog = Math.max(0, token.backlog + backlogNow - state.backlogPrev);
+  // Within a uint32 whatever the token carried: the fields are uint32 on the wire.
+  token.fcc = Math.min(uint32Max, Math.max(0, token.fcc + sentNow - state.sentPrev));
+  token.backlog = Math.min(uint32Max, Math.max(0, token.backlog + backlogNow - state.backlogPrev));
   state.sentPrev = sentNow;
   state.backlogPrev = backlogNow;
 }

@@ -18,7 +18,7 @@ import { assert } from '../assert.js';
 import { createCommitToken } from './commit.js';
 import { armSilenceTimer, isSilent } from './gather-silence.js';
 import { isSubset, sameIds, sortedIds } from './node-ids.js';
-import { installedMembers, log, type SrpState } from './state.js';
+import { installedMembers, log, touchPeer, type SrpState } from './state.js';
 
 /** The join timer fired: in Gather, a join goes out every join period. */
 export function onJoinTimeout(s: SrpState): void {
@@ -89,8 +89,10 @@ export function candidateMembers(s: SrpState): NodeId[] {
 /** A join arrives: the ignore rules of each state (§3.2, §7's table), then memb_join_process. */
 export function onJoin(s: SrpState, join: JoinPacket): void {
   if (join.ringSeq > s.tokenRingIdSeq) s.tokenRingIdSeq = join.ringSeq;
-  s.lastJoinMs.set(join.sender, s.nowMs);
-  s.lastJoinRingSeq.set(join.sender, join.ringSeq);
+  const nowMs = s.nowMs;
+  touchPeer(s.lastJoinMs, join.sender, nowMs, (joinMs) => nowMs - joinMs >= s.config.consensusTimeoutMs);
+  // A join's ring seq says whether its sender has caught up with my ring (deviation 18).
+  touchPeer(s.lastJoinRingSeq, join.sender, join.ringSeq, () => false);
   switch (s.membership) {
     case 'operational': {
       if (join.failSet.includes(s.self)) return;

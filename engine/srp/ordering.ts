@@ -88,7 +88,10 @@ export function onToken(s: SrpState, token: TokenPacket): void {
   s.myLastAru = token.aru;
   s.safeBound = aPrev === null ? null : seqMin(aPrev, token.aru);
 
-  // Step 7: flow control (§2.4).
+  // Step 7: flow control (§2.4). A rotation that broadcast nothing new, after which nobody misses
+  // anything, leaves nothing to count but the retransmissions it served: fcc starts again from
+  // 0 (deviation 27), so that a count no member owns (a forged token's) cannot stall the ring.
+  if (s.unchangedCount > 0 && token.aru === token.seq && token.rtr.length === 0) token.fcc = 0;
   const backlogNow = operational ? s.source.backlogFrames() : recoveryBacklog(s);
   const { windowSize, maxMessages } = s.config;
   const allowed = fccAllowance(windowSize, maxMessages, token.fcc, token.backlog, backlogNow, s.fcc);

@@ -17,8 +17,9 @@
 import { assert } from '../assert.js';
 import type { EngineConfig } from '../config.js';
 import { decodePacket } from '../wire/codec.js';
-import type { EngineStats, FrameSource, MembershipState, NodeId, RingId, SrpHost } from '../types.js';
+import type { DropReason, EngineStats, FrameSource, MembershipState, NodeId, Packet, RingId, SrpHost } from '../types.js';
 import { PROTOCOL_VERSION } from '../types.js';
+import { admitCommitToken, admitJoin, admitMcast, admitRingOnly, admitToken } from './admission.js';
 import { onCommitToken } from './commit.js';
 import { onMcast } from './delivery.js';
 import { onMergeDetect, onMergeTimeout, onTokenHoldCancel } from './foreign-rings.js';
@@ -27,7 +28,7 @@ import { onGatherSilence } from './gather-silence.js';
 import { checkInvariants } from './invariants.js';
 import { onSubmit, onToken, releaseHeldToken } from './ordering.js';
 import { onTokenRetransmitTimeout } from './retransmission.js';
-import { createSrpState, drop, installedMembers, log, type SrpState } from './state.js';
+import { createSrpState, drop, installedMembers, log, touchPeer, type SrpState } from './state.js';
 import type { TimerName } from './timers.js';
 
 export class Srp {
@@ -76,7 +77,12 @@ export class Srp {
       return;
     }
     const packet = result.packet;
-    s.lastHeardMs.set(packet.sender, nowMs);
+    const verdict = admit(s, packet, bytes);
+    if (verdict !== null) {
+      drop(s, verdict);
+      return;
+    }
+    touchPeer(s.lastHeardMs, packet.sender, nowMs, (heardMs) => nowMs - heardMs >= s.config.consensusTimeoutMs);
     switch (packet.type) {
       case 'token':
         onToken(s, packet);
@@ -174,8 +180,29 @@ function onTimerExpired(s: SrpState, name: TimerName): void {
   }
 }
 
+/** Admission (admission.ts): one check per packet type, before its handler. */
+function admit(s: SrpState, packet: Packet, bytes: Uint8Array): DropReason | null {
+  switch (packet.type) {
+    case 'token':
+      return admitToken(s, packet);
+    case 'mcast':
+      return admitMcast(s, packet, bytes);
+    case 'join':
+      return admitJoin(s, packet);
+    case 'commitToken':
+      return admitCommitToken(s, packet);
+    case 'mergeDetect':
+    case 'tokenHoldCancel':
+      return admitRingOnly(s, packet);
+  }
+}
+
+/** Peers whose skew was reported this long ago may be pruned (and reported again) when the map is full. */
+const versionSkewReportAgainMs = 60_000;
+
 function reportVersionSkew(s: SrpState, peer: NodeId, version: number | undefined): void {
   if (s.versionSkewReported.has(peer)) return;
-  s.versionSkewReported.add(peer);
+  const nowMs = s.nowMs;
+  touchPeer(s.versionSkewReported, peer, nowMs, (reportedMs) => nowMs - reportedMs >= versionSkewReportAgainMs);
   log(s, 'warn', `node ${peer} speaks protocol version ${version ?? '?'}; this node speaks ${PROTOCOL_VERSION}: its packets are dropped`);
 }

@@ -20,6 +20,8 @@ import type {
   NodeId,
   SrpHost,
 } from '../types.js';
+import { peerEntriesMax } from '../constants.js';
+import { dropReasons } from '../types.js';
 import type { FlowControlState } from './flow-control.js';
 import { RingState } from './ring-state.js';
 import { Timers } from './timers.js';
@@ -71,6 +73,8 @@ export interface SrpState {
   readonly host: SrpHost;
   /** Where new frames come from while I hold the token in Operational. */
   readonly source: FrameSource;
+  /** The configured member list (EngineConfig.clusterNodeIds), or null: anyone may take part. */
+  readonly clusterMembers: ReadonlySet<NodeId> | null;
   readonly timers: Timers;
   /** The time of the input being handled; never goes backwards. */
   nowMs: number;
@@ -85,6 +89,12 @@ export interface SrpState {
   old: OldRing | null;
   /** The largest ring seq this node knows of (corosync token_ring_id_seq). */
   tokenRingIdSeq: bigint;
+  /**
+   * Ring seqs beyond ringSeqJumpMax (admission.ts): the streak of them under way (first and last
+   * arrival, null when none), and the last one taken after the streak lasted, from which the
+   * jump is measured too.
+   */
+  readonly ringSeqJump: { sinceMs: number | null; lastMs: number; base: bigint };
 
   // ---- Gather (§3.2) -------------------------------------------------------------------------
   procSet: Set<NodeId>;
@@ -144,7 +154,8 @@ export interface SrpState {
   readonly missCount: Map<number, number>;
 
   // ---- Diagnostics ---------------------------------------------------------------------------
-  readonly versionSkewReported: Set<NodeId>;
+  /** Peers whose version skew was reported, with when (bounded like lastHeardMs). */
+  readonly versionSkewReported: Map<NodeId, number>;
   readonly counters: SrpCounters;
   readonly dropped: Record<DropReason, number>;
 }
@@ -159,6 +170,7 @@ export function createSrpState(config: EngineConfig, host: SrpHost, source: Fram
     config,
     host,
     source,
+    clusterMembers: config.clusterNodeIds === undefined ? null : new Set(config.clusterNodeIds),
     timers: new Timers(),
     nowMs: 0,
     started: false,
@@ -168,6 +180,7 @@ export function createSrpState(config: EngineConfig, host: SrpHost, source: Fram
     installed: null,
     old: null,
     tokenRingIdSeq: ringSeq,
+    ringSeqJump: { sinceMs: null, lastMs: 0, base: 0n },
 
     procSet: new Set(),
     failSet: new Set(),
@@ -204,7 +217,7 @@ export function createSrpState(config: EngineConfig, host: SrpHost, source: Fram
     heldToken: null,
     missCount: new Map(),
 
-    versionSkewReported: new Set(),
+    versionSkewReported: new Map(),
     counters: {
       tokenRotations: 0,
       tokensReceived: 0,
@@ -236,14 +249,25 @@ export function log(s: SrpState, level: LogLevel, message: string): void {
 }
 
 function emptyDropCounts(): Record<DropReason, number> {
-  return {
-    truncated: 0,
-    malformed: 0,
-    oversized: 0,
-    version: 0,
-    'unknown-type': 0,
-    'foreign-ring': 0,
-    duplicate: 0,
-    state: 0,
-  };
+  const counts = {} as Record<DropReason, number>;
+  for (const reason of dropReasons) counts[reason] = 0;
+  return counts;
+}
+
+/**
+ * Record `value` for `peer` in a map keyed by a node id taken from received packets, keeping it
+ * within peerEntriesMax: a new peer beyond the cap first prunes entries last touched more than
+ * `staleMs` ago, then the least recently touched one. Re-inserting keeps the map in touch order.
+ */
+export function touchPeer<V>(map: Map<NodeId, V>, peer: NodeId, value: V, isStale: (v: V) => boolean): void {
+  if (map.has(peer)) {
+    map.delete(peer);
+  } else if (map.size >= peerEntriesMax) {
+    for (const [id, v] of map) if (isStale(v)) map.delete(id);
+    while (map.size >= peerEntriesMax) {
+      const oldest = map.keys().next().value as NodeId;
+      map.delete(oldest);
+    }
+  }
+  map.set(peer, value);
 }

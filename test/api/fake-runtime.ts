@@ -251,6 +251,7 @@ export class FakeCluster {
         packetsDropped: {
           truncated: 0, malformed: 0, oversized: 0, version: 0, 'unknown-type': 0,
           'foreign-ring': 0, duplicate: 0, state: 0,
+          'ring-seq-bound': 0, 'not-member': 0, 'bad-set': 0, 'bad-commit-token': 0, 'bad-token': 0, 'not-predecessor': 0, 'conflicting-frame': 0,
         },
         gatherEntries: 0,
         commitEntries: 0,

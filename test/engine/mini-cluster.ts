@@ -42,6 +42,8 @@ export class MiniCluster {
   filter: Filter = () => true;
   delayMs = 1;
   packetsSent = 0;
+  /** Settings for one node on top of `config` (a node outside the others' member list, say). */
+  configFor: (id: NodeId) => Partial<EngineConfigInput> = () => ({});
   private inFlight: InFlight[] = [];
   private order = 0;
   private incarnation = 1;
@@ -55,7 +57,7 @@ export class MiniCluster {
   startNode(id: NodeId): TotemNode {
     this.down.delete(id);
     const node = new TotemNode(
-      { ...this.config, nodeId: id, incarnation: this.incarnation++, ringSeqInitial: this.disk.get(id) ?? 0n },
+      { ...this.config, ...this.configFor(id), nodeId: id, incarnation: this.incarnation++, ringSeqInitial: this.disk.get(id) ?? 0n },
       {
         // Loops back every broadcast, selfCopy or not: a host may, and the engine drops the copy.
         send: (to, bytes) => this.send(id, to, bytes),
@@ -90,6 +92,11 @@ export class MiniCluster {
       if (!this.filter({ from, to: t, type, bytes }, this.nowMs)) continue;
       this.inFlight.push({ atMs: this.nowMs + this.delayMs, order: this.order++, to: t, bytes });
     }
+  }
+
+  /** A packet from outside the cluster's own sends (a forger, a replay), delivered like any other. */
+  inject(to: NodeId, bytes: Uint8Array): void {
+    this.inFlight.push({ atMs: this.nowMs + this.delayMs, order: this.order++, to, bytes });
   }
 
   /** Advance virtual time by `durationMs`, delivering packets and firing timers in time order. */

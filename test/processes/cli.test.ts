@@ -82,7 +82,8 @@ describe('totem-evs', () => {
             engine: {
               tokenRotations: delivered, tokensReceived: 0, framesBroadcast: 0, framesDelivered: 0, retransmitsSent: 0,
               retransmitsRequested: 0, tokenRetransmits: 0,
-              packetsDropped: { truncated: 0, malformed: 0, oversized: 0, version: 0, 'unknown-type': 0, 'foreign-ring': 0, duplicate: 2, state: 0 },
+              packetsDropped: { truncated: 0, malformed: 0, oversized: 0, version: 0, 'unknown-type': 0, 'foreign-ring': 0, duplicate: 2, state: 0,
+        'ring-seq-bound': 0, 'not-member': 0, 'bad-set': 0, 'bad-commit-token': 0, 'bad-token': 0, 'not-predecessor': 0, 'conflicting-frame': 0 },
               gatherEntries: 1, commitEntries: 1, recoveryEntries: 1, configurationsInstalled: 1,
               state: 'operational', ringId: { rep: 2, seq: 12n }, members: [2, 4, 9],
             },

@@ -16,7 +16,9 @@ const usage = `Usage: npm run sim -- [options]
 Deterministic simulation of a totem-evs cluster (virtual time, seeded faults). Each seed runs a
 safety phase under faults, then a convergence phase (network healed, some crashed nodes restarted,
 the rest left down) until the live nodes settle in one ring; the traces are then checked against
-the EVS properties (settled mode).
+the EVS properties (settled mode). The hostile mix (and about 30 % of mixed seeds) adds an
+adversary that replays, misdirects, forges and mutates packets, keyed or unkeyed per seed;
+unkeyed seeds are checked for survival only (no exception, no hang, settling).
 
 Options:
   --seeds N          run N seeds in parallel on a worker pool (default 1)
@@ -109,6 +111,10 @@ interface Totals {
   /** Heal-to-one-ring time of each settled seed: virtual ms, and in that seed's consensus timeouts. */
   healToOneRingMs: number[];
   healToOneRingConsensusTimeouts: number[];
+  /** Seeds by adversary (none, keyed, unkeyed): how many, how many passed, packets injected. */
+  adversaries: Map<string, { seeds: number; passed: number; injected: number }>;
+  /** EVS findings of survival seeds (unkeyed adversary): reported as a count, not failures. */
+  survivalFindings: number;
 }
 
 function record(totals: Totals, result: SeedResult): void {
@@ -116,9 +122,15 @@ function record(totals: Totals, result: SeedResult): void {
   totals.messagesSent += result.messagesSent;
   totals.deliveries += result.deliveries;
   totals.configurationsInstalled += result.configurationsInstalled;
-  for (const w of result.warnings) totals.warnings.add(w);
   if (result.healToOneRingMs !== undefined) totals.healToOneRingMs.push(result.healToOneRingMs);
   if (result.healToOneRingConsensusTimeouts !== undefined) totals.healToOneRingConsensusTimeouts.push(result.healToOneRingConsensusTimeouts);
+  if (result.check === 'survival') totals.survivalFindings += result.warnings.length;
+  else for (const w of result.warnings) totals.warnings.add(w);
+  const a = totals.adversaries.get(result.adversary) ?? { seeds: 0, passed: 0, injected: 0 };
+  a.seeds++;
+  if (result.ok) a.passed++;
+  a.injected += result.packetsInjected;
+  totals.adversaries.set(result.adversary, a);
   if (result.ok) totals.passed++;
   else totals.failed.push(result);
   for (const v of result.violations) totals.violationsByProperty.set(v.property, (totals.violationsByProperty.get(v.property) ?? 0) + 1);
@@ -150,6 +162,8 @@ async function main(): Promise<number> {
     healToOneRingMs: [],
     healToOneRingConsensusTimeouts: [],
     warnings: new Set(),
+    adversaries: new Map(),
+    survivalFindings: 0,
   };
   const startedMs = performance.now();
   const tty = process.stdout.isTTY === true;
@@ -212,6 +226,7 @@ async function main(): Promise<number> {
 function printSeed(result: SeedResult): void {
   process.stdout.write(
     `seed ${result.seed}: ${result.ok ? 'pass' : 'FAIL'}  nodes ${result.nodes}  faults ${result.faults}  ` +
+      `adversary ${result.adversary}${result.memberList ? '' : ' (no member list)'}  check ${result.check}  ` +
       `sent ${result.messagesSent}  delivered ${result.deliveries}  configs ${result.configurationsInstalled}  ` +
       `crashes ${result.crashes}  settled ${result.settled}  virtual ${(result.virtualMs / 1000).toFixed(1)} s  events ${result.eventsRun}\n`,
   );
@@ -242,6 +257,13 @@ function printSummary(totals: Totals, options: CliOptions, wallS: number): void 
       `heal to one ring (${totals.healToOneRingMs.length} settled seeds): virtual ms p50 ${Math.round(ms.p50)}, p99 ${Math.round(ms.p99)}, max ${Math.round(ms.max)}; ` +
         `consensus timeouts p50 ${ct.p50.toFixed(1)}, p99 ${ct.p99.toFixed(1)}, max ${ct.max.toFixed(1)}\n`,
     );
+  }
+  if (totals.adversaries.size > 1 || !totals.adversaries.has('none')) {
+    const parts = [...totals.adversaries].sort().map(([mode, a]) => `${mode} ${a.passed}/${a.seeds} passed (${a.injected} packets injected)`);
+    out.write(`adversary: ${parts.join(', ')}\n`);
+  }
+  if (totals.survivalFindings > 0) {
+    out.write(`unkeyed seeds (checked for survival only): ${totals.survivalFindings} EVS findings from forged or mutated packets\n`);
   }
   for (const w of totals.warnings) out.write(`warning: ${w}\n`);
   if (totals.violationsByProperty.size > 0) {

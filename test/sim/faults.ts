@@ -6,7 +6,9 @@
  *   single directions), each followed by a heal.
  * - `crash`: nodes crash and restart, some at random times and some right after a configuration
  *   change, i.e. in the middle of the next membership round.
- * - `mixed`: all of the above, plus token-loss storms (near-total loss of token packets).
+ * - `mixed`: all of the above, plus token-loss storms (near-total loss of token packets); in
+ *   about 30 % of the seeds the adversary (adversary.ts) acts too, at a lower rate.
+ * - `hostile`: `mixed`'s faults and the adversary in every seed, at full rate.
  *
  * Faults act only in the safety phase. converge() then makes the network perfect, restarts some
  * crashed nodes and leaves the others down, so that the convergence phase can require the live
@@ -18,7 +20,7 @@ import type { LinkFaults } from './network.js';
 import type { Prng } from './prng.js';
 import type { VirtualClock } from './virtual-clock.js';
 
-export const faultMixes = ['none', 'loss', 'partition', 'crash', 'mixed'] as const;
+export const faultMixes = ['none', 'loss', 'partition', 'crash', 'mixed', 'hostile'] as const;
 export type FaultMix = (typeof faultMixes)[number];
 
 export function isFaultMix(value: string): value is FaultMix {
@@ -40,10 +42,11 @@ export class FaultInjector {
     private readonly clock: VirtualClock,
     private readonly prng: Prng,
   ) {
-    this.loss = mix === 'loss' || mix === 'mixed';
-    this.partitions = mix === 'partition' || mix === 'mixed';
-    this.crashes = mix === 'crash' || mix === 'mixed';
-    this.storms = mix === 'mixed';
+    const all = mix === 'mixed' || mix === 'hostile';
+    this.loss = mix === 'loss' || all;
+    this.partitions = mix === 'partition' || all;
+    this.crashes = mix === 'crash' || all;
+    this.storms = all;
   }
 
   /** Schedule this mix's faults over [now, now + durationMs). */

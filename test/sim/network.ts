@@ -45,6 +45,8 @@ export interface NetworkStats {
   packetsDuplicated: number;
   /** To or from a node that crashed while the packet was in flight, or to a node that is down. */
   packetsVanished: number;
+  /** Packets the adversary injected (test/sim/adversary.ts). */
+  packetsInjected: number;
 }
 
 export class Network {
@@ -61,6 +63,7 @@ export class Network {
     packetsBlocked: 0,
     packetsDuplicated: 0,
     packetsVanished: 0,
+    packetsInjected: 0,
   };
 
   private readonly linkOverrides = new Map<number, Partial<LinkFaults>>();
@@ -91,12 +94,39 @@ export class Network {
   send(from: number, to: number, bytes: Uint8Array, selfCopy = true): void {
     if (!this.epochs.has(from)) throw new RangeError(`send from unknown node ${from}`);
     if (this.down.has(from)) throw new Error(`node ${from} sends while crashed`);
+    this.tap?.(from, to, bytes);
     if (to === 0) {
       for (const dest of this.nodeIds) if (selfCopy || dest !== from) this.sendCopy(from, dest, bytes);
     } else {
       if (!this.epochs.has(to)) throw new RangeError(`send to unknown node ${to}`);
       this.sendCopy(from, to, bytes);
     }
+  }
+
+  /** Sees every send as the engine made it (`to` 0 for a broadcast): the adversary's view of the wire. */
+  tap: ((from: number, to: number, bytes: Uint8Array) => void) | null = null;
+
+  /**
+   * A packet that did not come from a node's send (a replay, a misdirected copy, a forgery):
+   * delivered to `to` after `delayMs` unless `to` is down or restarts meanwhile. Blocks and loss
+   * do not apply: the adversary sits on the receiver's side of the link.
+   */
+  inject(to: number, bytes: Uint8Array, delayMs: number): void {
+    this.requireKnown(to);
+    this.stats.packetsInjected++;
+    if (!this.isUp(to)) {
+      this.stats.packetsVanished++;
+      return;
+    }
+    const toEpoch = this.epochs.get(to);
+    this.clock.after(delayMs, () => {
+      if (this.epochs.get(to) !== toEpoch || this.down.has(to)) {
+        this.stats.packetsVanished++;
+        return;
+      }
+      this.stats.packetsDelivered++;
+      this.handler(to, 0, bytes);
+    });
   }
 
   isUp(id: number): boolean {

@@ -16,6 +16,7 @@ import type { CheckFn, CheckViolation } from './checker.js';
 import { evsCheck } from './checker.js';
 import type { ClusterOptions, SimNodeFactory, WorkloadOptions } from './cluster.js';
 import { Cluster } from './cluster.js';
+import { Adversary, type AdversaryMode, type AdversaryOptions } from './adversary.js';
 import type { FaultMix } from './faults.js';
 import { FaultInjector } from './faults.js';
 import { Prng } from './prng.js';
@@ -49,6 +50,17 @@ export interface SeedResult {
   seed: number;
   nodes: number;
   faults: FaultMix;
+  /** The adversary of this seed (adversary.ts): none, or how the runtime's authentication is modelled. */
+  adversary: 'none' | AdversaryMode;
+  /** Whether the engines were given the member list (EngineConfig.clusterNodeIds). */
+  memberList: boolean;
+  /**
+   * What was checked: `evs`, every EVS property and settling; `survival` (unkeyed adversary, which
+   * may corrupt payloads undetected): no engine exception, no hang, settling. What the EVS checker
+   * found in a survival run is listed in `warnings`.
+   */
+  check: 'evs' | 'survival';
+  packetsInjected: number;
   ok: boolean;
   violations: CheckViolation[];
   /** Warnings that do not fail the seed (e.g. traces not checked). */
@@ -110,8 +122,15 @@ export function runSeed(options: SeedOptions): SeedResult {
   // run would take minutes of wall time.
   const eventsMax = options.eventsMax ?? 8_000_000;
   const instantEventsMax = options.instantEventsMax ?? 100_000;
+  // Forked after the others, so that seeds without an adversary run as they did before it.
+  const adversaryPrng = root.fork();
   const nodeIds = pickNodeIds(shapePrng, nodes);
   const engineConfig = pickEngineConfig(shapePrng);
+  const adversaryOptions = pickAdversary(adversaryPrng, faults);
+  // The runtime passes its configured node list; unkeyed hostile seeds sometimes run without it,
+  // so that forged ids outside the cluster reach the protocol's deeper paths.
+  const memberList = adversaryOptions === null || adversaryOptions.mode === 'keyed' || adversaryPrng.chance(0.75);
+  if (memberList) engineConfig.clusterNodeIds = nodeIds;
 
   const clock = new VirtualClock();
   const cluster = new Cluster({
@@ -125,6 +144,9 @@ export function runSeed(options: SeedOptions): SeedResult {
     workload: { sendIntervalMsMean: shapePrng.pick([40, 40, 40, 10, 100]), ...options.workload },
   });
   const injector = new FaultInjector(faults, cluster, clock, faultPrng);
+  const adversary =
+    adversaryOptions === null ? null : new Adversary(adversaryOptions, cluster.network, clock, adversaryPrng.fork(), nodeIds);
+  const survival = adversary?.mode === 'unkeyed';
   const violations: CheckViolation[] = [];
   const warnings: string[] = [];
 
@@ -136,8 +158,10 @@ export function runSeed(options: SeedOptions): SeedResult {
   let healToOneRingMs: number | undefined;
   try {
     injector.startSafety(safetyMs);
+    adversary?.startSafety(safetyMs);
     aborted = !clock.runUntil(startAtMs + safetyMs, eventsMax, instantEventsMax);
     if (!aborted) {
+      adversary?.stop();
       injector.converge();
       const convergenceStartMs = clock.nowMs;
       clock.at(convergenceStartMs + submitTailMs, () => cluster.stopSubmitting());
@@ -179,6 +203,17 @@ export function runSeed(options: SeedOptions): SeedResult {
     violations.push(...outcome.violations);
     for (const w of outcome.warnings ?? []) warnings.push(w);
   }
+  if (survival) {
+    // Unkeyed: a forged or mutated frame may be delivered as if genuine, so only crashes, hangs
+    // and a failure to settle count; the rest is reported.
+    const fatal = violations.filter((v) => survivalProperties.has(v.property));
+    for (const v of violations) if (!survivalProperties.has(v.property)) warnings.push(`${v.property}: ${v.message.slice(0, 300)}`);
+    violations.length = 0;
+    violations.push(...fatal);
+    if (!settled && !aborted) {
+      violations.push({ property: 'sim-not-settled', message: `the live nodes did not settle: ${cluster.describeNodes().join('; ')}` });
+    }
+  }
 
   let writtenDir: string | undefined;
   if (options.traceDir !== undefined) {
@@ -189,6 +224,10 @@ export function runSeed(options: SeedOptions): SeedResult {
     seed,
     nodes,
     faults,
+    adversary: adversary?.mode ?? 'none',
+    memberList,
+    check: survival ? 'survival' : 'evs',
+    packetsInjected: cluster.network.stats.packetsInjected,
     ok: violations.length === 0,
     violations,
     warnings,
@@ -209,6 +248,20 @@ export function runSeed(options: SeedOptions): SeedResult {
       ? {}
       : { healToOneRingMs, healToOneRingConsensusTimeouts: healToOneRingMs / deriveTimers(engineConfig).consensusTimeoutMs }),
     ...(writtenDir === undefined ? {} : { traceDir: writtenDir }),
+  };
+}
+
+/** What fails a survival run (unkeyed adversary): the node crashed or hung. */
+const survivalProperties = new Set(['sim-engine-exception', 'sim-event-budget', 'sim-livelock', 'sim-ring-seq-persist']);
+
+/** The adversary of a seed: always in `hostile`, in about 30 % of `mixed` at a lower rate, else none. */
+function pickAdversary(prng: Prng, faults: FaultMix): AdversaryOptions | null {
+  const hostile = faults === 'hostile';
+  if (!hostile && !(faults === 'mixed' && prng.chance(0.3))) return null;
+  return {
+    mode: prng.chance(0.5) ? 'keyed' : 'unkeyed',
+    burstIntervalMsMean: hostile ? 40 : 200,
+    burstActionsMax: hostile ? 6 : 3,
   };
 }
 

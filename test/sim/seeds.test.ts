@@ -24,7 +24,7 @@ const workerPath = path.join(repoRoot, 'dist', 'test', 'sim', 'seed-worker.js');
 const seedsPerMix = Number(process.env['SIM_SEEDS_PER_MIX'] ?? 60);
 /** Virtual length of the fault phase: shorter than the CLI's 10–20 s, so that the sweep stays fast. */
 const safetyMs = 15_000;
-const mixes: FaultMix[] = ['none', 'loss', 'partition', 'crash', 'mixed'];
+const mixes: FaultMix[] = ['none', 'loss', 'partition', 'crash', 'mixed', 'hostile'];
 /** Cluster sizes cycled through by seed: mostly small rings, some singletons, some larger. */
 const nodeCounts = [3, 4, 5, 2, 6, 1, 7, 5, 3, 9];
 
