@@ -391,7 +391,7 @@ describe('key file', () => {
   let fileCount = 0;
   const fileWith = (content: string | Uint8Array): string => {
     const path = join(dir, `key-${fileCount++}`);
-    writeFileSync(path, content);
+    writeFileSync(path, content, { mode: 0o600 });
     return path;
   };
   const errorOf = (path: string): TotemError => {
