@@ -244,7 +244,14 @@ describe('member list', () => {
     // Node 99 holds the key and lists the ring's members and itself.
     const intruder = startNodeProcess(99, ['--listen', `${host}:${ports[3]}`, ...members, '--member', `99@${host}:${ports[3]}`, '--key', keyFile, '--token-ms', '500']);
     started.push(intruder);
-    await new Promise((r) => setTimeout(r, 4000));
+    // Each node names the intruder's datagrams once they arrive (the process may take seconds to
+    // start on a loaded machine), and for a while after none lets it in.
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline && !procs.every((p) => p.stderr.join('').includes('not in the member list'))) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await new Promise((r) => setTimeout(r, 3000));
+    expect(intruder.child.exitCode).toBeNull();
     for (const p of procs) {
       expect(p.child.exitCode).toBeNull();
       expect(p.lines.filter((l) => l.startsWith('configuration') && / members [\d,]*\b99\b/.test(l))).toEqual([]);
