@@ -84,7 +84,7 @@ const warnText: Partial<Record<NetDropReason, string>> = {
 };
 
 function onDrop(reason: NetDropReason, msg: Uint8Array, rinfo: RemoteInfo): void {
-  if (reason === 'own_packet' && data.transport === 'multicast') {
+  if (reason === 'own_echo') {
     counters.ownEchoes++;
     return;
   }

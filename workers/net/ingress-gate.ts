@@ -8,7 +8,8 @@
  *   version          the sealed version is not this node's (counted; the net worker warns, rate
  *                    limited, naming both versions: a rolling upgrade in progress looks like this);
  *   own_packet       the sealer claims to be this node: this node never receives its own
- *                    datagrams from the network (on multicast they are the group's echo);
+ *                    datagrams from the network; on multicast they are the group's echo of
+ *                    every broadcast, counted apart as own_echo (normal, expected);
  *   unlisted         the sealer is not in the configured member list;
  *   address_mismatch on udpu, the source address and port are not the configured address of the
  *                    node id the sealer claims (corosync's block_unlisted_ips, made exact);
@@ -45,6 +46,7 @@ export const netDropReasons = [
   'runt',
   'version',
   'own_packet',
+  'own_echo',
   'unlisted',
   'address_mismatch',
   'not_for_me',
@@ -83,6 +85,7 @@ export class IngressGate {
   private readonly self: number;
   private readonly keyed: boolean;
   private readonly checkAddress: boolean;
+  private readonly ownReason: NetDropReason;
   /** Node id → configured host and port, every member but this node. */
   private readonly addressOf = new Map<number, { host: string; port: number }>();
   /** "host|port" of every other member: where a data frame may come from unkeyed. */
@@ -92,6 +95,7 @@ export class IngressGate {
     this.self = o.self;
     this.keyed = o.keyed;
     this.checkAddress = o.transport === 'udpu';
+    this.ownReason = o.transport === 'multicast' ? 'own_echo' : 'own_packet';
     for (const m of o.members) {
       if (m.nodeId === o.self) continue;
       this.addressOf.set(m.nodeId, { host: m.address.host, port: m.address.port });
@@ -140,7 +144,7 @@ export class IngressGate {
     if (msg[sealedVersionOffset] !== sealedVersion) return 'version';
     const sender = readU32(msg, sealedSenderOffset);
     this.lastSender = sender;
-    if (sender === this.self) return 'own_packet';
+    if (sender === this.self) return this.ownReason;
     const configured = this.addressOf.get(sender);
     if (configured === undefined) return 'unlisted';
     if (this.checkAddress && (configured.port !== port || configured.host !== host)) return 'address_mismatch';
@@ -154,7 +158,7 @@ export class IngressGate {
     const h = peekHeader(msg);
     if (h === null || msg.length < headerBytes) return 'runt';
     this.lastSender = h.sender;
-    if (h.sender === this.self) return 'own_packet';
+    if (h.sender === this.self) return this.ownReason;
     const configured = this.addressOf.get(h.sender);
     if (configured === undefined) return 'unlisted';
     if (!this.checkAddress) return null;
