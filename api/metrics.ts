@@ -70,6 +70,11 @@ const counterSpecs: readonly CounterSpec[] = [
   ['totem_net_auth_failures_total', 'Datagrams that failed authentication.', (s) => s.net.authFailures],
   ['totem_net_replays_total', 'Authenticated datagrams dropped as replays.', (s) => s.net.replays],
   ['totem_net_send_errors_total', 'Datagrams the socket refused to send.', (s) => s.net.sendErrors],
+  [
+    'totem_net_warnings_held_back_total',
+    'Warnings about received datagrams not logged because of the rate limit (16 lines per 10 s).',
+    (s) => s.net.warningsHeldBack ?? 0,
+  ],
 ];
 
 /**
@@ -90,6 +95,12 @@ export function createMetricsRegistry(source: MetricsSource): { registry: Regist
   const runtimeDrops = new Counter({
     name: 'totem_runtime_drops_total',
     help: 'Packets the runtime dropped (ring full, sender mismatch), by reason.',
+    labelNames: ['reason'],
+    registers: [registry],
+  });
+  const netDropped = new Counter({
+    name: 'totem_net_dropped_total',
+    help: 'Datagrams the net worker dropped before the engine, by reason (own_packet, unlisted, address_mismatch, not_for_me, auth_failed, replay, version, ...).',
     labelNames: ['reason'],
     registers: [registry],
   });
@@ -131,6 +142,7 @@ export function createMetricsRegistry(source: MetricsSource): { registry: Regist
   const collect = (s: MetricsStats): void => {
     for (const { metric, read } of counters) setCounter(metric, read(s));
     for (const [reason, count] of Object.entries(s.engine.packetsDropped)) setCounter(dropped, count, { reason });
+    for (const [reason, count] of Object.entries(s.net.dropped ?? {})) setCounter(netDropped, count, { reason });
     if (s.drops !== undefined) for (const [reason, count] of Object.entries(s.drops)) setCounter(runtimeDrops, count, { reason });
     for (const st of ringStates) state.set({ state: st }, st === s.engine.state ? 1 : 0);
     members.set(s.engine.members.length);

@@ -23,14 +23,14 @@ import type {
   ResolvedNodeOptions,
   TransportKind,
 } from '../workers/runtime-options.js';
-import { parseDir, parseKey, parseLogger, parseLogLevel } from './options/local.js';
+import { parseCluster, parseDir, parseInsecure, parseKey, parseLogger, parseLogLevel, refuseInsecure } from './options/local.js';
 import { parseMembers, parseNodeId, parseTransport } from './options/members.js';
 import { resolveEngine, resolveNetMtu } from './options/tuning.js';
 import { checkKnownKeys, invalid, isRecord } from './options/validation.js';
 import { parseAddress } from './options/address.js';
 
 export { formatAddress, parseAddress } from './options/address.js';
-export { keyBytes } from './options/local.js';
+export { clusterNameDefault, isLoopbackHost, keyBytes } from './options/local.js';
 export { netMtuDefault, netMtuMax, timerMsMax } from './options/tuning.js';
 export { suggest } from './options/validation.js';
 
@@ -52,8 +52,22 @@ export interface NodeOptions {
   bind: string;
   /** Every node of the cluster, this one included. */
   members: readonly MemberOption[];
-  /** Authenticates and encrypts packets; without it they are neither. */
+  /**
+   * Authenticates and encrypts packets; without it they are neither. Required when any member
+   * (or the bind address) is not on loopback, unless `insecure` is true.
+   */
   key?: KeyOption;
+  /**
+   * Run without a key although members are on a real network: anyone who can send to a node can
+   * then forge any packet (see README, Threat model). Default false.
+   */
+  insecure?: boolean;
+  /**
+   * The cluster's name, bound into every packet's authentication tag, so that two clusters sharing
+   * a key never take each other's packets: 1..64 of A-Z a-z 0-9 . _ -; default 'totem-evs'. Every
+   * node of a cluster must have the same.
+   */
+  cluster?: string;
   /** Directory for the ring-seq file; without it ring seqs start above a clock-derived value. */
   stateDir?: string;
   /** Directory for this node's JSON-lines trace (trace-contract.md). */
@@ -88,7 +102,7 @@ export interface NodeOptions {
 }
 
 const optionNames = [
-  'nodeId', 'bind', 'members', 'key', 'stateDir', 'trace', 'netMtu',
+  'nodeId', 'bind', 'members', 'key', 'insecure', 'cluster', 'stateDir', 'trace', 'netMtu',
   'tokenTimeoutMs', 'tokenRetransmitMs', 'holdMs', 'joinTimeoutMs', 'consensusTimeoutMs', 'gatherSilenceMs',
   'mergeTimeoutMs', 'windowSize', 'maxMessages', 'messageBytesMax', 'sendQueueBytesMax',
   'transport', 'multicastAddress', 'logLevel', 'logger',
@@ -114,6 +128,9 @@ export function resolveNodeOptions(input: NodeOptions, authOverheadBytes = 0): R
   const family = bind.family;
   const { transport, multicastAddress } = parseTransport(o.transport, o.multicastAddress, family);
   const key = parseKey(o.key);
+  const insecure = parseInsecure(o.insecure);
+  const cluster = parseCluster(o.cluster);
+  if (key === null && !insecure) refuseInsecure(nodeId, bind, members);
   const stateDir = parseDir(o.stateDir, 'stateDir');
   const traceDir = parseDir(o.trace, 'trace');
   const logLevel = parseLogLevel(o.logLevel);
@@ -123,7 +140,7 @@ export function resolveNodeOptions(input: NodeOptions, authOverheadBytes = 0): R
   const { netMtu, frameBytesMax } = resolveNetMtu(o, family, overhead);
   const engine = resolveEngine(o, nodeId, frameBytesMax);
   return {
-    nodeId, bind, family, members, transport, multicastAddress, key, stateDir, traceDir, netMtu,
+    nodeId, bind, family, members, transport, multicastAddress, key, cluster, insecure, stateDir, traceDir, netMtu,
     authOverheadBytes: overhead, logLevel, logger, engine,
   };
 }

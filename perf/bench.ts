@@ -545,6 +545,8 @@ function nodeArgsFor(args: BenchArgs, id: number, addresses: string[], stateRoot
   ];
   if (args.netMtu !== null) nodeArgs.push('--net-mtu', String(args.netMtu));
   if (args.keyFile !== null) nodeArgs.push('--key', args.keyFile);
+  // A keyless ring in network namespaces is off loopback: the nodes refuse it unless told.
+  else if (!addresses.every((a) => a.startsWith('127.'))) nodeArgs.push('--insecure');
   if (args.tokenMs !== null) nodeArgs.push('--token-ms', String(args.tokenMs));
   if (args.window !== null) nodeArgs.push('--window', String(args.window));
   if (args.maxMessages !== null) nodeArgs.push('--max-messages', String(args.maxMessages));

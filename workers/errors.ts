@@ -14,7 +14,8 @@
  * - `TOTEM_ERR_BIND`: the `bind` address cannot be bound (in use, not a local address, no
  *   permission). details: `address`, `errno`.
  * - `TOTEM_ERR_KEY_FILE`: the file of `key: { file }` cannot be read (missing, unreadable, a
- *   directory). details: `path`.
+ *   directory), or group or others may access it (details `mode`, octal: `chmod 600` fixes it).
+ *   details: `path`.
  * - `TOTEM_ERR_BAD_KEY`: the key, inline or read from its file, is not exactly 32 bytes.
  *   details: `option`, `bytes`.
  * - `TOTEM_ERR_CLOSED`: a call on a node, or on a group of a node, that is closing or closed.
@@ -32,6 +33,9 @@
  *   node must not announce a ring it could not record). details: `path`.
  * - `TOTEM_ERR_UNDELIVERED`: close() stopped the node before messages it had accepted were
  *   delivered here. details: `undelivered` (how many), `drainTimeoutMs`.
+ * - `TOTEM_ERR_INSECURE`: no key is set and a member's address is not on loopback, so packets
+ *   would travel unauthenticated on a real network; set a key (`totem-evs keygen FILE`) or
+ *   `insecure: true` (`--insecure`). details: `option` ('key'), `addresses` (the non-loopback ones).
  *
  * `details` holds plain, cloneable data (strings, numbers, booleans, arrays and plain objects of
  * those), never key material.
@@ -51,6 +55,7 @@ export const totemErrorCodes = [
   'TOTEM_ERR_ENGINE_FATAL',
   'TOTEM_ERR_STATE_DIR',
   'TOTEM_ERR_UNDELIVERED',
+  'TOTEM_ERR_INSECURE',
 ] as const;
 
 export type TotemErrorCode = (typeof totemErrorCodes)[number];

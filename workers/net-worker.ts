@@ -3,8 +3,15 @@
  * one), so it waits for outbound records with Doorbell.waitAsync and takes control messages as
  * port events; the port listener is also the ref that keeps this thread alive while it waits.
  *
- *   socket ──► open (key) ──► check sender ──► in ring ──► token worker
- *   token worker ──► out ring ──► seal (key) ──► socket (one member, every member, or the group)
+ *   socket ──► ingress gate ──► open (key) ──► check sender ──► in ring ──► token worker
+ *   token worker ──► out ring ──► seal (key, destination) ──► socket (one member, every member,
+ *                                                              or the group)
+ *
+ * The ingress gate (net/ingress-gate.ts) refuses, before any crypto, what is too short, of another
+ * sealed version, from this node itself, from a node id outside the member list, from an address
+ * that is not the claimed member's (udpu), or sealed for another node. Every drop is counted by
+ * reason (totem_net_dropped_total); the ones that point at a misconfiguration or an attack are
+ * logged at warn through a WarnLimiter (net/warn-limiter.ts), so a flood cannot flood the log.
  *
  * The token worker loops its own broadcasts back to its engine itself; a record for this node
  * alone (which it does not write) would still be copied into the in ring, plain.
@@ -14,8 +21,12 @@
  */
 import type { MessagePort } from 'node:worker_threads';
 import { workerData } from 'node:worker_threads';
-import { peekHeader } from '../engine/wire/codec.js';
-import { PacketOpener, PacketSealer } from './net/packet-auth.js';
+import type { RemoteInfo } from 'node:dgram';
+import { IngressGate, sealedVersionOf } from './net/ingress-gate.js';
+import type { NetDropReason } from './net/ingress-gate.js';
+import { broadcastDestination, PacketOpener, PacketSealer, sealedVersion } from './net/packet-auth.js';
+import type { OpenFailure } from './net/packet-auth.js';
+import { WarnLimiter } from './net/warn-limiter.js';
 import { UdpTransport } from './net/udp-transport.js';
 import { Doorbell } from './ring/doorbell.js';
 import { SpscRing } from './ring/spsc-ring.js';
@@ -34,23 +45,63 @@ const outView = ringView(outRing.buffer);
 const netBell = new Doorbell(data.rings.bells.net.sab, data.rings.bells.net.byteOffset).watch(outRing);
 const tokenBell = new Doorbell(data.rings.bells.token.sab, data.rings.bells.token.byteOffset);
 const flags = new WakeFlags(data.rings.flags);
-const sealer = data.key === null ? null : new PacketSealer(data.key, self);
-const opener = data.key === null ? null : new PacketOpener(data.key);
+const sealer = data.key === null ? null : new PacketSealer(data.key, self, data.cluster);
+const opener = data.key === null ? null : new PacketOpener(data.key, { cluster: data.cluster });
+const gate = new IngressGate({ self, members: data.members, transport: data.transport, keyed: data.key !== null });
+const warnings = new WarnLimiter((message, fields) => post({ code: 'log', level: 'warn', message, fields }));
 /** Outbound records per read() before yielding to the event loop, so receives are not starved. */
 const outBatchMax = 256;
-/** Offset of the sender id in a sealed header (packet-auth.ts): readable before opening. */
-const sealedSenderOffset = 2;
+/** How often the warn limiter's window is closed even without new warnings (its summary line). */
+const warnTickMs = 1000;
+/** How often the opener forgets idle incarnations and senders. */
+const sweepMs = 60_000;
 
 const counters = {
   datagramsIn: 0,
   bytesIn: 0,
-  /** Datagrams whose opened sender differs from the engine header's sender. */
-  senderMismatch: 0,
   /** Datagrams dropped because the in ring was full. */
   inRingFull: 0,
   /** Own multicast datagrams that came back through the group (already looped back). */
   ownEchoes: 0,
 };
+
+const openFailureReason: Record<OpenFailure, NetDropReason> = {
+  truncated: 'runt',
+  version: 'version',
+  auth: 'auth_failed',
+  replay: 'replay',
+  budget: 'salt_budget',
+};
+
+/** What a warning says per reason; reasons not listed (replay, runt, own echo) are only counted. */
+const warnText: Partial<Record<NetDropReason, string>> = {
+  unlisted: 'dropped a datagram from a node id not in the member list',
+  address_mismatch: "dropped a datagram whose source address is not the claimed member's configured address",
+  not_for_me: 'dropped a datagram sealed for another node (copied or misdirected)',
+  auth_failed: 'dropped a datagram that failed authentication (wrong key or cluster name, or forged)',
+  salt_budget: 'dropped datagrams of new incarnations beyond the fresh-salt budget (forged salts?)',
+  sender_mismatch: 'dropped an authenticated datagram whose engine header names another sender',
+};
+
+function onDrop(reason: NetDropReason, msg: Uint8Array, rinfo: RemoteInfo): void {
+  if (reason === 'own_echo') {
+    counters.ownEchoes++;
+    return;
+  }
+  const address = rinfo.family === 'IPv6' ? `[${rinfo.address}]:${rinfo.port}` : `${rinfo.address}:${rinfo.port}`;
+  if (reason === 'version') {
+    const version = sealedVersionOf(msg);
+    const text = data.key === null
+      ? 'dropped a datagram that is not a plain engine packet'
+      : `dropped a datagram of sealed format version ${version}; this node speaks version ${sealedVersion} ` +
+        '(nodes of different totem-evs versions, or a node with a key and one without)';
+    warnings.warn(performance.now(), `version ${address}`, text, { address, version });
+    return;
+  }
+  const text = warnText[reason];
+  if (text === undefined) return;
+  warnings.warn(performance.now(), `${reason} ${address}`, text, { reason, address, claimedSender: gate.lastSender });
+}
 let transport: UdpTransport | null = null;
 let stopping = false;
 let failed = false;
@@ -63,6 +114,8 @@ function fail(err: unknown): void {
   if (failed) return;
   failed = true;
   stopping = true;
+  clearInterval(warnTimer);
+  clearInterval(sweepTimer);
   post({ code: 'fatal', error: toTotemError(err, 'net').toJSON() });
   transport?.close();
   port.close();
@@ -91,36 +144,31 @@ function toToken(packet: Uint8Array): void {
   }
 }
 
-function readUint32(bytes: Uint8Array, offset: number): number {
-  return ((bytes[offset] as number) | ((bytes[offset + 1] as number) << 8) |
-    ((bytes[offset + 2] as number) << 16) | ((bytes[offset + 3] as number) << 24)) >>> 0;
-}
-
-function onDatagram(msg: Buffer): void {
+function onDatagram(msg: Buffer, rinfo: RemoteInfo): void {
   if (stopping) return;
   counters.datagramsIn++;
   counters.bytesIn += msg.length;
+  const refused = gate.check(msg, rinfo.address, rinfo.port);
+  if (refused !== null) {
+    onDrop(refused, msg, rinfo);
+    return;
+  }
   let plain: Uint8Array = msg;
   if (opener !== null) {
-    // A multicast of our own that came back: it already reached the engine through the ring.
-    if (data.transport === 'multicast' && msg.length >= 6 && readUint32(msg, sealedSenderOffset) === self) {
-      counters.ownEchoes++;
+    const r = opener.open(msg);
+    if (!r.ok) {
+      const reason = openFailureReason[r.reason];
+      gate.count(reason);
+      onDrop(reason, msg, rinfo);
       return;
     }
-    const r = opener.open(msg);
-    if (!r.ok) return;
     plain = r.plain;
     // The tag proves who sealed the datagram; the engine trusts the sender in its own header, so
-    // the two must agree or one member could speak for another.
-    const h = peekHeader(plain);
-    if (h === null || h.sender !== r.sender) {
-      counters.senderMismatch++;
-      return;
-    }
-  } else if (data.transport === 'multicast') {
-    const h = peekHeader(plain);
-    if (h !== null && h.sender === self) {
-      counters.ownEchoes++;
+    // the two must agree (a data frame excepted: any member may retransmit it) or one member
+    // could speak for another.
+    const mismatch = gate.checkOpened(plain, r.sender);
+    if (mismatch !== null) {
+      onDrop(mismatch, msg, rinfo);
       return;
     }
   }
@@ -139,7 +187,9 @@ function onOutRecord(type: number, buffer: Uint8Array, offset: number, length: n
   }
   // The sealer reads the plain bytes synchronously and returns a fresh array; without a key the
   // packet is copied, since dgram holds the bytes until the send completes and the ring reuses them.
-  const wire = sealer === null ? packet.slice() : sealer.seal(packet);
+  // A broadcast is sealed once for every member; a unicast is sealed for its one receiver, so a
+  // copy delivered anywhere else is refused there before the tag is even checked.
+  const wire = sealer === null ? packet.slice() : sealer.seal(packet, destination === 0 ? broadcastDestination : destination);
   if (destination === 0) {
     // To the other members only: the token worker has already looped it back to its engine.
     t.broadcast(wire);
@@ -174,15 +224,24 @@ function stats(): Record<string, unknown> {
     datagramsOut: t?.counters.datagramsOut ?? 0,
     bytesIn: counters.bytesIn,
     bytesOut: t?.counters.bytesOut ?? 0,
-    authFailures: o === undefined ? 0 : o.auth + o.truncated + o.version,
+    authFailures: o === undefined ? 0 : o.auth,
     replays: o?.replay ?? 0,
+    dropped: { ...gate.counts },
+    warningsHeldBack: warnings.heldBack,
+    ownEchoes: counters.ownEchoes,
     sendErrors: t?.counters.sendErrors ?? 0,
     receiveBufferBytes: t?.receiveBufferBytes ?? 0,
-    senderMismatch: counters.senderMismatch,
+    senderMismatch: gate.counts.sender_mismatch,
     inRingFull: counters.inRingFull,
     unknownDestination: t?.counters.unknownDestination ?? 0,
   };
 }
+
+// Unref'd: these never keep the thread alive; the port listener does while the node runs.
+const warnTimer = setInterval(() => warnings.tick(performance.now()), warnTickMs);
+warnTimer.unref();
+const sweepTimer = setInterval(() => opener?.sweep(), sweepMs);
+sweepTimer.unref();
 
 port.on('message', (m: unknown) => {
   if (!isMainMessage(m)) {
@@ -195,6 +254,8 @@ port.on('message', (m: unknown) => {
       return;
     case 'stop':
       stopping = true;
+      clearInterval(warnTimer);
+      clearInterval(sweepTimer);
       transport?.close();
       post({ code: 'stopped', body: stats() });
       port.close();

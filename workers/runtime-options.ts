@@ -38,6 +38,13 @@ export interface ResolvedNodeOptions {
   transport: TransportKind;
   multicastAddress: NetAddress | null;
   key: ResolvedKey | null;
+  /**
+   * The cluster name, bound into every sealed packet (packet-auth.ts): two clusters sharing a key
+   * never take each other's packets.
+   */
+  cluster: string;
+  /** Without a key on a non-loopback member list, the user said so (options.ts: TOTEM_ERR_INSECURE). */
+  insecure: boolean;
   /** Absolute paths. */
   stateDir: string | null;
   traceDir: string | null;

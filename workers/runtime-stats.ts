@@ -13,6 +13,13 @@ import type { Submission } from './submission.js';
 
 const ringNames = ['submit', 'in', 'out', 'frames', 'delivery'] as const;
 
+function countsOf(v: unknown): Record<string, number> {
+  const out: Record<string, number> = {};
+  if (typeof v !== 'object' || v === null) return out;
+  for (const [k, n] of Object.entries(v)) if (typeof n === 'number') out[k] = n;
+  return out;
+}
+
 export async function collectStats(workers: Workers, rings: NodeRings, submission: Submission): Promise<RuntimeStats> {
   const [net, token, delivery] = await Promise.all([
     workers.requestStats('net'),
@@ -36,6 +43,8 @@ export async function collectStats(workers: Workers, rings: NodeRings, submissio
       replays: num(net, 'replays'),
       sendErrors: num(net, 'sendErrors'),
       receiveBufferBytes: num(net, 'receiveBufferBytes'),
+      dropped: countsOf(net.dropped),
+      warningsHeldBack: num(net, 'warningsHeldBack'),
     },
     messagesSubmitted: submission.submitted,
     messagesDelivered: num(delivery, 'messagesDelivered'),

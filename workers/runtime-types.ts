@@ -68,6 +68,14 @@ export interface RuntimeStats {
     replays: number;
     sendErrors: number;
     receiveBufferBytes: number;
+    /**
+     * Datagrams the net worker dropped, by reason (workers/net/ingress-gate.ts netDropReasons:
+     * own_packet, unlisted, address_mismatch, not_for_me, auth_failed, replay, ...). Optional so
+     * that stand-in runtimes need not fill it.
+     */
+    dropped?: Record<string, number>;
+    /** Warnings about received datagrams held back by the rate limit (net/warn-limiter.ts). */
+    warningsHeldBack?: number;
   };
   /** Application messages submitted (counter of the last one) and delivered here. */
   messagesSubmitted: number;

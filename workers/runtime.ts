@@ -122,12 +122,26 @@ export async function startRuntime(
     deps.logger ??
     createLogger({ nodeId, level: options.logLevel, ...(options.logger === null ? {} : { logger: options.logger }) });
   const key = options.key === null ? null : loadKey(options.key);
-  if (key === null) logger.warn('running without a key: packets are neither authenticated nor encrypted');
+  if (key === null) {
+    // On loopback only (options.ts refuses a keyless node elsewhere without `insecure`), this
+    // exposes the ring to local processes; with `insecure`, to every host that can reach it.
+    const reach = options.insecure ? 'any host that can send to this node' : 'any local process';
+    logger.warn(
+      `running without a key (${options.insecure ? 'insecure: true' : 'loopback only'}): packets are neither ` +
+        `authenticated nor encrypted, so ${reach} can read every message and forge any packet, ` +
+        'including joins that change the membership; only the member list and, on udpu, the members\' ' +
+        'source addresses are checked. Create a key with `totem-evs keygen FILE` to close this',
+      { insecure: options.insecure },
+    );
+  }
   const store = openStateStore(options.stateDir ?? undefined, nodeId, Date.now(), logger);
   const ringSeqInitial = store.loadRingSeq();
   if (options.traceDir !== null) mkdirSync(options.traceDir, { recursive: true });
   const incarnation =
     options.traceDir === null ? Date.now() : pickIncarnation(options.traceDir, nodeId, Date.now());
+  // MEMBER LIST → ENGINE: once EngineConfig has `clusterNodeIds` (the engine's admission of
+  // received node ids), pass `clusterNodeIds: options.members.map((m) => m.nodeId)` here. The net
+  // worker's ingress gate already drops datagrams from node ids outside the member list.
   const engine = resolveEngineConfig({ ...options.engine, incarnation, ringSeqInitial });
 
   const rings = allocateRings();

@@ -96,6 +96,7 @@ export class Workers {
       transport: options.transport,
       multicastAddress: options.multicastAddress,
       key,
+      cluster: options.cluster,
       receiveBufferBytes,
     } satisfies Omit<NetWorkerData, 'port'>, Doorbell.ofRing(rings.out));
     this.spawn('token', 'token-worker', {

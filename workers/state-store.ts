@@ -59,6 +59,14 @@ export const ringSeqPerMs = 4n;
 export const ringSeqStoredMax = (1n << 62n) - 1n;
 
 /**
+ * Largest seq a node starts from: 2^32 ring formations below ringSeqStoredMax. A stored seq
+ * above it leaves the node too little room to form rings (each takes 4 or more), and no real
+ * cluster gets there (ringSeqPerMs: the year 36 million); such a seq came from a forged or
+ * corrupt packet, and is refused at start with the fix rather than stopping the node later.
+ */
+export const ringSeqStartMax = ringSeqStoredMax - (1n << 32n);
+
+/**
  * The floor a node without a stored seq starts above: `nowMs` × ringSeqPerMs.
  *
  * Failure modes, which only a state directory removes:
@@ -194,6 +202,15 @@ function readSeqFile(path: string): bigint | null {
     throw stateDirError(
       `${path} is corrupt: expected a ring seq in decimal (0..2^62-1), found ${JSON.stringify(text.slice(0, 40))}; ` +
         'restore it, or delete it to start above a clock-derived ring seq',
+      path,
+    );
+  }
+  if (seq > ringSeqStartMax) {
+    throw stateDirError(
+      `${path} holds ring seq ${seq}, within 2^32 of the bound 2^62-1: the node could form almost no ring. ` +
+        'No cluster reaches it by forming rings; it most likely came from a forged or corrupt packet. ' +
+        'Stop every node of the cluster, then delete the file on each (each node then starts above a ' +
+        'clock-derived ring seq), and give the cluster a key (`totem-evs keygen FILE`) if it has none',
       path,
     );
   }

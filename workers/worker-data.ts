@@ -42,6 +42,8 @@ export interface NetWorkerData extends CommonData {
   multicastAddress: NetAddress | null;
   /** The cluster key, or null: packets are then neither sealed nor opened. */
   key: Uint8Array | null;
+  /** The cluster name bound into every sealed packet's tag. */
+  cluster: string;
   receiveBufferBytes: number;
 }
 

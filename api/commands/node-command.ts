@@ -34,8 +34,13 @@ Cluster:
   --id N                 this node's id (1..4294967295)
   --listen HOST:PORT     the address to bind (IPv4, or [IPv6]:port)
   --member ID@HOST:PORT  a member of the cluster; repeat for every node, this one included
-  --key FILE             cluster key (32 bytes raw, 64 hex digits or base64): authenticate and
-                         encrypt every packet; without it packets travel in the clear
+  --key FILE             cluster key (32 bytes raw, 64 hex digits or base64; create one with
+                         'totem-evs keygen FILE', mode 0600): authenticate and encrypt every
+                         packet. Required when any member is off loopback, unless --insecure
+  --insecure             run without a key although members are off loopback: anyone who can
+                         reach the node can then read and forge its packets
+  --cluster NAME         the cluster's name, bound into every packet's authentication (default
+                         totem-evs; 1..64 of A-Z a-z 0-9 . _ -; the same on every node)
   --state-dir DIR        keep the highest ring seq here, so ring ids never repeat across restarts
   --trace-dir DIR        write this node's EVS trace (one file per incarnation) into DIR
   --transport udpu|multicast, --multicast HOST:PORT
@@ -66,7 +71,8 @@ Load:
   --help                 print this help
 
 It leaves gracefully on SIGTERM, SIGINT or at the end of --duration and exits 0. Bad flags, an
-unknown member, an address that cannot be bound or an unreadable key file print one error line
+unknown member, an address that cannot be bound, an unreadable key file or a missing key off
+loopback (without --insecure) print one error line
 on stderr and exit 2; a fatal runtime error exits 1.
 
 The JSON line has: node, incarnation, sentMsgs, deliveredMsgs, deliveredMsgsPerSec,
@@ -105,7 +111,7 @@ export function parseNodeArgs(argv: string[]): NodeCommandArgs | 'help' {
   const members: MemberOption[] = [];
   const flags = new Map<string, string>();
   const single = new Set([
-    'id', 'listen', 'key', 'state-dir', 'trace-dir', 'transport', 'multicast', 'net-mtu', 'token-ms',
+    'id', 'listen', 'key', 'cluster', 'state-dir', 'trace-dir', 'transport', 'multicast', 'net-mtu', 'token-ms',
     'join-ms', 'consensus-ms', 'gather-silence-ms', 'window', 'max-messages', 'log-level', 'group', 'rate', 'size', 'order',
     'wait-members', 'duration', 'latency-from', 'metrics',
   ]);
@@ -113,6 +119,12 @@ export function parseNodeArgs(argv: string[]): NodeCommandArgs | 'help' {
     const arg = argv[i] as string;
     if (arg === '--help' || arg === '-h') return 'help';
     if (!arg.startsWith('--')) throw new UsageError(`unexpected argument '${arg}'`);
+    if (arg === '--insecure') {
+      // The one flag without a value.
+      if (flags.has('insecure')) throw new UsageError('--insecure is given twice');
+      flags.set('insecure', 'true');
+      continue;
+    }
     let name = arg.slice(2);
     let value: string | undefined;
     const eq = name.indexOf('=');
@@ -130,7 +142,7 @@ export function parseNodeArgs(argv: string[]): NodeCommandArgs | 'help' {
       continue;
     }
     if (!single.has(name)) {
-      const near = suggest(name, [...single, 'member', 'help']);
+      const near = suggest(name, [...single, 'member', 'insecure', 'help']);
       throw new UsageError(`unknown flag --${name}${near === null ? '' : ` (did you mean --${near}?)`} (see --help)`);
     }
     if (flags.has(name)) throw new UsageError(`--${name} is given twice`);
@@ -151,6 +163,8 @@ export function parseNodeArgs(argv: string[]): NodeCommandArgs | 'help' {
   };
   const key = flags.get('key');
   if (key !== undefined) opt('key', { file: key });
+  if (flags.has('insecure')) opt('insecure', true);
+  opt('cluster', flags.get('cluster'));
   opt('stateDir', flags.get('state-dir'));
   const traceDir = flags.get('trace-dir') ?? null;
   if (traceDir !== null) opt('trace', traceDir);
@@ -257,7 +271,7 @@ export async function runNodeCommand(argv: string[], out: Out = process): Promis
     process.off('SIGINT', onSignal);
     const code = TotemError.isTotemError(err) ? err.code : undefined;
     out.stderr.write(`totem-evs node: ${(err as Error).message}${code === undefined ? '' : ` [${code}]`}\n`);
-    const startupCodes = new Set(['TOTEM_ERR_INVALID_OPTION', 'TOTEM_ERR_BIND', 'TOTEM_ERR_KEY_FILE', 'TOTEM_ERR_BAD_KEY', 'TOTEM_ERR_STATE_DIR']);
+    const startupCodes = new Set(['TOTEM_ERR_INVALID_OPTION', 'TOTEM_ERR_BIND', 'TOTEM_ERR_KEY_FILE', 'TOTEM_ERR_BAD_KEY', 'TOTEM_ERR_STATE_DIR', 'TOTEM_ERR_INSECURE']);
     return code !== undefined && startupCodes.has(code) ? 2 : 1;
   }
 

@@ -27,7 +27,7 @@ interface Status {
   ring: string;
   members: number[];
   engine: Record<string, unknown> & { tokenRotations: number; packetsDropped: Record<string, number>; retransmitsSent: number; retransmitsRequested: number; configurationsInstalled: number };
-  net: Record<string, number>;
+  net: Record<string, number> & { dropped?: Record<string, number> };
   messagesSubmitted: number;
   messagesDelivered: number;
   submitsWaiting: number;
@@ -106,6 +106,7 @@ export async function runStatusCommand(argv: string[], out: Out): Promise<number
   }
   const s = second;
   const dropped = Object.entries(s.engine.packetsDropped).filter(([, n]) => n > 0);
+  const netDropped = Object.entries(s.net.dropped ?? {}).filter(([, n]) => n > 0);
   out.stdout.write(
     `node ${s.nodeId}: ${s.state}${s.state === 'operational' ? '' : ' (sends wait until the ring is operational)'}\n` +
       `ring ${s.ring}, members ${s.members.join(',')}; groups ${s.groups}, sends waiting ${s.submitsWaiting}\n` +
@@ -114,7 +115,9 @@ export async function runStatusCommand(argv: string[], out: Out): Promise<number
       `retransmits ${r.retransmitsSentPerSec}/s\n` +
       `counters: delivered ${s.messagesDelivered}, submitted ${s.messagesSubmitted}, configurations ${s.engine.configurationsInstalled}, ` +
       `retransmits sent ${s.engine.retransmitsSent} requested ${s.engine.retransmitsRequested}, ` +
-      `auth failures ${s.net.authFailures ?? 0}, dropped ${dropped.length === 0 ? 0 : dropped.map(([k, n]) => `${k} ${n}`).join(', ')}\n`,
+      `auth failures ${s.net.authFailures ?? 0}, dropped ${dropped.length === 0 ? 0 : dropped.map(([k, n]) => `${k} ${n}`).join(', ')}\n` +
+      `net dropped: ${netDropped.length === 0 ? 0 : netDropped.map(([k, n]) => `${k} ${n}`).join(', ')}` +
+      `; warnings held back ${s.net.warningsHeldBack ?? 0}\n`,
   );
   return 0;
 }

@@ -21,6 +21,8 @@ function optionsOf(nodeId: number, extra: Partial<CreateNodeOptions> = {}): Crea
     logger: quiet,
     bind: `10.0.0.${nodeId}:5405`,
     members: [1, 2, 3].map((id) => ({ nodeId: id, address: `10.0.0.${id}:5405` })),
+    // A fake runtime: nothing is sent, but the addresses are off loopback and there is no key.
+    insecure: true,
     ...extra,
   };
 }

@@ -21,6 +21,8 @@ const base: NodeOptions = {
     { nodeId: 2, address: '10.0.0.2:5405' },
     { nodeId: 3, address: '10.0.0.3:5405' },
   ],
+  // These addresses are off loopback: without a key the node must be told it is insecure.
+  insecure: true,
 };
 
 const base6: NodeOptions = {
@@ -30,6 +32,7 @@ const base6: NodeOptions = {
     { nodeId: 1, address: '[fd00::1]:5405' },
     { nodeId: 2, address: '[fd00::2]:5405' },
   ],
+  insecure: true,
 };
 
 function with_(patch: Record<string, unknown>, from: NodeOptions = base): NodeOptions {
@@ -133,7 +136,7 @@ describe('resolveNodeOptions: valid configurations', () => {
   });
 
   it('accepts a single-node cluster and a wildcard bind', () => {
-    const r = resolveNodeOptions({ nodeId: 9, bind: '0.0.0.0:5405', members: [{ nodeId: 9, address: '127.0.0.1:5405' }] });
+    const r = resolveNodeOptions({ nodeId: 9, bind: '0.0.0.0:5405', members: [{ nodeId: 9, address: '127.0.0.1:5405' }], insecure: true });
     expect(r.members).toHaveLength(1);
   });
 
@@ -242,7 +245,7 @@ describe('resolveNodeOptions: each rule', () => {
 
   it('accepts the largest uint32 node id', () => {
     const max = 0xffffffff;
-    expect(resolveNodeOptions({ nodeId: max, bind: '10.0.0.1:1', members: [{ nodeId: max, address: '10.0.0.1:1' }] }).nodeId).toBe(max);
+    expect(resolveNodeOptions({ nodeId: max, bind: '10.0.0.1:1', members: [{ nodeId: max, address: '10.0.0.1:1' }], insecure: true }).nodeId).toBe(max);
   });
 
   it('own id missing from members', () => {
@@ -417,7 +420,7 @@ describe('loadKey', () => {
     const dir = mkdtempSync(join(tmpdir(), 'totem-key-'));
     try {
       const path = join(dir, 'key');
-      writeFileSync(path, new Uint8Array(32).fill(9));
+      writeFileSync(path, new Uint8Array(32).fill(9), { mode: 0o600 });
       const r = resolveNodeOptions(with_({ key: { file: path } }));
       expect(r.key).toEqual({ kind: 'file', path });
       expect(r.key !== null && loadKey(r.key)).toEqual(new Uint8Array(32).fill(9));
@@ -569,5 +572,41 @@ describe('logger', () => {
       err: new TotemError('TOTEM_ERR_STATE_DIR', 'disk full'), path: '/a b', none: null, skipped: undefined,
     });
     expect(line).toBe('totem-evs[1] error: state\\nfailed err="TotemError TOTEM_ERR_STATE_DIR: disk full" path="/a b" none=null');
+  });
+});
+
+describe('secure by default (TOTEM_ERR_INSECURE) and the cluster name', () => {
+  const { insecure: _omit, ...keyless } = base;
+  it('refuses a keyless node whose members are off loopback, naming the addresses and both fixes', () => {
+    const err = thrown(() => resolveNodeOptions(keyless));
+    expect(err.code).toBe('TOTEM_ERR_INSECURE');
+    expect(err.message).toContain('10.0.0.1:5405');
+    expect(err.message).toContain('totem-evs keygen FILE');
+    expect(err.message).toContain('insecure: true');
+    expect(err.details).toEqual({ option: 'key', addresses: ['10.0.0.1:5405', '10.0.0.2:5405', '10.0.0.3:5405'] });
+  });
+
+  it('refuses a keyless wildcard bind even with loopback members, and IPv6 off loopback', () => {
+    const wildcard = { nodeId: 9, bind: '0.0.0.0:5405', members: [{ nodeId: 9, address: '127.0.0.1:5405' }] };
+    expect(thrown(() => resolveNodeOptions(wildcard)).details).toEqual({ option: 'key', addresses: ['0.0.0.0:5405'] });
+    const { insecure: _i, ...keyless6 } = base6;
+    expect(thrown(() => resolveNodeOptions(keyless6)).code).toBe('TOTEM_ERR_INSECURE');
+  });
+
+  it('accepts keyless loopback (127.0.0.0/8, ::1), a key, or insecure: true', () => {
+    const lo = { nodeId: 1, bind: '127.0.0.1:5405', members: [{ nodeId: 1, address: '127.0.0.1:5405' }, { nodeId: 2, address: '127.1.2.3:5405' }] };
+    expect(resolveNodeOptions(lo).insecure).toBe(false);
+    const lo6 = { nodeId: 1, bind: '[::1]:5405', members: [{ nodeId: 1, address: '[::1]:5405' }, { nodeId: 2, address: '[::1]:5406' }] };
+    expect(() => resolveNodeOptions(lo6)).not.toThrow();
+    expect(() => resolveNodeOptions({ ...keyless, key: new Uint8Array(32) })).not.toThrow();
+    expect(resolveNodeOptions({ ...keyless, insecure: true }).insecure).toBe(true);
+    expectInvalid(with_({ insecure: 'yes' }), 'insecure', 'true or false');
+  });
+
+  it('defaults the cluster name, and refuses names that are empty, too long or of other characters', () => {
+    expect(resolveNodeOptions(base).cluster).toBe('totem-evs');
+    expect(resolveNodeOptions(with_({ cluster: 'prod-eu.1_a' })).cluster).toBe('prod-eu.1_a');
+    expect(resolveNodeOptions(with_({ cluster: 'x'.repeat(64) })).cluster).toBe('x'.repeat(64));
+    for (const bad of ['', 'x'.repeat(65), 'a b', 'é', 7, null]) expectInvalid(with_({ cluster: bad }), 'cluster', '1..64 characters');
   });
 });

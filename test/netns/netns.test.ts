@@ -49,7 +49,7 @@ function startCluster(cluster: NetnsCluster, extra: string[]): { procs: NodeProc
   dirs.push(traceDir);
   const members = [1, 2, 3].flatMap((i) => ['--member', `${i}@${cluster.address(i)}:${port}`]);
   const procs = [1, 2, 3].map((i) => {
-    const p = startNodeProcess(i, ['--listen', `${cluster.address(i)}:${port}`, ...members, '--trace-dir', traceDir, '--token-ms', '500', ...extra], cluster.exec(i));
+    const p = startNodeProcess(i, ['--listen', `${cluster.address(i)}:${port}`, ...members, '--trace-dir', traceDir, '--token-ms', '500', ...(extra.includes('--key') ? [] : ['--insecure']), ...extra], cluster.exec(i));
     started.push(p);
     return p;
   });

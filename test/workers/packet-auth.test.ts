@@ -33,10 +33,18 @@ import { TotemError } from '../../workers/errors.js';
 import { generateKeyFile, readKeyFile } from '../../workers/net/key-file.js';
 import { Prng } from '../sim/prng.js';
 
-// The documented header layout: version u8 | flags u8 | sender u32 | salt 16 | counter u64 (LE).
+// The documented header layout: version u8 | flags u8 | sender u32 | destination u32 | salt 16 |
+// counter u64 (LE).
 const senderAt = 2;
-const saltAt = 6;
-const counterAt = 22;
+const destinationAt = 6;
+const saltAt = 10;
+const counterAt = 26;
+
+/** A clock that moves on `stepMs` at every reading, so fresh-salt budgets refill between calls. */
+function steppingClock(stepMs: number): () => number {
+  let now = 0;
+  return () => (now += stepMs);
+}
 
 function keyOf(seed: number): Uint8Array {
   const prng = new Prng(seed);
@@ -70,22 +78,25 @@ function reasonOf(result: OpenResult): string {
 const clusterKey = keyOf(1);
 
 describe('sealed packet layout', () => {
-  it('is a 30-byte header, the ciphertext and a 16-byte tag', () => {
-    expect(sealedHeaderBytes).toBe(30);
-    expect(sealedOverheadBytes).toBe(46);
+  it('is a 34-byte header, the ciphertext and a 16-byte tag', () => {
+    expect(sealedHeaderBytes).toBe(34);
+    expect(sealedOverheadBytes).toBe(50);
     const sealer = new PacketSealer(clusterKey, 0xa1b2c3d4);
     const plain = bytesOf(100, 2);
     const first = sealer.seal(plain);
     const second = sealer.seal(plain);
     expect(first.length).toBe(plain.length + sealedOverheadBytes);
-    expect(first[0]).toBe(1);
+    expect(first[0]).toBe(2);
     expect(first[1]).toBe(0);
     expect(new DataView(first.buffer).getUint32(senderAt, true)).toBe(0xa1b2c3d4);
+    // Sealed for every member unless a destination is given.
+    expect(new DataView(first.buffer).getUint32(destinationAt, true)).toBe(0);
+    expect(new DataView(sealer.seal(plain, 77).buffer).getUint32(destinationAt, true)).toBe(77);
     expect(counterOf(first)).toBe(0n);
     expect(counterOf(second)).toBe(1n);
     expect(saltOf(second)).toBe(saltOf(first));
     // Encrypted, not only signed: the plaintext does not appear, and one plaintext seals two ways.
-    const body = (s: Uint8Array): string => Buffer.from(s.subarray(30, 130)).toString('hex');
+    const body = (s: Uint8Array): string => Buffer.from(s.subarray(34, 134)).toString('hex');
     expect(body(first)).not.toBe(Buffer.from(plain).toString('hex'));
     expect(body(second)).not.toBe(body(first));
   });
@@ -123,7 +134,7 @@ describe('open', () => {
       const plain = bytesOf(size, 100 + i);
       expectPlain(opener.open(sealer.seal(plain)), plain, 42);
     }
-    const refusals = { truncated: 0, version: 0, auth: 0, replay: 0 };
+    const refusals = { truncated: 0, version: 0, auth: 0, replay: 0, budget: 0 };
     expect(opener.stats).toEqual({ accepted: sizes.length, ...refusals });
   });
 
@@ -147,7 +158,8 @@ describe('open', () => {
     const sealer = new PacketSealer(clusterKey, 9);
     const plain = bytesOf(40, 5);
     const sealed = sealer.seal(plain);
-    const opener = new PacketOpener(clusterKey);
+    // A flipped salt bit is a fresh salt: let the budget refill so that each one reaches the tag.
+    const opener = new PacketOpener(clusterKey, { nowMs: steppingClock(1000) });
     for (let at = 0; at < sealed.length; at++) {
       for (const bit of [0x01, 0x80]) {
         const tampered = Uint8Array.from(sealed);
@@ -169,9 +181,9 @@ describe('open', () => {
     expect(reasonOf(new PacketOpener(clusterKey).open(sealed))).toBe('auth');
   });
 
-  it('refuses an unknown version before anything else, and counts it', () => {
+  it('refuses an unknown version (1, the format without destination and cluster) before anything else, and counts it', () => {
     const sealed = new PacketSealer(clusterKey, 1).seal(bytesOf(20, 6));
-    sealed[0] = 2;
+    sealed[0] = 1;
     const opener = new PacketOpener(clusterKey);
     expect(reasonOf(opener.open(sealed))).toBe('version');
     expect(opener.stats.version).toBe(1);
@@ -199,13 +211,13 @@ describe('open', () => {
   it('survives a seeded fuzz of random and mutated inputs without throwing or accepting', () => {
     const prng = new Prng(20_240_611);
     const sealer = new PacketSealer(clusterKey, 11);
-    const opener = new PacketOpener(clusterKey);
+    const opener = new PacketOpener(clusterKey, { nowMs: steppingClock(1000) });
     const reasons = new Set<string>();
     for (let i = 0; i < 3000; i++) {
       let input: Uint8Array;
       if (prng.chance(0.5)) {
         input = bytesOf(prng.int(0, 200), prng.nextU32());
-        if (prng.chance(0.5) && input.length > 0) input[0] = 1; // Get past the version check.
+        if (prng.chance(0.5) && input.length > 0) input[0] = 2; // Get past the version check.
       } else {
         input = sealer.seal(bytesOf(prng.int(0, 100), i));
         const flips = prng.int(1, 4);
@@ -235,7 +247,7 @@ describe('replay window', () => {
     expect(reasonOf(opener.open(sealed))).toBe('ok');
     expect(reasonOf(opener.open(sealed))).toBe('replay');
     expect(reasonOf(opener.open(Uint8Array.from(sealed)))).toBe('replay');
-    expect(opener.stats).toEqual({ accepted: 1, truncated: 0, version: 0, auth: 0, replay: 2 });
+    expect(opener.stats).toEqual({ accepted: 1, truncated: 0, version: 0, auth: 0, replay: 2, budget: 0 });
   });
 
   it('accepts reordered packets within the window once each', () => {
@@ -350,7 +362,7 @@ describe('sender incarnations', () => {
       // Real sender and counter, random salt: no cluster key, so the tag cannot verify.
       const forged = Uint8Array.from(real);
       for (let b = 0; b < 16; b++) forged[saltAt + b] = prng.int(0, 255);
-      expect(reasonOf(opener.open(forged))).toBe('auth');
+      expect(['auth', 'budget']).toContain(reasonOf(opener.open(forged)));
     }
     expect(reasonOf(opener.open(real))).toBe('replay');
   });
@@ -391,7 +403,7 @@ describe('key file', () => {
   let fileCount = 0;
   const fileWith = (content: string | Uint8Array): string => {
     const path = join(dir, `key-${fileCount++}`);
-    writeFileSync(path, content);
+    writeFileSync(path, content, { mode: 0o600 });
     return path;
   };
   const errorOf = (path: string): TotemError => {

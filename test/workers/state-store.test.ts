@@ -112,6 +112,13 @@ describe('state store with a directory', () => {
     expectStateDirError(() => openStateStore(dir, 6, nowMs, recordingLogger()), 'is corrupt');
   });
 
+  it('refuses at start a stored seq within 2^32 of the bound (a forged join\'s 2^62-5), naming the fix', () => {
+    writeFileSync(join(dir, 'ring-seq-6'), `${(1n << 62n) - 5n}\n`);
+    expectStateDirError(() => openStateStore(dir, 6, nowMs, recordingLogger()).loadRingSeq(), 'delete the file');
+    writeFileSync(join(dir, 'ring-seq-6'), `${(1n << 62n) - 1n - (1n << 32n)}\n`);
+    expect(openStateStore(dir, 6, nowMs, recordingLogger()).loadRingSeq()).toBe((1n << 62n) - 1n - (1n << 32n));
+  });
+
   it('throws TOTEM_ERR_STATE_DIR when the state dir is a regular file', () => {
     const file = join(dir, 'plain');
     writeFileSync(file, 'x');

@@ -8,13 +8,19 @@
  *     optionally followed by one newline.
  * A raw file is tried first, so a 32-byte file is taken as raw even if it happens to be text.
  *
- * Errors are TotemErrors with `details.path`:
- *   TOTEM_ERR_KEY_FILE  the file cannot be read (or, for generateKeyFile, written);
+ * Errors are TotemErrors with `details.path`, and every message names `totem-evs keygen`:
+ *   TOTEM_ERR_KEY_FILE  the file cannot be read (or, for generateKeyFile, written), or group or
+ *                       others may read, write or execute it (details.mode, octal);
  *   TOTEM_ERR_BAD_KEY   the file was read but holds none of the formats above.
+ *
+ * A key file open to group or others is refused, not warned about (like ssh with a private key):
+ * whoever can read it can forge every packet of the cluster, a warning in a log is easily missed,
+ * and the fix (`chmod 600 FILE`) takes a second. Ownership is not checked: a service account may
+ * legitimately read a file that root owns. Windows has no such modes; there nothing is checked.
  * This is the one reader of key files, so createNode, the runtime and `totem-evs node --key`
  * accept the same formats and say the same things.
  */
-import { closeSync, openSync, readSync, writeFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { TotemError } from '../errors.js';
 import type { ResolvedKey } from '../runtime-options.js';
@@ -40,6 +46,7 @@ function readBounded(path: string): Uint8Array {
     throw unreadable(path, 'read', cause);
   }
   try {
+    checkMode(fd, path);
     const buffer = new Uint8Array(keyFileBytesMax + 1);
     let filled = 0;
     while (filled < buffer.length) {
@@ -49,15 +56,31 @@ function readBounded(path: string): Uint8Array {
     }
     return buffer.subarray(0, filled);
   } catch (cause) {
+    if (cause instanceof TotemError) throw cause;
     throw unreadable(path, 'read', cause);
   } finally {
     closeSync(fd);
   }
 }
 
+/** Refuses a key file that group or others may access (see the file comment). */
+function checkMode(fd: number, path: string): void {
+  if (process.platform === 'win32') return;
+  const mode = fstatSync(fd).mode & 0o777;
+  if ((mode & 0o077) === 0) return;
+  const octal = `0${mode.toString(8).padStart(3, '0')}`;
+  throw new TotemError(
+    'TOTEM_ERR_KEY_FILE',
+    `key file ${path} has mode ${octal}: group or others may access it, and whoever reads it can forge ` +
+      `every packet of the cluster; run \`chmod 600 ${path}\` (\`totem-evs keygen FILE\` creates keys with mode 0600)`,
+    { details: { path, mode: octal } },
+  );
+}
+
 function unreadable(path: string, verb: 'read' | 'create', cause: unknown): TotemError {
   const reason = cause instanceof Error ? cause.message : String(cause);
-  const message = `cannot ${verb} key file ${path}: ${reason}`;
+  const hint = verb === 'read' ? '; create a key with `totem-evs keygen FILE`' : '';
+  const message = `cannot ${verb} key file ${path}: ${reason}${hint}`;
   return new TotemError('TOTEM_ERR_KEY_FILE', message, { details: { path }, cause });
 }
 

@@ -12,7 +12,7 @@
  * rmem_max); what was granted is reported, since a small buffer is the first suspect for losses.
  */
 import { createSocket } from 'node:dgram';
-import type { Socket } from 'node:dgram';
+import type { RemoteInfo, Socket } from 'node:dgram';
 import { TotemError } from '../errors.js';
 import type { AddressFamily, NetAddress, ResolvedMember, TransportKind } from '../runtime-options.js';
 import { formatAddress } from '../runtime-options.js';
@@ -35,7 +35,8 @@ export interface UdpCounters {
   unknownDestination: number;
 }
 
-type OnDatagram = (msg: Buffer) => void;
+/** A datagram and where it came from (the ingress gate checks the source against the members). */
+type OnDatagram = (msg: Buffer, rinfo: RemoteInfo) => void;
 type OnSocketError = (err: Error) => void;
 
 function bindSocket(socket: Socket, host: string, port: number, what: string, address: string): Promise<void> {
