@@ -97,7 +97,15 @@ export function onLeaveJoin(s: SrpState, join: JoinPacket): boolean {
   if (join.sender === s.self) return true;
   const installedSeq = s.installed?.ringId.seq ?? 0n;
   if (join.ringSeq < installedSeq) return true;
-  if (s.failSet.has(join.sender)) return true;
+  if (s.failSet.has(join.sender)) {
+    // Another member's join told me first (it carried the leaver in its fail set): the change
+    // under way is this leave all the same, and says so.
+    if (s.changeUnderWay && s.changeCause === 'join') {
+      s.changeCause = 'leave';
+      s.changeNodes.add(join.sender);
+    }
+    return true;
+  }
   const counted =
     s.membership === 'operational' ? installedMembers(s).includes(join.sender)
     : s.membership === 'gather' ? s.procSet.has(join.sender)
