@@ -35,7 +35,11 @@ export interface NodeSummary {
   latencyHistogram: string;
   firstDeliveryMs: number;
   lastDeliveryMs: number;
-  /** Wall-clock ms of each regular configuration line the node printed (added by the bench). */
+  /**
+   * Wall-clock ms of each regular configuration line the node printed (added by the bench),
+   * except those with cause `leave`: a member stopping on purpose (the senders at the end of
+   * --duration) is not a failure in the measured window.
+   */
   regularAtMs?: number[];
 }
 

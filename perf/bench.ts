@@ -322,7 +322,9 @@ function summaryOf(r: NodeRun): NodeSummary {
   const last = [...r.lines].reverse().find((l) => l.startsWith('{'));
   if (last === undefined) throw new Error(`node ${r.id} printed no summary`);
   const summary = JSON.parse(last) as NodeSummary;
-  summary.regularAtMs = r.configurations.filter((c) => c.kind === 'regular').map((c) => c.atMs);
+  // A member's announced leave is a planned stop (the senders stop at the end of --duration, and
+  // the others see it at once): not a failure inside the measured window.
+  summary.regularAtMs = r.configurations.filter((c) => c.kind === 'regular' && c.cause !== 'leave').map((c) => c.atMs);
   return summary;
 }
 
