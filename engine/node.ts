@@ -77,6 +77,15 @@ export class TotemNode {
     this.ring.leaveGroup(group);
   }
 
+  /** As RingNode.leaveRing: drain, announce the leave, stop; then `hasLeftRing`. */
+  leaveRing(nowMs: number, drainWaitMsMax: number): void {
+    this.ring.leaveRing(nowMs, drainWaitMsMax);
+  }
+
+  get hasLeftRing(): boolean {
+    return this.ring.hasLeftRing;
+  }
+
   get state(): MembershipState {
     return this.ring.state;
   }

@@ -82,6 +82,20 @@ export class RingNode {
     this.srp.onSubmit();
   }
 
+  /**
+   * Leave the ring for good (the host closes the node): this node's frames drain for at most
+   * `drainWaitMsMax`, then the leave is announced (a join with this node in its fail set, a few
+   * copies) and the others reconfigure with cause 'leave' without waiting for token loss. Keep
+   * driving packets and timers until `hasLeftRing`; after it, nothing comes from this node.
+   */
+  leaveRing(nowMs: number, drainWaitMsMax: number): void {
+    this.srp.leave(nowMs, drainWaitMsMax);
+  }
+
+  get hasLeftRing(): boolean {
+    return this.srp.hasLeft;
+  }
+
   get state(): MembershipState {
     return this.srp.membershipState;
   }

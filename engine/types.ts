@@ -175,7 +175,9 @@ export type ConfigurationCause =
   | 'join'
   | 'merge'
   | 'failure-to-receive'
-  | 'consensus-timeout';
+  | 'consensus-timeout'
+  /** A member announced that it leaves (its close()): no token-loss wait. */
+  | 'leave';
 
 export type ConfigurationKind = 'regular' | 'transitional';
 

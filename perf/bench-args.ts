@@ -14,7 +14,7 @@ export interface BenchArgs {
   tokenMs: number | null;
   window: number | null;
   maxMessages: number | null;
-  scenario: 'steady' | 'failover';
+  scenario: 'steady' | 'failover' | 'restart';
   baseline: 'udp' | null;
   baselineS: number;
   reportFile: string | null;

@@ -35,15 +35,23 @@ export interface NodeSummary {
   latencyHistogram: string;
   firstDeliveryMs: number;
   lastDeliveryMs: number;
-  /** Wall-clock ms of each regular configuration line the node printed (added by the bench). */
+  /**
+   * Wall-clock ms of each regular configuration line the node printed (added by the bench),
+   * except those with cause `leave`: a member stopping on purpose (the senders at the end of
+   * --duration) is not a failure in the measured window.
+   */
   regularAtMs?: number[];
 }
 
 export interface FailoverFigures {
   killedNode: number;
+  /** SIGKILL (--scenario failover: a crash) or SIGTERM (--scenario restart: a graceful leave). */
+  stopSignal: 'SIGKILL' | 'SIGTERM';
   killAtS: number;
   detectMs: number;
   perSurvivorDetectMs: number[];
+  /** The cause each survivor printed with that configuration (`token-loss` after a crash, `leave` after a clean stop). */
+  survivorCauses: string[];
   restartAtS: number;
   rejoinMs: number;
   perNodeRejoinMs: number[];
@@ -226,7 +234,7 @@ export function formatReport(r: BenchReport): string {
   if (r.failover !== null) {
     const f = r.failover;
     lines.push(
-      `failover                    node ${f.killedNode} SIGKILLed at ${f.killAtS.toFixed(1)} s: every survivor in its new configuration after ${fmt(f.detectMs)} ms (${f.perSurvivorDetectMs.map(fmt).join(' / ')})`,
+      `${(f.stopSignal === 'SIGTERM' ? 'leave' : 'failover').padEnd(28)}node ${f.killedNode} sent ${f.stopSignal} at ${f.killAtS.toFixed(1)} s: every survivor in its new configuration after ${fmt(f.detectMs)} ms (${f.perSurvivorDetectMs.map(fmt).join(' / ')}), cause ${[...new Set(f.survivorCauses)].join(' / ')}`,
       `rejoin                      restarted at ${f.restartAtS.toFixed(1)} s: back in the ring of ${c.nodes} after ${fmt(f.rejoinMs)} ms (token timeout ${c.tokenTimeoutMs} ms)`,
     );
   }

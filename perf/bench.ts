@@ -46,7 +46,7 @@ Options:
   --senders all|N        all nodes send, or nodes 1..N (default 1)
   --order agreed|safe    delivery order (default agreed)
   --rate R|max           messages per second per sender, or as fast as flow control allows
-                         (default max; 1000 with --scenario failover)
+                         (default max; 1000 with --scenario failover or restart)
   --duration S           measured seconds (default 10)
   --warmup S             seconds of load before the measurement starts (default 2)
   --net-mtu N            largest datagram a node sends, IP and UDP headers included (default
@@ -58,11 +58,13 @@ Options:
   --window N, --max-messages N
                          flow control: frames per rotation and per visit (defaults 200 and
                          half the window)
-  --scenario steady|failover
+  --scenario steady|failover|restart
                          steady (default): load only. failover: node 1 sends paced traffic,
                          node N is SIGKILLed a third into --duration, then restarted; reports
                          the time until every survivor installs its new configuration and the
-                         time until node N is back in the ring (needs --nodes 2 or more)
+                         time until node N is back in the ring (needs --nodes 2 or more).
+                         restart: the same with SIGTERM instead of SIGKILL: node N closes and
+                         announces its leave (leave-to-reconfigure, then restart-to-rejoin)
   --baseline udp         first measure bare node:dgram on the same ring shape: one process
                          sending frames of the ring's frame size to N-1 receiver processes
                          (unicast to each in turn; with --transport multicast, once to a group)
@@ -161,7 +163,7 @@ function parseBenchArgs(argv: string[]): BenchArgs | 'help' {
       case '--max-messages': a.maxMessages = int('max-messages', value(), 1, 4096); break;
       case '--scenario': {
         const v = value();
-        if (v !== 'steady' && v !== 'failover') throw new UsageError('--scenario is steady or failover');
+        if (v !== 'steady' && v !== 'failover' && v !== 'restart') throw new UsageError('--scenario is steady, failover or restart');
         a.scenario = v;
         break;
       }
@@ -204,9 +206,9 @@ function parseBenchArgs(argv: string[]): BenchArgs | 'help' {
     throw new UsageError('--transport multicast needs --netns: the bench sends IP multicast only inside network namespaces it created, never on loopback');
   }
   if (lossGiven && !a.netns) throw new UsageError('--loss needs --netns (the loss is an nftables rule in each node namespace)');
-  if (a.scenario === 'failover') {
-    if (a.nodes < 2) throw new UsageError('--scenario failover needs --nodes 2 or more');
-    if (sendersGiven && (sendersAll || a.senders !== 1)) throw new UsageError('--scenario failover has one sender (node 1)');
+  if (a.scenario === 'failover' || a.scenario === 'restart') {
+    if (a.nodes < 2) throw new UsageError(`--scenario ${a.scenario} needs --nodes 2 or more`);
+    if (sendersGiven && (sendersAll || a.senders !== 1)) throw new UsageError(`--scenario ${a.scenario} has one sender (node 1)`);
     if (!rateGiven) a.rate = '1000';
   }
   if (a.linkMtu !== null && !a.netns) throw new UsageError('--link-mtu sets the namespaces\' links: only with --netns');
@@ -219,6 +221,8 @@ interface ConfigurationLine {
   kind: 'regular' | 'transitional';
   members: number[];
   atMs: number;
+  /** Why the membership changed (engine ConfigurationCause), as the node printed it. */
+  cause: string;
 }
 
 interface NodeRun {
@@ -232,13 +236,13 @@ interface NodeRun {
   exited: Promise<number | null>;
 }
 
-const configurationLine = /^configuration (regular|transitional) ring \S+ members (\S+) .* at (\d+)$/;
+const configurationLine = /^configuration (regular|transitional) ring \S+ members (\S+) .* cause (\S+).* at (\d+)$/;
 
 function parseConfigurationLine(line: string): ConfigurationLine | null {
   const m = configurationLine.exec(line);
   if (m === null) return null;
   const members = m[2] === '-' ? [] : (m[2] as string).split(',').map(Number);
-  return { kind: m[1] as 'regular' | 'transitional', members, atMs: Number(m[3]) };
+  return { kind: m[1] as 'regular' | 'transitional', members, atMs: Number(m[4]), cause: m[3] as string };
 }
 
 const cli = fileURLToPath(new URL('../api/cli.js', import.meta.url));
@@ -282,8 +286,12 @@ function spawnNode(id: number, args: string[], hooks: BenchHooks): NodeRun {
 
 /** Wall-clock ms of the first regular configuration of `run` at or after `fromMs` that `want` accepts. */
 function firstRegular(run: NodeRun, fromMs: number, want: (members: number[]) => boolean): number | null {
+  return firstRegularLine(run, fromMs, want)?.atMs ?? null;
+}
+
+function firstRegularLine(run: NodeRun, fromMs: number, want: (members: number[]) => boolean): ConfigurationLine | null {
   for (const c of run.configurations) {
-    if (c.kind === 'regular' && c.atMs >= fromMs && want(c.members)) return c.atMs;
+    if (c.kind === 'regular' && c.atMs >= fromMs && want(c.members)) return c;
   }
   return null;
 }
@@ -314,7 +322,9 @@ function summaryOf(r: NodeRun): NodeSummary {
   const last = [...r.lines].reverse().find((l) => l.startsWith('{'));
   if (last === undefined) throw new Error(`node ${r.id} printed no summary`);
   const summary = JSON.parse(last) as NodeSummary;
-  summary.regularAtMs = r.configurations.filter((c) => c.kind === 'regular').map((c) => c.atMs);
+  // A member's announced leave is a planned stop (the senders stop at the end of --duration, and
+  // the others see it at once): not a failure inside the measured window.
+  summary.regularAtMs = r.configurations.filter((c) => c.kind === 'regular' && c.cause !== 'leave').map((c) => c.atMs);
   return summary;
 }
 
@@ -439,7 +449,7 @@ async function benchWith(
   const tokenMs = args.tokenMs ?? 1000;
   const shape = frameShape(args.sizeBytes, args.netMtu ?? 1500, args.keyFile !== null);
   const expectedS = (args.baseline === null ? 0 : args.baselineS + 2) + args.warmupS + args.durationS + 4
-    + (args.scenario === 'failover' ? (6 * tokenMs) / 1000 + 4 : 0);
+    + (args.scenario !== 'steady' ? (6 * tokenMs) / 1000 + 4 : 0);
   const startedMs = Date.now();
   let progress: NodeJS.Timeout | null = null;
   if (tty) {
@@ -476,7 +486,7 @@ async function benchWith(
       });
     }
     const addresses = await nodeAddresses(args, net);
-    result = args.scenario === 'failover'
+    result = args.scenario !== 'steady'
       ? await runFailover(args, addresses, stateRoot, runs, hooks)
       : await runSteady(args, addresses, stateRoot, runs, hooks);
   } catch (err) {
@@ -541,7 +551,7 @@ function nodeArgsFor(args: BenchArgs, id: number, addresses: string[], stateRoot
     '--wait-members', String(args.nodes),
     '--duration', String(durationS),
     // Latencies of messages sent in the warmup (JIT, the ring settling) are not reported.
-    '--latency-from', String(args.scenario === 'failover' ? 0 : args.warmupS),
+    '--latency-from', String(args.scenario !== 'steady' ? 0 : args.warmupS),
   ];
   if (args.netMtu !== null) nodeArgs.push('--net-mtu', String(args.netMtu));
   if (args.keyFile !== null) nodeArgs.push('--key', args.keyFile);
@@ -607,12 +617,16 @@ async function runFailover(args: BenchArgs, addresses: string[], stateRoot: stri
   const survivors = runs.filter((r) => r !== victim);
 
   await sleep(Math.max(0, formedMs + (args.warmupS + args.durationS / 3) * 1000 - Date.now()));
+  // failover: a crash (SIGKILL); restart: a clean stop (SIGTERM: close() announces the leave).
+  const stopSignal = args.scenario === 'restart' ? 'SIGTERM' : 'SIGKILL';
   const killAtMs = Date.now();
-  victim.child.kill('SIGKILL');
+  victim.child.kill(stopSignal);
   const without = (m: number[]): boolean => !m.includes(victimId) && m.length === args.nodes - 1;
   const detected = await waitAllRegular(survivors, killAtMs, without, membershipTimeoutMs);
   if (detected === null) throw new Error(`the survivors did not install a configuration without node ${victimId} within ${membershipTimeoutMs} ms`);
-  await victim.exited;
+  const survivorCauses = survivors.map((r) => firstRegularLine(r, killAtMs, without)?.cause ?? '');
+  const victimCode = await victim.exited;
+  if (stopSignal === 'SIGTERM' && victimCode !== 0) throw new Error(`node ${victimId} exited with ${victimCode} after SIGTERM: ${lastStderr(victim)}`);
 
   await sleep(1000);
   const restartAtMs = Date.now();
@@ -633,9 +647,11 @@ async function runFailover(args: BenchArgs, addresses: string[], stateRoot: stri
     coldFormMs: formedMs - spawnMs,
     failover: {
       killedNode: victimId,
+      stopSignal,
       killAtS: (killAtMs - spawnMs) / 1000,
       detectMs: Math.max(...detected) - killAtMs,
       perSurvivorDetectMs: detected.map((t) => t - killAtMs),
+      survivorCauses,
       restartAtS: (restartAtMs - spawnMs) / 1000,
       rejoinMs: Math.max(...back) - restartAtMs,
       perNodeRejoinMs: back.map((t) => t - restartAtMs),

@@ -120,7 +120,7 @@ function throughputSvg(r: BenchReport): string {
   parts.push(`<text transform="translate(14 ${margin.top + plotH / 2}) rotate(-90)" text-anchor="middle">messages delivered per second</text>`);
   const marks: [number, string][] = [];
   if (r.failover !== null) {
-    marks.push([r.failover.killAtS, `SIGKILL node ${r.failover.killedNode}`], [r.failover.restartAtS, `restart node ${r.failover.killedNode}`]);
+    marks.push([r.failover.killAtS, `${r.failover.stopSignal} node ${r.failover.killedNode}`], [r.failover.restartAtS, `restart node ${r.failover.killedNode}`]);
   }
   marks.forEach(([at, label], i) => {
     parts.push(`<line x1="${sx(at)}" x2="${sx(at)}" y1="${margin.top}" y2="${margin.top + plotH}" stroke="#d62728" stroke-dasharray="4 3"/>`);
@@ -163,7 +163,7 @@ export function renderHtmlReport(r: BenchReport, h: MergedHistograms): string {
   ];
   if (r.failover !== null) {
     figures.push(
-      ['failover', `node ${r.failover.killedNode} killed at ${r.failover.killAtS.toFixed(1)} s; every survivor reconfigured after ${fmt(r.failover.detectMs)} ms`],
+      [r.failover.stopSignal === 'SIGTERM' ? 'leave' : 'failover', `node ${r.failover.killedNode} sent ${r.failover.stopSignal} at ${r.failover.killAtS.toFixed(1)} s; every survivor reconfigured after ${fmt(r.failover.detectMs)} ms (cause ${[...new Set(r.failover.survivorCauses)].join(' / ')})`],
       ['rejoin', `restarted at ${r.failover.restartAtS.toFixed(1)} s; back in the ring after ${fmt(r.failover.rejoinMs)} ms`],
     );
   }

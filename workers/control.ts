@@ -7,12 +7,15 @@
  *   start   token worker only: start the engine (sent once every worker is ready)
  *   stats   reply with counters ({ id } comes back in the reply)
  *   drain   delivery worker only: reply 'drained' once `count` own messages were delivered here
+ *   leave   token worker only: let own frames drain for at most `waitMs`, announce the leave to
+ *           the ring (engine/srp/leave.ts), reply 'left' once the last copy is in the out ring
  *   stop    finish cleanly, reply 'stopped', and end the thread
  *   crash   end the thread abruptly with exit code 1 (tests: a worker dying unexpectedly)
  * worker → main codes:
  *   ready   the worker is set up (net: the socket is bound; details of the socket come with it)
  *   stats   the reply to stats
  *   drained the reply to drain
+ *   left    the reply to leave
  *   stopped the reply to stop (final counters)
  *   log     one diagnostic line for the main thread's logger (loggers hold functions: they stay
  *           on the main thread)
@@ -35,9 +38,9 @@ import type { LogLevel } from './logger.js';
 
 export type ThreadName = 'net' | 'token' | 'delivery';
 
-export const mainCodes = ['start', 'stats', 'drain', 'stop', 'crash'] as const;
+export const mainCodes = ['start', 'stats', 'drain', 'leave', 'stop', 'crash'] as const;
 export type MainCode = (typeof mainCodes)[number];
-export const workerCodes = ['ready', 'stats', 'drained', 'stopped', 'log', 'fatal'] as const;
+export const workerCodes = ['ready', 'stats', 'drained', 'left', 'stopped', 'log', 'fatal'] as const;
 export type WorkerCode = (typeof workerCodes)[number];
 
 export interface MainMessage {
@@ -46,6 +49,8 @@ export interface MainMessage {
   id?: number;
   /** drain: own messages to wait for. */
   count?: number;
+  /** leave: longest wait for own frames to be held by every member before the announce. */
+  waitMs?: number;
 }
 
 export interface WorkerMessage {

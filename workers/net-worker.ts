@@ -253,6 +253,9 @@ port.on('message', (m: unknown) => {
       post({ code: 'stats', id: m.id ?? 0, body: stats() });
       return;
     case 'stop':
+      // The token worker has stopped: what it put in the out ring (a leave announce's last copy)
+      // still goes out before the socket closes.
+      if (!failed) while (outRing.read(onOutRecord, outBatchMax) > 0);
       stopping = true;
       clearInterval(warnTimer);
       clearInterval(sweepTimer);

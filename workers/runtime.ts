@@ -60,6 +60,7 @@ class Runtime implements NodeRuntime {
     this.workers = new Workers(options, logger, lifecycle, {
       fail: (err) => this.shutdown.fail(err),
       drained: (body) => this.shutdown.drained(body),
+      left: (body) => this.shutdown.left(body),
       deliveryStopped: (body) => this.shutdown.deliveryStopped(body),
     });
     this.shutdown = new Shutdown(lifecycle, this.workers, this.pump, this.submission, events, logger);

@@ -65,6 +65,8 @@ export interface WorkerReports {
   fail(err: TotemError): void;
   /** The delivery worker's 'drained' reply (close() waits for it). */
   drained(body: Body): void;
+  /** The token worker's 'left' reply: the leave was announced to the ring. */
+  left(body: Body): void;
   /** The delivery worker's 'stopped' reply: its final count of own messages delivered. */
   deliveryStopped(body: Body): void;
 }
@@ -203,6 +205,9 @@ export class Workers {
       }
       case 'drained':
         this.reports.drained(body);
+        return;
+      case 'left':
+        this.reports.left(body);
         return;
       case 'stopped':
         if (h.thread === 'delivery') this.reports.deliveryStopped(body);

@@ -1,6 +1,6 @@
 /**
- * How a node ends, cleanly or not: close(drainTimeoutMs) (drain this node's own messages, stop
- * the workers in order, hand the rest of the delivery ring to the application), fail(err) (a
+ * How a node ends, cleanly or not: close(drainTimeoutMs) (drain this node's own messages, announce
+ * the leave to the ring, stop the workers in order, hand the rest of the delivery ring to the application), fail(err) (a
  * fatal error: terminate everything, then RuntimeEvents.fatal once), and the Lifecycle flags the
  * other rooms read to refuse work once the end has begun.
  *
@@ -19,6 +19,11 @@ import type { Submission } from './submission.js';
 
 /** How long a worker gets to answer 'stop' before it is terminated. */
 const stopTimeoutMs = 5000;
+/**
+ * How long the token worker gets, beyond the drain wait it was given, to announce the leave: the
+ * copies take a few ms, unless the thread is waiting for room in a full output ring.
+ */
+const leaveReplyMarginMs = 1000;
 
 /** Where the node is in its life: written here (started: by startRuntime), read by the others. */
 export class Lifecycle {
@@ -51,6 +56,7 @@ export class Shutdown implements WorkerReports {
   /** Rejects with the first fatal error: ends the wait for start-up. */
   readonly startFailed = deferred<never>();
   private readonly drainedReply = deferred<Body>();
+  private readonly leftReply = deferred<Body>();
   private ownDelivered = 0;
   private closePromise: Promise<{ undelivered: number }> | null = null;
 
@@ -71,6 +77,7 @@ export class Shutdown implements WorkerReports {
     lifecycle.closing = true;
     this.startFailed.reject(err);
     this.drainedReply.reject(err);
+    this.leftReply.reject(err);
     this.workers.rejectRequests(err);
     void this.teardown().then(() => {
       if (lifecycle.started) {
@@ -86,6 +93,10 @@ export class Shutdown implements WorkerReports {
   drained(body: Body): void {
     this.noteOwnDelivered(body);
     this.drainedReply.resolve(body);
+  }
+
+  left(body: Body): void {
+    this.leftReply.resolve(body);
   }
 
   deliveryStopped(body: Body): void {
@@ -122,11 +133,23 @@ export class Shutdown implements WorkerReports {
       return this.undelivered();
     }
     try {
+      const deadlineMs = performance.now() + drainTimeoutMs;
       // 1. Wait until this node has delivered every message it took (or the time is up).
       const submitted = this.submission.submitted;
       if (submitted > this.ownDelivered) {
         this.workers.handle('delivery').post({ code: 'drain', count: submitted });
         await stoppedWithin(this.drainedReply.promise, drainTimeoutMs);
+      }
+      // 1b. Announce the leave (engine/srp/leave.ts): the others reconfigure at once instead of
+      // after a token timeout. The engine first waits, within what is left of the drain time,
+      // until every member holds this node's frames, so they are delivered everywhere first.
+      if (lifecycle.failure === null) {
+        const waitMs = Math.max(0, Math.ceil(deadlineMs - performance.now()));
+        this.workers.handle('token').post({ code: 'leave', waitMs });
+        const left = await stoppedWithin(this.leftReply.promise, waitMs + leaveReplyMarginMs);
+        if (left === null && lifecycle.failure === null) {
+          this.logger.warn(`the leave was not announced within ${waitMs + leaveReplyMarginMs} ms; the others will notice the token loss instead`);
+        }
       }
       // 2. Token worker: no more packets, deliveries or ring seqs after this.
       // 3. Delivery worker: forwards what the frame ring still holds, then stops.

@@ -125,6 +125,9 @@ interface PendingSubmission {
 const pending: PendingSubmission[] = [];
 let started = false;
 let stopping = false;
+/** 'leave' was asked for; 'left' is posted once the engine has sent its last leave copy. */
+let leaveAsked = false;
+let leftPosted = false;
 
 const engine = data.engine;
 const store: StateStore | null =
@@ -386,6 +389,13 @@ function stats(): Record<string, unknown> {
   };
 }
 
+/** Replies 'left' once, when the engine has sent its last leave copy (or never started). */
+function postLeftOnce(): void {
+  if (!leaveAsked || leftPosted || (started && !srp.hasLeft)) return;
+  leftPosted = true;
+  control.post({ code: 'left', body: { engine: srp.stats() } });
+}
+
 /** Handles what cannot wait for the main loop; returns true when the loop must stop. */
 function handleUrgentControl(): boolean {
   const m = control.take();
@@ -401,6 +411,15 @@ function handleUrgentControl(): boolean {
       break;
     case 'stats':
       control.post({ code: 'stats', id: m.id ?? 0, body: stats() });
+      break;
+    case 'leave':
+      if (!leaveAsked) {
+        leaveAsked = true;
+        // Before the start no ring knows this node: nothing to announce.
+        if (started) srp.leave(performance.now(), Math.max(0, m.waitMs ?? 0));
+        ringNetBell();
+        postLeftOnce();
+      }
       break;
     case 'stop':
       stopping = true;
@@ -442,6 +461,7 @@ function turn(): boolean {
   work += read;
   noteRingState();
   ringBells();
+  if (leaveAsked) postLeftOnce();
   return work > 0 || loopback.length > 0;
 }
 

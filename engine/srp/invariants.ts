@@ -15,9 +15,16 @@ import { seqAdd, seqGt, seqLe } from '../seq.js';
 import type { NodeId } from '../types.js';
 import type { RingState } from './ring-state.js';
 import type { SrpState } from './state.js';
+import { timerNames } from './timers.js';
 
 export function checkInvariants(s: SrpState): void {
-  assert(s.started, 'invariants hold from start() on');
+  assert(s.started || s.leave !== null, 'invariants hold from start() on');
+  if (s.leave !== null && s.leave.phase !== 'draining') {
+    // A node that announced its leave runs nothing but the timer of its remaining copies.
+    for (const name of timerNames) if (name !== 'leave') assert(!s.timers.isArmed(name), 'after the leave: no protocol timer');
+    assert(s.timers.isArmed('leave') === (s.leave.phase === 'announcing'), 'the leave timer runs while copies are due');
+    return;
+  }
   checkRings(s);
   checkMembershipState(s);
   checkMembershipSets(s);

@@ -26,6 +26,7 @@ import { onMergeDetect, onMergeTimeout, onTokenHoldCancel } from './foreign-ring
 import { enterGather, onConsensusTimeout, onJoin, onJoinTimeout, onTokenLossTimeout } from './gather.js';
 import { onGatherSilence } from './gather-silence.js';
 import { checkInvariants } from './invariants.js';
+import { leaveAnnounced, leaveIfDrained, onLeaveJoin, onLeaveTimeout, requestLeave } from './leave.js';
 import { onSubmit, onToken, releaseHeldToken } from './ordering.js';
 import { onTokenRetransmitTimeout } from './retransmission.js';
 import { createSrpState, drop, installedMembers, log, touchPeer, type SrpState } from './state.js';
@@ -70,6 +71,8 @@ export class Srp {
     const s = this.state;
     assert(s.started, 'started before packets arrive');
     advanceClock(s, nowMs);
+    // A node that announced its leave is gone from the ring: it answers nothing.
+    if (leaveAnnounced(s)) return;
     const result = decodePacket(bytes);
     if (!result.ok) {
       drop(s, result.reason);
@@ -86,12 +89,13 @@ export class Srp {
     switch (packet.type) {
       case 'token':
         onToken(s, packet);
+        if (s.leave !== null) leaveIfDrained(s);
         break;
       case 'mcast':
         onMcast(s, packet, bytes);
         break;
       case 'join':
-        onJoin(s, packet);
+        if (!onLeaveJoin(s, packet)) onJoin(s, packet);
         break;
       case 'commitToken':
         onCommitToken(s, packet);
@@ -110,7 +114,30 @@ export class Srp {
    * release a held token at once rather than after `holdMs` (§2.5 hold-cancel).
    */
   onSubmit(): void {
+    if (leaveAnnounced(this.state)) return;
     onSubmit(this.state);
+  }
+
+  /**
+   * Leave the ring (the host closes the node): own frames drain for at most `drainWaitMsMax`
+   * (broadcast and held by every member), then the leave is announced and the node stops taking
+   * input. Poll `hasLeft` after each input; the timers stay to be driven until it is true.
+   */
+  leave(nowMs: number, drainWaitMsMax: number): void {
+    const s = this.state;
+    if (s.started) advanceClock(s, nowMs);
+    else s.nowMs = nowMs;
+    requestLeave(s, drainWaitMsMax);
+  }
+
+  /** The leave was announced (every copy sent): nothing more will come from this node. */
+  get hasLeft(): boolean {
+    return this.state.leave?.phase === 'left';
+  }
+
+  /** A leave was asked for (it may still be draining). */
+  get leaving(): boolean {
+    return this.state.leave !== null;
   }
 
   // ------------------------------------------------------------------------------------------
@@ -176,6 +203,9 @@ function onTimerExpired(s: SrpState, name: TimerName): void {
       break;
     case 'hold':
       releaseHeldToken(s);
+      break;
+    case 'leave':
+      onLeaveTimeout(s);
       break;
   }
 }

@@ -23,6 +23,7 @@ import type {
 import { peerEntriesMax } from '../constants.js';
 import { dropReasons } from '../types.js';
 import type { FlowControlState } from './flow-control.js';
+import type { LeaveProgress } from './leave.js';
 import { RingState } from './ring-state.js';
 import { Timers } from './timers.js';
 
@@ -115,6 +116,8 @@ export interface SrpState {
   changeCause: ConfigurationCause;
   changeNodes: Set<NodeId>;
   changeUnderWay: boolean;
+  /** This node's own leave (leave.ts), or null while it stays. */
+  leave: LeaveProgress | null;
 
   // ---- Token timing: rotation, token copy resend (§2.5, deviation 16) -------------------------
   /** The last token rotation seen here: ms between my last two accepted tokens of one ring. */
@@ -194,6 +197,7 @@ export function createSrpState(config: EngineConfig, host: SrpHost, source: Fram
     changeCause: 'start',
     changeNodes: new Set(),
     changeUnderWay: false,
+    leave: null,
 
     lastRotationMs: 0,
     rotationEstimateMs: 0,

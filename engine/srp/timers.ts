@@ -2,7 +2,7 @@
  * The engine's timers as absolute deadlines on the host's clock. Nothing here reads a clock: the
  * host passes `now` with every input and asks `nextDeadlineMs()` when to call back.
  */
-export const timerNames = ['tokenLoss', 'tokenRetransmit', 'join', 'consensus', 'merge', 'hold', 'silence'] as const;
+export const timerNames = ['tokenLoss', 'tokenRetransmit', 'join', 'consensus', 'merge', 'hold', 'silence', 'leave'] as const;
 export type TimerName = (typeof timerNames)[number];
 
 export class Timers {
@@ -14,6 +14,7 @@ export class Timers {
     merge: Infinity,
     hold: Infinity,
     silence: Infinity,
+    leave: Infinity,
   };
 
   arm(name: TimerName, nowMs: number, afterMs: number): void {
@@ -22,6 +23,11 @@ export class Timers {
 
   cancel(name: TimerName): void {
     this.deadlineMs[name] = Infinity;
+  }
+
+  /** Every timer off (a node that announced its leave runs none of the protocol's). */
+  cancelAll(): void {
+    for (const name of timerNames) this.deadlineMs[name] = Infinity;
   }
 
   isArmed(name: TimerName): boolean {

@@ -89,7 +89,8 @@ describe('totem-evs bench', () => {
     [['--size', '8'], /--size must be in/],
     [['--order', 'fast'], /--order is agreed or safe/],
     [['--duration', '0'], /--duration must be above 0/],
-    [['--scenario', 'chaos'], /--scenario is steady or failover/],
+    [['--scenario', 'chaos'], /--scenario is steady, failover or restart/],
+    [['--scenario', 'restart', '--nodes', '1'], /restart needs --nodes 2/],
     [['--scenario', 'failover', '--nodes', '1'], /failover needs --nodes 2/],
     [['--scenario', 'failover', '--senders', 'all'], /one sender/],
     [['--baseline', 'tcp'], /--baseline takes udp/],
@@ -205,6 +206,25 @@ describe('totem-evs bench', () => {
     expect(report['baseline'].receivers).toBe(2);
     expect(report['baseline'].framesPerSecSlowest).toBeGreaterThan(0);
     expect(report['nodes'].map((n: { node: string }) => n.node)).toEqual(['1', '2', '3']);
+    expect(report['integrity']).toEqual({ corrupt: 0, missing: 0, duplicated: 0, reordered: 0 });
+    expect(f.stopSignal).toBe('SIGKILL');
+    // A crash is noticed by a token loss (a survivor may first hear the other's join): never a leave.
+    expect(f.survivorCauses).toHaveLength(2);
+    expect(f.survivorCauses).not.toContain('leave');
+  });
+
+  it('--scenario restart stops node N with SIGTERM: the survivors reconfigure with cause leave, and it rejoins', async () => {
+    const r = await bench(['--scenario', 'restart', '--nodes', '3', '--duration', '3', '--warmup', '0', '--rate', '200', '--json'], 150_000);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.stdout.trim()) as Record<string, any>;
+    expect(report['config'].scenario).toBe('restart');
+    const f = report['failover'];
+    expect(f.stopSignal).toBe('SIGTERM');
+    expect(f.survivorCauses).toEqual(['leave', 'leave']);
+    expect(f.perSurvivorDetectMs).toHaveLength(2);
+    expect(f.restartAtS).toBeGreaterThan(f.killAtS);
+    expect(f.perNodeRejoinMs).toHaveLength(3);
     expect(report['integrity']).toEqual({ corrupt: 0, missing: 0, duplicated: 0, reordered: 0 });
   });
 });

@@ -27,6 +27,9 @@ export interface SimNode {
   stats?(): Pick<EngineStats, 'state' | 'ringId' | 'members'>;
   /** Throws when the engine's state breaks an invariant; called after every call into the node. */
   assertInvariants?(): void;
+  /** Graceful leave (engine/srp/leave.ts), when the engine has it. */
+  leaveRing?(nowMs: number, drainWaitMsMax: number): void;
+  readonly hasLeftRing?: boolean;
 }
 
 export type SimNodeFactory = (config: EngineConfigInput, host: NodeHost) => SimNode;
@@ -104,6 +107,8 @@ interface NodeSlot {
   pendingSubmit: { group: string; payload: Uint8Array; order: Order } | null;
   /** Highest counter submit() returned in this incarnation. */
   counterLast: number;
+  /** A graceful leave is under way: the application stopped submitting, the node drains. */
+  leaving: boolean;
 }
 
 export class Cluster {
@@ -155,6 +160,7 @@ export class Cluster {
         ownUndelivered: new Set(),
         pendingSubmit: null,
         counterLast: 0,
+        leaving: false,
       });
     }
     this.network = new Network(this.clock, options.networkPrng, options.nodeIds, (to, from, bytes) => this.onPacket(to, from, bytes));
@@ -190,6 +196,7 @@ export class Cluster {
     slot.ownUndelivered = new Set();
     slot.pendingSubmit = null;
     slot.counterLast = 0;
+    slot.leaving = false;
     slot.timerArmedMs = Infinity;
     this.network.restart(id);
     const node = this.options.nodeFactory(
@@ -225,6 +232,29 @@ export class Cluster {
     this.network.crash(id);
     this.harness.push(crashLine(id));
     this.crashes++;
+  }
+
+  /** Graceful leaves completed (the node announced its leave and stopped). */
+  leaves = 0;
+  /** Listeners told when a leaving node has stopped (its last leave copy sent). */
+  readonly leaveListeners: ((nodeId: number) => void)[] = [];
+
+  /**
+   * Close a node gracefully: its application stops submitting (a message submit() refused is
+   * dropped, as close() refuses it), the engine drains its own frames for at most
+   * `drainWaitMsMax`, announces its leave and stops; then the node is down, and the harness file
+   * says so as for any stop. Packets it sent before stopping still arrive.
+   */
+  leave(id: number, drainWaitMsMax: number): void {
+    const slot = this.slot(id);
+    const node = slot.node;
+    if (node === null) throw new Error(`node ${id} is not running`);
+    if (node.leaveRing === undefined) throw new Error('this engine has no graceful leave');
+    slot.leaving = true;
+    slot.pendingSubmit = null;
+    node.leaveRing(this.clock.nowMs, drainWaitMsMax);
+    node.assertInvariants?.();
+    this.armTimer(slot);
   }
 
   /** The application stops handing over new messages (a refused one is still retried). */
@@ -363,6 +393,10 @@ export class Cluster {
   private armTimer(slot: NodeSlot): void {
     const node = slot.node;
     if (node === null) return;
+    if (node.hasLeftRing === true) {
+      this.finishLeave(slot);
+      return;
+    }
     const timerMs = node.nextTimerMs();
     if (timerMs === slot.timerArmedMs) return;
     slot.timerArmedMs = timerMs;
@@ -378,12 +412,23 @@ export class Cluster {
     });
   }
 
+  private finishLeave(slot: NodeSlot): void {
+    slot.node = null;
+    slot.generation++;
+    slot.timerGeneration++;
+    slot.timerArmedMs = Infinity;
+    this.network.stop(slot.id);
+    this.harness.push(crashLine(slot.id));
+    this.leaves++;
+    for (const listener of this.leaveListeners) listener(slot.id);
+  }
+
   private scheduleNextSubmit(slot: NodeSlot): void {
     const generation = slot.generation;
     const u = this.loadPrng.float();
     const delayMs = Math.max(1, Math.round(-Math.log(1 - u) * this.workload.sendIntervalMsMean));
     this.clock.after(delayMs, () => {
-      if (slot.generation !== generation || slot.node === null) return;
+      if (slot.generation !== generation || slot.node === null || slot.leaving) return;
       if (this.submitting) this.submitOne(slot);
       if (slot.pendingSubmit === null && this.submitting) this.scheduleNextSubmit(slot);
     });
@@ -424,7 +469,7 @@ export class Cluster {
       slot.lines.splice(index, 1);
       const generation = slot.generation;
       this.clock.after(this.workload.retryMs, () => {
-        if (slot.generation !== generation || slot.node === null) return;
+        if (slot.generation !== generation || slot.node === null || slot.leaving) return;
         this.trySubmit(slot, fillBase);
         if (slot.pendingSubmit === null && this.submitting) this.scheduleNextSubmit(slot);
       });

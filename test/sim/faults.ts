@@ -9,6 +9,8 @@
  * - `mixed`: all of the above, plus token-loss storms (near-total loss of token packets); in
  *   about 30 % of the seeds the adversary (adversary.ts) acts too, at a lower rate.
  * - `hostile`: `mixed`'s faults and the adversary in every seed, at full rate.
+ * - `leave`: as `crash` under `loss`, but half of the stops are graceful leaves (close(): the node
+ *   drains its own messages, announces its leave and stops) instead of crashes.
  *
  * Faults act only in the safety phase. converge() then makes the network perfect, restarts some
  * crashed nodes and leaves the others down, so that the convergence phase can require the live
@@ -20,8 +22,11 @@ import type { LinkFaults } from './network.js';
 import type { Prng } from './prng.js';
 import type { VirtualClock } from './virtual-clock.js';
 
-export const faultMixes = ['none', 'loss', 'partition', 'crash', 'mixed', 'hostile'] as const;
+export const faultMixes = ['none', 'loss', 'partition', 'crash', 'mixed', 'hostile', 'leave'] as const;
 export type FaultMix = (typeof faultMixes)[number];
+
+/** How long a leaving node lets its own messages drain before it announces the leave anyway. */
+const leaveDrainWaitMs = 1000;
 
 export function isFaultMix(value: string): value is FaultMix {
   return (faultMixes as readonly string[]).includes(value);
@@ -33,6 +38,8 @@ export class FaultInjector {
   private readonly partitions: boolean;
   private readonly crashes: boolean;
   private readonly storms: boolean;
+  /** Half of the stops are graceful leaves (`leave` mix only, so the other mixes draw as before). */
+  private readonly leaves: boolean;
   /** Crashes scheduled but not yet done, so that reactive crashes cannot pile up. */
   private crashesPending = 0;
 
@@ -43,9 +50,10 @@ export class FaultInjector {
     private readonly prng: Prng,
   ) {
     const all = mix === 'mixed' || mix === 'hostile';
-    this.loss = mix === 'loss' || all;
+    this.loss = mix === 'loss' || all || mix === 'leave';
     this.partitions = mix === 'partition' || all;
-    this.crashes = mix === 'crash' || all;
+    this.crashes = mix === 'crash' || all || mix === 'leave';
+    this.leaves = mix === 'leave';
     this.storms = all;
   }
 
@@ -181,7 +189,9 @@ export class FaultInjector {
     this.clock.after(delayMs, () => {
       this.crashesPending--;
       // Leave at least one node running, so that the run always has a ring to check.
-      if (this.safety && this.cluster.isLive(id) && this.cluster.liveIds().length > 1) this.cluster.crash(id);
+      if (!this.safety || !this.cluster.isLive(id) || this.cluster.liveIds().length <= 1) return;
+      if (this.leaves && this.prng.chance(0.5)) this.cluster.leave(id, leaveDrainWaitMs);
+      else this.cluster.crash(id);
     });
   }
 

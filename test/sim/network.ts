@@ -140,6 +140,15 @@ export class Network {
     this.epochs.set(id, (this.epochs.get(id) ?? 0) + 1);
   }
 
+  /**
+   * The node stopped on its own (a graceful close): it receives nothing from now on, but what it
+   * sent before is already on the wire and still arrives.
+   */
+  stop(id: number): void {
+    this.requireKnown(id);
+    this.down.add(id);
+  }
+
   /** A new process of the node: it receives packets sent from now on. */
   restart(id: number): void {
     this.requireKnown(id);

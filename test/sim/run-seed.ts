@@ -74,6 +74,8 @@ export interface SeedResult {
   configurationsInstalled: number;
   crashes: number;
   restarts: number;
+  /** Graceful leaves (the `leave` mix). */
+  leaves: number;
   /** Did the live nodes settle before the convergence budget ran out? */
   settled: boolean;
   /**
@@ -238,6 +240,7 @@ export function runSeed(options: SeedOptions): SeedResult {
     configurationsInstalled: cluster.configurationsInstalled,
     crashes: cluster.crashes,
     restarts: cluster.restarts,
+    leaves: cluster.leaves,
     settled,
     virtualMs: clock.nowMs,
     eventsRun: clock.eventsRun,

@@ -1,0 +1,90 @@
+/**
+ * Graceful leave with real `totem-evs node` processes on loopback, at the default timers: a member
+ * stopped with SIGTERM (and, after it rejoined, another with SIGINT) announces its leave, and the
+ * others install the ring without it with cause `leave`, well before a token timeout would have
+ * told them; the traces of every incarnation pass the EVS checker.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { checkTrace } from '../../api/check/evs-checker.js';
+import { readTraceDir } from '../../api/check/trace-reader.js';
+import { engineDefaults } from '../../engine/config.js';
+import { freeUdpPorts, regularWith, startNodeProcess, stopGracefully, waitForLine, type NodeProcess } from './node-cluster.js';
+
+const started: NodeProcess[] = [];
+const dirs: string[] = [];
+afterAll(async () => {
+  for (const p of started) if (p.child.exitCode === null) p.child.kill('SIGKILL');
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+/** The `cause C` and `at MS` of a configuration line (api/commands/node-command.ts). */
+function parseConfLine(line: string): { cause: string; atMs: number } {
+  const m = / cause (\S+).* at (\d+)$/.exec(line);
+  if (m === null) throw new Error(`not a configuration line: ${line}`);
+  return { cause: m[1] as string, atMs: Number(m[2]) };
+}
+
+describe('graceful leave of node processes', () => {
+  it('SIGTERM and SIGINT announce the leave: the others reconfigure with cause leave, long before a token timeout', { timeout: 120_000 }, async () => {
+    const traceDir = mkdtempSync(join(tmpdir(), 'totem-evs-leave-trace-'));
+    const stateDir = mkdtempSync(join(tmpdir(), 'totem-evs-leave-state-'));
+    dirs.push(traceDir, stateDir);
+    const ports = await freeUdpPorts(3);
+    const members = ports.flatMap((port, i) => ['--member', `${i + 1}@127.0.0.1:${port}`]);
+    const argsOf = (id: number): string[] => [
+      '--listen', `127.0.0.1:${ports[id - 1]}`, ...members,
+      '--trace-dir', traceDir, '--state-dir', join(stateDir, String(id)),
+      '--rate', '200', '--size', '200', '--order', 'mixed',
+    ];
+    const procs = new Map<number, NodeProcess>();
+    for (const id of [1, 2, 3]) {
+      const p = startNodeProcess(id, argsOf(id));
+      started.push(p);
+      procs.set(id, p);
+    }
+    for (const p of procs.values()) await waitForLine(p, regularWith([1, 2, 3]), 30_000, 'a 3-member ring');
+    await new Promise((r) => setTimeout(r, 1000));
+
+    // The node's own stop writes its harness line (node-command.ts), graceful or not.
+    const leaveAndWatch = async (leaverId: number, signal: NodeJS.Signals): Promise<number[]> => {
+      const survivors = [...procs.keys()].filter((id) => id !== leaverId).sort();
+      const from = new Map(survivors.map((id) => [id, (procs.get(id) as NodeProcess).lines.length]));
+      const leaver = procs.get(leaverId) as NodeProcess;
+      const signalledAtMs = Date.now();
+      leaver.child.kill(signal);
+      const elapsedMs: number[] = [];
+      for (const id of survivors) {
+        const line = await waitForLine(procs.get(id) as NodeProcess, regularWith(survivors), 10_000, `the ring without node ${leaverId}`, from.get(id));
+        const conf = parseConfLine(line);
+        expect(conf.cause).toBe('leave');
+        elapsedMs.push(conf.atMs - signalledAtMs);
+      }
+      expect(await leaver.exited).toBe(0);
+      return elapsedMs;
+    };
+
+    const termMs = await leaveAndWatch(3, 'SIGTERM');
+    // Not a timing target (this machine is shared): a lost token would take tokenTimeoutMs plus
+    // the Gather grace, about 1.4 s; a leave is a few join and token round trips.
+    for (const ms of termMs) expect(ms).toBeLessThan(engineDefaults.tokenTimeoutMs / 2);
+
+    const before = new Map([...procs].map(([id, p]) => [id, p.lines.length]));
+    const again = startNodeProcess(3, argsOf(3));
+    started.push(again);
+    procs.set(3, again);
+    for (const [id, p] of procs) await waitForLine(p, regularWith([1, 2, 3]), 30_000, 'node 3 back', id === 3 ? 0 : before.get(id));
+    await new Promise((r) => setTimeout(r, 1000));
+
+    const intMs = await leaveAndWatch(2, 'SIGINT');
+    for (const ms of intMs) expect(ms).toBeLessThan(engineDefaults.tokenTimeoutMs / 2);
+    procs.delete(2);
+
+    for (const p of procs.values()) expect(await stopGracefully(p, 15_000)).toBe(0);
+    const result = checkTrace(await readTraceDir(traceDir), {});
+    expect(result.violations.map((v) => `${v.property}: ${v.message}`)).toEqual([]);
+    expect(result.ok).toBe(true);
+  });
+});
