@@ -62,7 +62,7 @@ export type LockTableEvent =
   | { ev: 'held'; ls: string; res: string; owner: string; mode: LockMode; fence: bigint; lvb: Uint8Array | null }
   /** At the owner's node: the lock is suspect or gone. */
   | { ev: 'lost'; ls: string; res: string; owner: string; reason: 'transitional' | 'revoked' | 'purged' | 'closed' }
-  | { ev: 'barrier'; ls: string; name: string; op: 'enter' | 'complete' | 'fail'; ring: string; gen: number; node: NodeId; reason?: string }
+  | { ev: 'barrier'; ls: string; name: string; op: 'enter' | 'complete' | 'fail'; ring: string; gen: number; since: string; node: NodeId; reason?: string }
   /** The table's hash at a point where replicas must agree. */
   | { ev: 'lkstate'; point: 'transitional' | 'regular' | 'sync'; ring: string; hash: string; primary: boolean }
   /** One of this node's own operations was dropped before it reached the table (a cut during a sync). */
@@ -177,11 +177,6 @@ export class LockTable {
     for (const l of [...this.owners.values()]) {
       if (!inConf.has(l.node)) this.removeLock(l, 'purge', 'left');
     }
-    for (const ls of this.state.lockspaces.values()) {
-      for (const b of ls.barriers.values()) {
-        if (b.expected !== null && !b.expected.every((id) => inConf.has(id))) this.failBarrier(ls, b, 'configuration');
-      }
-    }
     if (!this.primaryNow) {
       for (const l of this.owners.values()) {
         if (l.granted === null || l.suspect) continue;
@@ -196,6 +191,14 @@ export class LockTable {
     this.regular = true;
     this.ringSeq = change.ringId.seq;
     const previous = new Set(this.lastTransitionalMembers);
+    // A barrier fails at the regular configuration after the cut that removed one of its members,
+    // not at the cut itself: an entry delivered in the transitional configuration still counts,
+    // as it does on the members that delivered it in the old regular configuration.
+    for (const ls of this.state.lockspaces.values()) {
+      for (const b of ls.barriers.values()) {
+        if (b.expected !== null && !b.expected.every((id) => previous.has(id))) this.failBarrier(ls, b, 'configuration');
+      }
+    }
     const needSync = this.diverged || change.members.some((id) => !previous.has(id));
     if (needSync) {
       this.diverged = true;
@@ -306,7 +309,7 @@ export class LockTable {
         if (b.expected === null) continue;
         const now = adopted.lockspaces.get(old.name)?.barriers.get(b.name);
         if (now === undefined || now.gen !== b.gen || now.expected === null) {
-          this.host.event({ ev: 'barrier', ls: old.name, name: b.name, op: 'fail', ring: this.ring, gen: b.gen, node: this.options.nodeId, reason: 'merge' });
+          this.host.event({ ev: 'barrier', ls: old.name, name: b.name, op: 'fail', ring: this.ring, gen: b.gen, since: b.since, node: this.options.nodeId, reason: 'merge' });
         }
       }
     }
@@ -419,9 +422,9 @@ export class LockTable {
   private applyConvert(l: LockRecord, m: Extract<LockMessage, { type: 'convert' }>): void {
     const { ls, res } = this.resourceOf(l);
     if (l.granted === null || l.requested !== null) {
-      // A conversion while a request of this lock is pending: the new request ends at once.
-      this.lk(l, 'request', { mode: m.mode });
-      this.lk(l, 'deny', { reason: 'in-progress' });
+      // A conversion while a request of this lock is pending is refused at once; it never
+      // entered the table, so it has no request line (the checker knows "in-progress").
+      this.lk(l, 'deny', { mode: m.mode, reason: 'in-progress' });
       return;
     }
     this.lk(l, 'request', { mode: m.mode });
@@ -501,13 +504,14 @@ export class LockTable {
     const ls = this.lockspace(m.ls, valueBlockBytesDefault);
     let b = ls.barriers.get(m.name);
     if (b === undefined) {
-      b = { name: m.name, gen: 0, expected: null, entered: [] };
+      b = { name: m.name, gen: 0, expected: null, entered: [], since: '' };
       ls.barriers.set(m.name, b);
     }
     if (b.expected === null) {
       b.gen++;
       b.expected = [...new Set(m.members ?? this.members)].sort((x, y) => x - y);
       b.entered = [];
+      b.since = this.ring;
     }
     if (!b.expected.includes(sender)) {
       this.counters.barrierOutsider++;
@@ -515,21 +519,21 @@ export class LockTable {
     }
     if (b.entered.includes(sender)) return;
     b.entered.push(sender);
-    this.host.event({ ev: 'barrier', ls: ls.name, name: b.name, op: 'enter', ring: this.ring, gen: b.gen, node: sender });
+    this.host.event({ ev: 'barrier', ls: ls.name, name: b.name, op: 'enter', ring: this.ring, gen: b.gen, since: b.since, node: sender });
     const inConf = new Set(this.members);
     if (!b.expected.every((id) => inConf.has(id))) {
       this.failBarrier(ls, b, 'absent');
       return;
     }
     if (b.entered.length === b.expected.length) {
-      this.host.event({ ev: 'barrier', ls: ls.name, name: b.name, op: 'complete', ring: this.ring, gen: b.gen, node: this.options.nodeId });
+      this.host.event({ ev: 'barrier', ls: ls.name, name: b.name, op: 'complete', ring: this.ring, gen: b.gen, since: b.since, node: this.options.nodeId });
       b.expected = null;
       b.entered = [];
     }
   }
 
   private failBarrier(ls: Lockspace, b: Barrier, reason: string): void {
-    this.host.event({ ev: 'barrier', ls: ls.name, name: b.name, op: 'fail', ring: this.ring, gen: b.gen, node: this.options.nodeId, reason });
+    this.host.event({ ev: 'barrier', ls: ls.name, name: b.name, op: 'fail', ring: this.ring, gen: b.gen, since: b.since, node: this.options.nodeId, reason });
     b.expected = null;
     b.entered = [];
   }

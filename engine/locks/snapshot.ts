@@ -56,6 +56,8 @@ export interface Barrier {
   /** Members expected in the pending instance; null when none is pending. */
   expected: NodeId[] | null;
   entered: NodeId[];
+  /** Ring id of the configuration in which the pending instance began (names it across partitions). */
+  since: string;
 }
 
 export interface Lockspace {
@@ -148,7 +150,7 @@ export function encodeSnapshot(state: TableState): Uint8Array {
     }
     w.u32(ls.barriers.size);
     for (const b of ls.barriers.values()) {
-      w.str(b.name).u32(b.gen).u32(b.expected === null ? 0xffffffff : b.expected.length);
+      w.str(b.name).str(b.since).u32(b.gen).u32(b.expected === null ? 0xffffffff : b.expected.length);
       for (const id of b.expected ?? []) w.u32(id);
       w.u32(b.entered.length);
       for (const id of b.entered) w.u32(id);
@@ -201,9 +203,10 @@ export function decodeSnapshot(bytes: Uint8Array): TableState | null {
         }
         ls.resources.set(resName, res);
       }
-      const nBarriers = r.count(12);
+      const nBarriers = r.count(16);
       for (let j = 0; j < nBarriers; j++) {
         const bName = r.str(barrierNameBytesMax);
+        const since = r.str(64);
         const gen = r.u32();
         const n = r.u32();
         let expected: NodeId[] | null = null;
@@ -216,7 +219,7 @@ export function decodeSnapshot(bytes: Uint8Array): TableState | null {
         if (nEntered > barrierMembersMax) throw new LockDecodeError('barrier entries');
         const entered: NodeId[] = [];
         for (let k = 0; k < nEntered; k++) entered.push(r.u32());
-        ls.barriers.set(bName, { name: bName, gen, expected, entered });
+        ls.barriers.set(bName, { name: bName, gen, expected, entered, since });
       }
     }
     r.end();

@@ -22,7 +22,7 @@ export function lockTraceLine(node: NodeId, e: LockTableEvent, tMs: number): str
     case 'lost':
       return JSON.stringify({ ev: 'lost', node: n, ls: e.ls, res: e.res, owner: e.owner, reason: e.reason, t: tMs });
     case 'barrier': {
-      const o: Record<string, unknown> = { ev: 'barrier', node: n, ls: e.ls, name: e.name, op: e.op, ring: e.ring, gen: e.gen };
+      const o: Record<string, unknown> = { ev: 'barrier', node: n, ls: e.ls, name: e.name, op: e.op, ring: e.ring, gen: e.gen, since: e.since };
       if (e.op === 'enter') o['member'] = String(e.node);
       if (e.reason !== undefined) o['reason'] = e.reason;
       o['t'] = tMs;
