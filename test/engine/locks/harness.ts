@@ -2,7 +2,8 @@
 import type { ConfigurationChange, NodeId } from '../../../engine/types.js';
 import { encodeLockMessage, type LockMessage } from '../../../engine/locks/codec.js';
 import { LockTable, type LockTableEvent } from '../../../engine/locks/lock-table.js';
-import { majorityOf, type PrimaryRule } from '../../../engine/locks/primary.js';
+import { isPrimaryComponent, majorityOf, type PrimaryRule } from '../../../engine/locks/primary.js';
+import { lockTraceLine } from '../../../engine/locks/trace-lines.js';
 
 export const incarnationOf = (id: NodeId): number => 1000 + id;
 
@@ -11,20 +12,42 @@ export class Replicas {
   readonly events = new Map<NodeId, LockTableEvent[]>();
   /** Messages a table asked to send (syncs), per node, not yet delivered. */
   readonly outbox = new Map<NodeId, Uint8Array[]>();
+  /** Trace lines per node, as the trace contract writes them (t = 0). */
+  readonly lines = new Map<NodeId, string[]>();
   private ringSeq = 0n;
+  private readonly rule: PrimaryRule;
 
   constructor(ids: NodeId[], rule: PrimaryRule = majorityOf(ids)) {
+    this.rule = rule;
     for (const id of ids) {
+      this.lines.set(id, []);
       this.events.set(id, []);
       this.outbox.set(id, []);
       this.tables.set(
         id,
         new LockTable({ nodeId: id, incarnation: incarnationOf(id), primaryRule: rule }, {
-          event: (e) => this.events.get(id)?.push(e),
+          event: (e) => {
+            this.events.get(id)?.push(e);
+            const line = lockTraceLine(id, e, 0);
+            if (line !== null) this.lines.get(id)?.push(line);
+          },
           send: (payload) => this.outbox.get(id)?.push(payload),
         }),
       );
     }
+  }
+
+  private install(id: NodeId, c: ConfigurationChange): void {
+    const primary = c.kind === 'regular' && isPrimaryComponent(this.rule, c.members);
+    this.lines.get(id)?.push(
+      JSON.stringify({ ev: 'conf', node: String(id), kind: c.kind, ring: `${c.ringId.rep}:${c.ringId.seq}`, members: c.members.map(String), primary, t: 0 }),
+    );
+    this.table(id).onConfiguration(c);
+  }
+
+  /** The trace files of every node: `<id>.<incarnation>.jsonl`. */
+  files(): Map<string, string[]> {
+    return new Map([...this.lines].map(([id, lines]) => [`${id}.${incarnationOf(id)}.jsonl`, lines]));
   }
 
   table(id: NodeId): LockTable {
@@ -38,26 +61,26 @@ export class Replicas {
     this.ringSeq += 4n;
     const ringId = { rep: Math.min(...regular), seq: this.ringSeq };
     for (const id of nodes) {
-      if (transitional !== null) this.table(id).onConfiguration(conf('transitional', ringId, transitional));
+      if (transitional !== null) this.install(id, conf('transitional', ringId, transitional));
     }
-    for (const id of nodes) this.table(id).onConfiguration(conf('regular', ringId, regular));
+    for (const id of nodes) this.install(id, conf('regular', ringId, regular));
   }
 
   /** One new ring formed from several sides: each side installs its own transitional, then all the regular. */
   merge(sides: NodeId[][], regular: NodeId[]): void {
     this.ringSeq += 4n;
     const ringId = { rep: Math.min(...regular), seq: this.ringSeq };
-    for (const side of sides) for (const id of side) this.table(id).onConfiguration(conf('transitional', ringId, side));
-    for (const side of sides) for (const id of side) this.table(id).onConfiguration(conf('regular', ringId, regular));
+    for (const side of sides) for (const id of side) this.install(id, conf('transitional', ringId, side));
+    for (const side of sides) for (const id of side) this.install(id, conf('regular', ringId, regular));
   }
 
   transitional(nodes: NodeId[], members: NodeId[]): void {
     this.ringSeq += 4n;
-    for (const id of nodes) this.table(id).onConfiguration(conf('transitional', { rep: Math.min(...members), seq: this.ringSeq }, members));
+    for (const id of nodes) this.install(id, conf('transitional', { rep: Math.min(...members), seq: this.ringSeq }, members));
   }
 
   regular(nodes: NodeId[], members: NodeId[]): void {
-    for (const id of nodes) this.table(id).onConfiguration(conf('regular', { rep: Math.min(...members), seq: this.ringSeq }, members));
+    for (const id of nodes) this.install(id, conf('regular', { rep: Math.min(...members), seq: this.ringSeq }, members));
   }
 
   /** Deliver one message from `sender` to each of `to`, in order. */
