@@ -18,6 +18,7 @@ import { Cluster } from './cluster.js';
 import type { FaultMix } from './faults.js';
 import { FaultInjector } from './faults.js';
 import { Prng } from './prng.js';
+import { evsAndLockCheck, LockWorkload } from './lock-workload.js';
 import { HARNESS_FILE_NAME } from './trace-lines.js';
 import { VirtualClock } from './virtual-clock.js';
 
@@ -34,6 +35,8 @@ export interface SeedOptions {
   /** Time after the end of the faults during which nodes still submit. */
   submitTailMs?: number;
   workload?: Partial<WorkloadOptions>;
+  /** The application: the random message load (default) or the lock manager (test/sim/lock-workload.ts). */
+  app?: 'messages' | 'locks';
   /** The engine; TotemNode unless a test substitutes a fake. */
   nodeFactory?: SimNodeFactory;
   /** The trace checker; the EVS checker unless given; null: no check (harness tests). */
@@ -106,6 +109,8 @@ export function runSeed(options: SeedOptions): SeedResult {
   const engineConfig = pickEngineConfig(shapePrng);
 
   const clock = new VirtualClock();
+  // Forked last, so that the other streams stay those of the message workload.
+  const lockWorkload = options.app === 'locks' ? new LockWorkload(clock, root.fork(), nodeIds) : undefined;
   const cluster = new Cluster({
     clock,
     networkPrng,
@@ -115,6 +120,7 @@ export function runSeed(options: SeedOptions): SeedResult {
     nodeFactory: options.nodeFactory ?? ((config, host) => new TotemNode(config, host)),
     // Mostly a steady load; sometimes a heavy one that fills windows and send queues.
     workload: { sendIntervalMsMean: shapePrng.pick([40, 40, 40, 10, 100]), ...options.workload },
+    ...(lockWorkload === undefined ? {} : { app: lockWorkload }),
   });
   const injector = new FaultInjector(faults, cluster, clock, faultPrng);
   const violations: CheckViolation[] = [];
@@ -160,7 +166,7 @@ export function runSeed(options: SeedOptions): SeedResult {
   }
   for (const v of cluster.violations) violations.push({ property: v.property, message: v.message });
 
-  const check = options.check === undefined ? evsCheck : options.check;
+  const check = options.check === undefined ? (lockWorkload === undefined ? evsCheck : evsAndLockCheck) : options.check;
   if (check === null) {
     warnings.push('traces were not checked');
   } else {
@@ -193,7 +199,7 @@ export function runSeed(options: SeedOptions): SeedResult {
     virtualMs: clock.nowMs,
     eventsRun: clock.eventsRun,
     traceFiles: cluster.files.size,
-    replayCommand: replayCommand(seed, nodes, faults, options.traceDir, options.safetyMs),
+    replayCommand: replayCommand(seed, nodes, faults, options.traceDir, options.safetyMs) + (options.app === 'locks' ? ' --workload locks' : ''),
     ...(options.safetyMs === undefined ? {} : { safetyMs: options.safetyMs }),
     ...(writtenDir === undefined ? {} : { traceDir: writtenDir }),
   };
