@@ -239,7 +239,8 @@ function applyLk(
     const last = r.lastFence.get(k);
     if (primaryNeeded && last !== undefined && value <= last) report('fence-growing', `fence ${fence} of ${owner} not above ${last} on ${k.replace('\u0000', '/')}`, [at]);
     if (last === undefined || value > last) r.lastFence.set(k, value);
-    const grant = `${owner} ${m}`;
+    // A token names one lock (a down-conversion keeps it, an adopted copy repeats it).
+    const grant = owner;
     const seen = fenceOwners.get(`${k}\u0000${fence}`);
     if (seen === undefined) fenceOwners.set(`${k}\u0000${fence}`, { grant, at });
     else if (seen.grant !== grant && primaryNeeded) report('fence-growing', `fence ${fence} names two grants: ${seen.grant} and ${grant}`, [seen.at, at]);
@@ -265,11 +266,13 @@ function applyLk(
     }
     case 'adopt':
       if (!isLockMode(mode)) return report('lock-line-format', 'adopt without a mode', [at]);
+      // An adopted lock: held (with a conversion pending when "converting") or still queued.
       if (f['reason'] === 'queued') {
         r.pending.set(owner, k);
       } else {
         checkGrant(mode, false);
         holders.set(owner, mode);
+        if (f['reason'] === 'converting') r.pending.set(owner, k);
       }
       return;
     case 'deny':

@@ -302,7 +302,7 @@ export class LockTable {
       if (oldOwners.has(owner)) continue;
       const mode = l.granted ?? l.requested;
       assert(mode !== null, 'adopted lock without a mode');
-      this.host.event({ ev: 'lk', ls: l.ls, res: l.res, op: 'adopt', owner, mode, fence: l.fence, ...(l.granted === null ? { reason: 'queued' } : {}) });
+      this.host.event({ ev: 'lk', ls: l.ls, res: l.res, op: 'adopt', owner, mode, fence: l.fence, ...(l.granted === null ? { reason: 'queued' } : l.requested !== null ? { reason: 'converting' } : {}) });
     }
     for (const old of oldBarriers.values()) {
       for (const b of old.barriers.values()) {
