@@ -315,6 +315,10 @@ export class LockTable {
     }
     this.diverged = false;
     this.sync = null;
+    // A snapshot taken before a cut may still hold locks of members gone since: purge them here,
+    // at the same point on every replica.
+    const inConf = new Set(this.members);
+    for (const l of [...this.owners.values()]) if (!inConf.has(l.node)) this.removeLock(l, 'purge', 'left');
     this.enterReady();
     this.host.event({ ev: 'lkstate', point: 'sync', ring: this.ring, hash: this.hash(), primary: this.primaryNow });
     for (const p of round.pending) this.apply(p.sender, p.incarnation, p.message);
