@@ -3,98 +3,40 @@
  * delivery order and to configuration changes as cut points. Every member holds the whole table,
  * so a request is granted where and when it is delivered: no master, no reply, no directory.
  *
- * Rules (docs/locks.md states them for users):
- * - Grants happen only in a primary regular configuration whose table is in sync. In a
- *   transitional or non-primary configuration requests wait (or are denied "not-primary" when
- *   the requester asked to fail fast); releases, cancels and down-conversions apply anywhere.
- * - Grant order as the DLM: the convert queue before the wait queue; a new lock is granted only
- *   when nothing is queued before it (FIFO); a conversion is granted when compatible with every
- *   other granted mode.
- * - At a transitional configuration, the locks of members that left are purged (a PW/EX holder
- *   lost this way invalidates the value block). If the transitional members are not primary,
- *   every granted lock becomes suspect and its holder is told at once ("lost": "transitional").
- * - At a regular configuration that brings members from another table (a merge, a restart), the
- *   table is out of sync: every member multicasts its table, and once all of them are delivered
- *   every replica adopts the same winner: the table of the most recent primary configuration
- *   (ties: the lowest node id). Locks of the other tables are revoked with notice; requests
- *   delivered meanwhile wait and are applied, in order, after the sync.
- * - A table that enters a primary configuration revokes its suspect locks: their holders were
- *   told they may no longer be exclusive, and a primary elsewhere may have granted them since.
- * - Fencing tokens: fence = max(lastFence + 1, ringSeq * 2^20). The table's lineage carries
- *   lastFence (a sync adopts the largest of all members'), and the ring seq of successive primary
- *   configurations grows (any two primaries share a member, which persists its ring seq), so
- *   tokens strictly grow per resource (they grow for the whole table) across configurations,
- *   merges and restarts, as long as one primary configuration issues fewer than 4 * 2^20 grants
- *   before a restart of every member (a whole-cluster restart loses lastFence).
- * - Deadlocks: after every change that queues a request, the wait-for graph over holders is
- *   searched in table order; in a cycle, the request queued last is denied "deadlock" (a
- *   conversion keeps its granted mode). Every replica holds the same graph, so every replica
- *   picks the same victim.
+ * Rules, stated in full in docs/locks.md ("Semantics"): grants only in a primary regular
+ * configuration whose table is in sync; DLM grant order (convert queue, then the wait queue FIFO);
+ * departed members purged at the transitional cut, holders told at once when the cut leaves them
+ * outside a primary; a regular configuration that brings another table syncs (every member
+ * multicasts its table, all adopt the one of the most recent primary, the rest is revoked with
+ * notice); suspect locks revoked on entering a primary; fence = max(lastFence + 1, ringSeq * 2^20);
+ * deadlock victim = the request queued last in the first cycle found in table order.
  */
 import { assert } from '../assert.js';
 import type { ConfigurationChange, NodeId } from '../types.js';
 import { ringIdToString } from '../types.js';
 import { decodeLockMessage, encodeLockMessage, type LockMessage } from './codec.js';
 import { isUpConversion, modeIndex, modesCompatible, writesValueBlock, type LockMode } from './modes.js';
-import { isPrimaryComponent, type PrimaryRule } from './primary.js';
+import { isPrimaryComponent } from './primary.js';
+import { enterBarrier, failBarrier, type BarrierContext } from './barriers.js';
+import { pickSyncWinner } from './sync-winner.js';
 import {
-  decodeSnapshot,
   encodeSnapshot,
   hashTable,
-  type Barrier,
   type LockRecord,
   type Lockspace,
   type Resource,
   type TableState,
 } from './snapshot.js';
+import { findDeadlockVictim } from './deadlock.js';
+import { dumpLockspace } from './dump.js';
+import type { LkOp, LockspaceDump, LockTableCounters, LockTableEvent, LockTableHost, LockTableOptions } from './lock-types.js';
+
+export type { LkOp, LockDumpRow, LockspaceDump, LockTableCounters, LockTableEvent, LockTableHost, LockTableOptions } from './lock-types.js';
 
 export const valueBlockBytesDefault = 32;
 /** Grants one primary configuration may issue before its tokens reach the next ring's base. */
 export const fenceRingShift = 20n;
 const fenceMax = (1n << 64n) - 1n;
-
-export type LkOp = 'request' | 'grant' | 'convert' | 'release' | 'cancel' | 'deny' | 'purge' | 'revoke' | 'bast' | 'adopt';
-
-/** What the table reports, in order; the host writes the trace lines and informs the application. */
-export type LockTableEvent =
-  | { ev: 'lk'; ls: string; res: string; op: LkOp; owner: string; mode?: LockMode; fence?: bigint; reason?: string }
-  /** At the owner's node: the application now holds `mode` (value block when valid). */
-  | { ev: 'held'; ls: string; res: string; owner: string; mode: LockMode; fence: bigint; lvb: Uint8Array | null }
-  /** At the owner's node: the lock is suspect or gone. */
-  | { ev: 'lost'; ls: string; res: string; owner: string; reason: 'transitional' | 'revoked' | 'purged' | 'closed' }
-  | { ev: 'barrier'; ls: string; name: string; op: 'enter' | 'complete' | 'fail'; ring: string; gen: number; since: string; node: NodeId; reason?: string }
-  /** The table's hash at a point where replicas must agree. */
-  | { ev: 'lkstate'; point: 'transitional' | 'regular' | 'sync'; ring: string; hash: string; primary: boolean }
-  /** One of this node's own operations was dropped before it reached the table (a cut during a sync). */
-  | { ev: 'dropped'; message: LockMessage; reason: string };
-
-export interface LockTableHost {
-  event(e: LockTableEvent): void;
-  /** Multicast a lock manager message from this node (the sync), agreed order. */
-  send(payload: Uint8Array): void;
-}
-
-export interface LockTableOptions {
-  nodeId: NodeId;
-  incarnation: number;
-  primaryRule: PrimaryRule;
-}
-
-export interface LockTableCounters {
-  opsApplied: number;
-  malformed: number;
-  /** Messages from a node not in the current configuration (e.g. delivered after its cut). */
-  foreignSender: number;
-  /** Operations on a lock the table does not hold (released, purged, never existed). */
-  unknownLock: number;
-  duplicateLock: number;
-  lateCancel: number;
-  badValueBlock: number;
-  barrierOutsider: number;
-  syncs: number;
-  deadlocks: number;
-  droppedInSync: number;
-}
 
 interface SyncRound {
   ring: string;
@@ -196,7 +138,7 @@ export class LockTable {
     // as it does on the members that delivered it in the old regular configuration.
     for (const ls of this.state.lockspaces.values()) {
       for (const b of ls.barriers.values()) {
-        if (b.expected !== null && !b.expected.every((id) => previous.has(id))) this.failBarrier(ls, b, 'configuration');
+        if (b.expected !== null && !b.expected.every((id) => previous.has(id))) failBarrier(ls, b, 'configuration', this.barrierContext());
       }
     }
     const needSync = this.diverged || change.members.some((id) => !previous.has(id));
@@ -269,23 +211,7 @@ export class LockTable {
 
   private completeSync(round: SyncRound): void {
     this.counters.syncs++;
-    let winner: TableState | null = null;
-    let winnerNode = 0;
-    let lastFence = this.state.lastFence;
-    for (const id of [...round.received.keys()].sort((a, b) => a - b)) {
-      const entry = round.received.get(id);
-      assert(entry !== undefined, 'sync entry listed but missing');
-      const decoded = decodeSnapshot(entry.snapshot);
-      if (decoded === null || decoded.lastPrimarySeq !== entry.lastPrimarySeq) continue;
-      if (decoded.lastFence > lastFence) lastFence = decoded.lastFence;
-      if (winner === null || decoded.lastPrimarySeq > winner.lastPrimarySeq) {
-        winner = decoded;
-        winnerNode = id;
-      }
-    }
-    const adopted: TableState = winner ?? { lockspaces: new Map(), opCount: 0, lastFence: 0n, lastPrimarySeq: 0n };
-    adopted.lastFence = lastFence;
-    void winnerNode;
+    const adopted = pickSyncWinner(round.received, this.state.lastFence);
     const oldOwners = this.owners;
     const oldBarriers = this.state.lockspaces;
     this.state = adopted;
@@ -365,7 +291,7 @@ export class LockTable {
         break;
       }
       case 'barrier':
-        this.applyBarrier(sender, m);
+        enterBarrier(this.lockspace(m.ls, valueBlockBytesDefault), sender, m.name, m.members, this.barrierContext());
         break;
       case 'sync':
         assert(false, 'sync messages are handled before apply');
@@ -504,42 +430,8 @@ export class LockTable {
     this.dropIfEmpty(ls, res);
   }
 
-  private applyBarrier(sender: NodeId, m: Extract<LockMessage, { type: 'barrier' }>): void {
-    const ls = this.lockspace(m.ls, valueBlockBytesDefault);
-    let b = ls.barriers.get(m.name);
-    if (b === undefined) {
-      b = { name: m.name, gen: 0, expected: null, entered: [], since: '' };
-      ls.barriers.set(m.name, b);
-    }
-    if (b.expected === null) {
-      b.gen++;
-      b.expected = [...new Set(m.members ?? this.members)].sort((x, y) => x - y);
-      b.entered = [];
-      b.since = this.ring;
-    }
-    if (!b.expected.includes(sender)) {
-      this.counters.barrierOutsider++;
-      return;
-    }
-    if (b.entered.includes(sender)) return;
-    b.entered.push(sender);
-    this.host.event({ ev: 'barrier', ls: ls.name, name: b.name, op: 'enter', ring: this.ring, gen: b.gen, since: b.since, node: sender });
-    const inConf = new Set(this.members);
-    if (!b.expected.every((id) => inConf.has(id))) {
-      this.failBarrier(ls, b, 'absent');
-      return;
-    }
-    if (b.entered.length === b.expected.length) {
-      this.host.event({ ev: 'barrier', ls: ls.name, name: b.name, op: 'complete', ring: this.ring, gen: b.gen, since: b.since, node: this.options.nodeId });
-      b.expected = null;
-      b.entered = [];
-    }
-  }
-
-  private failBarrier(ls: Lockspace, b: Barrier, reason: string): void {
-    this.host.event({ ev: 'barrier', ls: ls.name, name: b.name, op: 'fail', ring: this.ring, gen: b.gen, since: b.since, node: this.options.nodeId, reason });
-    b.expected = null;
-    b.entered = [];
+  private barrierContext(): BarrierContext {
+    return { members: this.members, ring: this.ring, nodeId: this.options.nodeId, emit: (e) => this.host.event(e), counters: this.counters };
   }
 
   private writeValueBlock(ls: Lockspace, res: Resource, lvb: Uint8Array): void {
@@ -695,111 +587,11 @@ export class LockTable {
   }
 
   private findDeadlockVictim(): LockRecord | null {
-    const edges = new Map<string, Set<string>>();
-    const queuedBy = new Map<string, LockRecord[]>();
-    const holderOf = (l: LockRecord): string => (l.holder === 0 ? l.owner : `${l.node}:${l.incarnation}:h${l.holder}`);
-    let anyQueued = false;
-    for (const ls of this.state.lockspaces.values()) {
-      for (const res of ls.resources.values()) {
-        const queue = [...res.converting, ...res.waiting];
-        queue.forEach((q, index) => {
-          anyQueued = true;
-          const from = holderOf(q);
-          const mode = q.requested;
-          assert(mode !== null, 'queued lock without a mode');
-          const list = queuedBy.get(from) ?? [];
-          list.push(q);
-          queuedBy.set(from, list);
-          const out = edges.get(from) ?? new Set<string>();
-          edges.set(from, out);
-          for (const g of res.granted) {
-            if (g !== q && g.granted !== null && !modesCompatible(g.granted, mode)) out.add(holderOf(g));
-          }
-          for (let i = 0; i < index; i++) {
-            const ahead = queue[i];
-            if (ahead !== undefined && ahead.requested !== null && !modesCompatible(ahead.requested, mode)) out.add(holderOf(ahead));
-          }
-        });
-      }
-    }
-    if (!anyQueued) return null;
-    // Iterative DFS in table order; the first back edge closes a cycle.
-    const color = new Map<string, 1 | 2>();
-    for (const start of edges.keys()) {
-      if (color.has(start)) continue;
-      const stack: { node: string; next: string[] }[] = [{ node: start, next: [...(edges.get(start) ?? [])] }];
-      color.set(start, 1);
-      while (stack.length > 0) {
-        const top = stack[stack.length - 1];
-        assert(top !== undefined, 'empty dfs stack');
-        const n = top.next.shift();
-        if (n === undefined) {
-          color.set(top.node, 2);
-          stack.pop();
-          continue;
-        }
-        const c = color.get(n);
-        if (c === 1) {
-          const cycle = stack.slice(stack.findIndex((f) => f.node === n)).map((f) => f.node);
-          let victim: LockRecord | null = null;
-          for (const h of cycle) for (const q of queuedBy.get(h) ?? []) if (victim === null || q.queuedAt > victim.queuedAt) victim = q;
-          assert(victim !== null, 'a cycle without a queued request');
-          return victim;
-        }
-        if (c === undefined) {
-          color.set(n, 1);
-          stack.push({ node: n, next: [...(edges.get(n) ?? [])] });
-        }
-      }
-    }
-    return null;
+    return findDeadlockVictim(this.state);
   }
 
   /** Holders, converters and waiters of every resource of a lockspace, with their ages in table ops. */
   dump(lsName: string): LockspaceDump | null {
-    const ls = this.state.lockspaces.get(lsName);
-    if (ls === undefined) return null;
-    const now = this.state.opCount;
-    const row = (l: LockRecord): LockDumpRow => ({
-      owner: l.owner,
-      granted: l.granted,
-      requested: l.requested,
-      fence: l.fence,
-      suspect: l.suspect,
-      ageOps: now - (l.granted === null ? l.queuedAt : l.grantedAt),
-    });
-    return {
-      name: ls.name,
-      lvbBytes: ls.lvbBytes,
-      inSync: !this.diverged,
-      canGrant: this.canGrant,
-      resources: [...ls.resources.values()].map((res) => ({
-        name: res.name,
-        lvbValid: res.lvbValid,
-        holders: res.granted.map(row),
-        converters: res.converting.map(row),
-        waiters: res.waiting.map(row),
-      })),
-      barriers: [...ls.barriers.values()].filter((b) => b.expected !== null).map((b) => ({ name: b.name, gen: b.gen, expected: b.expected ?? [], entered: b.entered.slice() })),
-    };
+    return dumpLockspace(this.state, lsName, !this.diverged, this.canGrant);
   }
-}
-
-export interface LockDumpRow {
-  owner: string;
-  granted: LockMode | null;
-  requested: LockMode | null;
-  fence: bigint;
-  suspect: boolean;
-  /** Table operations since the lock's last grant (held) or its request (queued). */
-  ageOps: number;
-}
-
-export interface LockspaceDump {
-  name: string;
-  lvbBytes: number;
-  inSync: boolean;
-  canGrant: boolean;
-  resources: { name: string; lvbValid: boolean; holders: LockDumpRow[]; converters: LockDumpRow[]; waiters: LockDumpRow[] }[];
-  barriers: { name: string; gen: number; expected: NodeId[]; entered: NodeId[] }[];
 }
