@@ -3,7 +3,7 @@ import { decodeLockMessage, encodeLockMessage } from '../../../engine/locks/code
 import { isUpConversion, lockModes, modesCompatible } from '../../../engine/locks/modes.js';
 import { isPrimaryComponent, majorityOf } from '../../../engine/locks/primary.js';
 import { fenceRingShift } from '../../../engine/locks/lock-table.js';
-import { formed, lock, owner, Replicas } from './harness.js';
+import { conf, formed, lock, owner, Replicas } from './harness.js';
 
 const all = [1, 2, 3];
 
@@ -308,5 +308,32 @@ describe('barriers', () => {
     r.deliver(1, { type: 'barrier', ls: 'ls', name: 'b', members: null }, all);
     r.configure([1, 2], [1, 2], [1, 2]);
     for (const id of [1, 2]) expect(r.of(id, 'barrier').map((e) => [e.op, e.reason])).toEqual([['enter', undefined], ['fail', 'configuration']]);
+  });
+});
+
+describe('sync rounds cut short in one ring (the API feeds group joins and leaves that way)', () => {
+  it('purges a departed member from a snapshot taken before its cut', () => {
+    const r = new Replicas([1, 2, 3, 4], majorityOf([1, 2, 3, 4]));
+    r.configure([1, 2, 3], null, [1, 2, 3]);
+    r.flushSyncs([1, 2, 3], [1, 2, 3]);
+    r.deliver(3, lock(1, 'a', 'EX'), [1, 2, 3]);
+    const ring = { rep: 1, seq: 100n };
+    const at = (ids: number[], kind: 'transitional' | 'regular', members: number[]): void => {
+      for (const id of ids) r.table(id).onConfiguration(conf(kind, ring, members));
+    };
+    // Node 4 joins: a sync starts; before its messages arrive, node 3 leaves in the same ring.
+    at([1, 2, 3], 'transitional', [1, 2, 3]);
+    at([4], 'transitional', [4]);
+    at([1, 2, 3, 4], 'regular', [1, 2, 3, 4]);
+    at([1, 2, 4], 'transitional', [1, 2, 4]);
+    at([1, 2, 4], 'regular', [1, 2, 4]);
+    // The first round's snapshots (still holding node 3's lock) arrive first and complete the round.
+    for (const id of [1, 2, 4]) {
+      const first = r.outbox.get(id)?.[0];
+      if (first !== undefined) r.deliver(id, first, [1, 2, 4]);
+    }
+    for (const id of [1, 2, 4]) expect(r.table(id).inSync).toBe(true);
+    for (const id of [1, 2, 4]) expect(r.table(id).dump('ls')?.resources ?? []).toEqual([]);
+    expect(new Set([1, 2, 4].map((id) => r.table(id).hash())).size).toBe(1);
   });
 });
