@@ -3,6 +3,7 @@ import { decodeLockMessage, encodeLockMessage } from '../../../engine/locks/code
 import { isUpConversion, lockModes, modesCompatible } from '../../../engine/locks/modes.js';
 import { isPrimaryComponent, majorityOf } from '../../../engine/locks/primary.js';
 import { fenceRingShift } from '../../../engine/locks/lock-table.js';
+import { decodeSnapshot, encodeSnapshot } from '../../../engine/locks/snapshot.js';
 import { conf, formed, lock, owner, Replicas } from './harness.js';
 
 const all = [1, 2, 3];
@@ -295,6 +296,7 @@ describe('configurations', () => {
     expect(r.table(1).inSync).toBe(true);
     expect(new Set(all.map((id) => r.table(id).hash())).size).toBe(1);
   });
+
 });
 
 describe('barriers', () => {
@@ -337,3 +339,51 @@ describe('sync rounds cut short in one ring (the API feeds group joins and leave
     expect(new Set([1, 2, 4].map((id) => r.table(id).hash())).size).toBe(1);
   });
 });
+
+describe('received bytes', () => {
+  it('never throw: random and mutated messages and snapshots are refused or applied, never asserted on', () => {
+    let x = 12345;
+    const next = (): number => {
+      x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+      return x >>> 8;
+    };
+    const r = formed(all);
+    r.deliver(1, lock(1, 'a', 'EX'), all);
+    const samples = [
+      encodeLockMessage(lock(2, 'a', 'PR')),
+      encodeLockMessage({ type: 'convert', counter: 1, mode: 'NL', flags: {}, lvb: new Uint8Array(32) }),
+      encodeLockMessage({ type: 'barrier', ls: 'ls', name: 'b', members: [1, 2, 3] }),
+      encodeLockMessage({ type: 'sync', ringRep: 1, ringSeq: 4n, lastPrimarySeq: 4n, snapshot: new Uint8Array(40) }),
+    ];
+    for (let i = 0; i < 3000; i++) {
+      const base = samples[i % samples.length] ?? new Uint8Array();
+      const bytes = i % 5 === 0 ? new Uint8Array(next() % 64).map(() => next() & 0xff) : base.slice();
+      if (i % 5 !== 0) for (let k = 0; k < 1 + (next() % 3); k++) bytes[next() % bytes.length] = next() & 0xff;
+      expect(() => decodeLockMessage(bytes)).not.toThrow();
+      expect(() => r.deliver(1 + (i % 3), bytes, all)).not.toThrow();
+    }
+    expect(new Set(all.map((id) => r.table(id).hash())).size).toBe(1);
+  });
+
+  it('a mutated snapshot decodes or is refused, never throws, and a sync with it still completes alike', () => {
+    const r = formed(all);
+    r.deliver(1, lock(1, 'a', 'EX'), all);
+    r.deliver(2, lock(1, 'a', 'PR'), all);
+    r.deliver(2, { type: 'barrier', ls: 'ls', name: 'b', members: null }, all);
+    r.configure(all, all, [1, 2, 3]);
+    r.merge([all], all); // no sync: same members
+    const good = encodeSnapshotOf(r, 1);
+    let x = 99;
+    for (let i = 0; i < 2000; i++) {
+      const bytes = good.slice();
+      x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+      bytes[(x >>> 8) % bytes.length] = x & 0xff;
+      expect(() => decodeSnapshot(bytes)).not.toThrow();
+    }
+  });
+});
+
+function encodeSnapshotOf(r: Replicas, id: number): Uint8Array {
+  const state = (r.table(id) as unknown as { state: Parameters<typeof encodeSnapshot>[0] }).state;
+  return encodeSnapshot(state);
+}
