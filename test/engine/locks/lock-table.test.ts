@@ -296,7 +296,6 @@ describe('configurations', () => {
     expect(r.table(1).inSync).toBe(true);
     expect(new Set(all.map((id) => r.table(id).hash())).size).toBe(1);
   });
-
 });
 
 describe('barriers', () => {
