@@ -104,6 +104,8 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
       send: (payload) => this.send(payload, 'agreed'),
     });
     group.on('membership', (e) => this.onMembership(e));
+    // A node closed under the lock manager: nothing it waits for can come any more.
+    node.once('close', () => void this.close());
     group.on('message', (m) => this.onMessage(m));
   }
 
@@ -208,6 +210,13 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
   /** @internal */
   [kUnlock](h: LockHandle, valueBlock: Uint8Array | null): Promise<void> {
     this.checkOpen();
+    const converting = this.pending.get(h.counter);
+    if (converting !== undefined) {
+      // The table cancels the conversion as it releases the lock: that conversion ends here.
+      this.pending.delete(h.counter);
+      converting.cleanup();
+      converting.reject(new LockError('TOTEM_ERR_LOCK_RELEASED', `convert ${h.lockspace.name}/${h.resource}: the lock was unlocked meanwhile`));
+    }
     return new Promise<void>((resolve, reject) => {
       this.track(h.counter, 'unlock', h.lockspace, h.resource, h, () => resolve(), reject, {});
       this.message({ type: 'unlock', counter: h.counter, lvb: valueBlock });
@@ -280,16 +289,35 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
   }
 
   private message(m: LockMessage): void {
-    this.send(encodeLockMessage(m), m.type === 'barrier' ? 'safe' : 'agreed');
+    this.send(encodeLockMessage(m), m.type === 'barrier' ? 'safe' : 'agreed', (error) => {
+      // The node refused the message (closed, left the group): what waits on it ends with that error.
+      if (m.type === 'lock' || m.type === 'convert' || m.type === 'unlock') {
+        const p = this.pending.get(m.counter);
+        if (p === undefined) return;
+        this.pending.delete(m.counter);
+        p.cleanup();
+        p.reject(error);
+      } else if (m.type === 'barrier') {
+        const key = `${m.ls}\u0000${m.name}`;
+        this.barriers.get(key)?.reject(error);
+        this.barriers.delete(key);
+      }
+    });
   }
 
-  private send(payload: Uint8Array, order: 'agreed' | 'safe'): void {
+  private send(payload: Uint8Array, order: 'agreed' | 'safe', onError: (error: unknown) => void = () => undefined): void {
     if (this.closed) return;
     // Sends of one node are accepted in order (one FIFO): a cancel never overtakes its request.
-    this.group.send(payload, { order }).catch(() => undefined);
+    this.group.send(payload, { order }).catch(onError);
   }
 
   private onMembership(e: GroupMembershipEvent): void {
+    if (this.closed) return;
+    if (this.groupMembers.length > 0 && !e.members.includes(this.node.nodeId)) {
+      // This node's own leave (close() of the manager or of the node): what waits ends as closed.
+      void this.close();
+      return;
+    }
     const change = (kind: 'transitional' | 'regular', members: readonly NodeId[]): ConfigurationChange => ({
       kind,
       ringId: e.ring,
@@ -314,6 +342,7 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
   }
 
   private onMessage(m: GroupMessage<Uint8Array>): void {
+    if (this.closed) return;
     this.table.onDelivery(m.sender, m.incarnation, m.payload, m.transitional);
     this.updatePrimary();
   }

@@ -63,5 +63,14 @@ describe('lock manager on real workers', () => {
     const holdersAt1 = (): string[] | undefined => m1.dump('app')?.resources.find((r) => r.name === 'db')?.holders.map((h) => h.owner);
     await waitFor(() => holdersAt1()?.join() === [h1.id, ex.id].join(), 'node 1 applied the same grants', 10_000);
     expect(grantedAfterMs).toBeGreaterThan(0);
+
+    // A conversion pending when its lock is unlocked ends; a request pending when the node closes ends.
+    const slow = ls1.lock('db', 'EX').catch((e: unknown) => e);
+    await waitFor(() => (m1.dump('app')?.resources.find((r) => r.name === 'db')?.waiters.length ?? 0) === 1, 'node 1 queued', 10_000);
+    const converting = h1.convert('EX').catch((e: unknown) => e);
+    await h1.unlock();
+    expect(await converting).toMatchObject({ code: 'TOTEM_ERR_LOCK_RELEASED' });
+    await nodes[0]?.close({ drainTimeoutMs: 0 });
+    expect(await slow).toMatchObject({ code: 'TOTEM_ERR_LOCK_CLOSED' });
   });
 });
