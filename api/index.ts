@@ -28,3 +28,8 @@ export { generateKeyFile, readKeyFile } from '../workers/net/key-file.js';
 export type { KeyOption, MemberOption, NodeOptions, TransportKind } from './options.js';
 export type { LogFields, Logger, LogLevel } from '../workers/logger.js';
 export type { RuntimeStats, RingOccupancy } from '../workers/runtime-types.js';
+export { LockHandle, LockManager, Lockspace, lockGroupDefault, openLockManager } from './locks/lock-manager.js';
+export type { LockManagerEvents, LockManagerOptions, LockOptions } from './locks/lock-manager.js';
+export { LockError, lockErrorCodes } from './locks/errors.js';
+export type { LockErrorCode } from './locks/errors.js';
+export type { LockMode } from '../engine/locks/modes.js';

@@ -77,3 +77,20 @@ export type {
   TokenHoldCancelPacket,
   TokenPacket,
 } from './types.js';
+
+// The lock manager's pure part (engine/locks): the replicated lock table the simulator and api/locks drive.
+export {
+  decodeLockMessage,
+  encodeLockMessage,
+  fenceRingShift,
+  isLockMode,
+  isPrimaryComponent,
+  isUpConversion,
+  LockTable,
+  lockModes,
+  lockTraceLine,
+  majorityOf,
+  modesCompatible,
+  valueBlockBytesDefault,
+} from './locks/index.js';
+export type { LockMessage, LockMode, LockTableEvent, LockTableHost, LockTableOptions, LockspaceDump, PrimaryRule } from './locks/index.js';

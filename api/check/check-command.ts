@@ -6,6 +6,7 @@
  */
 import { checkTrace, EVS_PROPERTIES, WITNESSES_PER_PROPERTY_MAX } from './evs-checker.js';
 import type { CheckResult } from './evs-checker.js';
+import { checkLocks, formatLockReport } from './locks-checker.js';
 import { readTraceDir } from './trace-reader.js';
 import type { TraceInput } from './trace-reader.js';
 
@@ -90,10 +91,15 @@ export async function runCheckCommand(argv: string[], out: CommandOutput): Promi
   }
   const result = checkTrace(input, { settled: args.settled, allowInflight: args.allowInflight });
   const lines = [...input.files.values()].reduce((n, l) => n + l.length, input.harness.length);
+  // The lock checker runs when the trace holds lock manager lines (docs/trace-contract.md).
+  const locks = checkLocks(input.files);
+  const lockPart = locks.lockLines > 0 ? { locks } : {};
   out.stdout.write(
-    args.json ? `${JSON.stringify({ ...result, read: { files: input.files.size, lines } }, null, 2)}\n` : formatReport(result, args, { files: input.files.size, lines }),
+    args.json
+      ? `${JSON.stringify({ ...result, ...lockPart, read: { files: input.files.size, lines } }, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2)}\n`
+      : formatReport(result, args, { files: input.files.size, lines }) + (locks.lockLines > 0 ? formatLockReport(locks) : ''),
   );
-  return result.ok ? 0 : 1;
+  return result.ok && locks.ok ? 0 : 1;
 }
 
 /** The human-readable report: violated properties with witnesses, warnings, then a summary. */

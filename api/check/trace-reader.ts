@@ -164,7 +164,11 @@ function checkMembers(members: unknown): string | null {
 type LineResult =
   | { kind: 'event'; event: TraceEvent }
   | { kind: 'crash'; node: string }
-  | { kind: 'problem'; message: string };
+  | { kind: 'problem'; message: string }
+  | { kind: 'skip' };
+
+/** Lock manager lines (trace contract, "Lock manager lines"): the lock checker reads them. */
+const lockManagerEvs = new Set(['lk', 'held', 'lost', 'barrier', 'lkstate']);
 
 /** Validates one parsed node-file line: required fields, their shapes, the writing node. */
 function validateNodeLine(fields: Fields, fileNode: string, line: number): LineResult {
@@ -175,6 +179,7 @@ function validateNodeLine(fields: Fields, fileNode: string, line: number): LineR
     return { kind: 'problem', message: `"node" is ${node} in a file of node ${fileNode}` };
   }
   if (ev === 'crash') return { kind: 'crash', node };
+  if (typeof ev === 'string' && lockManagerEvs.has(ev)) return { kind: 'skip' };
   const timeProblem = ev === 'conf' || ev === 'send' || ev === 'deliver' ? checkTime(fields) : null;
   if (timeProblem !== null) return { kind: 'problem', message: timeProblem };
   if (ev === 'conf') {
@@ -315,6 +320,8 @@ class TraceParser {
       const result = validateNodeLine(fields, name.node, index + 1);
       if (result.kind === 'problem') {
         this.problem(file, index + 1, result.message);
+      } else if (result.kind === 'skip') {
+        continue;
       } else if (result.kind === 'crash') {
         current.endsWithCrash = true;
       } else {

@@ -30,6 +30,8 @@ Options:
                      failing seeds print a replay command that writes them to DIR or sim-traces)
   --threads T        worker threads of the pool (default: the CPU count, here ${Math.max(1, os.availableParallelism())})
   --safety-ms MS     length of the fault phase in virtual ms (default: 10000-20000 from the seed)
+  --workload W       messages | locks (default messages): locks runs the lock manager on every
+                     node (test/sim/lock-workload.ts) and the lock checker beside the EVS checker
   --help             this text
 
 Exit status: 0 when every seed passes, 1 when any seed has a violation, 2 on bad options.`;
@@ -43,6 +45,7 @@ interface CliOptions {
   traceDir?: string;
   threads: number;
   safetyMs?: number;
+  app: 'messages' | 'locks';
 }
 
 class UsageError extends Error {}
@@ -71,6 +74,7 @@ function parseCli(argv: string[]): CliOptions | 'help' {
         'trace-dir': { type: 'string' },
         threads: { type: 'string' },
         'safety-ms': { type: 'string' },
+        workload: { type: 'string' },
         help: { type: 'boolean' },
       },
     });
@@ -89,11 +93,15 @@ function parseCli(argv: string[]): CliOptions | 'help' {
     nodes: parseInteger('nodes', v.nodes, 1, 64) ?? 5,
     faults,
     threads: parseInteger('threads', v.threads, 1, 256) ?? Math.max(1, os.availableParallelism()),
+    app: 'messages',
   };
   if (v['trace-dir'] !== undefined) {
     if (v['trace-dir'] === '') throw new UsageError('--trace-dir must not be empty');
     options.traceDir = v['trace-dir'];
   }
+  const app = v.workload ?? 'messages';
+  if (app !== 'messages' && app !== 'locks') throw new UsageError(`--workload must be messages or locks, got "${app}"`);
+  options.app = app;
   const safetyMs = parseInteger('safety-ms', v['safety-ms'], 0, 3_600_000);
   if (safetyMs !== undefined) options.safetyMs = safetyMs;
   return options;
@@ -187,6 +195,7 @@ async function main(): Promise<number> {
     faults: options.faults,
     ...(options.traceDir === undefined ? {} : { traceDir: options.traceDir }),
     ...(options.safetyMs === undefined ? {} : { safetyMs: options.safetyMs }),
+    ...(options.app === 'locks' ? { app: 'locks' as const } : {}),
   });
 
   if (options.single) {
@@ -274,11 +283,11 @@ function printSummary(totals: Totals, options: CliOptions, wallS: number): void 
     for (const result of totals.failed.sort((a, b) => a.seed - b.seed)) {
       const first = result.violations[0];
       out.write(`seed ${result.seed} failed (${first === undefined ? '?' : `${first.property}: ${truncate(first.message, 160)}`})\n`);
-      out.write(`  replay: ${replayCommand(result.seed, result.nodes, result.faults, options.traceDir ?? 'sim-traces', result.safetyMs)}\n`);
+      out.write(`  replay: ${replayCommand(result.seed, result.nodes, result.faults, options.traceDir ?? 'sim-traces', result.safetyMs)}${options.app === 'locks' ? ' --workload locks' : ''}\n`);
     }
   } else if (totals.failed.length > 0) {
     const r = totals.failed[0] as SeedResult;
-    out.write(`replay: ${replayCommand(r.seed, r.nodes, r.faults, options.traceDir ?? 'sim-traces', r.safetyMs)}\n`);
+    out.write(`replay: ${replayCommand(r.seed, r.nodes, r.faults, options.traceDir ?? 'sim-traces', r.safetyMs)}${options.app === 'locks' ? ' --workload locks' : ''}\n`);
   }
 }
 

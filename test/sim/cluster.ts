@@ -70,6 +70,34 @@ export interface ClusterOptions {
   /** Engine settings applied to every node (nodeId, incarnation and ringSeqInitial are the cluster's). */
   engineConfig?: Omit<EngineConfigInput, 'nodeId' | 'incarnation' | 'ringSeqInitial'>;
   workload?: Partial<WorkloadOptions>;
+  /** An application driven on every node instead of (or beside) the random message load. */
+  app?: SimApp;
+}
+
+/** What a simulated application may do on its node (test/sim/lock-workload.ts uses it). */
+export interface SimAppNode {
+  readonly nodeId: number;
+  readonly incarnation: number;
+  /** Submit a message (send line written); false when the send queue refused it. */
+  submit(group: string, payload: Uint8Array, order: Order): boolean;
+  /** Append a line to this incarnation's trace file. */
+  line(text: string): void;
+  /** Still the running incarnation (false after a crash)? */
+  live(): boolean;
+}
+
+export interface SimApp {
+  /** False: the random message load is off. */
+  readonly randomLoad: boolean;
+  onStart(node: SimAppNode): void;
+  onDeliver(nodeId: number, delivery: AppDelivery): void;
+  /** Called right after the conf line is written; returns extra conf fields (e.g. primary). */
+  onConfiguration(nodeId: number, change: ConfigurationChange): Record<string, boolean> | null;
+  onCrash(nodeId: number): void;
+  /** The application stops starting new work. */
+  stop(): void;
+  /** Nothing of its own left to send (settled() waits for it). */
+  idle(nodeId: number): boolean;
 }
 
 /** A defect the simulator itself detects (outside the EVS checker). */
@@ -219,7 +247,40 @@ export class Cluster {
       node.assertInvariants?.();
     }
     this.armTimer(slot);
-    this.scheduleNextSubmit(slot);
+    if (this.options.app === undefined || this.options.app.randomLoad) this.scheduleNextSubmit(slot);
+    this.options.app?.onStart(this.appNode(slot, slot.generation));
+  }
+
+  private appNode(slot: NodeSlot, generation: number): SimAppNode {
+    return {
+      nodeId: slot.id,
+      incarnation: slot.incarnation,
+      live: () => slot.generation === generation && slot.node !== null,
+      line: (text) => {
+        if (slot.generation === generation) slot.lines.push(text);
+      },
+      submit: (group, payload, order) => {
+        const node = slot.node;
+        if (node === null || slot.generation !== generation) return false;
+        const index = slot.lines.length;
+        const counterGuess = slot.counterLast + 1;
+        const nowMs = this.clock.nowMs;
+        slot.lines.push(sendLine(slot.id, slot.incarnation, counterGuess, order, group, nowMs));
+        const counter = node.submit(group, payload, order);
+        node.assertInvariants?.();
+        this.armTimer(slot);
+        if (counter === false) {
+          this.submitsRefused++;
+          slot.lines.splice(index, 1);
+          return false;
+        }
+        if (counter !== counterGuess) slot.lines[index] = sendLine(slot.id, slot.incarnation, counter, order, group, nowMs);
+        slot.counterLast = Math.max(slot.counterLast, counter);
+        slot.ownUndelivered.add(messageId(slot.id, slot.incarnation, counter));
+        this.messagesSent++;
+        return true;
+      },
+    };
   }
 
   /** Kill a node: its memory is gone, its in-flight packets vanish, the harness file says so. */
@@ -232,6 +293,7 @@ export class Cluster {
     this.network.crash(id);
     this.harness.push(crashLine(id));
     this.crashes++;
+    this.options.app?.onCrash(id);
   }
 
   /** Graceful leaves completed (the node announced its leave and stopped). */
@@ -260,6 +322,7 @@ export class Cluster {
   /** The application stops handing over new messages (a refused one is still retried). */
   stopSubmitting(): void {
     this.submitting = false;
+    this.options.app?.stop();
   }
 
   /**
@@ -279,6 +342,7 @@ export class Cluster {
       if (conf === null || conf.kind !== 'regular' || conf.ring !== ring) return false;
       if (conf.members.length !== live.length || !live.every((s) => conf.members.includes(s.id))) return false;
       if (slot.ownUndelivered.size > 0 || slot.pendingSubmit !== null) return false;
+      if (this.options.app !== undefined && !this.options.app.idle(slot.id)) return false;
       if (slot.deliveriesInConf !== first.deliveriesInConf) return false;
     }
     return true;
@@ -352,6 +416,7 @@ export class Cluster {
     if (d.sender === slot.id && d.incarnation === slot.incarnation) slot.ownUndelivered.delete(id);
     const sent = this.sent.get(id);
     // An unknown id is the checker's no-creation finding; here only the bytes are compared.
+    this.options.app?.onDeliver(slot.id, d);
     if (sent !== undefined && !payloadMatches(d.payload, sent)) {
       this.violations.push({
         property: 'sim-payload-integrity',
@@ -363,6 +428,14 @@ export class Cluster {
   private onConfiguration(slot: NodeSlot, c: ConfigurationChange): void {
     const nowMs = this.clock.nowMs;
     slot.lines.push(confLine(slot.id, c, nowMs));
+    const extra = this.options.app?.onConfiguration(slot.id, c) ?? null;
+    if (extra !== null) {
+      // Extra conf fields (trace contract: `primary` once the lock manager is in use), before `t`'s
+      // closing brace; written before the app's own lines for this configuration.
+      const at = slot.lines.lastIndexOf(confLine(slot.id, c, nowMs));
+      const fields = Object.entries(extra).map(([k, v]) => `,${JSON.stringify(k)}:${JSON.stringify(v)}`).join('');
+      slot.lines[at] = `${(slot.lines[at] ?? '').slice(0, -1)}${fields}}`;
+    }
     slot.lastConf = { kind: c.kind, ring: ringIdToString(c.ringId), members: c.members.slice() };
     slot.deliveriesInConf = 0;
     if (c.kind === 'regular') {

@@ -20,6 +20,7 @@ import { Adversary, type AdversaryMode, type AdversaryOptions } from './adversar
 import type { FaultMix } from './faults.js';
 import { FaultInjector } from './faults.js';
 import { Prng } from './prng.js';
+import { evsAndLockCheck, LockWorkload } from './lock-workload.js';
 import { HARNESS_FILE_NAME } from './trace-lines.js';
 import { VirtualClock } from './virtual-clock.js';
 
@@ -36,6 +37,8 @@ export interface SeedOptions {
   /** Time after the end of the faults during which nodes still submit. */
   submitTailMs?: number;
   workload?: Partial<WorkloadOptions>;
+  /** The application: the random message load (default) or the lock manager (test/sim/lock-workload.ts). */
+  app?: 'messages' | 'locks';
   /** The engine; TotemNode unless a test substitutes a fake. */
   nodeFactory?: SimNodeFactory;
   /** The trace checker; the EVS checker unless given; null: no check (harness tests). */
@@ -135,6 +138,8 @@ export function runSeed(options: SeedOptions): SeedResult {
   if (memberList) engineConfig.clusterNodeIds = nodeIds;
 
   const clock = new VirtualClock();
+  // Forked last, so that the other streams stay those of the message workload.
+  const lockWorkload = options.app === 'locks' ? new LockWorkload(clock, root.fork(), nodeIds) : undefined;
   const cluster = new Cluster({
     clock,
     networkPrng,
@@ -144,6 +149,7 @@ export function runSeed(options: SeedOptions): SeedResult {
     nodeFactory: options.nodeFactory ?? ((config, host) => new TotemNode(config, host)),
     // Mostly a steady load; sometimes a heavy one that fills windows and send queues.
     workload: { sendIntervalMsMean: shapePrng.pick([40, 40, 40, 10, 100]), ...options.workload },
+    ...(lockWorkload === undefined ? {} : { app: lockWorkload }),
   });
   const injector = new FaultInjector(faults, cluster, clock, faultPrng);
   const adversary =
@@ -196,7 +202,7 @@ export function runSeed(options: SeedOptions): SeedResult {
   }
   for (const v of cluster.violations) violations.push({ property: v.property, message: v.message });
 
-  const check = options.check === undefined ? evsCheck : options.check;
+  const check = options.check === undefined ? (lockWorkload === undefined ? evsCheck : evsAndLockCheck) : options.check;
   if (check === null) {
     warnings.push('traces were not checked');
   } else {
@@ -245,7 +251,7 @@ export function runSeed(options: SeedOptions): SeedResult {
     virtualMs: clock.nowMs,
     eventsRun: clock.eventsRun,
     traceFiles: cluster.files.size,
-    replayCommand: replayCommand(seed, nodes, faults, options.traceDir, options.safetyMs),
+    replayCommand: replayCommand(seed, nodes, faults, options.traceDir, options.safetyMs) + (options.app === 'locks' ? ' --workload locks' : ''),
     ...(options.safetyMs === undefined ? {} : { safetyMs: options.safetyMs }),
     ...(healToOneRingMs === undefined
       ? {}

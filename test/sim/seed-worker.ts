@@ -13,6 +13,7 @@ export interface SeedTask {
   traceDir?: string;
   safetyMs?: number;
   convergenceMsMax?: number;
+  app?: 'messages' | 'locks';
 }
 
 export default function runSeedTask(task: SeedTask): SeedResult {

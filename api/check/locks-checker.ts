@@ -1,0 +1,314 @@
+/**
+ * The lock checker: reads the lock manager lines of docs/trace-contract.md ("Lock manager lines")
+ * with the `conf` lines of every node file and verifies, independently of the lock table's code:
+ *
+ * - L1 lock-compatible: on every replica, every grant, up-conversion and adoption is compatible
+ *   with every mode that replica's table holds for the resource at that point of its stream;
+ * - L2 grant-in-primary: grants and up-conversions only in a regular configuration marked primary;
+ * - L3 fence-growing: per replica and resource, fencing tokens strictly grow; across replicas, one
+ *   token value names one grant (owner and mode) only;
+ * - L4 replicas-agree: every replica that wrote a table hash at the same point (ring, point,
+ *   members of the configuration) wrote the same hash;
+ * - L5 purged-at-cut: after a transitional configuration's cut, no lock of a node outside it is left;
+ * - L6 request-ended-once: every request line is ended at most once (grant, convert, deny, cancel,
+ *   purge, revoke) and nothing ends a request that is not pending;
+ * - L7 barrier-agree: the members that entered one barrier instance all complete it or all fail it;
+ * - L8 revoke-once: a lock its owner held and the owner's replica revoked gets exactly one
+ *   `lost` "revoked" line at its owner.
+ */
+import { isLockMode, isUpConversion, modesCompatible, type LockMode } from '../../engine/locks/modes.js';
+
+export const LOCK_PROPERTIES = [
+  { id: 'L1', name: 'lock-compatible' },
+  { id: 'L2', name: 'grant-in-primary' },
+  { id: 'L3', name: 'fence-growing' },
+  { id: 'L4', name: 'replicas-agree' },
+  { id: 'L5', name: 'purged-at-cut' },
+  { id: 'L6', name: 'request-ended-once' },
+  { id: 'L7', name: 'barrier-agree' },
+  { id: 'L8', name: 'revoke-once' },
+  { id: 'L0', name: 'lock-line-format' },
+] as const;
+export type LockPropertyName = (typeof LOCK_PROPERTIES)[number]['name'];
+
+export interface LockViolation {
+  property: LockPropertyName;
+  message: string;
+  /** "file:line" positions. */
+  lines: string[];
+}
+
+export interface LockCheckResult {
+  ok: boolean;
+  /** Lock lines read (0: the trace has no lock manager lines, nothing was checked). */
+  lockLines: number;
+  violations: LockViolation[];
+  violationCounts: Record<LockPropertyName, number>;
+}
+
+const lockEvs = new Set(['lk', 'held', 'lost', 'barrier', 'lkstate']);
+export const violationsPerPropertyMax = 20;
+
+type Fields = Record<string, unknown>;
+
+interface ReplicaState {
+  file: string;
+  /** "<node>:<incarnation>:" prefix of this file's own lock owners. */
+  ownPrefix: string;
+  confKind: string;
+  confPrimary: boolean | null;
+  /** Members of the configuration last installed, sorted, comma-joined. */
+  confMembers: string;
+  /** Members of the transitional configuration whose cut is still to be checked. */
+  cutMembers: Set<string> | null;
+  cutLine: number;
+  /** ls \0 res -> owner -> granted mode. */
+  held: Map<string, Map<string, LockMode>>;
+  /** owner -> resource key, for every owner with a pending request. */
+  pending: Map<string, string>;
+  lastFence: Map<string, bigint>;
+  /** Own owners revoked while held: expect one lost "revoked". */
+  ownRevoked: Map<string, number>;
+  lostRevoked: Map<string, number>;
+}
+
+function key(ls: string, res: string): string {
+  return `${ls}\u0000${res}`;
+}
+
+function ownerNode(owner: string): string {
+  return owner.split(':')[0] ?? '';
+}
+
+/** `files`: trace file name -> lines (as docs/trace-contract.md names them). */
+export function checkLocks(files: ReadonlyMap<string, readonly string[]>): LockCheckResult {
+  const violations: LockViolation[] = [];
+  const counts = Object.fromEntries(LOCK_PROPERTIES.map((p) => [p.name, 0])) as Record<LockPropertyName, number>;
+  const report = (property: LockPropertyName, message: string, lines: string[]): void => {
+    counts[property]++;
+    if (counts[property] <= violationsPerPropertyMax) violations.push({ property, message, lines });
+  };
+  let lockLines = 0;
+  const hashes = new Map<string, { hash: string; at: string }>();
+  const fenceOwners = new Map<string, { grant: string; at: string }>();
+  const barrierVerdicts = new Map<string, { verdict: string; at: string }[]>();
+
+  for (const [file, lines] of [...files].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
+    const m = /^(\d+)\.(\d+)\.jsonl$/.exec(file);
+    if (m === null) continue;
+    const r: ReplicaState = {
+      file,
+      ownPrefix: `${m[1]}:${m[2]}:`,
+      confKind: '',
+      confPrimary: null,
+      confMembers: '',
+      cutMembers: null,
+      cutLine: 0,
+      held: new Map(),
+      pending: new Map(),
+      lastFence: new Map(),
+      ownRevoked: new Map(),
+      lostRevoked: new Map(),
+    };
+    const entered = new Map<string, boolean>();
+    lines.forEach((text, index) => {
+      let f: Fields;
+      try {
+        const v: unknown = JSON.parse(text);
+        if (typeof v !== 'object' || v === null || Array.isArray(v)) return;
+        f = v as Fields;
+      } catch {
+        return; // the EVS checker reports lines that do not parse
+      }
+      const at = `${file}:${index + 1}`;
+      const ev = f['ev'];
+      if (ev === 'conf') {
+        r.confKind = String(f['kind']);
+        r.confPrimary = typeof f['primary'] === 'boolean' ? f['primary'] : null;
+        r.confMembers = Array.isArray(f['members']) ? (f['members'] as unknown[]).map(String).sort().join(',') : '';
+        if (r.cutMembers !== null) checkCut(r, report);
+        if (f['kind'] === 'transitional' && Array.isArray(f['members'])) {
+          r.cutMembers = new Set((f['members'] as unknown[]).map(String));
+          r.cutLine = index + 1;
+        }
+        return;
+      }
+      if (typeof ev !== 'string' || !lockEvs.has(ev)) {
+        if (r.cutMembers !== null) checkCut(r, report);
+        return;
+      }
+      lockLines++;
+      if (ev === 'lkstate') {
+        if (typeof f['primary'] === 'boolean') r.confPrimary = f['primary'];
+        // Transitional configurations of one ring differ per side: the members are part of the point.
+        const point = `${String(f['ring'])} ${String(f['point'])} [${r.confMembers}]`;
+        const hash = String(f['hash']);
+        const seen = hashes.get(point);
+        if (seen === undefined) hashes.set(point, { hash, at });
+        else if (seen.hash !== hash) report('replicas-agree', `table hash ${hash} differs from ${seen.hash} at ${point}`, [seen.at, at]);
+        if (f['point'] === 'transitional' && r.cutMembers !== null) checkCut(r, report);
+        return;
+      }
+      if (ev === 'barrier') {
+        const instance = `${String(f['ls'])}\u0000${String(f['name'])}\u0000${String(f['gen'])}\u0000${String(f['since'])}`;
+        if (f['op'] === 'enter' && f['member'] === f['node']) entered.set(instance, true);
+        if ((f['op'] === 'complete' || f['op'] === 'fail') && entered.get(instance) === true) {
+          const list = barrierVerdicts.get(instance) ?? [];
+          list.push({ verdict: String(f['op']), at });
+          barrierVerdicts.set(instance, list);
+          entered.delete(instance);
+        }
+        return;
+      }
+      const ls = f['ls'];
+      const res = f['res'];
+      const owner = f['owner'];
+      if (typeof ls !== 'string' || typeof res !== 'string' || typeof owner !== 'string' || !/^\d+:\d+:\d+$/.test(owner)) {
+        report('lock-line-format', `${ev} line without ls, res or a valid owner`, [at]);
+        return;
+      }
+      const k = key(ls, res);
+      if (ev === 'held') return;
+      if (ev === 'lost') {
+        if (f['reason'] === 'revoked') r.lostRevoked.set(owner, (r.lostRevoked.get(owner) ?? 0) + 1);
+        if ((r.lostRevoked.get(owner) ?? 0) > 1) report('revoke-once', `owner ${owner} was told "revoked" twice`, [at]);
+        return;
+      }
+      applyLk(r, f, k, owner, at, report, fenceOwners);
+    });
+    if (r.cutMembers !== null) checkCut(r, report);
+    for (const [owner, n] of r.ownRevoked) {
+      const told = r.lostRevoked.get(owner) ?? 0;
+      if (told !== n) report('revoke-once', `owner ${owner} held a lock revoked ${n} time(s) but was told ${told} time(s)`, [file]);
+    }
+  }
+  for (const [instance, verdicts] of barrierVerdicts) {
+    const kinds = new Set(verdicts.map((v) => v.verdict));
+    if (kinds.size > 1) {
+      report('barrier-agree', `barrier ${instance.split('\u0000').slice(0, 2).join('/')} completed on some members and failed on others`, verdicts.map((v) => v.at));
+    }
+  }
+  return { ok: violations.length === 0 && Object.values(counts).every((n) => n === 0), lockLines, violations, violationCounts: counts };
+}
+
+function checkCut(r: ReplicaState, report: (p: LockPropertyName, m: string, l: string[]) => void): void {
+  const members = r.cutMembers;
+  r.cutMembers = null;
+  if (members === null) return;
+  for (const [k, holders] of r.held) {
+    for (const owner of holders.keys()) {
+      if (!members.has(ownerNode(owner))) report('purged-at-cut', `lock ${owner} on ${k.replace('\u0000', '/')} of a departed node survived the cut`, [`${r.file}:${r.cutLine}`]);
+    }
+  }
+  for (const owner of r.pending.keys()) {
+    if (!members.has(ownerNode(owner))) report('purged-at-cut', `request of ${owner} of a departed node survived the cut`, [`${r.file}:${r.cutLine}`]);
+  }
+}
+
+function applyLk(
+  r: ReplicaState,
+  f: Fields,
+  k: string,
+  owner: string,
+  at: string,
+  report: (p: LockPropertyName, m: string, l: string[]) => void,
+  fenceOwners: Map<string, { grant: string; at: string }>,
+): void {
+  const op = f['op'];
+  const mode = f['mode'];
+  const holders = r.held.get(k) ?? new Map<string, LockMode>();
+  r.held.set(k, holders);
+  const current = holders.get(owner);
+  const endPending = (what: string): void => {
+    if (!r.pending.has(owner)) report('request-ended-once', `${what} of ${owner} without a pending request`, [at]);
+    r.pending.delete(owner);
+  };
+  const checkGrant = (m: LockMode, primaryNeeded: boolean): void => {
+    for (const [other, held] of holders) {
+      if (other !== owner && !modesCompatible(held, m)) report('lock-compatible', `${owner} got ${m} on ${k.replace('\u0000', '/')} while ${other} holds ${held}`, [at]);
+    }
+    if (primaryNeeded && (r.confKind !== 'regular' || r.confPrimary !== true)) {
+      report('grant-in-primary', `${owner} got ${m} in a ${r.confKind || 'missing'} configuration${r.confPrimary === true ? '' : ' not marked primary'}`, [at]);
+    }
+    const fence = f['fence'];
+    if (typeof fence !== 'string' || !/^\d+$/.test(fence)) {
+      report('lock-line-format', `grant of ${owner} without a decimal fence`, [at]);
+      return;
+    }
+    const value = BigInt(fence);
+    const last = r.lastFence.get(k);
+    if (primaryNeeded && last !== undefined && value <= last) report('fence-growing', `fence ${fence} of ${owner} not above ${last} on ${k.replace('\u0000', '/')}`, [at]);
+    if (last === undefined || value > last) r.lastFence.set(k, value);
+    // A token names one lock (a down-conversion keeps it, an adopted copy repeats it).
+    const grant = owner;
+    const seen = fenceOwners.get(`${k}\u0000${fence}`);
+    if (seen === undefined) fenceOwners.set(`${k}\u0000${fence}`, { grant, at });
+    else if (seen.grant !== grant && primaryNeeded) report('fence-growing', `fence ${fence} names two grants: ${seen.grant} and ${grant}`, [seen.at, at]);
+  };
+  switch (op) {
+    case 'request':
+      if (r.pending.has(owner)) report('request-ended-once', `second request of ${owner} while one is pending`, [at]);
+      r.pending.set(owner, k);
+      return;
+    case 'grant':
+      if (!isLockMode(mode)) return report('lock-line-format', 'grant without a mode', [at]);
+      endPending('grant');
+      checkGrant(mode, true);
+      holders.set(owner, mode);
+      return;
+    case 'convert': {
+      if (!isLockMode(mode)) return report('lock-line-format', 'convert without a mode', [at]);
+      endPending('convert');
+      if (current === undefined) report('request-ended-once', `convert of ${owner}, which holds nothing`, [at]);
+      else if (isUpConversion(current, mode)) checkGrant(mode, true);
+      holders.set(owner, mode);
+      return;
+    }
+    case 'adopt':
+      if (!isLockMode(mode)) return report('lock-line-format', 'adopt without a mode', [at]);
+      // An adopted lock: held (with a conversion pending when "converting") or still queued.
+      if (f['reason'] === 'queued') {
+        r.pending.set(owner, k);
+      } else {
+        checkGrant(mode, false);
+        holders.set(owner, mode);
+        if (f['reason'] === 'converting') r.pending.set(owner, k);
+      }
+      return;
+    case 'deny':
+      if (f['reason'] === 'in-progress') return;
+      endPending('deny');
+      return;
+    case 'cancel':
+      endPending('cancel');
+      return;
+    case 'release':
+      if (current === undefined) report('request-ended-once', `release of ${owner}, which holds nothing`, [at]);
+      holders.delete(owner);
+      return;
+    case 'purge':
+    case 'revoke':
+      if (current === undefined && !r.pending.has(owner)) report('request-ended-once', `${String(op)} of ${owner}, which holds and waits for nothing`, [at]);
+      if (op === 'revoke' && current !== undefined && owner.startsWith(r.ownPrefix)) r.ownRevoked.set(owner, (r.ownRevoked.get(owner) ?? 0) + 1);
+      holders.delete(owner);
+      r.pending.delete(owner);
+      return;
+    case 'bast':
+      return;
+    default:
+      report('lock-line-format', `unknown lk op ${JSON.stringify(op)}`, [at]);
+  }
+}
+
+/** Text report of a lock check (the `totem-evs check` output). */
+export function formatLockReport(result: LockCheckResult): string {
+  const out: string[] = [];
+  for (const p of LOCK_PROPERTIES) {
+    const n = result.violationCounts[p.name];
+    if (n === 0) continue;
+    out.push(`${p.id} ${p.name}: ${n} violation${n === 1 ? '' : 's'}`);
+    for (const v of result.violations.filter((x) => x.property === p.name)) out.push(`  - ${v.message}\n    at ${v.lines.join(' ')}`);
+  }
+  out.push(result.ok ? `OK: lock manager properties hold (${result.lockLines} lock lines)` : `FAILED: lock manager properties violated`);
+  return `${out.join('\n')}\n`;
+}

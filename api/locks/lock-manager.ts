@@ -1,0 +1,586 @@
+/**
+ * The lock manager on a node: every member that opens it joins one group (`totem-locks` by
+ * default) and keeps a replica of the lock table (engine/locks), applied to that group's messages
+ * in delivery order and to its membership changes as cut points. A request is one agreed
+ * multicast; it is granted (or queued, or denied) where and when it is delivered, on every member
+ * alike. docs/locks.md describes the API and the guarantees.
+ *
+ * The table's members are the group's members. Each regular membership event is fed to the table
+ * as a transitional configuration (the members that came along) followed by the regular one, so a
+ * member's ordered join starts a table sync at the same point of the stream everywhere and a
+ * member that leaves or fails is purged at its cut.
+ */
+import { EventEmitter } from 'node:events';
+import type { EvsNode } from '../node.js';
+import type { Group } from '../group.js';
+import type { GroupMembershipEvent, GroupMessage, NodeId } from '../events.js';
+import type { ConfigurationChange } from '../../engine/types.js';
+import { encodeLockMessage, resourceNameBytesMax, valueBlockBytesMax, type LockMessage } from '../../engine/locks/codec.js';
+import { LockTable, valueBlockBytesDefault, type LockspaceDump, type LockTableEvent } from '../../engine/locks/lock-table.js';
+import { isLockMode, type LockMode } from '../../engine/locks/modes.js';
+import type { PrimaryRule } from '../../engine/locks/primary.js';
+import { denyError, LockError } from './errors.js';
+
+export const lockGroupDefault = 'totem-locks';
+
+// Internal calls between the manager, its lockspaces and handles (not part of the API).
+const kRequest = Symbol('request');
+const kConvert = Symbol('convert');
+const kUnlock = Symbol('unlock');
+const kBarrier = Symbol('barrier');
+const kHeld = Symbol('held');
+const kLost = Symbol('lost');
+
+export interface LockManagerOptions {
+  /** The group the lock manager's messages go to (default `totem-locks`). */
+  group?: string;
+  /**
+   * The primary rule: the configured nodes' ids (one vote each) or their votes, by node id;
+   * a configuration is primary when its members hold more than half of all votes. One of
+   * `votes` and `isPrimary` is required.
+   */
+  votes?: readonly NodeId[] | Readonly<Record<number, number>>;
+  /** Or a rule of the application's own (it then owns "at most one primary at a time"). */
+  isPrimary?: (members: readonly NodeId[]) => boolean;
+  /** Called for every table event (the trace writer, a metrics hook). */
+  onTableEvent?: (event: LockTableEvent) => void;
+}
+
+export interface LockOptions {
+  signal?: AbortSignal;
+  /** Stop waiting after this long: a cancel is multicast; rejects TOTEM_ERR_LOCK_TIMEOUT unless granted first. */
+  timeoutMs?: number;
+  /** Try-lock: reject TOTEM_ERR_LOCK_WOULD_BLOCK instead of waiting. */
+  noQueue?: boolean;
+  /** With noQueue: send blocking notices to the holders in the way first. */
+  notifyOnNoQueue?: boolean;
+  /** Reject TOTEM_ERR_LOCK_NOT_PRIMARY at once when this configuration cannot grant (default: wait). */
+  failIfNotPrimary?: boolean;
+  /** Holder id (>= 1) for deadlock detection across resources: locks of one holder wait together. */
+  holder?: number;
+}
+
+export interface LockManagerEvents {
+  /** This node's view of whether its configuration is primary (may grant) changed. */
+  primary: [primary: boolean];
+  /** A request for `mode` waits on this node's lock (once per blocked mode). */
+  blocking: [handle: LockHandle, mode: LockMode];
+  /** A lock of this node became suspect ('transitional') or was taken away ('revoked', 'purged'). */
+  lost: [handle: LockHandle, reason: string];
+}
+
+interface Pending {
+  kind: 'lock' | 'convert' | 'unlock';
+  resolve: (value: LockHandle) => void;
+  reject: (error: unknown) => void;
+  handle: LockHandle | null;
+  ls: Lockspace;
+  res: string;
+  abortedByCaller: boolean;
+  cleanup: () => void;
+}
+
+export class LockManager extends EventEmitter<LockManagerEvents> {
+  private readonly table: LockTable;
+  private readonly pending = new Map<number, Pending>();
+  private readonly handles = new Map<number, LockHandle>();
+  private readonly barriers = new Map<string, { resolve: () => void; reject: (e: unknown) => void }>();
+  private readonly lockspaces = new Map<string, Lockspace>();
+  private counterNext = 1;
+  private groupMembers: readonly NodeId[] = [];
+  private primaryNow = false;
+  private closed = false;
+
+  /** @internal use openLockManager() */
+  constructor(
+    readonly node: EvsNode,
+    private readonly group: Group<Uint8Array>,
+    rule: PrimaryRule,
+    private readonly onTableEvent: ((e: LockTableEvent) => void) | undefined,
+  ) {
+    super();
+    this.table = new LockTable({ nodeId: node.nodeId, incarnation: node.incarnation, primaryRule: rule }, {
+      event: (e) => this.onEvent(e),
+      send: (payload) => this.send(payload, 'agreed'),
+    });
+    group.on('membership', (e) => this.onMembership(e));
+    // A node closed under the lock manager: nothing it waits for can come any more.
+    node.once('close', () => void this.close());
+    group.on('message', (m) => this.onMessage(m));
+  }
+
+  /** Whether this node's configuration may grant (a primary component, table in sync). */
+  get primary(): boolean {
+    return this.primaryNow;
+  }
+
+  /** The lock manager's members (the group's), ascending. */
+  get members(): readonly NodeId[] {
+    return this.groupMembers;
+  }
+
+  /** Wait until the ring has `n` members or all of `ids` (the node's waitForMembers). */
+  waitForMembers(target: number | readonly NodeId[], options: { signal?: AbortSignal } = {}): Promise<readonly NodeId[]> {
+    return this.node.waitForMembers(target, options);
+  }
+
+  lockspace(name: string, options: { lvbBytes?: number } = {}): Lockspace {
+    const lvbBytes = options.lvbBytes ?? valueBlockBytesDefault;
+    if (!Number.isInteger(lvbBytes) || lvbBytes < 0 || lvbBytes > valueBlockBytesMax) {
+      throw new LockError('TOTEM_ERR_LOCK_INVALID', `lvbBytes must be an integer in 0..${valueBlockBytesMax}`);
+    }
+    let ls = this.lockspaces.get(name);
+    if (ls === undefined) {
+      ls = new Lockspace(this, name, lvbBytes);
+      this.lockspaces.set(name, ls);
+    }
+    return ls;
+  }
+
+  /** Holders, converters, waiters (ages in table operations) and pending barriers of a lockspace. */
+  dump(lockspace: string): LockspaceDump | null {
+    return this.table.dump(lockspace);
+  }
+
+  get counters(): LockTable['counters'] {
+    return this.table.counters;
+  }
+
+  /** Release nothing, leave the group: the other members purge this node's locks at the leave. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const closedError = new LockError('TOTEM_ERR_LOCK_CLOSED', 'the lock manager is closed');
+    for (const [, p] of this.pending) {
+      p.cleanup();
+      p.reject(closedError);
+    }
+    this.pending.clear();
+    for (const h of this.handles.values()) h[kLost]('closed');
+    for (const b of this.barriers.values()) b.reject(closedError);
+    this.barriers.clear();
+    await this.group.leave().catch(() => undefined);
+  }
+
+  // ----------------------------------------------------------------------------------------------
+
+  /** @internal */
+  [kRequest](ls: Lockspace, res: string, mode: LockMode, options: LockOptions): Promise<LockHandle> {
+    this.checkOpen();
+    if (!isLockMode(mode)) return Promise.reject(new LockError('TOTEM_ERR_LOCK_INVALID', `mode must be one of NL CR CW PR PW EX, got ${String(mode)}`));
+    if (new TextEncoder().encode(res).length > resourceNameBytesMax) {
+      return Promise.reject(new LockError('TOTEM_ERR_LOCK_INVALID', `resource names are at most ${resourceNameBytesMax} bytes`));
+    }
+    if (options.signal?.aborted === true) return Promise.reject(new LockError('TOTEM_ERR_LOCK_CANCELLED', 'aborted before the request was sent'));
+    const counter = this.counterNext++;
+    const holder = options.holder ?? 0;
+    return new Promise<LockHandle>((resolve, reject) => {
+      const p = this.track(counter, 'lock', ls, res, null, resolve, reject, options);
+      void p;
+      this.message({
+        type: 'lock',
+        counter,
+        holder,
+        ls: ls.name,
+        res,
+        mode,
+        flags: { noQueue: options.noQueue === true, notifyOnNoQueue: options.notifyOnNoQueue === true, failIfNotPrimary: options.failIfNotPrimary === true },
+        lvbBytes: ls.lvbBytes,
+      });
+    });
+  }
+
+  /** @internal */
+  [kConvert](h: LockHandle, mode: LockMode, options: LockOptions & { valueBlock?: Uint8Array }): Promise<LockHandle> {
+    this.checkOpen();
+    if (!isLockMode(mode)) return Promise.reject(new LockError('TOTEM_ERR_LOCK_INVALID', `mode must be one of NL CR CW PR PW EX, got ${String(mode)}`));
+    if (this.pending.has(h.counter)) return Promise.reject(new LockError('TOTEM_ERR_LOCK_IN_PROGRESS', 'another request of this lock is pending'));
+    return new Promise<LockHandle>((resolve, reject) => {
+      this.track(h.counter, 'convert', h.lockspace, h.resource, h, resolve, reject, options);
+      this.message({
+        type: 'convert',
+        counter: h.counter,
+        mode,
+        flags: { noQueue: options.noQueue === true, notifyOnNoQueue: options.notifyOnNoQueue === true, failIfNotPrimary: options.failIfNotPrimary === true },
+        lvb: options.valueBlock ?? null,
+      });
+    });
+  }
+
+  /** @internal */
+  [kUnlock](h: LockHandle, valueBlock: Uint8Array | null): Promise<void> {
+    this.checkOpen();
+    const converting = this.pending.get(h.counter);
+    if (converting !== undefined) {
+      // The table cancels the conversion as it releases the lock: that conversion ends here.
+      this.pending.delete(h.counter);
+      converting.cleanup();
+      converting.reject(new LockError('TOTEM_ERR_LOCK_RELEASED', `convert ${h.lockspace.name}/${h.resource}: the lock was unlocked meanwhile`));
+    }
+    return new Promise<void>((resolve, reject) => {
+      this.track(h.counter, 'unlock', h.lockspace, h.resource, h, () => resolve(), reject, {});
+      this.message({ type: 'unlock', counter: h.counter, lvb: valueBlock });
+    });
+  }
+
+  /** @internal */
+  [kBarrier](ls: Lockspace, name: string, members: readonly NodeId[] | null, signal: AbortSignal | undefined): Promise<void> {
+    this.checkOpen();
+    const key = `${ls.name}\u0000${name}`;
+    if (this.barriers.has(key)) return Promise.reject(new LockError('TOTEM_ERR_LOCK_IN_PROGRESS', `barrier ${name} is already entered here`));
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = (): void => {
+        this.barriers.delete(key);
+        reject(new LockError('TOTEM_ERR_LOCK_CANCELLED', `barrier ${name}: aborted here (the other members still wait for this one)`));
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.barriers.set(key, {
+        resolve: () => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        },
+        reject: (e) => {
+          signal?.removeEventListener('abort', onAbort);
+          reject(e);
+        },
+      });
+      this.message({ type: 'barrier', ls: ls.name, name, members: members === null ? null : [...members] });
+    });
+  }
+
+  private track(
+    counter: number,
+    kind: Pending['kind'],
+    ls: Lockspace,
+    res: string,
+    handle: LockHandle | null,
+    resolve: (h: LockHandle) => void,
+    reject: (e: unknown) => void,
+    options: LockOptions,
+  ): Pending {
+    let timer: NodeJS.Timeout | null = null;
+    const onAbort = (): void => {
+      p.abortedByCaller = true;
+      this.message({ type: 'cancel', counter, reason: 'cancel' });
+    };
+    if (options.timeoutMs !== undefined) {
+      timer = setTimeout(() => this.message({ type: 'cancel', counter, reason: 'timeout' }), options.timeoutMs);
+    }
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    const p: Pending = {
+      kind,
+      resolve,
+      reject,
+      handle,
+      ls,
+      res,
+      abortedByCaller: false,
+      cleanup: () => {
+        if (timer !== null) clearTimeout(timer);
+        options.signal?.removeEventListener('abort', onAbort);
+      },
+    };
+    this.pending.set(counter, p);
+    return p;
+  }
+
+  private checkOpen(): void {
+    if (this.closed || this.node.state !== 'open') throw new LockError('TOTEM_ERR_LOCK_CLOSED', 'the lock manager is closed');
+  }
+
+  private message(m: LockMessage): void {
+    this.send(encodeLockMessage(m), m.type === 'barrier' ? 'safe' : 'agreed', (error) => {
+      // The node refused the message (closed, left the group): what waits on it ends with that error.
+      if (m.type === 'lock' || m.type === 'convert' || m.type === 'unlock') {
+        const p = this.pending.get(m.counter);
+        if (p === undefined) return;
+        this.pending.delete(m.counter);
+        p.cleanup();
+        p.reject(error);
+      } else if (m.type === 'barrier') {
+        const key = `${m.ls}\u0000${m.name}`;
+        this.barriers.get(key)?.reject(error);
+        this.barriers.delete(key);
+      }
+    });
+  }
+
+  private send(payload: Uint8Array, order: 'agreed' | 'safe', onError: (error: unknown) => void = () => undefined): void {
+    if (this.closed) return;
+    // Sends of one node are accepted in order (one FIFO): a cancel never overtakes its request.
+    this.group.send(payload, { order }).catch(onError);
+  }
+
+  private onMembership(e: GroupMembershipEvent): void {
+    if (this.closed) return;
+    if (this.groupMembers.length > 0 && !e.members.includes(this.node.nodeId)) {
+      // This node's own leave (close() of the manager or of the node): what waits ends as closed.
+      void this.close();
+      return;
+    }
+    const change = (kind: 'transitional' | 'regular', members: readonly NodeId[]): ConfigurationChange => ({
+      kind,
+      ringId: e.ring,
+      members: [...members],
+      joined: [],
+      left: [],
+      cause: 'join',
+      causeNodes: [],
+    });
+    if (e.kind === 'transitional') {
+      this.table.onConfiguration(change('transitional', e.members));
+      this.groupMembers = e.members;
+      this.updatePrimary();
+      return;
+    }
+    const came = this.groupMembers.filter((id) => e.members.includes(id));
+    // The first event is this node's own join: it brings its (empty) table along alone.
+    this.table.onConfiguration(change('transitional', this.groupMembers.length === 0 ? [this.node.nodeId] : came));
+    this.table.onConfiguration(change('regular', e.members));
+    this.groupMembers = e.members;
+    this.updatePrimary();
+  }
+
+  private onMessage(m: GroupMessage<Uint8Array>): void {
+    if (this.closed) return;
+    this.table.onDelivery(m.sender, m.incarnation, m.payload, m.transitional);
+    this.updatePrimary();
+  }
+
+  private updatePrimary(): void {
+    const now = this.table.canGrant;
+    if (now === this.primaryNow) return;
+    this.primaryNow = now;
+    this.emit('primary', now);
+  }
+
+  private ownCounter(owner: string): number | null {
+    const prefix = `${this.node.nodeId}:${this.node.incarnation}:`;
+    return owner.startsWith(prefix) ? Number(owner.slice(prefix.length)) : null;
+  }
+
+  private onEvent(e: LockTableEvent): void {
+    this.onTableEvent?.(e);
+    if (e.ev === 'barrier') {
+      if (e.op === 'enter') return;
+      const key = `${e.ls}\u0000${e.name}`;
+      const b = this.barriers.get(key);
+      if (b === undefined) return;
+      this.barriers.delete(key);
+      if (e.op === 'complete') b.resolve();
+      else b.reject(new LockError('TOTEM_ERR_LOCK_BARRIER_FAILED', `barrier ${e.name} failed (${e.reason ?? 'configuration'})`, { reason: e.reason, ring: e.ring }));
+      return;
+    }
+    if (e.ev === 'dropped') return this.onDropped(e.message);
+    if (e.ev === 'lkstate') return;
+    const counter = this.ownCounter(e.owner);
+    if (counter === null) return;
+    const p = this.pending.get(counter);
+    const settle = (): Pending | undefined => {
+      if (p === undefined) return undefined;
+      this.pending.delete(counter);
+      p.cleanup();
+      return p;
+    };
+    if (e.ev === 'held') {
+      let h = this.handles.get(counter);
+      if (h === undefined) {
+        const ls = p?.ls ?? this.lockspace(e.ls);
+        h = new LockHandle(this, ls, e.res, counter, e.owner);
+        this.handles.set(counter, h);
+      }
+      h[kHeld](e.mode, e.fence, e.lvb);
+      const done = settle();
+      if (done !== undefined && done.kind !== 'unlock') {
+        if (done.abortedByCaller && done.kind === 'lock') {
+          // Granted before the cancel arrived: the caller gave up, so release it.
+          void h.unlock().catch(() => undefined);
+          done.reject(new LockError('TOTEM_ERR_LOCK_CANCELLED', 'aborted; the grant that came first was released'));
+        } else done.resolve(h);
+      }
+      return;
+    }
+    const h = this.handles.get(counter);
+    if (e.ev === 'lost') {
+      if (h !== undefined) {
+        h[kLost](e.reason);
+        this.emit('lost', h, e.reason);
+      }
+      return;
+    }
+    switch (e.op) {
+      case 'bast':
+        if (h !== undefined && e.mode !== undefined) {
+          h.emit('blocking', e.mode);
+          this.emit('blocking', h, e.mode);
+        }
+        return;
+      case 'deny':
+      case 'cancel': {
+        const done = settle();
+        if (done === undefined) return;
+        const what = `${done.kind} ${e.ls}/${e.res}`;
+        if (done.kind === 'unlock') return done.resolve(h as LockHandle); // unlock of a waiting lock cancels it
+        done.reject(e.op === 'cancel' && done.abortedByCaller ? new LockError('TOTEM_ERR_LOCK_CANCELLED', `${what}: cancelled`) : denyError(e.op === 'cancel' ? 'cancel' : e.reason, what));
+        return;
+      }
+      case 'release': {
+        this.handles.delete(counter);
+        h?.[kLost]('released');
+        const done = settle();
+        done?.resolve(h as LockHandle);
+        return;
+      }
+      case 'purge':
+      case 'revoke': {
+        this.handles.delete(counter);
+        h?.[kLost](e.op === 'purge' ? 'purged' : 'revoked');
+        const done = settle();
+        done?.reject(new LockError('TOTEM_ERR_LOCK_REVOKED', `${e.ls}/${e.res}: ${e.op} (${e.reason ?? ''})`, { reason: e.reason }));
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  private onDropped(m: LockMessage): void {
+    if (m.type === 'sync') return;
+    if (m.type === 'barrier') {
+      const key = `${m.ls}\u0000${m.name}`;
+      const b = this.barriers.get(key);
+      this.barriers.delete(key);
+      b?.reject(new LockError('TOTEM_ERR_LOCK_RECONFIGURED', `barrier ${m.name}: cut by a configuration change; enter again`));
+      return;
+    }
+    if (m.type === 'unlock') {
+      // An unlock must not be lost: send it again.
+      this.message(m);
+      return;
+    }
+    if (m.type === 'cancel') {
+      this.message(m);
+      return;
+    }
+    const p = this.pending.get(m.counter);
+    if (p === undefined) return;
+    this.pending.delete(m.counter);
+    p.cleanup();
+    p.reject(new LockError('TOTEM_ERR_LOCK_RECONFIGURED', `${p.kind} ${p.ls.name}/${p.res}: cut by a configuration change; nothing was applied`));
+  }
+}
+
+
+export class Lockspace {
+  /** @internal */
+  constructor(
+    private readonly manager: LockManager,
+    readonly name: string,
+    readonly lvbBytes: number,
+  ) {}
+
+  /** Acquire `resource` in `mode`: resolves when granted, on every member at the same point. */
+  lock(resource: string, mode: LockMode, options: LockOptions = {}): Promise<LockHandle> {
+    return this.manager[kRequest](this, resource, mode, options);
+  }
+
+  /** Completes on every member at the same point once all have entered (default: the current members). */
+  barrier(name: string, options: { members?: readonly NodeId[]; signal?: AbortSignal } = {}): Promise<void> {
+    return this.manager[kBarrier](this, name, options.members ?? null, options.signal);
+  }
+}
+
+export class LockHandle extends EventEmitter<{ blocking: [mode: LockMode] }> {
+  private modeNow: LockMode = 'NL';
+  private fence = 0n;
+  private lvb: Uint8Array | null = null;
+  private readonly controller = new AbortController();
+  private gone: string | null = null;
+
+  /** @internal */
+  constructor(
+    private readonly manager: LockManager,
+    readonly lockspace: Lockspace,
+    readonly resource: string,
+    readonly counter: number,
+    /** "<node>:<incarnation>:<counter>": the lock's id, as the trace writes it. */
+    readonly id: string,
+  ) {
+    super();
+  }
+
+  get mode(): LockMode {
+    return this.modeNow;
+  }
+
+  /** The fencing token of the last grant or up-conversion: pass it to the resource (docs/locks.md). */
+  get fencingToken(): bigint {
+    return this.fence;
+  }
+
+  /** The value block as read at the last grant; null when not valid (a PW/EX holder was lost). */
+  get valueBlock(): Uint8Array | null {
+    return this.lvb;
+  }
+
+  /** Aborts when the lock becomes suspect (reason TOTEM_ERR_LOCK_SUSPECT), is revoked, purged or released. */
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  /** Convert in place: down at once, up when compatible (with a new fencing token). */
+  convert(mode: LockMode, options: LockOptions & { valueBlock?: Uint8Array } = {}): Promise<LockHandle> {
+    if (this.gone !== null) return Promise.reject(new LockError('TOTEM_ERR_LOCK_RELEASED', `the lock is ${this.gone}`));
+    return this.manager[kConvert](this, mode, options);
+  }
+
+  /** Release; a PW/EX holder may write the value block (exactly lvbBytes). */
+  async unlock(options: { valueBlock?: Uint8Array } = {}): Promise<void> {
+    if (this.gone !== null && this.gone !== 'suspect') return;
+    if (options.valueBlock !== undefined && options.valueBlock.length !== this.lockspace.lvbBytes) {
+      throw new LockError('TOTEM_ERR_LOCK_INVALID', `the value block is ${this.lockspace.lvbBytes} bytes`);
+    }
+    await this.manager[kUnlock](this, options.valueBlock ?? null);
+  }
+
+  /** @internal */
+  [kHeld](mode: LockMode, fence: bigint, lvb: Uint8Array | null): void {
+    this.modeNow = mode;
+    this.fence = fence;
+    this.lvb = lvb;
+  }
+
+  /** @internal */
+  [kLost](reason: string): void {
+    const code = reason === 'transitional' ? 'TOTEM_ERR_LOCK_SUSPECT' : reason === 'released' || reason === 'closed' ? 'TOTEM_ERR_LOCK_RELEASED' : 'TOTEM_ERR_LOCK_REVOKED';
+    if (reason !== 'transitional') this.gone = reason;
+    else if (this.gone === null) this.gone = 'suspect';
+    if (!this.controller.signal.aborted) this.controller.abort(new LockError(code, `lock ${this.id} ${reason}`, { reason }));
+  }
+}
+
+/**
+ * Open the lock manager on a node: joins its group and returns once joined. Every node that
+ * takes part opens it; grants need a primary component of those nodes (docs/locks.md).
+ */
+export async function openLockManager(node: EvsNode, options: LockManagerOptions = {}): Promise<LockManager> {
+  const rule = primaryRuleOf(options);
+  const group = (await node.join(options.group ?? lockGroupDefault)) as Group<Uint8Array>;
+  return new LockManager(node, group, rule, options.onTableEvent);
+}
+
+function primaryRuleOf(options: LockManagerOptions): PrimaryRule {
+  if (options.isPrimary !== undefined) {
+    if (typeof options.isPrimary !== 'function') throw new LockError('TOTEM_ERR_LOCK_INVALID', 'isPrimary must be a function');
+    return { kind: 'function', isPrimary: options.isPrimary };
+  }
+  const votes = new Map<NodeId, number>();
+  if (Array.isArray(options.votes)) for (const id of options.votes as readonly NodeId[]) votes.set(id, 1);
+  else if (options.votes !== undefined) for (const [id, v] of Object.entries(options.votes)) votes.set(Number(id), v);
+  for (const [id, v] of votes) {
+    if (!Number.isInteger(id) || id <= 0 || !Number.isFinite(v) || v < 0) throw new LockError('TOTEM_ERR_LOCK_INVALID', `bad vote ${v} for node ${id}`);
+  }
+  if (votes.size === 0) throw new LockError('TOTEM_ERR_LOCK_INVALID', 'no configured votes: pass votes (the node ids of the cluster, or votes by node id) or isPrimary');
+  return { kind: 'majority', votes };
+}
+

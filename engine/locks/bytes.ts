@@ -1,0 +1,157 @@
+/**
+ * A growing byte writer and a bounds-checked reader for the lock manager's messages. The reader
+ * throws LockDecodeError on any short or malformed field; the decoders catch it and report the
+ * message as malformed (received bytes are validated, never asserted on).
+ */
+const textEncoder = new TextEncoder();
+const textDecoder = new TextDecoder('utf-8', { fatal: true });
+
+export class LockDecodeError extends Error {
+  override readonly name = 'LockDecodeError';
+}
+
+export class ByteWriter {
+  private buffer = new Uint8Array(64);
+  private view = new DataView(this.buffer.buffer);
+  private length = 0;
+
+  private reserve(bytes: number): void {
+    if (this.length + bytes <= this.buffer.length) return;
+    let size = this.buffer.length * 2;
+    while (size < this.length + bytes) size *= 2;
+    const next = new Uint8Array(size);
+    next.set(this.buffer.subarray(0, this.length));
+    this.buffer = next;
+    this.view = new DataView(next.buffer);
+  }
+
+  u8(value: number): this {
+    this.reserve(1);
+    this.view.setUint8(this.length, value);
+    this.length += 1;
+    return this;
+  }
+
+  u16(value: number): this {
+    this.reserve(2);
+    this.view.setUint16(this.length, value);
+    this.length += 2;
+    return this;
+  }
+
+  u32(value: number): this {
+    this.reserve(4);
+    this.view.setUint32(this.length, value);
+    this.length += 4;
+    return this;
+  }
+
+  /** An integer in 0..2^53-1 (incarnations, counters), as a float64. */
+  int53(value: number): this {
+    this.reserve(8);
+    this.view.setFloat64(this.length, value);
+    this.length += 8;
+    return this;
+  }
+
+  u64(value: bigint): this {
+    this.reserve(8);
+    this.view.setBigUint64(this.length, value);
+    this.length += 8;
+    return this;
+  }
+
+  bytes(value: Uint8Array): this {
+    this.u32(value.length);
+    this.reserve(value.length);
+    this.buffer.set(value, this.length);
+    this.length += value.length;
+    return this;
+  }
+
+  str(value: string): this {
+    return this.bytes(textEncoder.encode(value));
+  }
+
+  finish(): Uint8Array {
+    return this.buffer.slice(0, this.length);
+  }
+}
+
+export class ByteReader {
+  private readonly view: DataView;
+  private offset = 0;
+
+  constructor(private readonly data: Uint8Array) {
+    this.view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  }
+
+  private need(bytes: number): void {
+    if (this.offset + bytes > this.data.length) throw new LockDecodeError(`truncated at byte ${this.offset}`);
+  }
+
+  u8(): number {
+    this.need(1);
+    const v = this.view.getUint8(this.offset);
+    this.offset += 1;
+    return v;
+  }
+
+  u16(): number {
+    this.need(2);
+    const v = this.view.getUint16(this.offset);
+    this.offset += 2;
+    return v;
+  }
+
+  u32(): number {
+    this.need(4);
+    const v = this.view.getUint32(this.offset);
+    this.offset += 4;
+    return v;
+  }
+
+  int53(): number {
+    this.need(8);
+    const v = this.view.getFloat64(this.offset);
+    this.offset += 8;
+    if (!Number.isSafeInteger(v) || v < 0) throw new LockDecodeError(`not a non-negative integer at byte ${this.offset - 8}`);
+    return v;
+  }
+
+  u64(): bigint {
+    this.need(8);
+    const v = this.view.getBigUint64(this.offset);
+    this.offset += 8;
+    return v;
+  }
+
+  bytes(bytesMax: number): Uint8Array {
+    const length = this.u32();
+    if (length > bytesMax) throw new LockDecodeError(`field of ${length} bytes above its bound ${bytesMax}`);
+    this.need(length);
+    const v = this.data.slice(this.offset, this.offset + length);
+    this.offset += length;
+    return v;
+  }
+
+  str(bytesMax: number): string {
+    try {
+      return textDecoder.decode(this.bytes(bytesMax));
+    } catch (error) {
+      if (error instanceof LockDecodeError) throw error;
+      throw new LockDecodeError('string is not valid UTF-8');
+    }
+  }
+
+  /** Count of items that follow, each at least `itemBytesMin` long: bounded by what is left. */
+  count(itemBytesMin: number): number {
+    const n = this.u32();
+    if (n * itemBytesMin > this.data.length - this.offset) throw new LockDecodeError(`count ${n} exceeds the bytes left`);
+    return n;
+  }
+
+  end(): void {
+    if (this.offset !== this.data.length) throw new LockDecodeError(`${this.data.length - this.offset} trailing bytes`);
+  }
+}

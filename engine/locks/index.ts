@@ -1,0 +1,10 @@
+/** The lock manager's pure part: modes, primary rule, message codec, the replicated lock table. */
+export { isLockMode, isUpConversion, lockModes, modesCompatible, writesValueBlock } from './modes.js';
+export type { LockMode } from './modes.js';
+export { isPrimaryComponent, majorityOf } from './primary.js';
+export type { PrimaryRule } from './primary.js';
+export { decodeLockMessage, encodeLockMessage, valueBlockBytesMax } from './codec.js';
+export type { LockFlags, LockMessage, LockDecodeResult } from './codec.js';
+export { LockTable, fenceRingShift, valueBlockBytesDefault } from './lock-table.js';
+export type { LkOp, LockDumpRow, LockspaceDump, LockTableCounters, LockTableEvent, LockTableHost, LockTableOptions } from './lock-table.js';
+export { lockTraceLine } from './trace-lines.js';

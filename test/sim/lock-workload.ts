@@ -1,0 +1,279 @@
+/**
+ * `--workload locks`: the lock manager (engine/locks) on every simulated node, driven by a few
+ * seeded clients per node: contended and uncontended resources, all six modes, conversions up and
+ * down, try-locks, fail-fast requests outside a primary, wait timeouts (a multicast cancel),
+ * explicit cancels, value block writes, deadlock-prone pairs (holder ids) and barriers. Every
+ * table event is written to the node's trace as the trace contract's lock lines, and the lock
+ * checker (api/check/locks-checker.ts) runs beside the EVS checker on every seed.
+ */
+import type { AppDelivery, ConfigurationChange, Order } from '../../engine/types.js';
+import { encodeLockMessage, type LockMessage } from '../../engine/locks/codec.js';
+import { LockTable, type LockTableEvent } from '../../engine/locks/lock-table.js';
+import { lockModes, type LockMode } from '../../engine/locks/modes.js';
+import { majorityOf } from '../../engine/locks/primary.js';
+import { lockTraceLine } from '../../engine/locks/trace-lines.js';
+import { checkLocks } from '../../api/check/locks-checker.js';
+import type { SimApp, SimAppNode } from './cluster.js';
+import type { CheckFn } from './checker.js';
+import { evsCheck } from './checker.js';
+import type { Prng } from './prng.js';
+import type { VirtualClock } from './virtual-clock.js';
+
+export const lockGroup = 'locks';
+const lockspace = 'sim';
+const clientsPerNode = 2;
+const retryMs = 25;
+
+type ClientState = 'idle' | 'waiting' | 'holding' | 'converting' | 'releasing';
+
+interface Client {
+  state: ClientState;
+  counter: number;
+  mode: LockMode | null;
+  timer: number;
+}
+
+interface NodeRun {
+  node: SimAppNode;
+  table: LockTable;
+  clients: Client[];
+  /** Owner counter -> client. */
+  byCounter: Map<number, Client>;
+  counterNext: number;
+  /** Messages refused by a full send queue, retried in order. */
+  outbox: { payload: Uint8Array; order: Order }[];
+  flushScheduled: boolean;
+}
+
+export class LockWorkload implements SimApp {
+  readonly randomLoad = false;
+  private readonly runs = new Map<number, NodeRun>();
+  private running = true;
+  grants = 0;
+  denies = 0;
+
+  constructor(
+    private readonly clock: VirtualClock,
+    private readonly prng: Prng,
+    private readonly nodeIds: readonly number[],
+  ) {}
+
+  onStart(node: SimAppNode): void {
+    const run: NodeRun = {
+      node,
+      clients: [],
+      byCounter: new Map(),
+      counterNext: 1,
+      outbox: [],
+      flushScheduled: false,
+      table: new LockTable(
+        { nodeId: node.nodeId, incarnation: node.incarnation, primaryRule: majorityOf(this.nodeIds) },
+        {
+          event: (e) => this.onEvent(run, e),
+          send: (payload) => this.send(run, payload, 'agreed'),
+        },
+      ),
+    };
+    this.runs.set(node.nodeId, run);
+    for (let i = 0; i < clientsPerNode; i++) {
+      const client: Client = { state: 'idle', counter: 0, mode: null, timer: 0 };
+      run.clients.push(client);
+      this.think(run, client);
+    }
+  }
+
+  onCrash(nodeId: number): void {
+    this.runs.delete(nodeId);
+  }
+
+  stop(): void {
+    this.running = false;
+  }
+
+  idle(nodeId: number): boolean {
+    const run = this.runs.get(nodeId);
+    return run === undefined || run.outbox.length === 0;
+  }
+
+  onDeliver(nodeId: number, d: AppDelivery): void {
+    if (d.group !== lockGroup) return;
+    this.runs.get(nodeId)?.table.onDelivery(d.sender, d.incarnation, d.payload, d.transitional);
+  }
+
+  onConfiguration(nodeId: number, change: ConfigurationChange): Record<string, boolean> | null {
+    const run = this.runs.get(nodeId);
+    if (run === undefined) return null;
+    run.table.onConfiguration(change);
+    return { primary: change.kind === 'regular' && run.table.primary };
+  }
+
+  private current(run: NodeRun): boolean {
+    return this.runs.get(run.node.nodeId) === run && run.node.live();
+  }
+
+  private send(run: NodeRun, payload: Uint8Array, order: Order): void {
+    run.outbox.push({ payload, order });
+    // Never call into the engine from inside one of its callbacks: flush at the same instant, later.
+    if (!run.flushScheduled) {
+      run.flushScheduled = true;
+      this.clock.after(0, () => this.flush(run));
+    }
+  }
+
+  private flush(run: NodeRun): void {
+    run.flushScheduled = false;
+    if (!this.current(run)) return;
+    while (run.outbox.length > 0) {
+      const next = run.outbox[0];
+      if (next === undefined || !run.node.submit(lockGroup, next.payload, next.order)) break;
+      run.outbox.shift();
+    }
+    if (run.outbox.length > 0 && !run.flushScheduled) {
+      run.flushScheduled = true;
+      this.clock.after(retryMs, () => this.flush(run));
+    }
+  }
+
+  private message(run: NodeRun, m: LockMessage): void {
+    this.send(run, encodeLockMessage(m), m.type === 'barrier' ? 'safe' : 'agreed');
+  }
+
+  private think(run: NodeRun, client: Client, meanMs = 30): void {
+    const timer = ++client.timer;
+    const delayMs = Math.max(1, Math.round(-Math.log(1 - this.prng.float()) * meanMs));
+    this.clock.after(delayMs, () => {
+      if (!this.current(run) || client.timer !== timer) return;
+      this.step(run, client);
+    });
+  }
+
+  /** The client's next action in its state. */
+  private step(run: NodeRun, client: Client): void {
+    const p = this.prng;
+    if (client.state === 'idle') {
+      if (!this.running) return;
+      if (p.chance(0.03)) {
+        this.message(run, { type: 'barrier', ls: lockspace, name: `b${p.int(0, 1)}`, members: null });
+        this.think(run, client, 200);
+        return;
+      }
+      const counter = run.counterNext++;
+      client.counter = counter;
+      client.mode = null;
+      client.state = 'waiting';
+      run.byCounter.set(counter, client);
+      // Mostly a few hot resources; some private ones (uncontended).
+      const res = p.chance(0.7) ? `hot${p.int(0, 2)}` : `own${run.node.nodeId}.${p.int(0, 3)}`;
+      const mode = p.pick(['EX', 'EX', 'PR', 'PR', 'PW', 'CR', 'CW', 'NL'] as LockMode[]);
+      const holder = p.chance(0.2) ? 1 : 0; // a shared holder id makes cross-resource deadlocks possible
+      this.message(run, {
+        type: 'lock',
+        counter,
+        holder,
+        ls: lockspace,
+        res,
+        mode,
+        flags: { noQueue: p.chance(0.15), notifyOnNoQueue: p.chance(0.5), failIfNotPrimary: p.chance(0.1) },
+        lvbBytes: 32,
+      });
+      // A wait timeout (the cancel is multicast) or an explicit cancel, sometimes.
+      if (p.chance(0.3)) this.timeout(run, client, counter, p.chance(0.8) ? 'timeout' : 'cancel', p.int(5, 200));
+      return;
+    }
+    if (client.state === 'holding') {
+      const held = client.mode ?? 'NL';
+      if (p.chance(0.25)) {
+        const to = p.pick(lockModes.filter((m) => m !== held));
+        client.state = 'converting';
+        this.message(run, {
+          type: 'convert',
+          counter: client.counter,
+          mode: to,
+          flags: { noQueue: p.chance(0.2), failIfNotPrimary: p.chance(0.1) },
+          lvb: held === 'PW' || held === 'EX' ? this.value(p) : null,
+        });
+        if (p.chance(0.3)) this.timeout(run, client, client.counter, 'timeout', p.int(5, 200));
+        return;
+      }
+      client.state = 'releasing';
+      this.message(run, { type: 'unlock', counter: client.counter, lvb: held === 'PW' || held === 'EX' ? this.value(p) : null });
+    }
+  }
+
+  private value(p: Prng): Uint8Array {
+    const v = new Uint8Array(32);
+    v[0] = p.int(0, 255);
+    return v;
+  }
+
+  private timeout(run: NodeRun, client: Client, counter: number, reason: 'timeout' | 'cancel', afterMs: number): void {
+    this.clock.after(afterMs, () => {
+      if (!this.current(run) || client.counter !== counter) return;
+      if (client.state !== 'waiting' && client.state !== 'converting') return;
+      this.message(run, { type: 'cancel', counter, reason });
+    });
+  }
+
+  private onEvent(run: NodeRun, e: LockTableEvent): void {
+    const line = lockTraceLine(run.node.nodeId, e, this.clock.nowMs);
+    if (line !== null) run.node.line(line);
+    const ownPrefix = `${run.node.nodeId}:${run.node.incarnation}:`;
+    if (e.ev === 'dropped') {
+      const m = e.message;
+      if (m.type === 'barrier' || m.type === 'sync') return;
+      const client = run.byCounter.get(m.counter);
+      if (client === undefined) return;
+      if (m.type === 'lock') this.finish(run, client, m.counter);
+      else if (m.type === 'unlock' || m.type === 'convert') {
+        client.state = 'holding';
+        this.think(run, client);
+      }
+      return;
+    }
+    if (e.ev !== 'lk' || !e.owner.startsWith(ownPrefix)) return;
+    const counter = Number(e.owner.slice(ownPrefix.length));
+    const client = run.byCounter.get(counter);
+    if (client === undefined) return;
+    switch (e.op) {
+      case 'grant':
+      case 'convert':
+        this.grants++;
+        client.mode = e.mode ?? client.mode;
+        client.state = 'holding';
+        this.think(run, client, 40);
+        return;
+      case 'deny':
+      case 'cancel':
+        this.denies++;
+        if (client.state === 'waiting') this.finish(run, client, counter);
+        else if (client.state === 'converting') {
+          client.state = 'holding';
+          this.think(run, client);
+        } else if (client.state === 'releasing' && e.op === 'cancel' && client.mode === null) this.finish(run, client, counter);
+        return;
+      case 'release':
+      case 'purge':
+      case 'revoke':
+        this.finish(run, client, counter);
+        return;
+      default:
+        return;
+    }
+  }
+
+  private finish(run: NodeRun, client: Client, counter: number): void {
+    run.byCounter.delete(counter);
+    if (client.counter !== counter) return;
+    client.state = 'idle';
+    client.mode = null;
+    this.think(run, client);
+  }
+}
+
+/** The EVS checker and the lock checker on one seed's traces. */
+export const evsAndLockCheck: CheckFn = (input, options) => {
+  const evs = evsCheck(input, options);
+  const locks = checkLocks(input.files);
+  const violations = [...evs.violations, ...locks.violations.map((v) => ({ property: `lock-${v.property}`, message: `${v.message} at ${v.lines.join(' ')}` }))];
+  return { ok: violations.length === 0, violations, warnings: evs.warnings ?? [] };
+};
