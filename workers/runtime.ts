@@ -140,10 +140,14 @@ export async function startRuntime(
   if (options.traceDir !== null) mkdirSync(options.traceDir, { recursive: true });
   const incarnation =
     options.traceDir === null ? Date.now() : pickIncarnation(options.traceDir, nodeId, Date.now());
-  // MEMBER LIST → ENGINE: once EngineConfig has `clusterNodeIds` (the engine's admission of
-  // received node ids), pass `clusterNodeIds: options.members.map((m) => m.nodeId)` here. The net
-  // worker's ingress gate already drops datagrams from node ids outside the member list.
-  const engine = resolveEngineConfig({ ...options.engine, incarnation, ringSeqInitial });
+  // The engine drops packets naming node ids outside the member list (engine deviation 20); the
+  // net worker's ingress gate already drops datagrams from them before any crypto.
+  const engine = resolveEngineConfig({
+    ...options.engine,
+    incarnation,
+    ringSeqInitial,
+    clusterNodeIds: options.members.map((m) => m.nodeId),
+  });
 
   const rings = allocateRings();
   const runtime = new Runtime(options, events, logger, rings, incarnation);

@@ -23,6 +23,7 @@
  * in the log. With a directory, that floor is written to the file at once, which also proves the
  * directory writable before the node starts.
  */
+import { ringSeqMax, ringSeqStartMax, storedRingSeqProblem } from '../engine/index.js';
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { TotemError } from './errors.js';
@@ -55,16 +56,9 @@ export interface StateStore {
  */
 export const ringSeqPerMs = 4n;
 
-/** Largest seq the store accepts: the engine's bound on ringSeqInitial (engine/config.ts). */
-export const ringSeqStoredMax = (1n << 62n) - 1n;
-
-/**
- * Largest seq a node starts from: 2^32 ring formations below ringSeqStoredMax. A stored seq
- * above it leaves the node too little room to form rings (each takes 4 or more), and no real
- * cluster gets there (ringSeqPerMs: the year 36 million); such a seq came from a forged or
- * corrupt packet, and is refused at start with the fix rather than stopping the node later.
- */
-export const ringSeqStartMax = ringSeqStoredMax - (1n << 32n);
+/** Largest seq the store accepts, and the largest a node starts from: the engine's bounds. */
+export const ringSeqStoredMax = ringSeqMax;
+export { ringSeqStartMax };
 
 /**
  * The floor a node without a stored seq starts above: `nowMs` × ringSeqPerMs.
@@ -205,14 +199,11 @@ function readSeqFile(path: string): bigint | null {
       path,
     );
   }
-  if (seq > ringSeqStartMax) {
-    throw stateDirError(
-      `${path} holds ring seq ${seq}, within 2^32 of the bound 2^62-1: the node could form almost no ring. ` +
-        'No cluster reaches it by forming rings; it most likely came from a forged or corrupt packet. ' +
-        'Stop every node of the cluster, then delete the file on each (each node then starts above a ' +
-        'clock-derived ring seq), and give the cluster a key (`totem-evs keygen FILE`) if it has none',
-      path,
-    );
+  const problem = storedRingSeqProblem(seq);
+  if (problem !== null) {
+    // A seq in the engine's headroom came from a forged or corrupt packet: refused at start with
+    // the fix, rather than the node stopping later (engine/config.ts storedRingSeqProblem).
+    throw stateDirError(`${path}: ${problem}; give the cluster a key (\`totem-evs keygen FILE\`) if it has none`, path);
   }
   return seq;
 }

@@ -1,3 +1,4 @@
+import { ringSeqStartMax } from '../../engine/index.js';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
@@ -112,11 +113,13 @@ describe('state store with a directory', () => {
     expectStateDirError(() => openStateStore(dir, 6, nowMs, recordingLogger()), 'is corrupt');
   });
 
-  it('refuses at start a stored seq within 2^32 of the bound (a forged join\'s 2^62-5), naming the fix', () => {
+  it('refuses at start a stored seq in the engine\'s headroom (a forged join\'s 2^62-5), naming the fix', () => {
     writeFileSync(join(dir, 'ring-seq-6'), `${(1n << 62n) - 5n}\n`);
-    expectStateDirError(() => openStateStore(dir, 6, nowMs, recordingLogger()).loadRingSeq(), 'delete the file');
-    writeFileSync(join(dir, 'ring-seq-6'), `${(1n << 62n) - 1n - (1n << 32n)}\n`);
-    expect(openStateStore(dir, 6, nowMs, recordingLogger()).loadRingSeq()).toBe((1n << 62n) - 1n - (1n << 32n));
+    expectStateDirError(() => openStateStore(dir, 6, nowMs, recordingLogger()).loadRingSeq(), 'delete the ring-seq file');
+    writeFileSync(join(dir, 'ring-seq-6'), `${ringSeqStartMax + 1n}\n`);
+    expectStateDirError(() => openStateStore(dir, 6, nowMs, recordingLogger()).loadRingSeq(), 'headroom');
+    writeFileSync(join(dir, 'ring-seq-6'), `${ringSeqStartMax}\n`);
+    expect(openStateStore(dir, 6, nowMs, recordingLogger()).loadRingSeq()).toBe(ringSeqStartMax);
   });
 
   it('throws TOTEM_ERR_STATE_DIR when the state dir is a regular file', () => {
