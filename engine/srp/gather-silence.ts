@@ -50,8 +50,8 @@ function othersQuiet(s: SrpState, silent: readonly NodeId[]): boolean {
   const quietMs = 2 * s.config.joinTimeoutMs;
   for (const q of candidateMembers(s)) {
     if (q === s.self || silent.includes(q)) continue;
-    const joinMs = s.lastJoinMs.get(q);
-    if (joinMs === undefined || s.nowMs - joinMs > quietMs) return true;
+    const last = s.lastJoin.get(q);
+    if (last === undefined || s.nowMs - last.atMs > quietMs) return true;
   }
   return false;
 }

@@ -90,9 +90,13 @@ export function candidateMembers(s: SrpState): NodeId[] {
 export function onJoin(s: SrpState, join: JoinPacket): void {
   if (join.ringSeq > s.tokenRingIdSeq) s.tokenRingIdSeq = join.ringSeq;
   const nowMs = s.nowMs;
-  touchPeer(s.lastJoinMs, join.sender, nowMs, (joinMs) => nowMs - joinMs >= s.config.consensusTimeoutMs);
   // A join's ring seq says whether its sender has caught up with my ring (deviation 18).
-  touchPeer(s.lastJoinRingSeq, join.sender, join.ringSeq, () => false);
+  touchPeer(
+    s.lastJoin,
+    join.sender,
+    { atMs: nowMs, ringSeq: join.ringSeq },
+    (last) => nowMs - last.atMs >= s.config.consensusTimeoutMs,
+  );
   switch (s.membership) {
     case 'operational': {
       if (join.failSet.includes(s.self)) return;
@@ -219,8 +223,8 @@ export function onConsensusTimeout(s: SrpState): void {
 
 /** A processor whose last join came from a ring older than mine (or that sent none yet). */
 function isBehind(s: SrpState, p: NodeId): boolean {
-  const seq = s.lastJoinRingSeq.get(p);
-  return seq === undefined || seq < s.ring.ringId.seq;
+  const last = s.lastJoin.get(p);
+  return last === undefined || last.ringSeq < s.ring.ringId.seq;
 }
 
 /** §2.2 step 13: the processor that could not receive forms a singleton ring at once. */

@@ -103,10 +103,11 @@ export interface SrpState {
   consensus: Set<NodeId>;
   /** When each processor was last heard from (any packet it sent), for silence in Gather. */
   readonly lastHeardMs: Map<NodeId, number>;
-  /** When each processor's last join arrived: a processor in Gather sends one every join period. */
-  readonly lastJoinMs: Map<NodeId, number>;
-  /** The ring seq of each processor's last join: below mine, it has not caught up with my ring. */
-  readonly lastJoinRingSeq: Map<NodeId, bigint>;
+  /**
+   * Each processor's last join: when it arrived (a processor in Gather sends one every join
+   * period) and its ring seq (below mine, the sender has not caught up with my ring).
+   */
+  readonly lastJoin: Map<NodeId, { readonly atMs: number; readonly ringSeq: bigint }>;
   /** This stay in Gather already gave processors behind my ring their one extra consensus period. */
   behindGraceUsed: boolean;
   /** When this stay in Gather began (entered from another state), or null outside Gather. */
@@ -189,8 +190,7 @@ export function createSrpState(config: EngineConfig, host: SrpHost, source: Fram
     failSet: new Set(),
     consensus: new Set(),
     lastHeardMs: new Map(),
-    lastJoinMs: new Map(),
-    lastJoinRingSeq: new Map(),
+    lastJoin: new Map(),
     behindGraceUsed: false,
     gatherSinceMs: null,
     failedToRecv: false,

@@ -268,7 +268,7 @@ export function boundsBroken(s: SrpState): string | null {
   if (s.procSet.size > nodeCountMax) return `procSet ${s.procSet.size} > ${nodeCountMax}`;
   if (s.failSet.size > nodeCountMax) return `failSet ${s.failSet.size} > ${nodeCountMax}`;
   if (s.lastHeardMs.size > peerEntriesMax) return `lastHeardMs ${s.lastHeardMs.size} > ${peerEntriesMax}`;
-  if (s.lastJoinMs.size > peerEntriesMax) return `lastJoinMs ${s.lastJoinMs.size} > ${peerEntriesMax}`;
+  if (s.lastJoin.size > peerEntriesMax) return `lastJoin ${s.lastJoin.size} > ${peerEntriesMax}`;
   if (s.versionSkewReported.size > peerEntriesMax) return `versionSkewReported ${s.versionSkewReported.size} > ${peerEntriesMax}`;
   if (s.changeNodes.size > nodeCountMax) return `changeNodes ${s.changeNodes.size} > ${nodeCountMax}`;
   if (s.ring.queue.size > sortQueueItemsMax) return `sort queue ${s.ring.queue.size} > ${sortQueueItemsMax}`;
