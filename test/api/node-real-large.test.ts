@@ -7,15 +7,12 @@
  * waits while the one before it is still being written into the submit ring.
  */
 import { createHash } from 'node:crypto';
-import { afterAll, describe, expect, it } from 'vitest';
-import { createNode, type EvsNode, type GroupMessage } from '../../api/index.js';
-import { freeUdpPorts } from '../processes/node-cluster.js';
+import { describe, expect, it } from 'vitest';
+import type { GroupMessage } from '../../api/index.js';
+import { useRealNodes } from './real-nodes.js';
 import { seededBytes, waitFor } from '../workers/fixtures/runtime-cluster.js';
 
-const nodes: EvsNode[] = [];
-afterAll(async () => {
-  for (const n of nodes) if (n.state !== 'closed') await n.close({ drainTimeoutMs: 0 }).catch(() => {});
-});
+const real = useRealNodes();
 
 function digest(bytes: Uint8Array): string {
   return `${bytes.length}:${createHash('sha256').update(bytes).digest('hex')}`;
@@ -23,16 +20,9 @@ function digest(bytes: Uint8Array): string {
 
 describe('createNode on real workers: messages of messageBytesMax', () => {
   it('delivers 1 MiB messages intact and in one order at every node, small ones in their places', { timeout: 120_000 }, async () => {
-    const ports = await freeUdpPorts(3);
-    const members = ports.map((port, i) => ({ nodeId: i + 1, address: `127.0.0.1:${port}` }));
-    for (const m of members) {
-      const node = await createNode({ nodeId: m.nodeId, bind: m.address, members, tokenTimeoutMs: 500, logLevel: 'error' });
-      node.on('error', () => {});
-      nodes.push(node);
-    }
+    const nodes = await real.startRing(3);
     const mebibyte = 1024 * 1024;
     expect(nodes[0]?.messageBytesMax).toBe(mebibyte);
-    await waitFor(() => nodes.every((n) => n.members.length === 3), 'a 3-member ring', 20_000);
     const groups = await Promise.all(nodes.map((n) => n.join('big')));
     await waitFor(() => groups.every((g) => g.members.length === 3), 'every member in the group', 20_000);
 

@@ -3,27 +3,17 @@
  * join a group, exchange agreed and safe messages in one total order, see a member leave, and
  * close with messages still in flight without losing them.
  */
-import { afterAll, describe, expect, it } from 'vitest';
-import { createNode, type EvsNode, type GroupMessage } from '../../api/index.js';
+import { describe, expect, it } from 'vitest';
+import type { GroupMessage } from '../../api/index.js';
 import { TotemError } from '../../workers/errors.js';
-import { freeUdpPorts } from '../processes/node-cluster.js';
+import { useRealNodes } from './real-nodes.js';
 import { waitFor } from '../workers/fixtures/runtime-cluster.js';
 
-const nodes: EvsNode[] = [];
-afterAll(async () => {
-  for (const n of nodes) if (n.state !== 'closed') await n.close({ drainTimeoutMs: 0 }).catch(() => {});
-});
+const real = useRealNodes();
 
 describe('createNode on real workers', () => {
   it('joins, orders agreed and safe messages identically everywhere, leaves and closes without loss', { timeout: 60_000 }, async () => {
-    const ports = await freeUdpPorts(3);
-    const members = ports.map((port, i) => ({ nodeId: i + 1, address: `127.0.0.1:${port}` }));
-    for (const m of members) {
-      const node = await createNode({ nodeId: m.nodeId, bind: m.address, members, tokenTimeoutMs: 500, logLevel: 'error' });
-      node.on('error', () => {});
-      nodes.push(node);
-    }
-    await waitFor(() => nodes.every((n) => n.members.length === 3), 'a 3-member ring', 20_000);
+    const nodes = await real.startRing(3);
     const groups = await Promise.all(nodes.map((n) => n.join('g')));
     await waitFor(() => groups.every((g) => g.members.length === 3), 'every member in the group', 20_000);
 

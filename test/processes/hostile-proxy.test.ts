@@ -17,8 +17,7 @@
  * Every wait is bounded; every process started here is stopped here by its PID.
  */
 import { createSocket, type Socket } from 'node:dgram';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { checkTrace } from '../../api/check/evs-checker.js';
@@ -32,14 +31,12 @@ import {
   waitForLine,
   type NodeProcess,
 } from './node-cluster.js';
+import { useProcessCleanup } from './process-cleanup.js';
 
-const started: NodeProcess[] = [];
-const dirs: string[] = [];
+const cleanup = useProcessCleanup();
 const sockets: Socket[] = [];
-afterAll(async () => {
-  for (const p of started) if (p.child.exitCode === null) p.child.kill('SIGKILL');
+afterAll(() => {
   for (const s of sockets) s.close();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
 const host = '127.0.0.1';
@@ -150,15 +147,13 @@ async function startProxy(ports: { p1: number; a: number; b: number; r1: number;
 }
 
 async function ringThroughProxy(keyed: boolean, forgeJoins: boolean): Promise<void> {
-  const traceDir = mkdtempSync(join(tmpdir(), 'totem-evs-hostile-'));
-  dirs.push(traceDir);
+  const traceDir = cleanup.tempDir('totem-evs-hostile-');
   const [r1, r2, r3, p1, a, b] = (await freeUdpPorts(6)) as [number, number, number, number, number, number];
   const proxy = await startProxy({ p1, a, b, r1, r2, r3 }, forgeJoins);
   const keyArgs: string[] = [];
   if (keyed) {
     // Not in the trace directory: the checker reads every file there.
-    const keyDir = mkdtempSync(join(tmpdir(), 'totem-evs-key-'));
-    dirs.push(keyDir);
+    const keyDir = cleanup.tempDir('totem-evs-key-');
     const keyFile = join(keyDir, 'cluster.key');
     writeFileSync(keyFile, `${'5a'.repeat(32)}\n`, { mode: 0o600 });
     keyArgs.push('--key', keyFile);
@@ -173,7 +168,7 @@ async function ringThroughProxy(keyed: boolean, forgeJoins: boolean): Promise<vo
       '--listen', `${host}:${real[id - 1]}`, ...membersOf(id), ...keyArgs,
       '--trace-dir', traceDir, '--rate', '200', '--size', '200', '--order', 'mixed', '--token-ms', '500',
     ]);
-    started.push(p);
+    cleanup.track(p);
     return p;
   });
   for (const p of procs) await waitForLine(p, regularWith([1, 2, 3]), 30_000, 'a 3-member ring through the proxy');
@@ -226,21 +221,20 @@ describe('a keyless on-path proxy in front of node 1', () => {
 
 describe('member list', () => {
   it('a key holder with a node id in nobody\'s member list is never let in', { timeout: 90_000 }, async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'totem-evs-unlisted-'));
-    dirs.push(dir);
+    const dir = cleanup.tempDir('totem-evs-unlisted-');
     const keyFile = join(dir, 'cluster.key');
     writeFileSync(keyFile, `${'6b'.repeat(32)}\n`, { mode: 0o600 });
     const ports = await freeUdpPorts(4);
     const members = [1, 2, 3].flatMap((id) => ['--member', `${id}@${host}:${ports[id - 1]}`]);
     const procs = [1, 2, 3].map((id) => {
       const p = startNodeProcess(id, ['--listen', `${host}:${ports[id - 1]}`, ...members, '--key', keyFile, '--token-ms', '500']);
-      started.push(p);
+      cleanup.track(p);
       return p;
     });
     for (const p of procs) await waitForLine(p, regularWith([1, 2, 3]), 30_000, 'a 3-member ring');
     // Node 99 holds the key and lists the ring's members and itself.
     const intruder = startNodeProcess(99, ['--listen', `${host}:${ports[3]}`, ...members, '--member', `99@${host}:${ports[3]}`, '--key', keyFile, '--token-ms', '500']);
-    started.push(intruder);
+    cleanup.track(intruder);
     // Each node names the intruder's datagrams once they arrive (the process may take seconds to
     // start on a loaded machine), and for a while after none lets it in.
     const deadline = Date.now() + 30_000;

@@ -4,29 +4,16 @@
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
-import { freeUdpPorts, type NodeProcess, waitForLine } from './node-cluster.js';
+import { describe, expect, it } from 'vitest';
+import { freeUdpPorts, type NodeProcess, waitForLine, watchChild } from './node-cluster.js';
+import { useProcessCleanup } from './process-cleanup.js';
 
 const script = fileURLToPath(new URL('../../dist/test/processes/lock-process.js', import.meta.url));
-const procs: NodeProcess[] = [];
-afterAll(async () => {
-  for (const p of procs) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
-  await Promise.all(procs.map((p) => p.exited));
-});
+const cleanup = useProcessCleanup();
 
 function start(id: number, tokenTimeoutMs: number, ports: number[], role: string): NodeProcess {
   const child = spawn(process.execPath, [script, String(id), String(tokenTimeoutMs), ports.join(','), role], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const proc: NodeProcess = { id, child, lines: [], stderr: [], exited: new Promise((r) => child.once('exit', (code) => r(code))) };
-  let buffered = '';
-  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-    buffered += chunk;
-    const parts = buffered.split('\n');
-    buffered = parts.pop() ?? '';
-    proc.lines.push(...parts);
-  });
-  child.stderr?.setEncoding('utf8').on('data', (c: string) => proc.stderr.push(c));
-  procs.push(proc);
-  return proc;
+  return cleanup.track(watchChild(id, child));
 }
 
 const json = (line: string): Record<string, unknown> => JSON.parse(line) as Record<string, unknown>;

@@ -20,7 +20,11 @@ export interface NodeProcess {
 
 export function startNodeProcess(id: number, args: string[], prefix: string[] = []): NodeProcess {
   const argv = [...prefix, process.execPath, cliPath, 'node', '--id', String(id), ...args];
-  const child = spawn(argv[0] as string, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+  return watchChild(id, spawn(argv[0] as string, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] }));
+}
+
+/** Collects a child's stdout as lines and its stderr as chunks, and its exit code. */
+export function watchChild(id: number, child: ChildProcess): NodeProcess {
   const proc: NodeProcess = {
     id,
     child,

@@ -4,21 +4,15 @@
  * others install the ring without it with cause `leave`, well before a token timeout would have
  * told them; the traces of every incarnation pass the EVS checker.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { checkTrace } from '../../api/check/evs-checker.js';
 import { readTraceDir } from '../../api/check/trace-reader.js';
 import { engineDefaults } from '../../engine/config.js';
 import { freeUdpPorts, regularWith, startNodeProcess, stopGracefully, waitForLine, type NodeProcess } from './node-cluster.js';
+import { useProcessCleanup } from './process-cleanup.js';
 
-const started: NodeProcess[] = [];
-const dirs: string[] = [];
-afterAll(async () => {
-  for (const p of started) if (p.child.exitCode === null) p.child.kill('SIGKILL');
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+const cleanup = useProcessCleanup();
 
 /** The `cause C` and `at MS` of a configuration line (api/commands/node-command.ts). */
 function parseConfLine(line: string): { cause: string; atMs: number } {
@@ -29,9 +23,8 @@ function parseConfLine(line: string): { cause: string; atMs: number } {
 
 describe('graceful leave of node processes', () => {
   it('SIGTERM and SIGINT announce the leave: the others reconfigure with cause leave, long before a token timeout', { timeout: 120_000 }, async () => {
-    const traceDir = mkdtempSync(join(tmpdir(), 'totem-evs-leave-trace-'));
-    const stateDir = mkdtempSync(join(tmpdir(), 'totem-evs-leave-state-'));
-    dirs.push(traceDir, stateDir);
+    const traceDir = cleanup.tempDir('totem-evs-leave-trace-');
+    const stateDir = cleanup.tempDir('totem-evs-leave-state-');
     const ports = await freeUdpPorts(3);
     const members = ports.flatMap((port, i) => ['--member', `${i + 1}@127.0.0.1:${port}`]);
     const argsOf = (id: number): string[] => [
@@ -42,7 +35,7 @@ describe('graceful leave of node processes', () => {
     const procs = new Map<number, NodeProcess>();
     for (const id of [1, 2, 3]) {
       const p = startNodeProcess(id, argsOf(id));
-      started.push(p);
+      cleanup.track(p);
       procs.set(id, p);
     }
     for (const p of procs.values()) await waitForLine(p, regularWith([1, 2, 3]), 30_000, 'a 3-member ring');
@@ -73,7 +66,7 @@ describe('graceful leave of node processes', () => {
 
     const before = new Map([...procs].map(([id, p]) => [id, p.lines.length]));
     const again = startNodeProcess(3, argsOf(3));
-    started.push(again);
+    cleanup.track(again);
     procs.set(3, again);
     for (const [id, p] of procs) await waitForLine(p, regularWith([1, 2, 3]), 30_000, 'node 3 back', id === 3 ? 0 : before.get(id));
     await new Promise((r) => setTimeout(r, 1000));

@@ -4,10 +4,8 @@
  * incarnation must pass the EVS checker, and no probe message may arrive corrupt, duplicated or
  * out of order.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { checkTrace } from '../../api/check/evs-checker.js';
 import { readTraceDir } from '../../api/check/trace-reader.js';
 import { appendHarnessCrash } from '../../workers/trace/trace-writer.js';
@@ -20,27 +18,22 @@ import {
   waitForLine,
   type NodeProcess,
 } from './node-cluster.js';
+import { useProcessCleanup } from './process-cleanup.js';
 
-const started: NodeProcess[] = [];
-const dirs: string[] = [];
-afterAll(async () => {
-  for (const p of started) if (p.child.exitCode === null) p.child.kill('SIGKILL');
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+const cleanup = useProcessCleanup();
 
 describe('totem-evs node processes', () => {
   it('exits 2 with one error line for a bad flag', async () => {
     const p = startNodeProcess(1, ['--listen', '127.0.0.1:1', '--member', '1@127.0.0.1:1', '--rate', 'fast']);
-    started.push(p);
+    cleanup.track(p);
     expect(await p.exited).toBe(2);
     expect(p.stderr.join('').trim().split('\n')).toHaveLength(1);
     expect(p.stderr.join('')).toContain('--rate');
   });
 
   it('a killed and restarted member: survivors reconfigure, it rejoins, traces keep every EVS property', { timeout: 120_000 }, async () => {
-    const traceDir = mkdtempSync(join(tmpdir(), 'totem-evs-trace-'));
-    const stateDir = mkdtempSync(join(tmpdir(), 'totem-evs-state-'));
-    dirs.push(traceDir, stateDir);
+    const traceDir = cleanup.tempDir('totem-evs-trace-');
+    const stateDir = cleanup.tempDir('totem-evs-state-');
     const ports = await freeUdpPorts(3);
     const members = ports.flatMap((port, i) => ['--member', `${i + 1}@127.0.0.1:${port}`]);
     const argsOf = (id: number): string[] => [
@@ -51,7 +44,7 @@ describe('totem-evs node processes', () => {
     const procs = new Map<number, NodeProcess>();
     for (const id of [1, 2, 3]) {
       const p = startNodeProcess(id, argsOf(id));
-      started.push(p);
+      cleanup.track(p);
       procs.set(id, p);
     }
     for (const p of procs.values()) await waitForLine(p, regularWith([1, 2, 3]), 30_000, 'a 3-member ring');
@@ -66,7 +59,7 @@ describe('totem-evs node processes', () => {
 
     const linesBefore = new Map([...procs].map(([id, p]) => [id, p.lines.length]));
     const again = startNodeProcess(3, argsOf(3));
-    started.push(again);
+    cleanup.track(again);
     procs.set(3, again);
     for (const [id, p] of procs) {
       await waitForLine(p, regularWith([1, 2, 3]), 30_000, 'node 3 back in the ring', id === 3 ? 0 : linesBefore.get(id));
