@@ -111,8 +111,21 @@ let spillRecordBytes = 0;
 const bytesMax = data.deliveryBufferBytesMax;
 /** Set once the spill passed bytesMax: nothing more is forwarded. */
 let gaveUp = false;
-/** performance.now() when the main thread last freed room while records waited, or they began to wait. */
-let lastProgressMs = 0;
+/**
+ * performance.now() when this thread last saw the main thread read the delivery ring (its read
+ * position moved), or saw the ring empty: how long the application has not taken a delivery.
+ */
+let lastReadMs = performance.now();
+let lastReadPosition = deliveryRing.readPosition();
+
+/** Notes whether the main thread has read since the last look (each turn, and before giving up). */
+function noteConsumer(): void {
+  const position = deliveryRing.readPosition();
+  if (position !== lastReadPosition || deliveryRing.usedBytes() === 0) {
+    lastReadPosition = position;
+    lastReadMs = performance.now();
+  }
+}
 
 function spillEmpty(): boolean {
   return spillHead === spill.length && !deliveryWriter.open;
@@ -133,7 +146,6 @@ function pushSpill(type: number, bytes: Uint8Array): void {
 
 /** The first record waits: the main thread must ring this thread when it frees room. */
 function startWaiting(): void {
-  lastProgressMs = performance.now();
   // F1 before the next check of room (wake-flags.ts): ready() checks it before every park.
   flags.set(WakeFlag.deliveryWantsRoom);
 }
@@ -154,7 +166,8 @@ function giveUp(buffered: number): void {
   gaveUp = true;
   flags.set(WakeFlag.slowConsumer);
   tokenBell.wake();
-  const notReadMs = Math.round(performance.now() - lastProgressMs);
+  noteConsumer();
+  const notReadMs = Math.round(performance.now() - lastReadMs);
   control.post({ code: 'slowConsumer', body: { bufferedBytes: buffered, bytesMax, notReadMs } });
 }
 
@@ -184,10 +197,7 @@ function writeSpill(): number {
     spill = spill.slice(spillHead);
     spillHead = 0;
   }
-  if (written > 0) {
-    lastProgressMs = performance.now();
-    mainBell.wake();
-  }
+  if (written > 0) mainBell.wake();
   if (spillEmpty()) flags.clear(WakeFlag.deliveryWantsRoom);
   return written;
 }
@@ -282,7 +292,7 @@ function onFrameRecord(type: number, buffer: Uint8Array, offset: number, length:
 }
 
 function stats(): Record<string, unknown> {
-  return { ...counters, spillBytes: bufferedBytes(), assembler: assembler.stats };
+  return { ...counters, spillBytes: bufferedBytes(), bytesMax, assembler: assembler.stats };
 }
 
 function checkDrained(): void {
@@ -328,6 +338,7 @@ function spillFits(): boolean {
 
 /** One turn: the spill into the delivery ring, a batch of the frame ring, then the drain check. */
 function turn(): boolean {
+  noteConsumer();
   const written = spillEmpty() ? 0 : writeSpill();
   const count = frameRing.read(onFrameRecord, frameBatchMax);
   // After read()'s head store, if the token worker waits for room (wake-flags.ts).
