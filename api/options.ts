@@ -25,7 +25,7 @@ import type {
 } from '../workers/runtime-options.js';
 import { parseCluster, parseDir, parseInsecure, parseKey, parseLogger, parseLogLevel, refuseInsecure } from './options/local.js';
 import { parseMembers, parseNodeId, parseTransport } from './options/members.js';
-import { resolveEngine, resolveNetMtu } from './options/tuning.js';
+import { resolveDeliveryBuffer, resolveEngine, resolveNetMtu } from './options/tuning.js';
 import { checkKnownKeys, invalid, isRecord } from './options/validation.js';
 import { parseAddress } from './options/address.js';
 
@@ -93,6 +93,14 @@ export interface NodeOptions {
   maxMessages?: number;
   messageBytesMax?: number;
   sendQueueBytesMax?: number;
+  /**
+   * Bytes of deliveries kept for an application that is not taking them (a blocked event loop, a
+   * listener that does not return, an iterator nobody reads), beyond the runtime's rings, before
+   * the node leaves the ring and fails with TOTEM_ERR_SLOW_CONSUMER; the token keeps circulating
+   * meanwhile. At least messageBytesMax; default 128 MiB (a 2 s stall at ~29k msgs/s of 1 KiB,
+   * twice over). See docs/api.md, Slow consumers.
+   */
+  deliveryBufferBytesMax?: number;
   /** 'udpu' (default): unicast to every member; 'multicast': one datagram to multicastAddress. */
   transport?: TransportKind;
   /** The multicast group "host:port"; required with transport 'multicast', refused otherwise. */
@@ -104,7 +112,7 @@ export interface NodeOptions {
 const optionNames = [
   'nodeId', 'bind', 'members', 'key', 'insecure', 'cluster', 'stateDir', 'trace', 'netMtu',
   'tokenTimeoutMs', 'tokenRetransmitMs', 'holdMs', 'joinTimeoutMs', 'consensusTimeoutMs', 'gatherSilenceMs',
-  'mergeTimeoutMs', 'windowSize', 'maxMessages', 'messageBytesMax', 'sendQueueBytesMax',
+  'mergeTimeoutMs', 'windowSize', 'maxMessages', 'messageBytesMax', 'sendQueueBytesMax', 'deliveryBufferBytesMax',
   'transport', 'multicastAddress', 'logLevel', 'logger',
 ] as const satisfies readonly (keyof NodeOptions)[];
 
@@ -139,8 +147,9 @@ export function resolveNodeOptions(input: NodeOptions, authOverheadBytes = 0): R
   const overhead = key === null ? 0 : authOverheadBytes;
   const { netMtu, frameBytesMax } = resolveNetMtu(o, family, overhead);
   const engine = resolveEngine(o, nodeId, frameBytesMax);
+  const deliveryBufferBytesMax = resolveDeliveryBuffer(o, engine.messageBytesMax);
   return {
     nodeId, bind, family, members, transport, multicastAddress, key, cluster, insecure, stateDir, traceDir, netMtu,
-    authOverheadBytes: overhead, logLevel, logger, engine,
+    authOverheadBytes: overhead, logLevel, logger, deliveryBufferBytesMax, engine,
   };
 }

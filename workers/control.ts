@@ -20,6 +20,8 @@
  *   log     one diagnostic line for the main thread's logger (loggers hold functions: they stay
  *           on the main thread)
  *   fatal   the worker failed; `error` is TotemError#toJSON(); the thread ends after posting it
+ *   slowConsumer  delivery worker only: its buffer passed deliveryBufferBytesMax; the token worker
+ *           was told (wake-flags.ts) and announces the leave; `body` says why (teardown.ts)
  *
  * Any other code on either side is fatal: both ends come from this file, so an unknown code means
  * a corrupted message or mismatched builds, and continuing would hide it.
@@ -40,7 +42,7 @@ export type ThreadName = 'net' | 'token' | 'delivery';
 
 export const mainCodes = ['start', 'stats', 'drain', 'leave', 'stop', 'crash'] as const;
 export type MainCode = (typeof mainCodes)[number];
-export const workerCodes = ['ready', 'stats', 'drained', 'left', 'stopped', 'log', 'fatal'] as const;
+export const workerCodes = ['ready', 'stats', 'drained', 'left', 'stopped', 'log', 'fatal', 'slowConsumer'] as const;
 export type WorkerCode = (typeof workerCodes)[number];
 
 export interface MainMessage {
@@ -62,7 +64,7 @@ export interface WorkerMessage {
   level?: LogLevel;
   message?: string;
   fields?: Record<string, unknown>;
-  /** ready, stats, stopped: the worker's counters and facts. */
+  /** ready, stats, stopped: the worker's counters and facts; slowConsumer: why. */
   body?: Record<string, unknown>;
 }
 

@@ -8,14 +8,24 @@
  *
  * One thread, no event loop (the skeleton is worker-loop.ts; the steps are at the end of this
  * file): it parks in Atomics.wait on its doorbell word, which the token worker rings after each
- * frame and the main thread rings after each read of the delivery ring (room) and after each
- * control message. A full delivery ring makes it wait: nothing is dropped. Asked to stop, it
- * still forwards everything the frame ring holds, then replies 'stopped' and closes its trace.
+ * frame and the main thread rings after a read of the delivery ring while this thread has records
+ * waiting for room, and after each control message.
+ *
+ * It never waits for the application. A record the delivery ring has no room for goes, copied,
+ * to the end of a buffer in this thread's heap (the spill), and so does every record after it
+ * until the buffer is empty again: nothing is dropped or reordered, and the frame ring keeps
+ * being read, so the token worker never waits on a stalled main thread and the node keeps
+ * circulating the token. The spill is bounded in bytes (deliveryBufferBytesMax): past it the
+ * application is not keeping up at all, and this thread sets the slowConsumer wake flag (the
+ * token worker then announces the leave, engine/srp/leave.ts) and posts 'slowConsumer' with why
+ * (teardown.ts ends the node with TOTEM_ERR_SLOW_CONSUMER). From then on nothing more is forwarded:
+ * the node is stopping and the application will get the error instead. Asked to stop, it still
+ * forwards everything the frame ring and the spill hold, then replies 'stopped' and closes its
+ * trace.
  *
  * A record longer than partChunkBytes (a large message, in principle a configuration) is written
- * as parts and a final record (ring/chunks.ts), waiting for room between them as for any record:
- * the main thread reads and frees every part as it comes, so a message larger than the whole
- * delivery ring goes through it.
+ * as parts and a final record (ring/chunks.ts); what does not fit at once stays with the writer
+ * (copied, counted in the spill's bytes) and is written as the main thread frees room.
  */
 import type { MessagePort } from 'node:worker_threads';
 import { workerData } from 'node:worker_threads';
@@ -26,9 +36,9 @@ import { FileTraceWriter } from './trace/trace-writer.js';
 import { configurationTraceLine, deliveryTraceLine } from './trace/trace-lines.js';
 import { Doorbell } from './ring/doorbell.js';
 import { SpscRing } from './ring/spsc-ring.js';
-import { ChunkWriter } from './ring/chunks.js';
+import { ChunkWriter, partHeaderBytes } from './ring/chunks.js';
 import { SyncControl } from './control.js';
-import { parkMsMax, runWorkerLoop } from './worker-loop.js';
+import { runWorkerLoop } from './worker-loop.js';
 import type { WorkerSteps } from './worker-loop.js';
 import { WakeFlag, WakeFlags } from './wake-flags.js';
 import {
@@ -76,49 +86,161 @@ const counters = {
   ownDelivered: 0,
   configurations: 0,
   groupEvents: 0,
-  /** Times this thread waited for room in the delivery ring. */
-  roomWaits: 0,
+  /** Records that found the delivery ring full (or records waiting before them) and were spilled. */
+  recordsSpilled: 0,
+  /** Most bytes the spill held at once. */
+  spillBytesPeak: 0,
+  /** Records not forwarded because the node had already given up on its application. */
+  recordsDroppedSlow: 0,
 };
 let drainTarget: number | null = null;
 let stopping = false;
 
-function waitForRoom(lengthBytes: number): void {
-  counters.roomWaits++;
-  // F1 before any check of room (wake-flags.ts): the main thread rings after a read only then.
-  flags.set(WakeFlag.deliveryWantsRoom);
-  const ready = (): boolean => deliveryRing.canClaim(lengthBytes) || control.poll();
-  while (!deliveryRing.canClaim(lengthBytes)) {
-    deliveryBell.waitSync(parkMsMax, ready);
-    // Keep answering the main thread while blocked (stats); 'crash' must work here too.
-    if (control.poll()) handleControl(true);
+// ---- the spill: records waiting for room in the delivery ring --------------------------------
+
+/** One record, encoded in an array of its own. */
+interface SpilledRecord {
+  type: number;
+  bytes: Uint8Array;
+}
+/** In order; spillHead is the oldest (shift without moving the array on every read). */
+let spill: (SpilledRecord | undefined)[] = [];
+let spillHead = 0;
+/** Bytes of the records in `spill` (the writer's detached rest is counted apart). */
+let spillRecordBytes = 0;
+const bytesMax = data.deliveryBufferBytesMax;
+/** Set once the spill passed bytesMax: nothing more is forwarded. */
+let gaveUp = false;
+/**
+ * performance.now() when this thread last saw the main thread read the delivery ring (its read
+ * position moved), or saw the ring empty: how long the application has not taken a delivery.
+ */
+let lastReadMs = performance.now();
+let lastReadPosition = deliveryRing.readPosition();
+
+/** Notes whether the main thread has read since the last look (each turn, and before giving up). */
+function noteConsumer(): void {
+  const position = deliveryRing.readPosition();
+  if (position !== lastReadPosition || deliveryRing.usedBytes() === 0) {
+    lastReadPosition = position;
+    lastReadMs = performance.now();
   }
-  flags.clear(WakeFlag.deliveryWantsRoom);
 }
 
-function claim(type: number, lengthBytes: number): number {
-  let offset = deliveryRing.tryClaim(type, lengthBytes);
-  while (offset === null) {
-    waitForRoom(lengthBytes);
-    offset = deliveryRing.tryClaim(type, lengthBytes);
-  }
-  return offset;
+function spillEmpty(): boolean {
+  return spillHead === spill.length && !deliveryWriter.open;
+}
+
+/** What waits for the application beyond the delivery ring, in bytes. */
+function bufferedBytes(): number {
+  return spillRecordBytes + deliveryWriter.remainingBytes;
+}
+
+function pushSpill(type: number, bytes: Uint8Array): void {
+  if (spillEmpty()) startWaiting();
+  spill.push({ type, bytes });
+  spillRecordBytes += bytes.length;
+  counters.recordsSpilled++;
+  afterGrowth();
+}
+
+/** The first record waits: the main thread must ring this thread when it frees room. */
+function startWaiting(): void {
+  // F1 before the next check of room (wake-flags.ts): ready() checks it before every park.
+  flags.set(WakeFlag.deliveryWantsRoom);
+}
+
+function afterGrowth(): void {
+  const buffered = bufferedBytes();
+  if (buffered > counters.spillBytesPeak) counters.spillBytesPeak = buffered;
+  if (buffered > bytesMax && !gaveUp) giveUp(buffered);
 }
 
 /**
- * Writes one record of `type` made of `segments`, as parts when it is longer than partChunkBytes,
- * waiting for room between records. Rings the main thread after every batch of commits.
+ * The application has left more than bytesMax unread: tell the token worker to leave the ring
+ * (through shared memory: the main thread may be the one that is stuck) and the main thread why.
+ * What is spilled stays (the main thread is told to stop; nothing reaches the application after
+ * the error), nothing more is added.
  */
-function writeChunked(type: number, segments: readonly Uint8Array[]): void {
-  deliveryWriter.begin(type, segments);
+function giveUp(buffered: number): void {
+  gaveUp = true;
+  flags.set(WakeFlag.slowConsumer);
+  tokenBell.wake();
+  noteConsumer();
+  const notReadMs = Math.round(performance.now() - lastReadMs);
+  control.post({ code: 'slowConsumer', body: { bufferedBytes: buffered, bytesMax, notReadMs } });
+}
+
+/**
+ * Writes what the spill holds into the delivery ring, oldest first, as far as room allows; rings
+ * the main thread after the commits. Returns the records written (parts included).
+ */
+function writeSpill(): number {
+  let written = 0;
   for (;;) {
-    if (deliveryWriter.writeSome() > 0) mainBell.wake();
-    if (!deliveryWriter.open) return;
-    waitForRoom(deliveryWriter.nextRecordBytes());
+    if (deliveryWriter.open) {
+      written += deliveryWriter.writeSome();
+      if (deliveryWriter.open) break;
+    }
+    if (spillHead === spill.length) break;
+    const r = spill[spillHead] as SpilledRecord;
+    spill[spillHead] = undefined;
+    spillHead++;
+    spillRecordBytes -= r.bytes.length;
+    // The record's own array: the writer may keep it for as long as it takes.
+    deliveryWriter.begin(r.type, [r.bytes]);
+  }
+  if (spillHead === spill.length) {
+    spill = [];
+    spillHead = 0;
+  } else if (spillHead >= 1024 && spillHead * 2 >= spill.length) {
+    spill = spill.slice(spillHead);
+    spillHead = 0;
+  }
+  if (written > 0) mainBell.wake();
+  if (spillEmpty()) flags.clear(WakeFlag.deliveryWantsRoom);
+  return written;
+}
+
+/**
+ * Forwards one record of `type` made of `segments` (copied if it must wait): straight into the
+ * delivery ring when nothing waits before it, as parts when longer than partChunkBytes; the rest
+ * goes to the spill. Rings the main thread after the commits.
+ */
+function forward(type: number, segments: readonly Uint8Array[]): void {
+  if (gaveUp) {
+    counters.recordsDroppedSlow++;
+    return;
+  }
+  if (!spillEmpty()) {
+    pushSpill(type, concat(segments));
+    return;
+  }
+  deliveryWriter.begin(type, segments);
+  if (deliveryWriter.writeSome() > 0) mainBell.wake();
+  if (deliveryWriter.open) {
+    // The segments may be views of the frame ring: keep a copy of the rest only.
+    deliveryWriter.detach();
+    startWaiting();
+    afterGrowth();
   }
 }
 
+function concat(segments: readonly Uint8Array[]): Uint8Array {
+  if (segments.length === 1) return (segments[0] as Uint8Array).slice();
+  let length = 0;
+  for (const s of segments) length += s.length;
+  const out = new Uint8Array(length);
+  let at = 0;
+  for (const s of segments) {
+    out.set(s, at);
+    at += s.length;
+  }
+  return out;
+}
+
 function writeJson(type: number, bytes: Uint8Array): void {
-  writeChunked(type, [bytes]);
+  forward(type, [bytes]);
 }
 
 const assembler = new Assembler(
@@ -132,16 +254,18 @@ const assembler = new Assembler(
       counters.messagesForwarded++;
       const name = names.encode(d.group);
       const length = deliveryRecordBytes(name, d.payload);
-      if (length > partChunkBytes) {
-        writeChunked(RecordType.deliveryMessage, [encodeDeliveryHead(d, name), d.payload]);
-        return;
+      if (length <= partChunkBytes && !gaveUp && spillEmpty()) {
+        // Encoded straight into the ring: the one copy of the payload on this thread.
+        const offset = deliveryRing.tryClaim(RecordType.deliveryMessage, length);
+        if (offset !== null) {
+          encodeDelivery(deliveryView, deliveryRing.buffer, offset, d, name);
+          deliveryRing.commit();
+          // After the commit store (ring/doorbell.ts R1/R2); one load when the main thread is awake.
+          mainBell.wake();
+          return;
+        }
       }
-      // Encoded straight into the ring: the one copy of the payload on this thread.
-      const offset = claim(RecordType.deliveryMessage, length);
-      encodeDelivery(deliveryView, deliveryRing.buffer, offset, d, name);
-      deliveryRing.commit();
-      // After the commit store (ring/doorbell.ts R1/R2); one load when the main thread is awake.
-      mainBell.wake();
+      forward(RecordType.deliveryMessage, [encodeDeliveryHead(d, name), d.payload]);
     },
     configuration(c: ConfigurationChange): void {
       counters.configurations++;
@@ -168,7 +292,7 @@ function onFrameRecord(type: number, buffer: Uint8Array, offset: number, length:
 }
 
 function stats(): Record<string, unknown> {
-  return { ...counters, assembler: assembler.stats };
+  return { ...counters, spillBytes: bufferedBytes(), bytesMax, assembler: assembler.stats };
 }
 
 function checkDrained(): void {
@@ -178,8 +302,8 @@ function checkDrained(): void {
   }
 }
 
-/** Handles queued control messages. `blocked`: called from inside a delivery (waiting for room). */
-function handleControl(blocked: boolean): void {
+/** Handles queued control messages. */
+function handleControl(): void {
   for (let m = control.take(); m !== undefined; m = control.take()) {
     switch (m.code) {
       case 'stats':
@@ -187,7 +311,7 @@ function handleControl(blocked: boolean): void {
         break;
       case 'drain':
         drainTarget = m.count ?? 0;
-        if (!blocked) checkDrained();
+        checkDrained();
         break;
       case 'stop':
         stopping = true;
@@ -201,30 +325,42 @@ function handleControl(blocked: boolean): void {
   }
 }
 
+/** The W2 re-check: frames, room for what the spill holds, or a control message. */
 function idleReady(): boolean {
-  return frameRing.hasReadable() || control.poll();
+  return frameRing.hasReadable() || (!spillEmpty() && spillFits()) || control.poll();
 }
 
-/** One turn: a batch of the frame ring through the Assembler, then the drain check. */
+function spillFits(): boolean {
+  if (deliveryWriter.open) return deliveryWriter.canWriteNext();
+  const r = spill[spillHead] as SpilledRecord;
+  return deliveryRing.canClaim(r.bytes.length > partChunkBytes ? partHeaderBytes + partChunkBytes : r.bytes.length);
+}
+
+/** One turn: the spill into the delivery ring, a batch of the frame ring, then the drain check. */
 function turn(): boolean {
+  noteConsumer();
+  const written = spillEmpty() ? 0 : writeSpill();
   const count = frameRing.read(onFrameRecord, frameBatchMax);
   // After read()'s head store, if the token worker waits for room (wake-flags.ts).
   if (count > 0 && flags.isSet(WakeFlag.tokenWantsRoom)) tokenBell.wake();
   checkDrained();
-  return count > 0;
+  return count > 0 || written > 0;
 }
 
 const steps: WorkerSteps = {
   takeControl: () => {
-    handleControl(false);
+    handleControl();
     // 'stop' does not end the loop here: see mayStop.
     return false;
   },
   turn,
-  // Stop only with the frame ring empty: the token worker has stopped before this is asked, so
-  // everything it forwarded reaches the main thread.
-  mayStop: (busy) => !busy && stopping,
-  // No deadline of its own: it waits for frames, room or control.
+  // Stop only with the frame ring and the spill empty: the token worker has stopped before this is
+  // asked, so everything it forwarded reaches the main thread (which reads on during close; a
+  // main thread that does not is bounded by close()'s stop timeout). Once the node gave up on its
+  // application the spill no longer matters.
+  mayStop: (busy) => !busy && stopping && (spillEmpty() || gaveUp),
+  // No deadline of its own: it waits for frames, room (the main thread rings while
+  // deliveryWantsRoom is set) or control.
   parkMs: () => Infinity,
   ready: idleReady,
   finish: stats,

@@ -36,6 +36,11 @@
  * - `TOTEM_ERR_INSECURE`: no key is set and a member's address is not on loopback, so packets
  *   would travel unauthenticated on a real network; set a key (`totem-evs keygen FILE`) or
  *   `insecure: true` (`--insecure`). details: `option` ('key'), `addresses` (the non-loopback ones).
+ * - `TOTEM_ERR_SLOW_CONSUMER`: the application did not take its deliveries (a blocked main thread,
+ *   a listener that does not return, an iterator nobody reads) until more than
+ *   `deliveryBufferBytesMax` waited for it; the node left the ring (announced, as close() does)
+ *   and stopped. details: `bufferedBytes`, `bytesMax`, `notReadMs` (how long the application had
+ *   not taken a delivery), `where` ('runtime' or 'iterator').
  *
  * `details` holds plain, cloneable data (strings, numbers, booleans, arrays and plain objects of
  * those), never key material.
@@ -56,6 +61,7 @@ export const totemErrorCodes = [
   'TOTEM_ERR_STATE_DIR',
   'TOTEM_ERR_UNDELIVERED',
   'TOTEM_ERR_INSECURE',
+  'TOTEM_ERR_SLOW_CONSUMER',
 ] as const;
 
 export type TotemErrorCode = (typeof totemErrorCodes)[number];

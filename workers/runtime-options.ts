@@ -52,6 +52,11 @@ export interface ResolvedNodeOptions {
   /** The authentication overhead subtracted from frames: as given with a key, 0 without. */
   authOverheadBytes: number;
   logLevel: LogLevel;
+  /**
+   * Bytes of deliveries the runtime keeps for an application that is not taking them (runtime-sizing.ts
+   * deliveryBufferBytesDefault); past it the node leaves the ring with TOTEM_ERR_SLOW_CONSUMER.
+   */
+  deliveryBufferBytesMax: number;
   /** Holds functions: not structured-cloneable, so leave it out of what is posted to workers. */
   logger: Logger | null;
   engine: EngineTuning;

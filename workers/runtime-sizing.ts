@@ -34,10 +34,10 @@ const mebibyte = 1024 * 1024;
  *   1,800 full 1,500-byte frames, dozens of visits, far more than the net worker lags behind.
  * frames 2 MiB: the delivery worker is usually as fast as the token worker; this absorbs bursts
  *   (a recovery delivers a whole old ring's tail at once). When it is full the token worker
- *   waits, so with the delivery ring behind it this bounds how long a stalled main thread is
- *   absorbed before token handling slows: 4 MiB, ~200 ms at 20 MB/s of deliveries, longer than
- *   the GC pauses of a busy main thread. (It was 8 MiB; the saturated bench showed no
- *   difference in throughput, and 6 MiB less resident memory per node.)
+ *   waits; the delivery worker empties it even while the main thread is stalled, by moving what
+ *   the delivery ring cannot take into its buffer (deliveryBufferBytesDefault below). (It was
+ *   8 MiB; the saturated bench showed no difference in throughput, and 6 MiB less resident
+ *   memory per node.)
  * delivery 2 MiB: the application's callbacks on the main thread are the slowest consumer and
  *   pause for GC; see frames for the two together.
  */
@@ -67,6 +67,19 @@ export const deliveryRingBytes = 2 * mebibyte;
  * run-to-run spread, peak RSS per node down ~15 MiB.
  */
 export const workerYoungGenerationMb: Readonly<Record<ThreadName, number>> = { net: 3, token: 6, delivery: 3 };
+/**
+ * Default of the deliveryBufferBytesMax option: bytes of deliveries the delivery worker keeps, in
+ * its own heap, for an application that is not taking them (a blocked main thread, a slow
+ * listener), beyond the frame and delivery rings. The token worker never waits for the
+ * application: it keeps circulating the token while this buffer absorbs the stall; past it the
+ * node leaves the ring (TOTEM_ERR_SLOW_CONSUMER). It must absorb a 2 s stall at the bench's
+ * maximum rate of 1 KiB messages: 28.6k msgs/s (README, Performance: the best loopback figure;
+ * this shared host measured 2.9-5.3 MB/s, 2026-12-04) × 2 s × (1,024 B payload + 40 B record
+ * header + a short group name ≈ 1,072 B) = 61 MB; twice that, for faster hardware and for
+ * multi-sender rings, is 122 MB: 128 MiB. It costs nothing until the application stalls: the
+ * buffer holds only what waits.
+ */
+export const deliveryBufferBytesDefault = 128 * mebibyte;
 /** Asked of the kernel for each socket (SO_RCVBUF); the grant is reported. */
 export const receiveBufferBytes = 4 * mebibyte;
 

@@ -54,5 +54,11 @@ export async function collectStats(workers: Workers, rings: NodeRings, submissio
       outRingFull: num(token, 'outRingFull'),
       senderMismatch: num(net, 'senderMismatch'),
     },
+    deliveryBuffer: {
+      bytes: num(delivery, 'spillBytes'),
+      bytesPeak: num(delivery, 'spillBytesPeak'),
+      recordsSpilled: num(delivery, 'recordsSpilled'),
+      bytesMax: num(delivery, 'bytesMax'),
+    },
   };
 }

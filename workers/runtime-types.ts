@@ -88,6 +88,12 @@ export interface RuntimeStats {
    * sealed it. Optional so that stand-in runtimes need not fill it.
    */
   drops?: { inRingFull: number; outRingFull: number; senderMismatch: number };
+  /**
+   * The delivery worker's buffer of records the delivery ring had no room for (the application
+   * was not taking its deliveries): bytes now, the most at once, records that went through it,
+   * and the bound (deliveryBufferBytesMax). Optional so that stand-in runtimes need not fill it.
+   */
+  deliveryBuffer?: { bytes: number; bytesPeak: number; recordsSpilled: number; bytesMax: number };
 }
 
 export interface NodeRuntime {

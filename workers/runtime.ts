@@ -62,6 +62,7 @@ class Runtime implements NodeRuntime {
       drained: (body) => this.shutdown.drained(body),
       left: (body) => this.shutdown.left(body),
       deliveryStopped: (body) => this.shutdown.deliveryStopped(body),
+      slowConsumer: (body) => this.shutdown.slowConsumer(body),
     });
     this.shutdown = new Shutdown(lifecycle, this.workers, this.pump, this.submission, events, logger);
   }

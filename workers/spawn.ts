@@ -69,6 +69,8 @@ export interface WorkerReports {
   left(body: Body): void;
   /** The delivery worker's 'stopped' reply: its final count of own messages delivered. */
   deliveryStopped(body: Body): void;
+  /** The delivery worker's buffer passed deliveryBufferBytesMax: the node leaves the ring. */
+  slowConsumer(body: Body): void;
 }
 
 /** The three workers of one node. */
@@ -110,6 +112,7 @@ export class Workers {
     this.spawn('delivery', 'delivery-worker', {
       ...common,
       messageBytesMax: engine.messageBytesMax,
+      deliveryBufferBytesMax: options.deliveryBufferBytesMax,
       traceDir: options.traceDir,
     } satisfies Omit<DeliveryWorkerData, 'port'>, Doorbell.ofRing(rings.frames));
   }
@@ -208,6 +211,9 @@ export class Workers {
         return;
       case 'left':
         this.reports.left(body);
+        return;
+      case 'slowConsumer':
+        this.reports.slowConsumer(body);
         return;
       case 'stopped':
         if (h.thread === 'delivery') this.reports.deliveryStopped(body);

@@ -24,6 +24,14 @@ const stopTimeoutMs = 5000;
  * copies take a few ms, unless the thread is waiting for room in a full output ring.
  */
 const leaveReplyMarginMs = 1000;
+/**
+ * How long a node that gave up on its application (slow consumer) waits for the token worker's
+ * 'left' before it stops anyway: the token worker waits up to 2 s for its own frames
+ * (token-worker.ts slowConsumerLeaveWaitMs), then sends the copies.
+ */
+const slowLeaveWaitMs = 3000;
+/** How long the net worker gets to send what is left in the out ring (the leave copies). */
+const netFlushWaitMs = 1000;
 
 /** Where the node is in its life: written here (started: by startRuntime), read by the others. */
 export class Lifecycle {
@@ -58,6 +66,7 @@ export class Shutdown implements WorkerReports {
   private readonly drainedReply = deferred<Body>();
   private readonly leftReply = deferred<Body>();
   private ownDelivered = 0;
+  private slowConsumerSeen = false;
   private closePromise: Promise<{ undelivered: number }> | null = null;
 
   constructor(
@@ -101,6 +110,40 @@ export class Shutdown implements WorkerReports {
 
   deliveryStopped(body: Body): void {
     this.noteOwnDelivered(body);
+  }
+
+  /**
+   * The delivery worker's buffer passed deliveryBufferBytesMax (the application stopped taking
+   * deliveries) and the token worker is announcing the leave. Says why in one line, lets the
+   * leave copies go out (the token worker's 'left', then the net worker sends what the out ring
+   * holds), then fails the node with TOTEM_ERR_SLOW_CONSUMER. The application hears it as soon as
+   * its thread runs again; the others reconfigure with cause 'leave' whether or not it does.
+   */
+  slowConsumer(body: Body): void {
+    const lifecycle = this.lifecycle;
+    if (this.slowConsumerSeen || lifecycle.failure !== null || lifecycle.finished) return;
+    this.slowConsumerSeen = true;
+    lifecycle.closing = true;
+    const details = {
+      bufferedBytes: Number(body.bufferedBytes ?? 0),
+      bytesMax: Number(body.bytesMax ?? 0),
+      notReadMs: Number(body.notReadMs ?? 0),
+      where: 'runtime',
+    };
+    const why =
+      `the application did not take its deliveries for ${details.notReadMs} ms: ${details.bufferedBytes} bytes ` +
+      `wait for it, more than deliveryBufferBytesMax (${details.bytesMax}); the node leaves the ring`;
+    this.logger.error(why, details);
+    const err = new TotemError('TOTEM_ERR_SLOW_CONSUMER', why, { details });
+    void (async () => {
+      await stoppedWithin(this.leftReply.promise, slowLeaveWaitMs);
+      if (lifecycle.failure !== null || lifecycle.finished) return;
+      const net = this.workers.handle('net');
+      net.stopRequested = true;
+      net.post({ code: 'stop' });
+      await stoppedWithin(net.stopped.promise, netFlushWaitMs);
+      this.fail(err);
+    })();
   }
 
   /** Terminates every worker still running and stops the pump; resolves once all have exited. */

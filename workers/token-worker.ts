@@ -389,6 +389,28 @@ function stats(): Record<string, unknown> {
   };
 }
 
+/**
+ * How long the engine may wait for this node's own frames to be held by every member before it
+ * announces a leave the delivery worker asked for (slow consumer): the main thread has stopped
+ * taking deliveries, so this node's last messages should still reach the others, but the leave
+ * must not wait on a ring that is re-forming. Two default token timeouts' worth.
+ */
+const slowConsumerLeaveWaitMs = 2000;
+
+/**
+ * The delivery worker set the slowConsumer flag (wake-flags.ts): its buffer passed
+ * deliveryBufferBytesMax. Leave the ring as close() does; 'left' tells the main thread when the
+ * last copy is out. Read here rather than from the main thread, which may be the stalled one.
+ */
+function checkSlowConsumer(): boolean {
+  if (leaveAsked || !flags.isSet(WakeFlag.slowConsumer)) return false;
+  leaveAsked = true;
+  if (started) srp.leave(performance.now(), slowConsumerLeaveWaitMs);
+  ringNetBell();
+  postLeftOnce();
+  return true;
+}
+
 /** Replies 'left' once, when the engine has sent its last leave copy (or never started). */
 function postLeftOnce(): void {
   if (!leaveAsked || leftPosted || (started && !srp.hasLeft)) return;
@@ -440,14 +462,20 @@ function idleReady(): boolean {
   if (!started) return control.poll();
   // W2 re-check: new packets, new submissions (only if the Packer is taking them), or a control
   // message. Looking at the port here closes the gap between the last poll and the sleep.
-  return inRing.hasReadable() || (pending.length === 0 && submitRing.hasReadable()) || control.poll();
+  return (
+    inRing.hasReadable() ||
+    (pending.length === 0 && submitRing.hasReadable()) ||
+    control.poll() ||
+    (!leaveAsked && flags.isSet(WakeFlag.slowConsumer))
+  );
 }
 
 /** One turn: loopback, in ring, timers, submissions. Nothing runs before 'start'. */
 function turn(): boolean {
   if (!started) return false;
   nowMs = performance.now();
-  let work = receiveLoopback();
+  let work = checkSlowConsumer() ? 1 : 0;
+  work += receiveLoopback();
   work += inRing.read(onInRecord, inBatchMax);
   // After read()'s head store: the net worker never waits for room, but the wake is one load.
   if (srp.nextTimerMs() <= (nowMs = performance.now())) {

@@ -30,10 +30,17 @@ export const WakeFlag = {
   mainWantsRoom: 2,
   /** The delivery worker waits for room in the delivery ring. The main thread rings it. */
   deliveryWantsRoom: 3,
+  /**
+   * Set once, never cleared: the delivery worker's buffer passed deliveryBufferBytesMax (the
+   * application stopped taking deliveries). The token worker announces the leave on seeing it;
+   * this goes through shared memory, not the main thread, because the main thread is the one
+   * that stopped.
+   */
+  slowConsumer: 4,
 } as const;
 export type WakeFlag = (typeof WakeFlag)[keyof typeof WakeFlag];
 
-const flagCount = 4;
+const flagCount = 5;
 /** Ints between two flags: each word alone on a 128-byte span, as the ring trailer words. */
 const stride = spanBytes / 4;
 

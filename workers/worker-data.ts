@@ -55,5 +55,7 @@ export interface TokenWorkerData extends CommonData {
 
 export interface DeliveryWorkerData extends CommonData {
   messageBytesMax: number;
+  /** Most bytes of records waiting for room in the delivery ring before the node leaves. */
+  deliveryBufferBytesMax: number;
   traceDir: string | null;
 }

@@ -23,6 +23,7 @@ import {
 import type { NodeId } from '../../engine/types.js';
 import { TotemError } from '../../workers/errors.js';
 import type { AddressFamily, EngineTuning } from '../../workers/runtime-options.js';
+import { deliveryBufferBytesDefault } from '../../workers/runtime-sizing.js';
 import { invalid, optionalInteger, parseInteger } from './validation.js';
 
 export const netMtuMax = 65535;
@@ -145,4 +146,21 @@ export function resolveEngine(o: Record<string, unknown>, nodeId: NodeId, frameB
   }
   const { incarnation: _incarnation, ringSeqInitial: _ringSeqInitial, ...tuning } = config;
   return tuning;
+}
+
+/**
+ * deliveryBufferBytesMax: what the runtime keeps for an application that is not taking its
+ * deliveries before the node leaves the ring with TOTEM_ERR_SLOW_CONSUMER (workers/runtime-sizing.ts
+ * says how the default is sized). At least messageBytesMax, as sendQueueBytesMax: one largest
+ * message that finds the delivery ring busy must not by itself count as a stalled application.
+ */
+export function resolveDeliveryBuffer(o: Record<string, unknown>, messageBytesMax: number): number {
+  const fallback = Math.max(deliveryBufferBytesDefault, messageBytesMax);
+  const bytesMax = optionalInteger(o, 'deliveryBufferBytesMax', fallback, 1, Number.MAX_SAFE_INTEGER, 'bytes');
+  if (bytesMax < messageBytesMax) {
+    const why = `deliveryBufferBytesMax ${bytesMax} must be at least messageBytesMax ${messageBytesMax},` +
+      ' so that one largest message fits';
+    throw invalid('deliveryBufferBytesMax', why);
+  }
+  return bytesMax;
 }

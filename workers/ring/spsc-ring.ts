@@ -282,6 +282,14 @@ export class SpscRing {
     return this.capacityBytes - ((tail - head) >>> 0) >= requiredBytes;
   }
 
+  /**
+   * The consumer's position (bytes read since the ring was made, mod 2^32): a producer that sees
+   * it move knows its consumer is reading. Either side may ask.
+   */
+  readPosition(): number {
+    return Atomics.load(this.trailer, this.headSlot) >>> 0;
+  }
+
   /** Bytes between head and tail (records, padding and any open claim). Either side may ask. */
   usedBytes(): number {
     const head = Atomics.load(this.trailer, this.headSlot);

@@ -1,0 +1,152 @@
+/**
+ * Slow consumers with the real runtime on loopback: nodes 1 and 2 are `totem-evs node` processes
+ * sending 1 KiB messages; node 3 runs in this process (createNode), so that the test can stall its
+ * main thread. A node whose application stops taking deliveries keeps circulating the token while
+ * the delivery worker buffers what waits (deliveryBufferBytesMax); past the bound it leaves the
+ * ring (the others see cause 'leave', not a token loss) and fails with TOTEM_ERR_SLOW_CONSUMER,
+ * with one log line saying why.
+ *
+ * Timing is loose on purpose (the host is shared): the assertions are about causes and
+ * membership; waits are generous bounds.
+ */
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { createNode } from '../../api/index.js';
+import type { EvsNode } from '../../api/index.js';
+import type { NodeConfiguration } from '../../api/events.js';
+import type { TotemError } from '../../workers/errors.js';
+import { frameRingBytes, deliveryRingBytes } from '../../workers/runtime-sizing.js';
+import { freeUdpPorts, regularWith, startNodeProcess, stopGracefully, waitForLine, type NodeProcess } from './node-cluster.js';
+
+const started: NodeProcess[] = [];
+const nodes: EvsNode[] = [];
+afterEach(async () => {
+  for (const n of nodes.splice(0)) await n.close({ drainTimeoutMs: 500 }).catch(() => undefined);
+  await Promise.all(started.splice(0).map((p) => stopGracefully(p, 5000)));
+});
+afterAll(async () => {
+  for (const p of started) if (p.child.exitCode === null) p.child.kill('SIGKILL');
+});
+
+/** Blocks this thread (its event loop, every timer, every callback) for `ms`. */
+function blockMainThread(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+async function waitUntil(cond: () => boolean, what: string, timeoutMs: number): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+interface Cluster {
+  ports: number[];
+  procs: NodeProcess[];
+  node: EvsNode;
+  configurations: NodeConfiguration[];
+  logLines: string[];
+  received: { count: number };
+  group: { on(event: 'message', listener: () => void): unknown };
+}
+
+/**
+ * Nodes 1 and 2 as processes sending `rate` 1 KiB messages a second each to group 'bench' once
+ * the ring has 3 members; node 3 here, a member of 'bench', counting what it receives.
+ */
+async function startCluster(rate: number, extra: { deliveryBufferBytesMax?: number; messageBytesMax?: number } = {}): Promise<Cluster> {
+  const ports = await freeUdpPorts(3);
+  const members = ports.flatMap((port, i) => ['--member', `${i + 1}@127.0.0.1:${port}`]);
+  const procs = [1, 2].map((id) => {
+    const p = startNodeProcess(id, [
+      '--listen', `127.0.0.1:${ports[id - 1]}`, ...members,
+      '--rate', String(rate), '--size', '1024', '--wait-members', '3',
+    ]);
+    started.push(p);
+    return p;
+  });
+  const logLines: string[] = [];
+  const keep = (level: string) => (message: string, fields?: Record<string, unknown>): void => {
+    logLines.push(`${level} ${message} ${JSON.stringify(fields ?? {}, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v))}`);
+  };
+  const node = await createNode({
+    nodeId: 3,
+    bind: `127.0.0.1:${ports[2]}`,
+    members: ports.map((port, i) => ({ nodeId: i + 1, address: `127.0.0.1:${port}` })),
+    logLevel: 'warn',
+    logger: { error: keep('error'), warn: keep('warn'), info: keep('info'), debug: keep('debug') },
+    ...extra,
+  });
+  nodes.push(node);
+  const configurations: NodeConfiguration[] = [];
+  node.on('configuration', (c) => configurations.push(c));
+  const received = { count: 0 };
+  const group = await node.join('bench');
+  group.on('message', () => {
+    received.count++;
+  });
+  for (const p of procs) await waitForLine(p, regularWith([1, 2, 3]), 30_000, 'a 3-member ring');
+  await node.waitForMembers([1, 2, 3], { signal: AbortSignal.timeout(30_000) });
+  return { ports, procs, node, configurations, logLines, received, group };
+}
+
+describe('slow consumers and stalls', () => {
+  it('a main thread blocked for 2 s under load changes no configuration: the buffer absorbs it and nothing is lost', { timeout: 120_000 }, async () => {
+    const c = await startCluster(2500);
+    // Load flowing to node 3 before the stall.
+    await waitUntil(() => c.received.count > 2000, 'deliveries at node 3', 30_000);
+    const confsBefore = c.configurations.length;
+    const linesBefore = c.procs.map((p) => p.lines.length);
+    const receivedBefore = c.received.count;
+    blockMainThread(2000);
+    // Let node 3 catch up, and the others time out on it if they were going to.
+    await new Promise((r) => setTimeout(r, 3000));
+    const stats = await c.node.stats();
+    const buffer = stats.deliveryBuffer;
+    // The stall outlasted what the rings alone hold (the old limit, after which the token worker
+    // waited on the application and the node was expelled), or at least came close to it.
+    expect(c.received.count - receivedBefore).toBeGreaterThan((frameRingBytes + deliveryRingBytes) / 1024);
+    expect(buffer?.bytesPeak ?? 0).toBeGreaterThan(0);
+    expect(c.node.state).toBe('open');
+    expect(c.configurations.slice(confsBefore)).toEqual([]);
+    c.procs.forEach((p, i) => {
+      expect(p.lines.slice(linesBefore[i]).filter((l) => l.startsWith('configuration'))).toEqual([]);
+    });
+    // Nothing lost or reordered: the senders' own integrity check covers every message they saw;
+    // node 3's count keeps pace with theirs after the stall.
+    expect(c.logLines.filter((l) => l.includes('deliveryBufferBytesMax'))).toEqual([]);
+  });
+
+  it('a listener that does not return: the node leaves the ring with cause leave, fails with TOTEM_ERR_SLOW_CONSUMER and logs why', { timeout: 120_000 }, async () => {
+    const bytesMax = 512 * 1024;
+    const c = await startCluster(2000, { deliveryBufferBytesMax: bytesMax, messageBytesMax: 64 * 1024 });
+    await waitUntil(() => c.received.count > 500, 'deliveries at node 3', 30_000);
+    const errors: TotemError[] = [];
+    c.node.on('error', (e) => errors.push(e));
+    const linesBefore = c.procs.map((p) => p.lines.length);
+    // A listener stuck far longer than a token timeout (it returns only so that this test can go on).
+    let stuck = true;
+    c.group.on('message', () => {
+      if (!stuck) return;
+      stuck = false;
+      blockMainThread(6000);
+    });
+    // The others remove node 3 with cause 'leave' (its announce), not 'token-loss'.
+    for (const [i, p] of c.procs.entries()) {
+      const line = await waitForLine(p, regularWith([1, 2]), 30_000, 'the ring without node 3', linesBefore[i]);
+      expect(line).toMatch(/ cause leave /);
+    }
+    await waitUntil(() => errors.length > 0, "node 3's error event", 10_000);
+    expect(errors[0]?.code).toBe('TOTEM_ERR_SLOW_CONSUMER');
+    expect(errors[0]?.details?.bytesMax).toBe(bytesMax);
+    expect(Number(errors[0]?.details?.bufferedBytes)).toBeGreaterThan(bytesMax);
+    // The listener had been stuck for the time the rings and the buffer took to fill.
+    expect(Number(errors[0]?.details?.notReadMs)).toBeGreaterThan(100);
+    expect(c.node.state).toBe('closed');
+    // One line says why (the node's failure is then logged as any fatal error is).
+    const why = c.logLines.filter((l) => l.startsWith('error the application did not take its deliveries'));
+    expect(why).toHaveLength(1);
+    expect(why[0]).toMatch(/for \d+ ms: \d+ bytes wait for it, more than deliveryBufferBytesMax \(524288\)/);
+    nodes.splice(nodes.indexOf(c.node), 1);
+  });
+});
