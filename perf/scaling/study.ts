@@ -2,10 +2,10 @@
  * The scaling study: what one ring of N members costs, in virtual time on the simulator's network
  * (perf/scaling/sim-ring.ts), for a given set of timers. Each phase starts from one formed ring:
  *
- *   - light load: every node submits `lightSizeBytes` messages, agreed and safe alternately, the
- *     ring as a whole `lightRatePerSec`; measured: token rotation time (intervals between two
- *     tokens sent by node 1), and per delivery (every message at every node) the latency from
- *     submit() to delivery, agreed and safe apart;
+ *   - light load: the nodes in turn submit `lightSizeBytes` messages, the ring as a whole
+ *     `lightRatePerSec`, all agreed for `lightDurationMs`, then all safe as long; measured: token
+ *     rotation time (intervals between two tokens sent by node 1, agreed phase), and per delivery
+ *     (every message at every node) the latency from submit() to delivery;
  *   - saturation: every node keeps its send queue full of `saturationSizeBytes` agreed messages;
  *     measured after a warmup: messages delivered per second at node 1 (every node delivers the
  *     same), and the rotation time under that load;
@@ -133,36 +133,41 @@ export function runCase(c: StudyCase, o: StudyOptions, now: () => number): Study
     if (from === 1 && tokenTimes !== null) tokenTimes.push(nowMs);
   };
 
-  // Light load: a Poisson-free, evenly spread schedule (every node in turn), agreed and safe alternately.
-  let lightOn = false;
+  // Light load: evenly spaced messages from every node in turn. Agreed and safe are measured in
+  // separate phases: in one total order a safe frame holds back every agreed frame behind it, so
+  // a mixed load would show agreed messages waiting for safe ones.
+  let lightOrder: Order | null = null;
   let lightIndex = 0;
   const lightIntervalMs = 1000 / o.lightRatePerSec;
   const lightTick = (): void => {
-    if (!lightOn) return;
+    if (lightOrder === null) return;
     const live = ring.liveIds();
     if (live.length > 0) {
       const id = live[lightIndex % live.length] as number;
-      const order: Order = lightIndex % 2 === 0 ? 'agreed' : 'safe';
-      ring.submit(id, stamped(o.lightSizeBytes, ring.nowMs), order);
+      ring.submit(id, stamped(o.lightSizeBytes, ring.nowMs), lightOrder);
       lightIndex++;
     }
     ring.clock.after(lightIntervalMs, lightTick);
   };
-  const startLight = (): void => {
-    if (lightOn) return;
-    lightOn = true;
-    ring.clock.after(lightIntervalMs, lightTick);
+  const lightPhase = (order: Order): number[] => {
+    const wasOff = lightOrder === null;
+    lightOrder = order;
+    if (wasOff) ring.clock.after(lightIntervalMs, lightTick);
+    ring.runFor(500);
+    const samples: number[] = [];
+    latency = order === 'agreed' ? { agreed: samples, safe: [] } : { agreed: [], safe: samples };
+    ring.runFor(o.lightDurationMs);
+    latency = null;
+    return samples;
   };
 
-  startLight();
-  ring.runFor(500);
-  latency = { agreed: [], safe: [] };
   tokenTimes = [];
-  ring.runFor(o.lightDurationMs);
-  const lightLatency = latency as { agreed: number[]; safe: number[] };
+  const agreedSamples = lightPhase('agreed');
   const rotationMs = percentiles(intervals(tokenTimes));
-  latency = null;
   tokenTimes = null;
+  const safeSamples = lightPhase('safe');
+  const lightLatency = { agreed: agreedSamples, safe: safeSamples };
+  lightOrder = 'agreed';
 
   // Failover and rejoin, `repeats` times, the crash at a different point of the rotation each time.
   const victim = all[all.length - 1] as number;
@@ -215,7 +220,7 @@ export function runCase(c: StudyCase, o: StudyOptions, now: () => number): Study
       mergeMs.push(merged - healAt);
     }
   }
-  lightOn = false;
+  lightOrder = null;
 
   // Saturation: every node refills its send queue every ms.
   let saturated = true;
