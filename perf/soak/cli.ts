@@ -330,6 +330,8 @@ export async function runSoak(args: SoakArgs, log: (line: string) => void): Prom
         `restarted, back in the ring after ${back === null ? 'NOT within 60 s' : `${back - restartMs} ms`}`);
     }
     await sleep(Math.max(0, endMs - Date.now()));
+    // The final stop (every node leaves) is not a change nobody caused either.
+    windows.push([Date.now(), Infinity]);
   } finally {
     if (sampler !== null) clearInterval(sampler);
     await sampling;
