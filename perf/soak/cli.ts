@@ -46,14 +46,14 @@ export interface SoakArgs {
 }
 
 export const soakUsage = `usage: npm run soak -- [--duration-s 600] [--restart-every-s 60] [--nodes 3] [--load 0.5]
-  [--size BYTES] [--max-s 5 | --max-msgs-per-s N] [--warmup-s 60] [--sample-s 5] [--settle-s 3]
+  [--size BYTES] [--max-s 8 | --max-msgs-per-s N] [--warmup-s 60] [--sample-s 5] [--settle-s 3]
   [--out DIR] [--json]`;
 
 export class SoakUsageError extends Error {}
 
 export function parseSoakArgs(argv: readonly string[]): SoakArgs {
   const a: SoakArgs = {
-    nodes: 3, durationS: 600, restartEveryS: 60, warmupS: 60, sampleS: 5, settleS: 3, maxS: 5,
+    nodes: 3, durationS: 600, restartEveryS: 60, warmupS: 60, sampleS: 5, settleS: 3, maxS: 8,
     maxMsgsPerSec: null, load: 0.5, sizeBytes: 1024, outDir: 'soak-report', json: false,
   };
   const num = (flag: string, v: string | undefined, min: number, max: number): number => {
