@@ -133,6 +133,10 @@ export function runStudy(args: ScalingArgs, log: (line: string) => void): StudyR
 }
 
 export function main(argv: readonly string[], log: (line: string) => void = (l) => console.log(l)): number {
+  if (argv.includes('--help')) {
+    log(usage);
+    return 0;
+  }
   let args: ScalingArgs;
   try {
     args = parseScalingArgs(argv);

@@ -434,6 +434,10 @@ export function formatSoak(r: SoakReport): string {
 }
 
 export async function main(argv: readonly string[], log: (line: string) => void = (l) => console.log(l)): Promise<number> {
+  if (argv.includes('--help')) {
+    log(soakUsage);
+    return 0;
+  }
   let args: SoakArgs;
   try {
     args = parseSoakArgs(argv);
