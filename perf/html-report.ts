@@ -204,3 +204,151 @@ ${table(config)}
 </body></html>
 `;
 }
+
+/** One named series of (x, y) points for lineChartSvg. */
+export interface ChartSeries {
+  name: string;
+  points: [number, number][];
+}
+
+/**
+ * A line chart, both axes logarithmic or linear: used by the scaling study (`npm run scaling`),
+ * where x is the ring size and y a cost that grows (or falls) by orders of magnitude.
+ */
+export function lineChartSvg(options: { title: string; xLabel: string; yLabel: string; series: ChartSeries[]; logY?: boolean }): string {
+  const series = options.series.filter((s) => s.points.some((p) => Number.isFinite(p[1]) && p[1] > 0));
+  const points = series.flatMap((s) => s.points.filter((p) => Number.isFinite(p[1]) && p[1] > 0));
+  if (points.length === 0) return `<p>${esc(options.title)}: no data.</p>`;
+  const logY = options.logY ?? true;
+  const xs = points.map((p) => p[0]);
+  const ys = points.map((p) => p[1]);
+  // x: log2 of the ring size, so 3, 5, 9, 16, 32, 64 spread evenly.
+  const xMin = Math.log2(Math.min(...xs));
+  const xMax = Math.max(xMin + 1, Math.log2(Math.max(...xs)));
+  const yMinLog = Math.floor(Math.log10(Math.min(...ys)));
+  const yMaxLog = Math.max(yMinLog + 1, Math.ceil(Math.log10(Math.max(...ys))));
+  const yTop = Math.max(...ys);
+  const yStep = niceStep(yTop);
+  const yMaxLin = Math.ceil(yTop / yStep) * yStep;
+  const plotW = width - margin.left - margin.right;
+  const plotH = height - margin.top - margin.bottom;
+  const sx = (x: number): number => margin.left + ((Math.log2(x) - xMin) / (xMax - xMin)) * plotW;
+  const sy = (v: number): number =>
+    margin.top + plotH - (logY ? ((Math.log10(v) - yMinLog) / (yMaxLog - yMinLog)) * plotH : (v / yMaxLin) * plotH);
+  const parts: string[] = [];
+  const yTicks: number[] = [];
+  if (logY) for (let d = yMinLog; d <= yMaxLog; d++) yTicks.push(10 ** d);
+  else for (let v = 0; v <= yMaxLin; v += yStep) yTicks.push(v);
+  for (const v of yTicks) {
+    parts.push(`<line x1="${margin.left}" x2="${width - margin.right}" y1="${sy(v).toFixed(1)}" y2="${sy(v).toFixed(1)}" class="grid"/>`);
+    parts.push(`<text x="${margin.left - 6}" y="${(sy(v) + 4).toFixed(1)}" text-anchor="end">${fmt(v)}</text>`);
+  }
+  for (const x of [...new Set(xs)].sort((a, b) => a - b)) {
+    parts.push(`<line x1="${sx(x).toFixed(1)}" x2="${sx(x).toFixed(1)}" y1="${margin.top}" y2="${margin.top + plotH}" class="grid"/>`);
+    parts.push(`<text x="${sx(x).toFixed(1)}" y="${margin.top + plotH + 16}" text-anchor="middle">${x}</text>`);
+  }
+  parts.push(`<text x="${margin.left + plotW / 2}" y="${height - 8}" text-anchor="middle">${esc(options.xLabel)}</text>`);
+  parts.push(`<text transform="translate(14 ${margin.top + plotH / 2}) rotate(-90)" text-anchor="middle">${esc(options.yLabel)}${logY ? ' (log)' : ''}</text>`);
+  const legend: string[] = [];
+  series.forEach((s, i) => {
+    const color = colors[i % colors.length] as string;
+    const valid = s.points.filter((p) => Number.isFinite(p[1]) && p[1] > 0);
+    const d = valid.map((p) => `${sx(p[0]).toFixed(1)},${sy(p[1]).toFixed(1)}`).join(' ');
+    parts.push(`<polyline fill="none" stroke="${color}" stroke-width="2" points="${d}"/>`);
+    for (const p of valid) {
+      parts.push(`<circle cx="${sx(p[0]).toFixed(1)}" cy="${sy(p[1]).toFixed(1)}" r="2.5" fill="${color}"><title>${esc(s.name)}, ${p[0]} nodes: ${fmt(p[1])}</title></circle>`);
+    }
+    legend.push(`<span class="key"><span class="swatch" style="background:${color}"></span>${esc(s.name)}</span>`);
+  });
+  return `<h2>${esc(options.title)}</h2><div class="legend">${legend.join('')}</div><svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="${esc(options.title)}">${parts.join('')}</svg>`;
+}
+
+/** What renderScalingHtml reads of the scaling study's report (perf/scaling/cli.ts). */
+export interface ScalingReportView {
+  model: Record<string, unknown>;
+  recommendedRule: string;
+  wallS: number;
+  results: {
+    nodeCount: number;
+    timersName: string;
+    rotationMs: { p50: number };
+    agreedMs: { p50: number; p99: number };
+    safeMs: { p50: number; p99: number };
+    saturationMsgsPerSec: number;
+    saturationPerNodeMsgsPerSec: number;
+    failoverMs: number[];
+    mergeMs: number[];
+  }[];
+}
+
+/** `npm run scaling`'s page: the table, then one chart per cost against the ring size. */
+export function renderScalingHtml(r: ScalingReportView, tableMarkdown: string): string {
+  const names = [...new Set(r.results.map((x) => x.timersName))];
+  const median = (v: number[]): number => {
+    if (v.length === 0) return NaN;
+    const s = v.slice().sort((a, b) => a - b);
+    return s[Math.floor((s.length - 1) / 2)] as number;
+  };
+  const by = (label: string, pick: (x: ScalingReportView['results'][number]) => number, only?: string): ChartSeries[] =>
+    names
+      .filter((n) => only === undefined || n === only)
+      .map((n) => ({ name: `${label}, ${n} timers`, points: r.results.filter((x) => x.timersName === n).map((x): [number, number] => [x.nodeCount, pick(x)]) }));
+  const first = names[0];
+  const charts = [
+    lineChartSvg({ title: 'Token rotation time (light load)', xLabel: 'nodes in the ring', yLabel: 'ms', series: by('rotation p50', (x) => x.rotationMs.p50, first) }),
+    lineChartSvg({
+      title: 'Delivery latency (light load), submit to delivery at every node',
+      xLabel: 'nodes in the ring',
+      yLabel: 'ms',
+      series: [
+        ...by('agreed p50', (x) => x.agreedMs.p50, first),
+        ...by('agreed p99', (x) => x.agreedMs.p99, first),
+        ...by('safe p50', (x) => x.safeMs.p50, first),
+        ...by('safe p99', (x) => x.safeMs.p99, first),
+      ],
+    }),
+    lineChartSvg({
+      title: 'Throughput at saturation',
+      xLabel: 'nodes in the ring',
+      yLabel: 'messages/s',
+      series: [...by('ring', (x) => x.saturationMsgsPerSec, first), ...by('per member', (x) => x.saturationPerNodeMsgsPerSec, first)],
+    }),
+    lineChartSvg({
+      title: 'Failover (crash → survivors in one regular configuration) and merge (heal → one ring), median',
+      xLabel: 'nodes in the ring',
+      yLabel: 'ms',
+      logY: false,
+      series: [...by('failover', (x) => median(x.failoverMs)), ...by('merge', (x) => median(x.mergeMs))],
+    }),
+  ];
+  const title = 'totem-evs: how one ring scales (simulator, virtual time)';
+  const tableHtml = tableMarkdown
+    .split('\n')
+    .filter((_line, i) => i !== 1)
+    .map((l, i) => {
+      const cells = l.split('|').slice(1, -1).map((c) => c.trim());
+      const tag = i === 0 ? 'th' : 'td';
+      return `<tr>${cells.map((c) => `<${tag}>${esc(c)}</${tag}>`).join('')}</tr>`;
+    })
+    .join('');
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title>
+<style>
+body { font: 14px/1.4 system-ui, sans-serif; margin: 24px; color: #222; max-width: 1200px; }
+h1 { font-size: 20px; } h2 { font-size: 16px; margin-top: 28px; }
+table { border-collapse: collapse; font-size: 12px; } th, td { text-align: left; padding: 3px 8px; border-bottom: 1px solid #ddd; vertical-align: top; }
+th { font-weight: 600; }
+svg { background: #fff; border: 1px solid #ddd; } svg text { font: 11px system-ui, sans-serif; fill: #333; }
+.grid { stroke: #e5e5e5; } .legend { margin: 4px 0; } .key { margin-right: 14px; }
+.swatch { display: inline-block; width: 12px; height: 12px; margin-right: 4px; vertical-align: -1px; } pre { background: #f6f6f6; padding: 8px; overflow: auto; font-size: 12px; }
+</style></head>
+<body>
+<h1>${esc(title)}</h1>
+<p>Model: ${esc(Object.entries(r.model).map(([k, v]) => `${k} ${String(v)}`).join(', '))}. Recommended timers: ${esc(r.recommendedRule)}. ${r.wallS.toFixed(1)} s wall.</p>
+<table>${tableHtml}</table>
+${charts.join('\n')}
+<h2>Data</h2>
+<details><summary>JSON report</summary><pre>${esc(JSON.stringify(r, null, 1))}</pre></details>
+</body></html>
+`;
+}
