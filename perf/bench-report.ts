@@ -111,8 +111,8 @@ export interface BenchReport {
   throughput: { msgsPerSecSlowest: number; mbPerSecSlowest: number; perNodeMsgsPerSec: number[]; measuredS: number };
   latencyUs: LatencySummaryUs;
   ownLatencyUs: LatencySummaryUs;
-  /** Paced runs: how late the load generator called send() after the intended time; null at max rate. */
-  pacerLatenessUs: LatencySummaryUs | null;
+  /** Paced runs: how late the load generator called send() after the intended time; count 0 at max rate. */
+  pacerLatenessUs: LatencySummaryUs;
   anatomy: AnatomyFigures | null;
   protocol: { tokenRotationsPerSec: number; retransmitsSent: number; configurations: number[]; configurationsInWindow: number[] };
   membership: { coldFormMs: number | null };
@@ -213,7 +213,7 @@ export function buildReport(
     },
     latencyUs: summarizeUs(all),
     ownLatencyUs: summarizeUs(own),
-    pacerLatenessUs: pacer.totalCount > 0 ? summarizeUs(pacer) : null,
+    pacerLatenessUs: summarizeUs(pacer),
     anatomy: mergeAnatomy(nodes),
     protocol: {
       tokenRotationsPerSec: Math.round((rep.tokenRotations ?? 0) / spanS),
@@ -294,7 +294,7 @@ export function formatReport(r: BenchReport): string {
     `token rotations             ${fmt(r.protocol.tokenRotationsPerSec)} /s    retransmissions ${fmt(r.protocol.retransmitsSent)}    configurations ${r.protocol.configurations.join(' / ')} (${r.protocol.configurationsInWindow.join(' / ')} in the measured window)`,
     `ring formation (cold)       ${r.membership.coldFormMs === null ? 'not seen' : `${fmt(r.membership.coldFormMs)} ms from spawn to every node's first ${c.nodes}-member configuration`}`,
   ];
-  if (r.pacerLatenessUs !== null) {
+  if (r.pacerLatenessUs.count > 0) {
     lines.push(`pacer lateness µs           ${lat(r.pacerLatenessUs)}  (send() called − intended)`);
   }
   if (r.anatomy !== null) lines.push(...formatAnatomy(r.anatomy));

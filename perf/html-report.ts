@@ -164,7 +164,7 @@ export function renderHtmlReport(r: BenchReport, h: MergedHistograms): string {
     ['throughput, slowest node', `${fmt(r.throughput.msgsPerSecSlowest)} msgs/s, ${r.throughput.mbPerSecSlowest.toFixed(1)} MB/s (per node: ${r.throughput.perNodeMsgsPerSec.map(fmt).join(' / ')})`],
     lat('latency µs, every delivery', r.latencyUs),
     lat('latency µs, own delivery', r.ownLatencyUs),
-    ...(r.pacerLatenessUs === null ? [] : [lat('pacer lateness µs (send() − intended)', r.pacerLatenessUs)]),
+    ...(r.pacerLatenessUs.count === 0 ? [] : [lat('pacer lateness µs (send() − intended)', r.pacerLatenessUs)]),
     ['token rotations', `${fmt(r.protocol.tokenRotationsPerSec)} /s`],
     ['retransmissions', fmt(r.protocol.retransmitsSent)],
     ['configurations per node', r.protocol.configurations.join(' / ')],

@@ -23,8 +23,10 @@ const wordFired = 1;
 const wordSleep = 2;
 const targetByteOffset = 16;
 
+// Runs as CommonJS or as a module alike (an eval worker takes the parent's --input-type), hence
+// getBuiltinModule rather than require or import.
 const workerSource = `
-const { workerData } = require('node:worker_threads');
+const { workerData } = process.getBuiltinModule('node:worker_threads');
 const w = new Int32Array(workerData.sab);
 const target = new BigInt64Array(workerData.sab, ${targetByteOffset}, 1);
 const spinNs = BigInt(workerData.spinUs * 1000);
@@ -74,9 +76,16 @@ export class Pacer {
     Atomics.store(this.target, 0, targetNs);
     Atomics.store(this.words, wordRequest, g);
     Atomics.notify(this.words, wordRequest);
-    // Waits while the fired word still holds the previous generation.
+    // Waits while the fired word still holds the previous generation. A pending waitAsync does not
+    // keep the process alive: the worker's handle does, while a sleep is pending.
     const r = atomicsWaitAsync(this.words, wordFired, g - 1);
-    if (r.async) await r.value;
+    if (!r.async) return;
+    this.worker.ref();
+    try {
+      await r.value;
+    } finally {
+      this.worker.unref();
+    }
   }
 
   /** Ends the worker (it is blocked in Atomics.wait: asked through the request word). */
