@@ -14,6 +14,7 @@ import type { BenchArgs } from './bench-args.js';
 import type { FrameShape } from './frame-size.js';
 import type { UdpBaselineResult, UdpRoundTripResult } from './udp-baseline.js';
 import { deriveMaxMessages, engineDefaults } from '../engine/config.js';
+import { ownStages, peerStages, type AnatomyJson } from '../api/commands/anatomy-recorder.js';
 
 /** The last line a `totem-evs node` process prints (the fields the bench reads). */
 export interface NodeSummary {
@@ -33,6 +34,10 @@ export interface NodeSummary {
   peakRssBytes: number;
   ownHistogram: string;
   latencyHistogram: string;
+  /** Paced senders: send() called − intended, µs (api/commands/pacer.ts). */
+  pacerHistogram?: string;
+  /** Per-stage histograms of sampled messages (api/commands/anatomy-recorder.ts). */
+  anatomy?: AnatomyJson;
   firstDeliveryMs: number;
   lastDeliveryMs: number;
   /**
@@ -79,6 +84,23 @@ export interface BaselineFigures extends UdpBaselineResult {
   ownP50PerRoundTripP50: number | null;
 }
 
+/** One stage of the anatomy: µs from the intended send, and µs since the previous stage (p50/p90/p99). */
+export interface StageFigures {
+  stage: string;
+  count: number;
+  fromIntendedUs: { p50: number; p90: number; p99: number };
+  stepUs: { p50: number; p90: number; p99: number };
+}
+
+export interface AnatomyFigures {
+  /** One message in this many was sampled (by its sender's counter). */
+  sampleEvery: number;
+  /** The senders' own messages, every stage from send() to 'message'. */
+  own: StageFigures[];
+  /** Messages of other nodes, from the frame leaving the receiver's in ring to 'message'. */
+  peer: StageFigures[];
+}
+
 export interface BenchReport {
   config: {
     nodes: number; sizeBytes: number; senders: number; order: string; rate: string; durationS: number;
@@ -89,6 +111,9 @@ export interface BenchReport {
   throughput: { msgsPerSecSlowest: number; mbPerSecSlowest: number; perNodeMsgsPerSec: number[]; measuredS: number };
   latencyUs: LatencySummaryUs;
   ownLatencyUs: LatencySummaryUs;
+  /** Paced runs: how late the load generator called send() after the intended time; count 0 at max rate. */
+  pacerLatenessUs: LatencySummaryUs;
+  anatomy: AnatomyFigures | null;
   protocol: { tokenRotationsPerSec: number; retransmitsSent: number; configurations: number[]; configurationsInWindow: number[] };
   membership: { coldFormMs: number | null };
   failover: FailoverFigures | null;
@@ -146,6 +171,8 @@ export function buildReport(
     all.add(decodeHistogram(n.latencyHistogram));
     own.add(decodeHistogram(n.ownHistogram));
   }
+  const pacer = createLatencyHistogram();
+  for (const n of nodes) if (n.pacerHistogram !== undefined) pacer.add(decodeHistogram(n.pacerHistogram));
   const rep = nodes[0] as NodeSummary;
   const spanS = Math.max(1e-3, (rep.lastDeliveryMs - rep.firstDeliveryMs) / 1000);
   const integrity = { corrupt: 0, missing: 0, duplicated: 0, reordered: 0 };
@@ -186,6 +213,8 @@ export function buildReport(
     },
     latencyUs: summarizeUs(all),
     ownLatencyUs: summarizeUs(own),
+    pacerLatenessUs: summarizeUs(pacer),
+    anatomy: mergeAnatomy(nodes),
     protocol: {
       tokenRotationsPerSec: Math.round((rep.tokenRotations ?? 0) / spanS),
       retransmitsSent: nodes.reduce((a, n) => a + (n.retransmitsSent ?? 0), 0),
@@ -210,6 +239,40 @@ export function buildReport(
   return { report, histograms: { all, own } };
 }
 
+/** Merges every node's stage histograms (anatomy-recorder.ts) into percentiles per stage. */
+export function mergeAnatomy(nodes: NodeSummary[]): AnatomyFigures | null {
+  const withAnatomy = nodes.filter((n) => n.anatomy !== undefined);
+  if (withAnatomy.length === 0) return null;
+  const side = (key: 'own' | 'peer', stages: readonly string[]): StageFigures[] => stages.map((stage) => {
+    const from = createLatencyHistogram();
+    const step = createLatencyHistogram();
+    for (const n of withAnatomy) {
+      const h = n.anatomy?.[key][stage];
+      if (h === undefined) continue;
+      from.add(decodeHistogram(h.fromIntended));
+      step.add(decodeHistogram(h.step));
+    }
+    const pick = (h: LatencyHistogram): { p50: number; p90: number; p99: number } => {
+      const s = summarizeUs(h);
+      return { p50: s.p50, p90: s.p90, p99: s.p99 };
+    };
+    return { stage, count: from.totalCount, fromIntendedUs: pick(from), stepUs: pick(step) };
+  }).filter((f) => f.count > 0);
+  return { sampleEvery: (withAnatomy[0] as NodeSummary).anatomy?.sampleEvery ?? 0, own: side('own', ownStages), peer: side('peer', peerStages) };
+}
+
+/** What each stage means, for the text and HTML reports. */
+export const stageMeaning: Record<string, string> = {
+  sendCalled: 'send() called (the pacer woke)',
+  accepted: 'the runtime took the send (submit ring)',
+  taken: 'the token worker took it (counter assigned)',
+  frame: 'own: its frame broadcast; others: the frame left the in ring',
+  engine: 'the engine delivered the frame (total order)',
+  worker: 'the delivery worker assembled the message',
+  pump: 'the main thread read it from the delivery ring',
+  emitted: "'message' emitted",
+};
+
 function round3(n: number): number {
   return Math.round(n * 1000) / 1000;
 }
@@ -231,6 +294,10 @@ export function formatReport(r: BenchReport): string {
     `token rotations             ${fmt(r.protocol.tokenRotationsPerSec)} /s    retransmissions ${fmt(r.protocol.retransmitsSent)}    configurations ${r.protocol.configurations.join(' / ')} (${r.protocol.configurationsInWindow.join(' / ')} in the measured window)`,
     `ring formation (cold)       ${r.membership.coldFormMs === null ? 'not seen' : `${fmt(r.membership.coldFormMs)} ms from spawn to every node's first ${c.nodes}-member configuration`}`,
   ];
+  if (r.pacerLatenessUs.count > 0) {
+    lines.push(`pacer lateness µs           ${lat(r.pacerLatenessUs)}  (send() called − intended)`);
+  }
+  if (r.anatomy !== null) lines.push(...formatAnatomy(r.anatomy));
   if (r.failover !== null) {
     const f = r.failover;
     lines.push(
@@ -260,4 +327,16 @@ export function formatReport(r: BenchReport): string {
     '',
   );
   return lines.join('\n');
+}
+
+/** The anatomy as text: per stage, µs from the intended send and since the previous stage. */
+export function formatAnatomy(a: AnatomyFigures): string[] {
+  const row = (f: StageFigures): string =>
+    `  ${f.stage.padEnd(11)} ${[f.fromIntendedUs.p50, f.fromIntendedUs.p90, f.fromIntendedUs.p99].map((v) => fmt(v).padStart(9)).join('')}   `
+    + `${[f.stepUs.p50, f.stepUs.p90, f.stepUs.p99].map((v) => fmt(v).padStart(9)).join('')}   ${stageMeaning[f.stage] ?? ''}`;
+  const header = `  ${'stage'.padEnd(11)} ${['p50', 'p90', 'p99'].map((v) => v.padStart(9)).join('')}   ${['+p50', '+p90', '+p99'].map((v) => v.padStart(9)).join('')}`;
+  const lines = [`latency anatomy µs          1 message in ${a.sampleEvery}; from the intended send, then (+) since the previous stage`];
+  if (a.own.length > 0) lines.push(` own messages (n=${a.own[0]?.count ?? 0})`, header, ...a.own.map(row));
+  if (a.peer.length > 0) lines.push(` other nodes' messages (n=${a.peer[0]?.count ?? 0})`, header, ...a.peer.map(row));
+  return lines;
 }

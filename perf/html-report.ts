@@ -11,7 +11,7 @@
  *   - the configuration and the summary figures, and the whole JSON report.
  */
 import type { LatencyHistogram } from '../api/commands/latency.js';
-import type { BenchReport, MergedHistograms } from './bench-report.js';
+import { stageMeaning, type AnatomyFigures, type BenchReport, type MergedHistograms, type StageFigures } from './bench-report.js';
 
 const width = 760;
 const height = 360;
@@ -143,6 +143,15 @@ function table(rows: [string, string][]): string {
   return `<table>${rows.map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(v)}</td></tr>`).join('')}</table>`;
 }
 
+/** Per stage: µs from the intended send and since the previous stage, p50/p90/p99. */
+function anatomyTable(a: AnatomyFigures): string {
+  const side = (title: string, rows: StageFigures[]): string => rows.length === 0 ? '' :
+    `<h3>${esc(title)} (${fmt(rows[0]?.count ?? 0)} samples)</h3><table><tr><th>stage</th><th>from intended p50</th><th>p90</th><th>p99</th><th>+ since previous p50</th><th>p90</th><th>p99</th><th>meaning</th></tr>`
+    + rows.map((f) => `<tr><th>${esc(f.stage)}</th>${[f.fromIntendedUs.p50, f.fromIntendedUs.p90, f.fromIntendedUs.p99, f.stepUs.p50, f.stepUs.p90, f.stepUs.p99]
+      .map((v) => `<td>${fmt(v)}</td>`).join('')}<td>${esc(stageMeaning[f.stage] ?? '')}</td></tr>`).join('') + '</table>';
+  return `<p>One message in ${a.sampleEvery}, by its sender's counter; µs.</p>${side('own messages', a.own)}${side("other nodes' messages", a.peer)}`;
+}
+
 function hgrm(h: LatencyHistogram): string {
   return h.totalCount === 0 ? '(no samples)' : h.outputPercentileDistribution(5, 1);
 }
@@ -155,6 +164,7 @@ export function renderHtmlReport(r: BenchReport, h: MergedHistograms): string {
     ['throughput, slowest node', `${fmt(r.throughput.msgsPerSecSlowest)} msgs/s, ${r.throughput.mbPerSecSlowest.toFixed(1)} MB/s (per node: ${r.throughput.perNodeMsgsPerSec.map(fmt).join(' / ')})`],
     lat('latency µs, every delivery', r.latencyUs),
     lat('latency µs, own delivery', r.ownLatencyUs),
+    ...(r.pacerLatenessUs.count === 0 ? [] : [lat('pacer lateness µs (send() − intended)', r.pacerLatenessUs)]),
     ['token rotations', `${fmt(r.protocol.tokenRotationsPerSec)} /s`],
     ['retransmissions', fmt(r.protocol.retransmitsSent)],
     ['configurations per node', r.protocol.configurations.join(' / ')],
@@ -193,6 +203,8 @@ svg { background: #fff; border: 1px solid #ddd; } svg text { font: 11px system-u
 ${table(figures)}
 <h2>Latency percentile distribution</h2>
 ${latencySvg(h)}
+${r.anatomy === null ? '' : `<h2>Latency anatomy</h2>
+${anatomyTable(r.anatomy)}`}
 <h2>Throughput over time</h2>
 ${throughputSvg(r)}
 <h2>Configuration</h2>

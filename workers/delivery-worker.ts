@@ -45,6 +45,9 @@ import {
   decodeConfiguration,
   decodeFrame,
   deliveryRecordBytes,
+  deliveryStampsBytes,
+  frameRecordEngineMs,
+  frameRecordFrameMs,
   encodeConfiguration,
   encodeDelivery,
   encodeDeliveryHead,
@@ -54,6 +57,8 @@ import {
   ringView,
 } from './records.js';
 import type { DeliveryWorkerData } from './worker-data.js';
+import { clockMs, isSampledCounter } from './anatomy.js';
+import type { DeliveryStamps } from './anatomy.js';
 
 const data = workerData as DeliveryWorkerData;
 const port: MessagePort = data.port;
@@ -253,19 +258,22 @@ const assembler = new Assembler(
       if (!d.local) return;
       counters.messagesForwarded++;
       const name = names.encode(d.group);
-      const length = deliveryRecordBytes(name, d.payload);
+      const stamps = isSampledCounter(d.counter) ? stampsOf(d) : null;
+      const length = deliveryRecordBytes(name, d.payload, stamps !== null);
       if (length <= partChunkBytes && !gaveUp && spillEmpty()) {
         // Encoded straight into the ring: the one copy of the payload on this thread.
         const offset = deliveryRing.tryClaim(RecordType.deliveryMessage, length);
         if (offset !== null) {
-          encodeDelivery(deliveryView, deliveryRing.buffer, offset, d, name);
+          encodeDelivery(deliveryView, deliveryRing.buffer, offset, d, name, stamps);
           deliveryRing.commit();
           // After the commit store (ring/doorbell.ts R1/R2); one load when the main thread is awake.
           mainBell.wake();
           return;
         }
       }
-      forward(RecordType.deliveryMessage, [encodeDeliveryHead(d, name), d.payload]);
+      const segments = [encodeDeliveryHead(d, name, stamps !== null), d.payload];
+      if (stamps !== null) segments.push(deliveryStampsBytes(stamps));
+      forward(RecordType.deliveryMessage, segments);
     },
     configuration(c: ConfigurationChange): void {
       counters.configurations++;
@@ -279,9 +287,47 @@ const assembler = new Assembler(
   },
 );
 
+// ---- anatomy stamps (anatomy.ts) ------------------------------------------------------------
+
+/** The stamps of the frame record being assembled (the Assembler delivers synchronously). */
+let frameMs = NaN;
+let engineMs = NaN;
+/**
+ * Own sampled messages taken by the token worker, not yet delivered: counter and taken stamp, in
+ * counter order. Bounded: the oldest are dropped past ownSamplesMax (a message that is never
+ * delivered locally, e.g. to a group this node left, leaves its entry behind until then).
+ */
+const ownSamplesMax = 1024;
+const ownSampleCounters: number[] = [];
+const ownSampleTakenMs: number[] = [];
+
+function stampsOf(d: AppDelivery): DeliveryStamps {
+  let takenMs = NaN;
+  if (d.sender === self && d.incarnation === data.incarnation) {
+    while (ownSampleCounters.length > 0 && (ownSampleCounters[0] as number) < d.counter) {
+      ownSampleCounters.shift();
+      ownSampleTakenMs.shift();
+    }
+    if (ownSampleCounters[0] === d.counter) {
+      takenMs = ownSampleTakenMs.shift() as number;
+      ownSampleCounters.shift();
+    }
+  }
+  return { takenMs, frameMs, engineMs, workerMs: clockMs(), pumpMs: NaN };
+}
+
 function onFrameRecord(type: number, buffer: Uint8Array, offset: number, length: number): void {
   if (type === RecordType.frameRecord) {
+    frameMs = frameRecordFrameMs(frameView, offset);
+    engineMs = frameRecordEngineMs(frameView, offset);
     assembler.onFrame(decodeFrame(frameView, buffer, offset, length));
+  } else if (type === RecordType.frameSample) {
+    if (ownSampleCounters.length >= ownSamplesMax) {
+      ownSampleCounters.shift();
+      ownSampleTakenMs.shift();
+    }
+    ownSampleCounters.push(frameView.getFloat64(offset, true));
+    ownSampleTakenMs.push(frameView.getFloat64(offset + 8, true));
   } else if (type === RecordType.frameConfiguration) {
     assembler.onConfiguration(decodeConfiguration(buffer, offset, length));
   } else if (type === RecordType.frameRingState) {

@@ -22,11 +22,15 @@
  *   inPacket            0 engine packet (plain: already opened by the net worker)
  *   outPacket           0 destination u32 (0 = every member, this node included) | 4 engine packet
  *   frameRecord         0 ring rep u32 | 4 seq u32 | 8 originator u32 | 12 order u8
- *                       | 13 transitional u8 | 14 pad 2 | 16 ring seq u64 | 24 frame payload
+ *                       | 13 transitional u8 | 14 pad 2 | 16 ring seq u64 | 24 frame ms f64
+ *                       | 32 engine ms f64 | 40 frame payload   (stamps: workers/anatomy.ts)
+ *   frameSample         0 counter f64 | 8 taken ms f64   (an own sampled message: anatomy.ts)
  *   frameConfiguration  0 JSON of ConfigurationChange
  *   deliveryMessage     0 sender u32 | 4 ring rep u32 | 8 incarnation f64 | 16 counter f64
  *                       | 24 ring seq u64 | 32 order u8 | 33 transitional u8
- *                       | 34 group length u8 | 35 pad 5 | 40 group UTF-8 | 40+g payload
+ *                       | 34 group length u8 | 35 flags u8 | 36 pad 4 | 40 group UTF-8
+ *                       | 40+g payload | (flags bit 0: stamps, the last 32 bytes: taken ms,
+ *                       frame ms, engine ms, worker ms, f64 each; anatomy.ts)
  *   deliveryConfiguration / deliveryGroupEvent   0 JSON
  *   submitPart / deliveryPart   0 message length u32 | 4 chunk offset u32 | 8 chunk
  *
@@ -51,6 +55,8 @@ import type {
 import { ORDER_AGREED, ORDER_SAFE } from '../engine/types.js';
 import { assert } from '../engine/assert.js';
 import { groupNameBytesMax } from '../engine/constants.js';
+import { clockMs, deliveryStampBytes } from './anatomy.js';
+import type { DeliveryStamps } from './anatomy.js';
 
 // ---- type ids (>= 1; the ring reserves -1 and 0) --------------------------------------------
 
@@ -63,6 +69,7 @@ export const RecordType = {
   frameRecord: 1,
   frameConfiguration: 2,
   frameRingState: 3,
+  frameSample: 4,
   deliveryMessage: 1,
   deliveryConfiguration: 2,
   deliveryGroupEvent: 3,
@@ -82,7 +89,10 @@ export const membershipStates = ['operational', 'gather', 'commit', 'recovery'] 
 
 export const submitHeaderBytes = 2;
 export const outHeaderBytes = 4;
-export const frameHeaderBytes = 24;
+export const frameHeaderBytes = 40;
+export const frameSampleBytes = 16;
+/** deliveryMessage flags (byte 35): the record ends with the message's stamps. */
+export const deliveryFlagStamped = 0x01;
 export const deliveryHeaderBytes = 40;
 
 /**
@@ -102,7 +112,7 @@ export function submitRecordBytesMax(payloadBytes: number): number {
 
 /** Largest deliveryMessage record for a payload of payloadBytes (longest group name). */
 export function deliveryRecordBytesMax(payloadBytes: number): number {
-  return deliveryHeaderBytes + groupNameBytesMax + payloadBytes;
+  return deliveryHeaderBytes + groupNameBytesMax + payloadBytes + deliveryStampBytes;
 }
 
 /**
@@ -187,6 +197,8 @@ export function encodeFrame(
   buffer: Uint8Array,
   offset: number,
   frame: DeliveredFrame,
+  frameMs: number,
+  engineMs: number,
 ): void {
   view.setUint32(offset, frame.ringId.rep, true);
   view.setUint32(offset + 4, frame.seq, true);
@@ -194,7 +206,19 @@ export function encodeFrame(
   buffer[offset + 12] = orderToWire(frame.order);
   buffer[offset + 13] = frame.transitional ? 1 : 0;
   view.setBigUint64(offset + 16, frame.ringId.seq, true);
+  view.setFloat64(offset + 24, frameMs, true);
+  view.setFloat64(offset + 32, engineMs, true);
   buffer.set(frame.payload, offset + frameHeaderBytes);
+}
+
+/** A frame record's frame stamp (anatomy.ts): broadcast (own) or taken from the in ring. */
+export function frameRecordFrameMs(view: DataView, offset: number): number {
+  return view.getFloat64(offset + 24, true);
+}
+
+/** A frame record's engine stamp (anatomy.ts): the engine delivered it. */
+export function frameRecordEngineMs(view: DataView, offset: number): number {
+  return view.getFloat64(offset + 32, true);
 }
 
 /**
@@ -220,8 +244,23 @@ export function decodeFrame(
 
 // ---- delivery ring ---------------------------------------------------------------------------
 
-export function deliveryRecordBytes(name: Uint8Array, payload: Uint8Array): number {
-  return deliveryHeaderBytes + name.length + payload.length;
+export function deliveryRecordBytes(name: Uint8Array, payload: Uint8Array, stamped = false): number {
+  return deliveryHeaderBytes + name.length + payload.length + (stamped ? deliveryStampBytes : 0);
+}
+
+/** The stamps a stamped deliveryMessage ends with (anatomy.ts); pumpMs is the reader's. */
+export function encodeDeliveryStamps(view: DataView, offset: number, s: DeliveryStamps): void {
+  view.setFloat64(offset, s.takenMs, true);
+  view.setFloat64(offset + 8, s.frameMs, true);
+  view.setFloat64(offset + 16, s.engineMs, true);
+  view.setFloat64(offset + 24, s.workerMs, true);
+}
+
+/** The stamps alone, for a record that crosses in chunks (the last segment). */
+export function deliveryStampsBytes(s: DeliveryStamps): Uint8Array {
+  const bytes = new Uint8Array(deliveryStampBytes);
+  encodeDeliveryStamps(ringView(bytes), 0, s);
+  return bytes;
 }
 
 export function encodeDelivery(
@@ -230,18 +269,21 @@ export function encodeDelivery(
   offset: number,
   d: AppDelivery,
   name: Uint8Array,
+  stamps: DeliveryStamps | null = null,
 ): void {
-  encodeDeliveryHeader(view, buffer, offset, d, name);
-  buffer.set(d.payload, offset + deliveryHeaderBytes + name.length);
+  encodeDeliveryHeader(view, buffer, offset, d, name, stamps !== null);
+  const payloadStart = offset + deliveryHeaderBytes + name.length;
+  buffer.set(d.payload, payloadStart);
+  if (stamps !== null) encodeDeliveryStamps(view, payloadStart + d.payload.length, stamps);
 }
 
 /**
  * The deliveryMessage header and group name alone (the record's bytes before the payload), for a
  * record that crosses in chunks: the writer sends [head, payload] without joining them.
  */
-export function encodeDeliveryHead(d: AppDelivery, name: Uint8Array): Uint8Array {
+export function encodeDeliveryHead(d: AppDelivery, name: Uint8Array, stamped = false): Uint8Array {
   const head = new Uint8Array(deliveryHeaderBytes + name.length);
-  encodeDeliveryHeader(ringView(head), head, 0, d, name);
+  encodeDeliveryHeader(ringView(head), head, 0, d, name, stamped);
   return head;
 }
 
@@ -251,6 +293,7 @@ function encodeDeliveryHeader(
   offset: number,
   d: AppDelivery,
   name: Uint8Array,
+  stamped: boolean,
 ): void {
   assert(name.length >= 1 && name.length <= groupNameBytesMax, 'record: group name length fits u8');
   view.setUint32(offset, d.sender, true);
@@ -261,6 +304,7 @@ function encodeDeliveryHeader(
   buffer[offset + 32] = orderToWire(d.order);
   buffer[offset + 33] = d.transitional ? 1 : 0;
   buffer[offset + 34] = name.length;
+  buffer[offset + 35] = stamped ? deliveryFlagStamped : 0;
   buffer.set(name, offset + deliveryHeaderBytes);
 }
 
@@ -277,23 +321,38 @@ export function decodeDelivery(
   length: number,
   groupOf: (bytes: Uint8Array, start: number, length: number) => string,
   owned = false,
-): AppDelivery {
+): StampedDelivery {
   assert(length >= deliveryHeaderBytes, 'record: a delivery record holds its header');
   const nameBytes = buffer[offset + 34] as number;
+  const stamped = ((buffer[offset + 35] as number) & deliveryFlagStamped) !== 0;
   const payloadStart = offset + deliveryHeaderBytes + nameBytes;
-  assert(payloadStart <= offset + length, 'record: the group name lies inside the record');
-  return {
+  const payloadEnd = offset + length - (stamped ? deliveryStampBytes : 0);
+  assert(payloadStart <= payloadEnd, 'record: the group name and stamps lie inside the record');
+  const d: StampedDelivery = {
     sender: view.getUint32(offset, true),
     incarnation: view.getFloat64(offset + 8, true),
     counter: view.getFloat64(offset + 16, true),
     group: groupOf(buffer, offset + deliveryHeaderBytes, nameBytes),
     order: orderFromWire(buffer[offset + 32] as number),
-    payload: owned ? buffer.subarray(payloadStart, offset + length) : buffer.slice(payloadStart, offset + length),
+    payload: owned ? buffer.subarray(payloadStart, payloadEnd) : buffer.slice(payloadStart, payloadEnd),
     ringId: { rep: view.getUint32(offset + 4, true), seq: view.getBigUint64(offset + 24, true) },
     transitional: buffer[offset + 33] === 1,
     local: true,
   };
+  if (stamped) {
+    d.stamps = {
+      takenMs: view.getFloat64(payloadEnd, true),
+      frameMs: view.getFloat64(payloadEnd + 8, true),
+      engineMs: view.getFloat64(payloadEnd + 16, true),
+      workerMs: view.getFloat64(payloadEnd + 24, true),
+      pumpMs: clockMs(),
+    };
+  }
+  return d;
 }
+
+/** A delivery as the main thread reads it: a sampled message carries its stamps (anatomy.ts). */
+export type StampedDelivery = AppDelivery & { stamps?: DeliveryStamps };
 
 // ---- JSON records (configuration, group event) -----------------------------------------------
 

@@ -46,6 +46,7 @@ import {
   encodeFrame,
   encodeOutPacket,
   frameHeaderBytes,
+  frameSampleBytes,
   membershipStates,
   orderFromWire,
   outHeaderBytes,
@@ -54,6 +55,10 @@ import {
   submitHeaderBytes,
 } from './records.js';
 import type { TokenWorkerData } from './worker-data.js';
+import { clockMs, isSampledCounter } from './anatomy.js';
+import { PacketType } from '../engine/types.js';
+import { sortQueueItemsMax } from '../engine/constants.js';
+import { mcastHeaderBytes, mcastOriginatorOffset, mcastRingIdOffset, mcastSeqOffset } from '../engine/wire/layout.js';
 
 const data = workerData as TokenWorkerData;
 const port: MessagePort = data.port;
@@ -187,7 +192,61 @@ function waitForRoom(ring: SpscRing, lengthBytes: number, deadlineMs: number): b
  */
 let loopback: Uint8Array[] = [];
 
+// ---- anatomy stamps (anatomy.ts) ------------------------------------------------------------
+
+/**
+ * When each frame of the ring was broadcast (own) or taken from the in ring (others'), by seq
+ * modulo the sort queue's bound (no two frames awaiting delivery share a slot); the first stamp
+ * of a seq wins, so a retransmission does not move it. Read when the engine delivers the frame.
+ */
+const frameSlotMask = sortQueueItemsMax - 1;
+const frameStampMs = new Float64Array(sortQueueItemsMax);
+const frameStampSeq = new Uint32Array(sortQueueItemsMax);
+/** The low 32 bits of the ring seq of each stamp: seqs start again at 1 on every ring. */
+const frameStampRing = new Uint32Array(sortQueueItemsMax);
+
+/**
+ * Stamps the mcast of `length` bytes at `offset` if its seq has no stamp yet on this ring. Received
+ * bytes are not validated here (the engine does that): a malformed packet costs at most a wrong
+ * stamp, never a throw.
+ */
+function stampFrame(bytes: Uint8Array, offset: number, length: number): void {
+  if (length < mcastHeaderBytes || bytes[offset + 1] !== PacketType.mcast) return;
+  const seq = readU32(bytes, offset + mcastSeqOffset);
+  const ring = readU32(bytes, offset + mcastRingIdOffset + 4);
+  const slot = seq & frameSlotMask;
+  if (frameStampSeq[slot] === seq && frameStampRing[slot] === ring) return;
+  frameStampSeq[slot] = seq;
+  frameStampRing[slot] = ring;
+  frameStampMs[slot] = clockMs();
+}
+
+let deliveredRingSeq = -1n;
+let deliveredRingLow = 0;
+
+function frameStampOf(frame: DeliveredFrame): number {
+  if (frame.ringId.seq !== deliveredRingSeq) {
+    deliveredRingSeq = frame.ringId.seq;
+    deliveredRingLow = Number(BigInt.asUintN(32, deliveredRingSeq));
+  }
+  const slot = frame.seq & frameSlotMask;
+  return frameStampSeq[slot] === frame.seq && frameStampRing[slot] === deliveredRingLow ? (frameStampMs[slot] as number) : NaN;
+}
+
+/** Tells the delivery worker when an own sampled message was taken (it matches it at delivery). */
+function writeSample(counter: number): void {
+  const takenMs = clockMs();
+  writeFrameRecord(RecordType.frameSample, frameSampleBytes, (offset) => {
+    frameView.setFloat64(offset, counter, true);
+    frameView.setFloat64(offset + 8, takenMs, true);
+  });
+}
+
 function sendPacket(to: number, bytes: Uint8Array, selfCopy: boolean): void {
+  // An own new data frame (or its retransmission: the first stamp stays): its broadcast time.
+  if (to === 0 && !selfCopy && bytes[1] === PacketType.mcast && readU32(bytes, mcastOriginatorOffset) === engine.nodeId) {
+    stampFrame(bytes, 0, bytes.length);
+  }
   // Own data frames (selfCopy false) are already in the engine's ring: looping them back would
   // cost a copy, a decode and a duplicate drop per frame on the node that sends the most.
   if (to === 0 ? selfCopy : to === engine.nodeId) {
@@ -253,9 +312,16 @@ function writeFrameRecord(type: number, length: number, encode: (offset: number)
 }
 
 function writeFrame(frame: DeliveredFrame): void {
+  const frameMs = frameStampOf(frame);
+  const engineMs = clockMs();
   writeFrameRecord(RecordType.frameRecord, frameHeaderBytes + frame.payload.length, (offset) =>
-    encodeFrame(frameView, frameRing.buffer, offset, frame),
+    encodeFrame(frameView, frameRing.buffer, offset, frame, frameMs, engineMs),
   );
+}
+
+function readU32(bytes: Uint8Array, offset: number): number {
+  return ((bytes[offset] as number) | ((bytes[offset + 1] as number) << 8) | ((bytes[offset + 2] as number) << 16)
+    | ((bytes[offset + 3] as number) << 24)) >>> 0;
 }
 
 /** The membership state last written to the frame ring; none before the start. */
@@ -284,6 +350,7 @@ let nowMs = 0;
 
 function onInRecord(type: number, buffer: Uint8Array, offset: number, length: number): void {
   if (type !== RecordType.inPacket) throw new Error(`token worker: unknown in record type ${type}`);
+  stampFrame(buffer, offset, length);
   // A copy: the engine keeps the bytes (sort queue) and the ring reuses them after this handler.
   srp.onPacket(nowMs, buffer.slice(offset, offset + length));
   ringNetBell();
@@ -338,6 +405,7 @@ function feedPacker(): boolean {
       const counter = packer.submit(p.group, p.payload, p.order);
       if (counter === false) break;
       counters.messagesSubmitted = counter;
+      if (isSampledCounter(counter)) writeSample(counter);
       // Right after the counter is assigned, before any frame of it can be broadcast.
       trace?.write(sendLine({
         node: engine.nodeId,

@@ -4,6 +4,10 @@
  * one human-readable line per configuration change, and ends with one JSON line of figures.
  */
 import { appendHarnessCrash } from '../../workers/trace/trace-writer.js';
+import { anatomySampleEvery } from '../../workers/anatomy.js';
+import { kLatencyAnatomy } from '../node/evs-node.js';
+import { AnatomyRecorder } from './anatomy-recorder.js';
+import { Pacer } from './pacer.js';
 import { createNode } from '../node.js';
 import type { CreateNodeOptions, EvsNode } from '../node.js';
 import type { Group } from '../group.js';
@@ -306,6 +310,11 @@ export async function runNodeCommand(argv: string[], out: Out = process): Promis
   const startWallMs = Date.now();
   const own = createLatencyHistogram();
   const all = createLatencyHistogram();
+  /** Paced runs: how late send() was called after the intended time (the pacer's own error). */
+  const pacerLateness = createLatencyHistogram();
+  const anatomy = new AnatomyRecorder(anatomySampleEvery);
+  node[kLatencyAnatomy](anatomy.onSample);
+  let pacer: Pacer | null = null;
   const timeline: number[] = [];
   let delivered = 0;
   let deliveredBytes = 0;
@@ -331,8 +340,10 @@ export async function runNodeCommand(argv: string[], out: Out = process): Promis
     if (probe !== null) {
       const recorded = recordFromNs !== null && probe.intendedNs >= recordFromNs;
       const latencyUs = Number(t - probe.intendedNs) / 1000;
+      const isOwn = m.sender === me && m.incarnation === incarnation;
+      anatomy.emitted(m.sender, m.incarnation, m.counter, isOwn, probe.intendedNs, recorded);
       if (recorded) recordLatencyUs(all, latencyUs);
-      if (m.sender === me && m.incarnation === incarnation) {
+      if (isOwn) {
         if (recorded) recordLatencyUs(own, latencyUs);
         ownOutstanding -= 1;
         if (ownOutstanding === 0) ownDrained?.();
@@ -364,6 +375,11 @@ export async function runNodeCommand(argv: string[], out: Out = process): Promis
         writeProbe(payload, me, sent, intendedNs);
         const order = args.order === 'mixed' ? (sent % 2 === 0 ? 'safe' : 'agreed') : args.order;
         ownOutstanding += 1;
+        if (args.rate !== 'max' && recordFromNs !== null && intendedNs >= recordFromNs) {
+          recordLatencyUs(pacerLateness, Number(nowNs() - intendedNs) / 1000);
+        }
+        // The k-th message this incarnation sends is its counter k (one FIFO, one Packer).
+        anatomy.sendCalled(sent);
         await (group as Group).send(payload, { order, signal: stop.signal });
       };
       if (args.rate === 'max') {
@@ -372,6 +388,7 @@ export async function runNodeCommand(argv: string[], out: Out = process): Promis
         // Paced: message k is due at start + k / rate; latency counts from that intended time,
         // so a sender that falls behind shows it (no coordinated omission).
         const periodNs = 1_000_000_000n / BigInt(args.rate);
+        pacer = new Pacer();
         const sendStartNs = nowNs();
         let k = 0n;
         while (!stop.signal.aborted) {
@@ -380,8 +397,8 @@ export async function runNodeCommand(argv: string[], out: Out = process): Promis
             await send(sendStartNs + k * periodNs);
             k += 1n;
           }
-          const waitMs = Number(sendStartNs + k * periodNs - nowNs()) / 1e6;
-          if (waitMs > 0) await new Promise((r) => setTimeout(r, Math.max(0, Math.floor(waitMs))));
+          // Sub-millisecond: Node's timers would let a message leave up to ~1 ms late (pacer.ts).
+          if (!stop.signal.aborted) await pacer.sleepUntil(sendStartNs + k * periodNs);
         }
       }
     } else {
@@ -397,6 +414,7 @@ export async function runNodeCommand(argv: string[], out: Out = process): Promis
     }
   }
 
+  if (pacer !== null) await (pacer as Pacer).close();
   // Let own messages already accepted come back before leaving (bounded).
   if (fatal === null && ownOutstanding > 0) {
     await new Promise<void>((resolve) => {
@@ -450,6 +468,9 @@ export async function runNodeCommand(argv: string[], out: Out = process): Promis
     cpuSystemMs: Math.round(usage.systemCPUTime / 1000),
     peakRssBytes: usage.maxRSS * 1024,
     ownHistogram: encodeHistogram(own),
+    pacerLatenessUs: summarizeUs(pacerLateness),
+    pacerHistogram: encodeHistogram(pacerLateness),
+    anatomy: anatomy.toJSON(),
     latencyHistogram: encodeHistogram(all),
     error: fatal === null ? null : (fatal as Error).message,
   };

@@ -13,6 +13,9 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { ConfigurationChange, NodeId, RingId } from '../../engine/types.js';
 import { ringIdToString } from '../../engine/types.js';
 import type { NodeRuntime, RuntimeEvents, RuntimeStats } from '../../workers/runtime-types.js';
+import { clockMs, isSampledCounter } from '../../workers/anatomy.js';
+import type { DeliveryStamps } from '../../workers/anatomy.js';
+import type { StampedDelivery } from '../../workers/records.js';
 import { TotemError } from '../../workers/errors.js';
 import type { NodeLogger } from '../../workers/logger.js';
 import { abortedError, checkCallOptions, checkSignal, closedError, invalidArgument } from '../call-errors.js';
@@ -46,6 +49,18 @@ export const kRuntimeEvents = Symbol('totem-evs.node.runtimeEvents');
 export const kAttach = Symbol('totem-evs.node.attach');
 export const kFailure = Symbol('totem-evs.node.failure');
 export const kServeMetrics = Symbol('totem-evs.node.serveMetrics');
+/** @internal Latency anatomy samples (workers/anatomy.ts) for the benchmark: `[kLatencyAnatomy](listener)`. */
+export const kLatencyAnatomy = Symbol('totem-evs.node.latencyAnatomy');
+
+/** One sampled message's stamps, handed over just before its 'message' event (workers/anatomy.ts). */
+export interface LatencySample {
+  sender: NodeId;
+  incarnation: number;
+  counter: number;
+  /** Own messages: the runtime took the send (ms on the shared clock); NaN for others'. */
+  acceptedMs: number;
+  stamps: DeliveryStamps;
+}
 
 /** A totem-evs node (what `createNode()` resolves with). */
 export class EvsNode extends EventEmitter<NodeEvents> implements AsyncDisposable {
@@ -71,6 +86,11 @@ export class EvsNode extends EventEmitter<NodeEvents> implements AsyncDisposable
   private ringStateNow: RingState = 'gather';
   /** Kept only while a metrics endpoint is open. */
   private ownLatency: OwnLatency | null = null;
+  /** Latency anatomy: set by [kLatencyAnatomy]; null keeps nothing. */
+  private anatomyListener: ((sample: LatencySample) => void) | null = null;
+  /** Sends the runtime took (the k-th is counter k), and when, for the sampled ones awaiting delivery. */
+  private sendsAccepted = 0;
+  private readonly sampledAccepted: { counter: number; acceptedMs: number }[] = [];
 
   /** @internal */
   readonly [kRuntimeEvents]: RuntimeEvents;
@@ -83,12 +103,20 @@ export class EvsNode extends EventEmitter<NodeEvents> implements AsyncDisposable
     this.logger = logger;
     this.relay = new Relay(this as EventEmitter, ['configuration'], logger, 'configurations of the node');
     const isClosed = (): boolean => this.nodeState === 'closed';
-    this.submits = new SubmitQueue(isClosed, () => this.ownLatency?.accepted(performance.now()));
+    this.submits = new SubmitQueue(isClosed, () => {
+      this.ownLatency?.accepted(performance.now());
+      this.sendsAccepted += 1;
+      // Bounded like the runtime's own (a sample never delivered here is dropped as it ages).
+      if (this.anatomyListener !== null && isSampledCounter(this.sendsAccepted) && this.sampledAccepted.length < 1024) {
+        this.sampledAccepted.push({ counter: this.sendsAccepted, acceptedMs: clockMs() });
+      }
+    });
     this[kRuntimeEvents] = {
-      deliver: (d) => {
+      deliver: (d: StampedDelivery) => {
         if (this.ownLatency !== null && d.sender === this.nodeId && this.runtime !== null && d.incarnation === this.runtime.incarnation) {
           this.ownLatency.delivered(d.counter, performance.now());
         }
+        if (d.stamps !== undefined && this.anatomyListener !== null) this.onSample(d, d.stamps);
         this.groups.deliver(d);
       },
       configuration: (c) => this.onConfiguration(c),
@@ -255,6 +283,24 @@ export class EvsNode extends EventEmitter<NodeEvents> implements AsyncDisposable
       { nodeId: this.nodeId, stats: () => this.stats(), takeLatencies: () => latency.take() },
       address,
     );
+  }
+
+  /** @internal Receive the latency anatomy of sampled messages (null: stop). */
+  [kLatencyAnatomy](listener: ((sample: LatencySample) => void) | null): void {
+    this.anatomyListener = listener;
+    if (listener === null) this.sampledAccepted.length = 0;
+  }
+
+  private onSample(d: StampedDelivery, stamps: DeliveryStamps): void {
+    let acceptedMs = NaN;
+    if (this.runtime !== null && d.sender === this.nodeId && d.incarnation === this.runtime.incarnation) {
+      const q = this.sampledAccepted;
+      while (q.length > 0 && (q[0] as { counter: number }).counter < d.counter) q.shift();
+      if (q.length > 0 && q[0]?.counter === d.counter) acceptedMs = (q.shift() as { acceptedMs: number }).acceptedMs;
+    }
+    (this.anatomyListener as (sample: LatencySample) => void)({
+      sender: d.sender, incarnation: d.incarnation, counter: d.counter, acceptedMs, stamps,
+    });
   }
 
   /** @internal */

@@ -171,6 +171,9 @@ describe('totem-evs bench', () => {
     expect(html).not.toMatch(/<script|<link|<img|<iframe|\b(src|href)\s*=|@import|url\(/);
     expect(html).toContain('Latency percentile distribution');
     expect(html).toContain('Throughput over time');
+    expect(html).toContain('Latency anatomy');
+    expect(report['anatomy'].sampleEvery).toBe(64);
+    expect(report['pacerLatenessUs'].count).toBe(0);
     expect((html.match(/<svg /g) ?? []).length).toBe(2);
     expect(html).toContain(report['throughput'].msgsPerSecSlowest.toLocaleString('en-US'));
     expect(html).toContain('Percentile'); // the .hgrm table of the merged histogram

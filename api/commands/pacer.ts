@@ -1,0 +1,97 @@
+/**
+ * The load generator's pacer: sleeps until a target time with sub-millisecond precision without
+ * blocking the event loop and without a long busy spin (2 cores are shared by every node).
+ *
+ * Node's timers count whole milliseconds (a message due at t leaves up to ~1 ms late, and its
+ * latency counts from t), and Atomics.wait on the main thread would stop the deliveries being
+ * measured. So a small worker thread does the sleeping: it blocks in Atomics.wait with a fractional
+ * timeout (a futex with a µs deadline) until `spinUs` before the target, spins out the rest
+ * (bounded by spinUs), and notifies; the main thread awaits that notification with
+ * Atomics.waitAsync, so its event loop keeps running meanwhile. Targets are process.hrtime.bigint()
+ * (CLOCK_MONOTONIC, the same in every thread and process of a host).
+ *
+ * How precise it is, the bench measures and reports (pacer lateness: send() called − intended).
+ */
+import { Worker } from 'node:worker_threads';
+
+/** Futex wake-ups land up to ~50 µs late (timer slack): the last part is spun, never more than this. */
+export const pacerSpinUs = 60;
+
+/** Word indexes of the shared Int32Array; the target (BigInt64) sits at byte 16. */
+const wordRequest = 0;
+const wordFired = 1;
+const wordSleep = 2;
+const targetByteOffset = 16;
+
+// Runs as CommonJS or as a module alike (an eval worker takes the parent's --input-type), hence
+// getBuiltinModule rather than require or import.
+const workerSource = `
+const { workerData } = process.getBuiltinModule('node:worker_threads');
+const w = new Int32Array(workerData.sab);
+const target = new BigInt64Array(workerData.sab, ${targetByteOffset}, 1);
+const spinNs = BigInt(workerData.spinUs * 1000);
+let last = 0;
+for (;;) {
+  const g = Atomics.load(w, ${wordRequest});
+  if (g === last) { Atomics.wait(w, ${wordRequest}, last); continue; }
+  if (g < 0) break;
+  last = g;
+  const t = Atomics.load(target, 0);
+  for (;;) {
+    const leftNs = t - spinNs - process.hrtime.bigint();
+    if (leftNs <= 0n) break;
+    Atomics.wait(w, ${wordSleep}, 0, Number(leftNs) / 1e6);
+  }
+  // The bounded spin: at most spinUs.
+  while (process.hrtime.bigint() < t) {}
+  Atomics.store(w, ${wordFired}, g);
+  Atomics.notify(w, ${wordFired});
+}
+`;
+
+// Atomics.waitAsync is in Node 20 (V8) but only in TypeScript's ES2024 lib; we target ES2022.
+type WaitAsync = (
+  a: Int32Array, index: number, value: number,
+) => { async: false; value: 'not-equal' | 'timed-out' } | { async: true; value: Promise<'ok' | 'timed-out'> };
+const atomicsWaitAsync = (Atomics as unknown as { waitAsync: WaitAsync }).waitAsync.bind(Atomics);
+
+export class Pacer {
+  private readonly sab = new SharedArrayBuffer(24);
+  private readonly words = new Int32Array(this.sab);
+  private readonly target = new BigInt64Array(this.sab, targetByteOffset, 1);
+  private readonly worker: Worker;
+  private generation = 0;
+
+  constructor() {
+    this.worker = new Worker(workerSource, { eval: true, workerData: { sab: this.sab, spinUs: pacerSpinUs } });
+    // The node's own threads keep the process alive; the pacer must not.
+    this.worker.unref();
+  }
+
+  /** Resolves at `targetNs` (process.hrtime.bigint()), or at once if it has passed. */
+  async sleepUntil(targetNs: bigint): Promise<void> {
+    if (targetNs <= process.hrtime.bigint()) return;
+    this.generation += 1;
+    const g = this.generation;
+    Atomics.store(this.target, 0, targetNs);
+    Atomics.store(this.words, wordRequest, g);
+    Atomics.notify(this.words, wordRequest);
+    // Waits while the fired word still holds the previous generation. A pending waitAsync does not
+    // keep the process alive: the worker's handle does, while a sleep is pending.
+    const r = atomicsWaitAsync(this.words, wordFired, g - 1);
+    if (!r.async) return;
+    this.worker.ref();
+    try {
+      await r.value;
+    } finally {
+      this.worker.unref();
+    }
+  }
+
+  /** Ends the worker (it is blocked in Atomics.wait: asked through the request word). */
+  close(): Promise<number> {
+    Atomics.store(this.words, wordRequest, -1);
+    Atomics.notify(this.words, wordRequest);
+    return this.worker.terminate();
+  }
+}
