@@ -220,7 +220,7 @@ export class LockWorkload implements SimApp {
     const ownPrefix = `${run.node.nodeId}:${run.node.incarnation}:`;
     if (e.ev === 'dropped') {
       const m = e.message;
-      if (m.type === 'barrier' || m.type === 'sync') return;
+      if (m.type === 'barrier' || m.type === 'sync' || m.type === 'purgeOrphans') return;
       const client = run.byCounter.get(m.counter);
       if (client === undefined) return;
       if (m.type === 'lock') this.finish(run, client, m.counter);
