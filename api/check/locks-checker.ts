@@ -311,8 +311,9 @@ function applyLk(
         else if (seen.owner !== owner) report('orphan-once', `orphan ${orphan} adopted by ${seen.owner} and by ${owner}`, [seen.at, at]);
       }
       checkGrant(mode, true);
+      // A conversion granted from the queue keeps the holds counted on its lock.
+      if (current === undefined) r.depth.set(owner, 1);
       holders.set(owner, mode);
-      r.depth.set(owner, 1);
       return;
     }
     case 'orphan':
@@ -353,7 +354,7 @@ function applyLk(
       } else {
         checkGrant(mode, false);
         holders.set(owner, mode);
-        r.depth.delete(owner);
+        r.depth.set(owner, typeof f['depth'] === 'number' ? f['depth'] : 1);
         if (f['reason'] === 'orphan') r.orphans.add(owner);
         else r.orphans.delete(owner);
         if (f['reason'] === 'converting') r.pending.set(owner, k);

@@ -261,7 +261,20 @@ export class LockTable {
           this.host.event({ ev: 'lk', ls: l.ls, res: l.res, op: 'orphan', owner, mode: l.granted, reason: 'merge' });
           if (this.isOwn(old) && old.granted !== null) this.host.event({ ev: 'lost', ls: l.ls, res: l.res, owner, reason: 'purged' });
         } else if (!l.orphan && old.orphan && l.granted !== null) {
-          this.host.event({ ev: 'lk', ls: l.ls, res: l.res, op: 'adopt', owner, mode: l.granted, fence: l.fence, ...(l.requested !== null ? { reason: 'converting' } : {}) });
+          this.host.event({
+            ev: 'lk',
+            ls: l.ls,
+            res: l.res,
+            op: 'adopt',
+            owner,
+            mode: l.granted,
+            fence: l.fence,
+            ...(l.requested !== null ? { reason: 'converting' } : {}),
+            ...(l.depth > 1 ? { depth: l.depth } : {}),
+          });
+        } else if (l.depth !== old.depth && l.granted !== null) {
+          // The adopted table counts another number of holds on this lock.
+          this.host.event({ ev: 'lk', ls: l.ls, res: l.res, op: 'adopt', owner, mode: l.granted, fence: l.fence, ...(l.requested !== null ? { reason: 'converting' } : {}), depth: l.depth });
         }
         continue;
       }
@@ -277,6 +290,7 @@ export class LockTable {
         fence: l.fence,
         ...(l.granted === null ? { reason: 'queued' } : l.requested !== null ? { reason: 'converting' } : l.orphan ? { reason: 'orphan' } : {}),
         ...(l.group !== '' ? { group: l.group } : {}),
+        ...(l.depth > 1 ? { depth: l.depth } : {}),
       });
     }
     for (const old of oldBarriers.values()) {
