@@ -15,6 +15,15 @@
  * - L7 barrier-agree: the members that entered one barrier instance all complete it or all fail it;
  * - L8 revoke-once: a lock its owner held and the owner's replica revoked gets exactly one
  *   `lost` "revoked" line at its owner.
+ * - L9 atomic-request: the locks of one atomic request (request lines with one `group`) end
+ *   together on every replica: one after the other (only `held` lines between) and all alike
+ *   (all granted, or all denied, cancelled, purged or revoked);
+ * - L10 orphan-once: an orphan (op `orphan`) keeps its mode until it is adopted or purged; a grant
+ *   that adopts (field `orphan`) names an orphan of that replica, and an orphan is adopted once,
+ *   by the same owner on every replica; orphans are exempt from L5;
+ * - L11 reentrancy-count: a re-entry (op `reenter`) is counted on a lock its own holder's node
+ *   holds, with `depth` one more than before; a release with `depth` leaves that many holds and
+ *   keeps the lock, a release without it ends the last hold.
  */
 import { isLockMode, isUpConversion, modesCompatible, type LockMode } from '../../engine/locks/modes.js';
 
@@ -27,6 +36,9 @@ export const LOCK_PROPERTIES = [
   { id: 'L6', name: 'request-ended-once' },
   { id: 'L7', name: 'barrier-agree' },
   { id: 'L8', name: 'revoke-once' },
+  { id: 'L9', name: 'atomic-request' },
+  { id: 'L10', name: 'orphan-once' },
+  { id: 'L11', name: 'reentrancy-count' },
   { id: 'L0', name: 'lock-line-format' },
 ] as const;
 export type LockPropertyName = (typeof LOCK_PROPERTIES)[number]['name'];
@@ -70,6 +82,21 @@ interface ReplicaState {
   /** Own owners revoked while held: expect one lost "revoked". */
   ownRevoked: Map<string, number>;
   lostRevoked: Map<string, number>;
+  /** Granted locks held by nobody (their node left; persistent). */
+  orphans: Set<string>;
+  /** Holds counted on a lock (1 unless re-entered). */
+  depth: Map<string, number>;
+  /** Pending members of each atomic request, and the request of each member. */
+  groupPending: Map<string, Set<string>>;
+  groupOf: Map<string, string>;
+  /** An atomic request whose first member ended: the others must end next, the same way. */
+  closing: { group: string; op: string; remaining: Set<string>; at: string } | null;
+}
+
+interface GlobalState {
+  fenceOwners: Map<string, { grant: string; at: string }>;
+  /** ls \0 res \0 orphan -> the owner that adopted it. */
+  adopters: Map<string, { owner: string; at: string }>;
 }
 
 function key(ls: string, res: string): string {
@@ -90,7 +117,7 @@ export function checkLocks(files: ReadonlyMap<string, readonly string[]>): LockC
   };
   let lockLines = 0;
   const hashes = new Map<string, { hash: string; at: string }>();
-  const fenceOwners = new Map<string, { grant: string; at: string }>();
+  const global: GlobalState = { fenceOwners: new Map(), adopters: new Map() };
   const barrierVerdicts = new Map<string, { verdict: string; at: string }[]>();
 
   for (const [file, lines] of [...files].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
@@ -109,6 +136,11 @@ export function checkLocks(files: ReadonlyMap<string, readonly string[]>): LockC
       lastFence: new Map(),
       ownRevoked: new Map(),
       lostRevoked: new Map(),
+      orphans: new Set(),
+      depth: new Map(),
+      groupPending: new Map(),
+      groupOf: new Map(),
+      closing: null,
     };
     const entered = new Map<string, boolean>();
     lines.forEach((text, index) => {
@@ -123,6 +155,7 @@ export function checkLocks(files: ReadonlyMap<string, readonly string[]>): LockC
       const at = `${file}:${index + 1}`;
       const ev = f['ev'];
       if (ev === 'conf') {
+        closeCheck(r, null, at, report);
         r.confKind = String(f['kind']);
         r.confPrimary = typeof f['primary'] === 'boolean' ? f['primary'] : null;
         r.confMembers = Array.isArray(f['members']) ? (f['members'] as unknown[]).map(String).sort().join(',') : '';
@@ -169,13 +202,16 @@ export function checkLocks(files: ReadonlyMap<string, readonly string[]>): LockC
       }
       const k = key(ls, res);
       if (ev === 'held') return;
+      if (ev === 'lk') closeCheck(r, f, at, report);
+      else if (ev !== 'lost') closeCheck(r, null, at, report);
       if (ev === 'lost') {
         if (f['reason'] === 'revoked') r.lostRevoked.set(owner, (r.lostRevoked.get(owner) ?? 0) + 1);
         if ((r.lostRevoked.get(owner) ?? 0) > 1) report('revoke-once', `owner ${owner} was told "revoked" twice`, [at]);
         return;
       }
-      applyLk(r, f, k, owner, at, report, fenceOwners);
+      applyLk(r, f, k, owner, at, report, global);
     });
+    closeCheck(r, null, `${file}:end`, report);
     if (r.cutMembers !== null) checkCut(r, report);
     for (const [owner, n] of r.ownRevoked) {
       const told = r.lostRevoked.get(owner) ?? 0;
@@ -197,7 +233,7 @@ function checkCut(r: ReplicaState, report: (p: LockPropertyName, m: string, l: s
   if (members === null) return;
   for (const [k, holders] of r.held) {
     for (const owner of holders.keys()) {
-      if (!members.has(ownerNode(owner))) report('purged-at-cut', `lock ${owner} on ${k.replace('\u0000', '/')} of a departed node survived the cut`, [`${r.file}:${r.cutLine}`]);
+      if (!members.has(ownerNode(owner)) && !r.orphans.has(owner)) report('purged-at-cut', `lock ${owner} on ${k.replace('\u0000', '/')} of a departed node survived the cut`, [`${r.file}:${r.cutLine}`]);
     }
   }
   for (const owner of r.pending.keys()) {
@@ -212,8 +248,9 @@ function applyLk(
   owner: string,
   at: string,
   report: (p: LockPropertyName, m: string, l: string[]) => void,
-  fenceOwners: Map<string, { grant: string; at: string }>,
+  global: GlobalState,
 ): void {
+  const fenceOwners = global.fenceOwners;
   const op = f['op'];
   const mode = f['mode'];
   const holders = r.held.get(k) ?? new Map<string, LockMode>();
@@ -222,6 +259,12 @@ function applyLk(
   const endPending = (what: string): void => {
     if (!r.pending.has(owner)) report('request-ended-once', `${what} of ${owner} without a pending request`, [at]);
     r.pending.delete(owner);
+    endMember(r, owner, String(op), at);
+  };
+  const gone = (): void => {
+    holders.delete(owner);
+    r.orphans.delete(owner);
+    r.depth.delete(owner);
   };
   const checkGrant = (m: LockMode, primaryNeeded: boolean): void => {
     for (const [other, held] of holders) {
@@ -249,13 +292,51 @@ function applyLk(
     case 'request':
       if (r.pending.has(owner)) report('request-ended-once', `second request of ${owner} while one is pending`, [at]);
       r.pending.set(owner, k);
+      if (typeof f['group'] === 'string') addMember(r, f['group'], owner);
       return;
-    case 'grant':
+    case 'grant': {
       if (!isLockMode(mode)) return report('lock-line-format', 'grant without a mode', [at]);
       endPending('grant');
+      const orphan = f['orphan'];
+      if (typeof orphan === 'string') {
+        // An adoption: the orphan's place (same mode) goes to the adopter.
+        if (!r.orphans.has(orphan) || holders.get(orphan) !== mode) {
+          report('orphan-once', `${owner} adopted ${orphan} in ${mode}, which is not an orphan of that mode here`, [at]);
+        }
+        holders.delete(orphan);
+        r.orphans.delete(orphan);
+        r.depth.delete(orphan);
+        const seen = global.adopters.get(`${k}\u0000${orphan}`);
+        if (seen === undefined) global.adopters.set(`${k}\u0000${orphan}`, { owner, at });
+        else if (seen.owner !== owner) report('orphan-once', `orphan ${orphan} adopted by ${seen.owner} and by ${owner}`, [seen.at, at]);
+      }
       checkGrant(mode, true);
+      // A conversion granted from the queue keeps the holds counted on its lock.
+      if (current === undefined) r.depth.set(owner, 1);
       holders.set(owner, mode);
       return;
+    }
+    case 'orphan':
+      if (current === undefined) report('orphan-once', `orphan ${owner} on ${k.replace('\u0000', '/')}, which holds nothing`, [at]);
+      else if (mode !== undefined && mode !== current) report('orphan-once', `orphan ${owner} in ${String(mode)} while it holds ${current}`, [at]);
+      if (r.pending.has(owner)) report('request-ended-once', `orphan ${owner} with a request pending`, [at]);
+      r.orphans.add(owner);
+      r.depth.set(owner, 1);
+      return;
+    case 'reenter': {
+      endPending('reenter');
+      const of = f['of'];
+      const depth = f['depth'];
+      const held = typeof of === 'string' ? holders.get(of) : undefined;
+      if (typeof of !== 'string' || held === undefined || r.orphans.has(of) || of.split(':').slice(0, 2).join(':') !== owner.split(':').slice(0, 2).join(':')) {
+        report('reentrancy-count', `${owner} re-entered ${String(of)}, which its node does not hold on ${k.replace('\u0000', '/')}`, [at]);
+        return;
+      }
+      const before = r.depth.get(of) ?? 1;
+      if (depth !== before + 1) report('reentrancy-count', `re-entry of ${of} says depth ${String(depth)}, expected ${before + 1}`, [at]);
+      r.depth.set(of, before + 1);
+      return;
+    }
     case 'convert': {
       if (!isLockMode(mode)) return report('lock-line-format', 'convert without a mode', [at]);
       endPending('convert');
@@ -266,12 +347,16 @@ function applyLk(
     }
     case 'adopt':
       if (!isLockMode(mode)) return report('lock-line-format', 'adopt without a mode', [at]);
-      // An adopted lock: held (with a conversion pending when "converting") or still queued.
+      // An adopted lock: held (with a conversion pending when "converting"), an orphan, or still queued.
       if (f['reason'] === 'queued') {
         r.pending.set(owner, k);
+        if (typeof f['group'] === 'string') addMember(r, f['group'], owner);
       } else {
         checkGrant(mode, false);
         holders.set(owner, mode);
+        r.depth.set(owner, typeof f['depth'] === 'number' ? f['depth'] : 1);
+        if (f['reason'] === 'orphan') r.orphans.add(owner);
+        else r.orphans.delete(owner);
         if (f['reason'] === 'converting') r.pending.set(owner, k);
       }
       return;
@@ -282,15 +367,27 @@ function applyLk(
     case 'cancel':
       endPending('cancel');
       return;
-    case 'release':
+    case 'release': {
       if (current === undefined) report('request-ended-once', `release of ${owner}, which holds nothing`, [at]);
-      holders.delete(owner);
+      if (r.orphans.has(owner)) report('orphan-once', `release of orphan ${owner}, which nobody holds`, [at]);
+      const before = r.depth.get(owner) ?? 1;
+      const depth = f['depth'];
+      if (depth !== undefined) {
+        // One hold of a re-entered lock: the lock stays.
+        if (depth !== before - 1 || before < 2) report('reentrancy-count', `release of ${owner} leaves depth ${String(depth)}, expected ${before - 1}`, [at]);
+        r.depth.set(owner, before - 1);
+        return;
+      }
+      if (before !== 1) report('reentrancy-count', `${owner} released with ${before} holds counted`, [at]);
+      gone();
       return;
+    }
     case 'purge':
     case 'revoke':
       if (current === undefined && !r.pending.has(owner)) report('request-ended-once', `${String(op)} of ${owner}, which holds and waits for nothing`, [at]);
-      if (op === 'revoke' && current !== undefined && owner.startsWith(r.ownPrefix)) r.ownRevoked.set(owner, (r.ownRevoked.get(owner) ?? 0) + 1);
-      holders.delete(owner);
+      if (op === 'revoke' && current !== undefined && owner.startsWith(r.ownPrefix) && !r.orphans.has(owner)) r.ownRevoked.set(owner, (r.ownRevoked.get(owner) ?? 0) + 1);
+      if (r.pending.has(owner) && current === undefined) endMember(r, owner, String(op), at);
+      gone();
       r.pending.delete(owner);
       return;
     case 'bast':
@@ -298,6 +395,48 @@ function applyLk(
     default:
       report('lock-line-format', `unknown lk op ${JSON.stringify(op)}`, [at]);
   }
+}
+
+function addMember(r: ReplicaState, group: string, owner: string): void {
+  const set = r.groupPending.get(group) ?? new Set<string>();
+  set.add(owner);
+  r.groupPending.set(group, set);
+  r.groupOf.set(owner, group);
+}
+
+/** A pending member of an atomic request ended (`op`): the other members must follow at once. */
+function endMember(r: ReplicaState, owner: string, op: string, at: string): void {
+  const group = r.groupOf.get(owner);
+  if (group === undefined) return;
+  r.groupOf.delete(owner);
+  const set = r.groupPending.get(group);
+  set?.delete(owner);
+  if (set === undefined || set.size === 0) {
+    r.groupPending.delete(group);
+    return;
+  }
+  if (r.closing === null) r.closing = { group, op, remaining: new Set(set), at };
+}
+
+/**
+ * L9: while an atomic request is closing, the next lock lines (held lines aside) must end its
+ * other members the same way. `f` is the lk line about to be applied, null for any other line.
+ */
+function closeCheck(r: ReplicaState, f: Fields | null, at: string, report: (p: LockPropertyName, m: string, l: string[]) => void): void {
+  const c = r.closing;
+  if (c === null) return;
+  const owner = f === null ? undefined : f['owner'];
+  if (f !== null && typeof owner === 'string' && c.remaining.has(owner)) {
+    if (f['op'] === c.op) {
+      c.remaining.delete(owner);
+      if (c.remaining.size === 0) r.closing = null;
+      return;
+    }
+  }
+  report('atomic-request', `atomic request ${c.group} ${c.op} for some of its locks but not for ${[...c.remaining].join(', ')}`, [c.at, at]);
+  for (const m of c.remaining) r.groupOf.delete(m);
+  r.groupPending.delete(c.group);
+  r.closing = null;
 }
 
 /** Text report of a lock check (the `totem-evs check` output). */

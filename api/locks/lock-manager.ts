@@ -458,7 +458,7 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
       this.message(m);
       return;
     }
-    if (m.type === 'cancel') {
+    if (m.type === 'cancel' || m.type === 'purgeOrphans') {
       this.message(m);
       return;
     }

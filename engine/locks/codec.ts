@@ -10,7 +10,8 @@ import type { NodeId } from '../types.js';
 import { ByteReader, ByteWriter, LockDecodeError } from './bytes.js';
 import { lockModes, type LockMode } from './modes.js';
 
-export const lockMessageVersion = 1;
+/** 2: lock requests carry the reentrancy limit; lockMany, adopt and purgeOrphans; snapshot lock records carry group, depth and orphan state. */
+export const lockMessageVersion = 2;
 /** Bounds on received fields (a name longer than this is refused, not stored). */
 export const lockspaceNameBytesMax = 256;
 export const resourceNameBytesMax = 1024;
@@ -18,8 +19,12 @@ export const valueBlockBytesMax = 4096;
 export const barrierNameBytesMax = 256;
 export const barrierMembersMax = 1024;
 export const snapshotBytesMax = 64 * 1024 * 1024;
+/** Resources one atomic request may name. */
+export const multiResourcesMax = 64;
+/** Re-entries one lock may count (the per-lockspace limit is at most this). */
+export const reentrancyLimitMax = 0xffff;
 
-export const LockMessageType = { lock: 1, convert: 2, unlock: 3, cancel: 4, barrier: 5, sync: 6 } as const;
+export const LockMessageType = { lock: 1, convert: 2, unlock: 3, cancel: 4, barrier: 5, sync: 6, lockMany: 7, adopt: 8, purgeOrphans: 9 } as const;
 
 export interface LockFlags {
   /** Try: deny with "would-block" instead of queueing. */
@@ -28,7 +33,16 @@ export interface LockFlags {
   notifyOnNoQueue?: boolean;
   /** Deny with "not-primary" when the configuration cannot grant, instead of waiting. */
   failIfNotPrimary?: boolean;
+  /** Persistent: when the owner's node leaves, the granted lock stays as an orphan held by nobody. */
+  persistent?: boolean;
+  /** DLM HEADQUE: queue at the head of the wait (or convert) queue instead of the tail. */
+  headQueue?: boolean;
+  /** DLM NOORDER: grant as soon as compatible with the granted modes, regardless of the queues. */
+  noOrder?: boolean;
 }
+
+const flagBits = { noQueue: 1, notifyOnNoQueue: 2, failIfNotPrimary: 4, persistent: 8, headQueue: 16, noOrder: 32 } as const;
+const flagMask = 63;
 
 export type LockMessage =
   | {
@@ -43,7 +57,25 @@ export type LockMessage =
       flags: LockFlags;
       /** Value block size the requester expects for the lockspace. */
       lvbBytes: number;
+      /** Holds one lock may count by re-entry in this lockspace (0: no reentrancy); fixed by its first request. */
+      reentrancyMax?: number;
     }
+  | {
+      type: 'lockMany';
+      /** Counter of the first resource's lock; resource i gets counter + i. */
+      counter: number;
+      holder: number;
+      ls: string;
+      /** Distinct resource names, each with its mode: granted all together or none. */
+      items: { res: string; mode: LockMode }[];
+      flags: LockFlags;
+      lvbBytes: number;
+      reentrancyMax?: number;
+    }
+  /** Take over an orphan of `mode` on `res` as a new lock of the sender (counter); `orphan` names one ('' = the first). */
+  | { type: 'adopt'; counter: number; holder: number; ls: string; res: string; mode: LockMode; orphan: string }
+  /** Remove the orphans of `res` ('' = every resource of the lockspace); `orphan` names one ('' = all). */
+  | { type: 'purgeOrphans'; ls: string; res: string; orphan: string }
   | { type: 'convert'; counter: number; mode: LockMode; flags: LockFlags; lvb: Uint8Array | null }
   | { type: 'unlock'; counter: number; lvb: Uint8Array | null }
   | { type: 'cancel'; counter: number; reason: 'cancel' | 'timeout' }
@@ -53,14 +85,21 @@ export type LockMessage =
 export type LockDecodeResult = { ok: true; message: LockMessage } | { ok: false; reason: string };
 
 function flagsByte(flags: LockFlags): number {
-  return (flags.noQueue === true ? 1 : 0) | (flags.notifyOnNoQueue === true ? 2 : 0) | (flags.failIfNotPrimary === true ? 4 : 0);
+  let b = 0;
+  for (const [name, bit] of Object.entries(flagBits)) if (flags[name as keyof LockFlags] === true) b |= bit;
+  return b;
 }
 
 function readFlags(r: ByteReader): LockFlags {
   const b = r.u8();
-  if ((b & ~7) !== 0) throw new LockDecodeError(`unknown flag bits ${b}`);
-  return { noQueue: (b & 1) !== 0, notifyOnNoQueue: (b & 2) !== 0, failIfNotPrimary: (b & 4) !== 0 };
+  if ((b & ~flagMask) !== 0) throw new LockDecodeError(`unknown flag bits ${b}`);
+  const flags: LockFlags = {};
+  for (const [name, bit] of Object.entries(flagBits)) flags[name as keyof LockFlags] = (b & bit) !== 0;
+  return flags;
 }
+
+/** An owner id as the trace writes it: "<node>:<incarnation>:<counter>", or '' for none. */
+const ownerPattern = /^$|^[1-9][0-9]{0,9}:[0-9]{1,16}:[0-9]{1,10}$/;
 
 function readMode(r: ByteReader): LockMode {
   const i = r.u8();
@@ -84,7 +123,17 @@ export function encodeLockMessage(m: LockMessage): Uint8Array {
   const w = new ByteWriter().u8(lockMessageVersion).u8(LockMessageType[m.type]);
   switch (m.type) {
     case 'lock':
-      w.u32(m.counter).u32(m.holder).str(m.ls).str(m.res).u8(lockModes.indexOf(m.mode)).u8(flagsByte(m.flags)).u16(m.lvbBytes);
+      w.u32(m.counter).u32(m.holder).str(m.ls).str(m.res).u8(lockModes.indexOf(m.mode)).u8(flagsByte(m.flags)).u16(m.lvbBytes).u16(m.reentrancyMax ?? 0);
+      break;
+    case 'lockMany':
+      w.u32(m.counter).u32(m.holder).str(m.ls).u8(flagsByte(m.flags)).u16(m.lvbBytes).u16(m.reentrancyMax ?? 0).u32(m.items.length);
+      for (const it of m.items) w.str(it.res).u8(lockModes.indexOf(it.mode));
+      break;
+    case 'adopt':
+      w.u32(m.counter).u32(m.holder).str(m.ls).str(m.res).u8(lockModes.indexOf(m.mode)).str(m.orphan);
+      break;
+    case 'purgeOrphans':
+      w.str(m.ls).str(m.res).str(m.orphan);
       break;
     case 'convert':
       w.u32(m.counter).u8(lockModes.indexOf(m.mode)).u8(flagsByte(m.flags));
@@ -125,7 +174,49 @@ export function decodeLockMessage(bytes: Uint8Array): LockDecodeResult {
         const flags = readFlags(r);
         const lvbBytes = r.u16();
         if (lvbBytes > valueBlockBytesMax) throw new LockDecodeError(`value block of ${lvbBytes} bytes`);
-        message = { type: 'lock', counter, holder, ls, res, mode, flags, lvbBytes };
+        const reentrancyMax = r.u16();
+        message = { type: 'lock', counter, holder, ls, res, mode, flags, lvbBytes, reentrancyMax };
+        break;
+      }
+      case LockMessageType.lockMany: {
+        const counter = r.u32();
+        const holder = r.u32();
+        const ls = r.str(lockspaceNameBytesMax);
+        const flags = readFlags(r);
+        const lvbBytes = r.u16();
+        if (lvbBytes > valueBlockBytesMax) throw new LockDecodeError(`value block of ${lvbBytes} bytes`);
+        const reentrancyMax = r.u16();
+        const n = r.u32();
+        if (n < 1 || n > multiResourcesMax) throw new LockDecodeError(`${n} resources in one request`);
+        if (counter + n - 1 > 0xffffffff) throw new LockDecodeError('lock counters beyond 32 bits');
+        const items: { res: string; mode: LockMode }[] = [];
+        const names = new Set<string>();
+        for (let i = 0; i < n; i++) {
+          const res = r.str(resourceNameBytesMax);
+          if (names.has(res)) throw new LockDecodeError('a resource named twice in one request');
+          names.add(res);
+          items.push({ res, mode: readMode(r) });
+        }
+        message = { type: 'lockMany', counter, holder, ls, items, flags, lvbBytes, reentrancyMax };
+        break;
+      }
+      case LockMessageType.adopt: {
+        const counter = r.u32();
+        const holder = r.u32();
+        const ls = r.str(lockspaceNameBytesMax);
+        const res = r.str(resourceNameBytesMax);
+        const mode = readMode(r);
+        const orphan = r.str(64);
+        if (!ownerPattern.test(orphan)) throw new LockDecodeError('bad orphan id');
+        message = { type: 'adopt', counter, holder, ls, res, mode, orphan };
+        break;
+      }
+      case LockMessageType.purgeOrphans: {
+        const ls = r.str(lockspaceNameBytesMax);
+        const res = r.str(resourceNameBytesMax);
+        const orphan = r.str(64);
+        if (!ownerPattern.test(orphan)) throw new LockDecodeError('bad orphan id');
+        message = { type: 'purgeOrphans', ls, res, orphan };
         break;
       }
       case LockMessageType.convert: {

@@ -11,7 +11,8 @@ import type { LockRecord, TableState } from './snapshot.js';
 export function findDeadlockVictim(state: TableState): LockRecord | null {
   const edges = new Map<string, Set<string>>();
   const queuedBy = new Map<string, LockRecord[]>();
-  const holderOf = (l: LockRecord): string => (l.holder === 0 ? l.owner : `${l.node}:${l.incarnation}:h${l.holder}`);
+  // Locks of one holder id wait together; so do the members of one atomic request.
+  const holderOf = (l: LockRecord): string => (l.holder !== 0 ? `${l.node}:${l.incarnation}:h${l.holder}` : l.group !== '' ? `g${l.group}` : l.owner);
   let anyQueued = false;
   for (const ls of state.lockspaces.values()) {
     for (const res of ls.resources.values()) {
@@ -29,7 +30,8 @@ export function findDeadlockVictim(state: TableState): LockRecord | null {
         for (const g of res.granted) {
           if (g !== q && g.granted !== null && !modesCompatible(g.granted, mode)) out.add(holderOf(g));
         }
-        for (let i = 0; i < index; i++) {
+        // NOORDER passes the queue: it waits for granted modes only.
+        for (let i = 0; i < (q.noOrder ? 0 : index); i++) {
           const ahead = queue[i];
           if (ahead !== undefined && ahead.requested !== null && !modesCompatible(ahead.requested, mode)) out.add(holderOf(ahead));
         }

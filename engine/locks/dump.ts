@@ -13,11 +13,15 @@ export function dumpLockspace(state: TableState, lsName: string, inSync: boolean
     requested: l.requested,
     fence: l.fence,
     suspect: l.suspect,
+    orphan: l.orphan,
+    depth: l.depth,
+    group: l.group,
     ageOps: now - (l.granted === null ? l.queuedAt : l.grantedAt),
   });
   return {
     name: ls.name,
     lvbBytes: ls.lvbBytes,
+    reentrancyMax: ls.reentrancyMax,
     inSync,
     canGrant,
     resources: [...ls.resources.values()].map((res) => ({

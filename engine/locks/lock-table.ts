@@ -10,11 +10,14 @@
  * multicasts its table, all adopt the one of the most recent primary, the rest is revoked with
  * notice); suspect locks revoked on entering a primary; fence = max(lastFence + 1, ringSeq * 2^20);
  * deadlock victim = the request queued last in the first cycle found in table order.
+ * Atomic requests (lockMany) wait as a group and are granted together or ended together;
+ * persistent locks become orphans when their node leaves (adopt, purge); re-entries are counted
+ * on the holder's lock up to the lockspace's limit; HEADQUE and NOORDER change queue order.
  */
 import { assert } from '../assert.js';
 import type { ConfigurationChange, NodeId } from '../types.js';
 import { ringIdToString } from '../types.js';
-import { decodeLockMessage, encodeLockMessage, type LockMessage } from './codec.js';
+import { decodeLockMessage, encodeLockMessage, type LockFlags, type LockMessage } from './codec.js';
 import { isUpConversion, modeIndex, modesCompatible, writesValueBlock, type LockMode } from './modes.js';
 import { isPrimaryComponent } from './primary.js';
 import { enterBarrier, failBarrier, type BarrierContext } from './barriers.js';
@@ -59,9 +62,12 @@ export class LockTable {
     syncs: 0,
     deadlocks: 0,
     droppedInSync: 0,
+    orphanOp: 0,
   };
   private state: TableState = { lockspaces: new Map(), opCount: 0, lastFence: 0n, lastPrimarySeq: 0n };
   private owners = new Map<string, LockRecord>();
+  /** Waiting locks of each atomic request, by ls \0 group, in counter order. */
+  private groups = new Map<string, LockRecord[]>();
   private members: NodeId[];
   private lastTransitionalMembers: NodeId[];
   private regular = false;
@@ -115,15 +121,13 @@ export class LockTable {
       for (const p of this.sync.pending) this.dropOwn(p.sender, p.message, 'reconfigured');
       this.sync = null;
     }
-    const inConf = new Set(change.members);
-    for (const l of [...this.owners.values()]) {
-      if (!inConf.has(l.node)) this.removeLock(l, 'purge', 'left');
-    }
+    this.departAll(change.members);
     if (!this.primaryNow) {
+      // Orphans too: a primary elsewhere may purge or re-grant them meanwhile.
       for (const l of this.owners.values()) {
         if (l.granted === null || l.suspect) continue;
         l.suspect = true;
-        if (this.isOwn(l)) this.host.event({ ev: 'lost', ls: l.ls, res: l.res, owner: l.owner, reason: 'transitional' });
+        if (this.isOwn(l) && !l.orphan) this.host.event({ ev: 'lost', ls: l.ls, res: l.res, owner: l.owner, reason: 'transitional' });
       }
     }
     if (!this.diverged) this.host.event({ ev: 'lkstate', point: 'transitional', ring: this.ring, hash: this.hash(), primary: false });
@@ -187,6 +191,10 @@ export class LockTable {
       this.onSync(sender, message, transitional);
       return;
     }
+    if (message.type === 'lockMany' && this.groupDuplicate(sender, incarnation, message)) {
+      this.counters.duplicateLock++;
+      return;
+    }
     if (this.diverged) {
       if (this.sync === null || transitional) this.dropOwn(sender, message, 'reconfigured');
       else this.sync.pending.push({ sender, incarnation, message });
@@ -216,19 +224,74 @@ export class LockTable {
     const oldBarriers = this.state.lockspaces;
     this.state = adopted;
     this.owners = new Map();
+    this.groups = new Map();
     for (const ls of adopted.lockspaces.values()) {
-      for (const res of ls.resources.values()) for (const l of [...res.granted, ...res.waiting]) this.owners.set(l.owner, l);
+      for (const res of ls.resources.values()) {
+        for (const l of [...res.granted, ...res.waiting]) {
+          this.owners.set(l.owner, l);
+          if (l.group !== '') {
+            const k = `${l.ls}\u0000${l.group}`;
+            const list = this.groups.get(k) ?? [];
+            list.push(l);
+            this.groups.set(k, list);
+          }
+        }
+      }
     }
-    for (const [owner, l] of oldOwners) {
-      if (this.owners.has(owner)) continue;
+    for (const list of this.groups.values()) list.sort((a, b) => a.counter - b.counter);
+    // Members of one atomic request are revoked one after the other (the checker's atomicity).
+    const revoked = new Set<string>();
+    const revoke = (owner: string, l: LockRecord): void => {
+      if (this.owners.has(owner) || revoked.has(owner)) return;
+      revoked.add(owner);
       this.host.event({ ev: 'lk', ls: l.ls, res: l.res, op: 'revoke', owner, reason: 'merge' });
-      if (this.isOwn(l) && l.granted !== null) this.host.event({ ev: 'lost', ls: l.ls, res: l.res, owner, reason: 'revoked' });
+      if (this.isOwn(l) && l.granted !== null && !l.orphan) this.host.event({ ev: 'lost', ls: l.ls, res: l.res, owner, reason: 'revoked' });
+    };
+    for (const [owner, l] of oldOwners) {
+      if (l.group !== '' && l.granted === null) {
+        for (const m of [...oldOwners.values()].filter((x) => x.group === l.group && x.ls === l.ls && x.granted === null).sort((a, b) => a.counter - b.counter)) revoke(m.owner, m);
+      } else revoke(owner, l);
     }
     for (const [owner, l] of this.owners) {
-      if (oldOwners.has(owner)) continue;
+      const old = oldOwners.get(owner);
+      if (old !== undefined) {
+        // Same lock, another state in the adopted table: say so where the checker must follow.
+        if (l.orphan && !old.orphan) {
+          assert(l.granted !== null, 'orphan without a mode');
+          this.host.event({ ev: 'lk', ls: l.ls, res: l.res, op: 'orphan', owner, mode: l.granted, reason: 'merge' });
+          if (this.isOwn(old) && old.granted !== null) this.host.event({ ev: 'lost', ls: l.ls, res: l.res, owner, reason: 'purged' });
+        } else if (!l.orphan && old.orphan && l.granted !== null) {
+          this.host.event({
+            ev: 'lk',
+            ls: l.ls,
+            res: l.res,
+            op: 'adopt',
+            owner,
+            mode: l.granted,
+            fence: l.fence,
+            ...(l.requested !== null ? { reason: 'converting' } : {}),
+            ...(l.depth > 1 ? { depth: l.depth } : {}),
+          });
+        } else if (l.depth !== old.depth && l.granted !== null) {
+          // The adopted table counts another number of holds on this lock.
+          this.host.event({ ev: 'lk', ls: l.ls, res: l.res, op: 'adopt', owner, mode: l.granted, fence: l.fence, ...(l.requested !== null ? { reason: 'converting' } : {}), depth: l.depth });
+        }
+        continue;
+      }
       const mode = l.granted ?? l.requested;
       assert(mode !== null, 'adopted lock without a mode');
-      this.host.event({ ev: 'lk', ls: l.ls, res: l.res, op: 'adopt', owner, mode, fence: l.fence, ...(l.granted === null ? { reason: 'queued' } : l.requested !== null ? { reason: 'converting' } : {}) });
+      this.host.event({
+        ev: 'lk',
+        ls: l.ls,
+        res: l.res,
+        op: 'adopt',
+        owner,
+        mode,
+        fence: l.fence,
+        ...(l.granted === null ? { reason: 'queued' } : l.requested !== null ? { reason: 'converting' } : l.orphan ? { reason: 'orphan' } : {}),
+        ...(l.group !== '' ? { group: l.group } : {}),
+        ...(l.depth > 1 ? { depth: l.depth } : {}),
+      });
     }
     for (const old of oldBarriers.values()) {
       for (const b of old.barriers.values()) {
@@ -243,8 +306,7 @@ export class LockTable {
     this.sync = null;
     // A snapshot taken before a cut may still hold locks of members gone since: purge them here,
     // at the same point on every replica.
-    const inConf = new Set(this.members);
-    for (const l of [...this.owners.values()]) if (!inConf.has(l.node)) this.removeLock(l, 'purge', 'left');
+    this.departAll(this.members);
     this.enterReady();
     this.host.event({ ev: 'lkstate', point: 'sync', ring: this.ring, hash: this.hash(), primary: this.primaryNow });
     for (const p of round.pending) this.apply(p.sender, p.incarnation, p.message);
@@ -254,10 +316,10 @@ export class LockTable {
     return l.node === this.options.nodeId && l.incarnation === this.options.incarnation;
   }
 
-  private lockspace(name: string, lvbBytes: number): Lockspace {
+  private lockspace(name: string, lvbBytes: number, reentrancyMax = 0): Lockspace {
     let ls = this.state.lockspaces.get(name);
     if (ls === undefined) {
-      ls = { name, lvbBytes, resources: new Map(), barriers: new Map() };
+      ls = { name, lvbBytes, reentrancyMax, resources: new Map(), barriers: new Map() };
       this.state.lockspaces.set(name, ls);
     }
     return ls;
@@ -277,12 +339,26 @@ export class LockTable {
       case 'lock':
         this.applyLock(sender, incarnation, m);
         break;
+      case 'lockMany':
+        this.applyLockMany(sender, incarnation, m);
+        break;
+      case 'adopt':
+        this.applyAdopt(sender, incarnation, m);
+        break;
+      case 'purgeOrphans':
+        this.applyPurgeOrphans(m);
+        break;
       case 'convert':
       case 'unlock':
       case 'cancel': {
         const l = this.owners.get(`${sender}:${incarnation}:${m.counter}`);
         if (l === undefined) {
           this.counters.unknownLock++;
+          return;
+        }
+        if (l.orphan) {
+          // Held by nobody: only adopt and purge apply to an orphan.
+          this.counters.orphanOp++;
           return;
         }
         if (m.type === 'convert') this.applyConvert(l, m);
@@ -305,39 +381,28 @@ export class LockTable {
       this.counters.duplicateLock++;
       return;
     }
-    const ls = this.lockspace(m.ls, m.lvbBytes);
-    let res = ls.resources.get(m.res);
-    if (res === undefined) {
-      res = { name: m.res, granted: [], converting: [], waiting: [], lvb: new Uint8Array(ls.lvbBytes), lvbValid: false };
-      ls.resources.set(m.res, res);
-    }
-    const l: LockRecord = {
-      owner,
-      node: sender,
-      incarnation,
-      counter: m.counter,
-      holder: m.holder,
-      ls: m.ls,
-      res: m.res,
-      granted: null,
-      requested: m.mode,
-      noQueue: m.flags.noQueue === true,
-      notifyOnNoQueue: m.flags.notifyOnNoQueue === true,
-      failIfNotPrimary: m.flags.failIfNotPrimary === true,
-      fence: 0n,
-      queuedAt: this.state.opCount,
-      grantedAt: 0,
-      bastMask: 0,
-      suspect: false,
-    };
+    const ls = this.lockspace(m.ls, m.lvbBytes, m.reentrancyMax ?? 0);
+    const res = this.resource(ls, m.res);
+    const l = this.newRecord(sender, incarnation, m.counter, m.holder, m.ls, m.res, m.mode, m.flags, '');
+    const again = this.reentryTarget(ls, res, l);
     this.owners.set(owner, l);
     this.lk(l, 'request', { mode: m.mode });
-    if (!this.canGrant) {
-      if (l.failIfNotPrimary) return this.endRequest(l, res, 'deny', 'not-primary');
-      res.waiting.push(l);
+    if (again !== null) {
+      // Reentrancy: the holder holds the resource in a mode that covers this one; count a hold.
+      this.owners.delete(owner);
+      if (again.suspect) return this.lk(l, 'deny', { reason: 'suspect' });
+      if (again.depth >= ls.reentrancyMax) return this.lk(l, 'deny', { reason: 'reentrancy-limit' });
+      again.depth++;
+      this.lk(l, 'reenter', { mode: again.granted ?? m.mode, fence: again.fence, of: again.owner, depth: again.depth });
       return;
     }
-    if (res.waiting.length === 0 && res.converting.length === 0 && this.compatibleWithGranted(res, m.mode, l)) {
+    if (!this.canGrant) {
+      if (l.failIfNotPrimary) return this.endRequest(l, res, 'deny', 'not-primary');
+      this.enqueue(res.waiting, l);
+      return;
+    }
+    const ahead = l.noOrder || (res.converting.length === 0 && (res.waiting.length === 0 || l.headQueue));
+    if (ahead && this.compatibleWithGranted(res, m.mode, l)) {
       this.grant(ls, res, l);
       return;
     }
@@ -345,8 +410,222 @@ export class LockTable {
       if (l.notifyOnNoQueue) this.notifyBlockers(res, l, m.mode);
       return this.endRequest(l, res, 'deny', 'would-block');
     }
-    res.waiting.push(l);
+    this.enqueue(res.waiting, l);
     this.notifyBlockers(res, l, m.mode);
+  }
+
+  private resource(ls: Lockspace, name: string): Resource {
+    let res = ls.resources.get(name);
+    if (res === undefined) {
+      res = { name, granted: [], converting: [], waiting: [], lvb: new Uint8Array(ls.lvbBytes), lvbValid: false };
+      ls.resources.set(name, res);
+    }
+    return res;
+  }
+
+  private newRecord(
+    sender: NodeId,
+    incarnation: number,
+    counter: number,
+    holder: number,
+    ls: string,
+    res: string,
+    mode: LockMode,
+    flags: LockFlags,
+    group: string,
+  ): LockRecord & { headQueue: boolean } {
+    return {
+      owner: `${sender}:${incarnation}:${counter}`,
+      node: sender,
+      incarnation,
+      counter,
+      holder,
+      ls,
+      res,
+      granted: null,
+      requested: mode,
+      noQueue: flags.noQueue === true,
+      notifyOnNoQueue: flags.notifyOnNoQueue === true,
+      failIfNotPrimary: flags.failIfNotPrimary === true,
+      fence: 0n,
+      queuedAt: this.state.opCount,
+      grantedAt: 0,
+      bastMask: 0,
+      suspect: false,
+      persistent: flags.persistent === true,
+      orphan: false,
+      noOrder: flags.noOrder === true,
+      group,
+      depth: 1,
+      // Only where it is queued: the queue's order carries it from then on.
+      headQueue: flags.headQueue === true,
+    };
+  }
+
+  /** HEADQUE: at the head of the queue; else at the tail. */
+  private enqueue(queue: LockRecord[], l: LockRecord & { headQueue?: boolean }, head = l.headQueue === true): void {
+    if (head) queue.unshift(l);
+    else queue.push(l);
+  }
+
+  /**
+   * The lock a request re-enters: reentrancy on in the lockspace, a holder id, and a granted lock
+   * of the same holder (same node and incarnation) on the resource whose mode covers the one
+   * asked for, with nothing pending. Null: an ordinary request.
+   */
+  private reentryTarget(ls: Lockspace, res: Resource, l: LockRecord): LockRecord | null {
+    if (ls.reentrancyMax === 0 || l.holder === 0 || l.requested === null) return null;
+    for (const g of res.granted) {
+      if (g.node !== l.node || g.incarnation !== l.incarnation || g.holder !== l.holder || g.orphan || g.requested !== null) continue;
+      if (g.granted !== null && !isUpConversion(g.granted, l.requested)) return g;
+    }
+    return null;
+  }
+
+  /** A lockMany whose owner ids are (partly) taken: refused whole, before anything is applied. */
+  private groupDuplicate(sender: NodeId, incarnation: number, m: Extract<LockMessage, { type: 'lockMany' }>): boolean {
+    return m.items.some((_, i) => this.owners.has(`${sender}:${incarnation}:${m.counter + i}`));
+  }
+
+  /**
+   * Atomic acquisition: every resource's lock is queued (tail, or head with HEADQUE) and the group
+   * is granted at one point when every member is ready: at the head of its wait queue with no
+   * conversion queued (or NOORDER) and compatible with the granted modes. Until then a member at
+   * the head of its queue holds that queue (FIFO). Ended together: deny, cancel, purge, revoke.
+   */
+  private applyLockMany(sender: NodeId, incarnation: number, m: Extract<LockMessage, { type: 'lockMany' }>): void {
+    const ls = this.lockspace(m.ls, m.lvbBytes, m.reentrancyMax ?? 0);
+    const group = `${sender}:${incarnation}:${m.counter}`;
+    const members = m.items.map((it, i) => this.newRecord(sender, incarnation, m.counter + i, m.holder, m.ls, it.res, it.mode, m.flags, group));
+    for (const l of members) {
+      this.owners.set(l.owner, l);
+      this.lk(l, 'request', { mode: l.requested ?? undefined, group });
+    }
+    if (!this.canGrant && members[0]?.failIfNotPrimary === true) {
+      for (const l of members) this.resource(ls, l.res);
+      this.endGroup(members, 'deny', 'not-primary');
+      return;
+    }
+    for (const l of members) this.enqueue(this.resource(ls, l.res).waiting, l);
+    this.groups.set(`${m.ls}\u0000${group}`, members);
+    if (!this.canGrant) return;
+    const work: Resource[] = [];
+    if (this.tryGrantGroup(members[0] as LockRecord, work)) {
+      for (const r of work) this.grantPass(ls, r);
+      return;
+    }
+    if (members[0]?.noQueue === true) {
+      if (members[0].notifyOnNoQueue) for (const l of members) this.notifyBlockers(this.resourceOf(l).res, l, l.requested as LockMode);
+      this.endGroup(members, 'deny', 'would-block');
+      return;
+    }
+    for (const l of members) this.notifyBlockers(this.resourceOf(l).res, l, l.requested as LockMode);
+  }
+
+  private groupOf(l: LockRecord): LockRecord[] {
+    if (l.group === '' || l.granted !== null) return [l];
+    return this.groups.get(`${l.ls}\u0000${l.group}`) ?? [l];
+  }
+
+  /** Ready: compatible with every granted mode, and first in line (or NOORDER). */
+  private ready(res: Resource, l: LockRecord): boolean {
+    assert(l.requested !== null, 'ready without a request');
+    if (!this.compatibleWithGranted(res, l.requested, l)) return false;
+    return l.noOrder || (res.converting.length === 0 && res.waiting[0] === l);
+  }
+
+  /** Grant every member of l's group at this one point when all are ready; their resources go to `work`. */
+  private tryGrantGroup(l: LockRecord, work: Resource[]): boolean {
+    const members = this.groupOf(l);
+    const placed = members.map((x) => ({ x, ...this.resourceOf(x) }));
+    if (!placed.every(({ x, res }) => this.ready(res, x))) return false;
+    this.groups.delete(`${l.ls}\u0000${l.group}`);
+    for (const { x, ls, res } of placed) {
+      res.waiting.splice(res.waiting.indexOf(x), 1);
+      x.group = '';
+      this.grant(ls, res, x);
+      work.push(res);
+    }
+    return true;
+  }
+
+  /** End every member of an atomic request (or one lock) that waits, one line after the other, then re-run the grant passes. */
+  private endGroup(members: LockRecord[], op: 'deny' | 'cancel' | 'purge', reason: string | undefined): void {
+    const first = members[0];
+    if (first !== undefined) this.groups.delete(`${first.ls}\u0000${first.group}`);
+    const touched: { ls: Lockspace; res: Resource }[] = [];
+    for (const l of members) {
+      const { ls, res } = this.resourceOf(l);
+      const i = res.waiting.indexOf(l);
+      if (i >= 0) res.waiting.splice(i, 1);
+      this.owners.delete(l.owner);
+      this.lk(l, op, { reason });
+      touched.push({ ls, res });
+    }
+    for (const { ls, res } of touched) {
+      this.grantPass(ls, res);
+      this.dropIfEmpty(ls, res);
+    }
+  }
+
+  /** Take over an orphan: the adopter's new lock holds the orphan's mode in its place, with a new fencing token. */
+  private applyAdopt(sender: NodeId, incarnation: number, m: Extract<LockMessage, { type: 'adopt' }>): void {
+    const owner = `${sender}:${incarnation}:${m.counter}`;
+    if (this.owners.has(owner)) {
+      this.counters.duplicateLock++;
+      return;
+    }
+    const event = { ev: 'lk' as const, ls: m.ls, res: m.res, owner };
+    this.host.event({ ...event, op: 'request', mode: m.mode, reason: 'adopt' });
+    const ls = this.state.lockspaces.get(m.ls);
+    const res = ls?.resources.get(m.res);
+    const orphan = res?.granted.find((g) => g.orphan && g.granted === m.mode && (m.orphan === '' || g.owner === m.orphan));
+    if (ls === undefined || res === undefined || orphan === undefined) return this.host.event({ ...event, op: 'deny', reason: 'no-orphan' });
+    // Adoption is a grant: only where grants are made.
+    if (!this.canGrant) return this.host.event({ ...event, op: 'deny', reason: 'not-primary' });
+    const l = this.newRecord(sender, incarnation, m.counter, m.holder, m.ls, m.res, m.mode, { persistent: true }, '');
+    l.granted = m.mode;
+    l.requested = null;
+    l.fence = this.nextFence();
+    l.grantedAt = this.state.opCount;
+    res.granted[res.granted.indexOf(orphan)] = l;
+    this.owners.delete(orphan.owner);
+    this.owners.set(owner, l);
+    this.lk(l, 'grant', { mode: m.mode, fence: l.fence, orphan: orphan.owner });
+    this.held(l, res);
+  }
+
+  /** Remove orphans (all of a resource, of every resource of the lockspace, or one by id). */
+  private applyPurgeOrphans(m: Extract<LockMessage, { type: 'purgeOrphans' }>): void {
+    const ls = this.state.lockspaces.get(m.ls);
+    if (ls === undefined) return;
+    const resources = m.res === '' ? [...ls.resources.values()] : [ls.resources.get(m.res)].filter((r): r is Resource => r !== undefined);
+    for (const res of resources) {
+      for (const o of res.granted.filter((g) => g.orphan && (m.orphan === '' || g.owner === m.orphan))) this.removeLock(o, 'purge', 'orphan');
+    }
+  }
+
+  /** At a cut: the locks of nodes outside `members` are purged; granted persistent ones become orphans. */
+  private departAll(members: readonly NodeId[]): void {
+    const inConf = new Set(members);
+    for (const l of [...this.owners.values()]) {
+      if (inConf.has(l.node) || l.orphan || !this.owners.has(l.owner)) continue;
+      if (l.persistent && l.granted !== null) this.orphanize(l);
+      else if (l.granted === null && l.group !== '') this.endGroup(this.groupOf(l), 'purge', 'left');
+      else this.removeLock(l, 'purge', 'left');
+    }
+  }
+
+  private orphanize(l: LockRecord): void {
+    const { ls, res } = this.resourceOf(l);
+    if (l.requested !== null) this.endConversion(l, res, 'deny', 'left');
+    assert(l.granted !== null, 'orphan without a mode');
+    l.orphan = true;
+    l.depth = 1;
+    l.bastMask = 0;
+    this.lk(l, 'orphan', { mode: l.granted, reason: 'left' });
+    if (this.isOwn(l)) this.host.event({ ev: 'lost', ls: l.ls, res: l.res, owner: l.owner, reason: 'purged' });
+    this.grantPass(ls, res);
   }
 
   private applyConvert(l: LockRecord, m: Extract<LockMessage, { type: 'convert' }>): void {
@@ -372,6 +651,8 @@ export class LockTable {
     l.noQueue = m.flags.noQueue === true;
     l.notifyOnNoQueue = m.flags.notifyOnNoQueue === true;
     l.failIfNotPrimary = m.flags.failIfNotPrimary === true;
+    l.noOrder = m.flags.noOrder === true;
+    const head = m.flags.headQueue === true;
     if (!this.canGrant) {
       if (l.failIfNotPrimary) {
         this.lk(l, 'deny', { reason: 'not-primary' });
@@ -379,10 +660,12 @@ export class LockTable {
       }
       l.requested = m.mode;
       l.queuedAt = this.state.opCount;
-      res.converting.push(l);
+      this.enqueue(res.converting, l, head);
       return;
     }
-    if (res.converting.length === 0 && this.compatibleWithGranted(res, m.mode, l)) {
+    // First come first served among conversions (the DLM's QUECVT behaviour); NOORDER, or HEADQUE
+    // (it would be first), lets a compatible conversion pass the queued ones.
+    if ((res.converting.length === 0 || l.noOrder || head) && this.compatibleWithGranted(res, m.mode, l)) {
       l.granted = m.mode;
       l.fence = this.nextFence();
       l.bastMask = 0;
@@ -398,16 +681,27 @@ export class LockTable {
     }
     l.requested = m.mode;
     l.queuedAt = this.state.opCount;
-    res.converting.push(l);
+    this.enqueue(res.converting, l, head);
     this.notifyBlockers(res, l, m.mode);
   }
 
   private applyUnlock(l: LockRecord, lvb: Uint8Array | null): void {
     const { ls, res } = this.resourceOf(l);
+    if (l.granted === null && l.group !== '') {
+      this.endGroup(this.groupOf(l), 'cancel', undefined);
+      return;
+    }
     if (l.granted === null) {
       this.endRequest(l, res, 'cancel', undefined);
     } else {
       if (l.requested !== null) this.endConversion(l, res, 'cancel', undefined);
+      if (l.depth > 1) {
+        // One hold of a re-entered lock: the lock stays until its last hold is released.
+        l.depth--;
+        this.lk(l, 'release', { depth: l.depth });
+        this.grantPass(ls, res);
+        return;
+      }
       if (writesValueBlock(l.granted) && lvb !== null) this.writeValueBlock(ls, res, lvb);
       this.detach(l, res);
       this.lk(l, 'release', {});
@@ -424,6 +718,7 @@ export class LockTable {
     }
     const op = reason === 'timeout' ? 'deny' : 'cancel';
     const why = reason === 'timeout' ? 'timeout' : undefined;
+    if (l.granted === null && l.group !== '') return this.endGroup(this.groupOf(l), op, why);
     if (l.granted === null) this.endRequest(l, res, op, why);
     else this.endConversion(l, res, op, why);
     this.grantPass(ls, res);
@@ -474,9 +769,25 @@ export class LockTable {
     this.held(l, res);
   }
 
-  /** DLM grant order: conversions first (each when compatible), then new locks strictly FIFO. */
-  private grantPass(ls: Lockspace, res: Resource): void {
+  /**
+   * DLM grant order: conversions first (each when compatible), then new locks strictly FIFO (an
+   * atomic request's member at the head waits there until all its members are ready), then NOORDER
+   * requests anywhere in the wait queue that are compatible. Resources whose queues an atomic grant
+   * changed are passed over too.
+   */
+  private grantPass(ls: Lockspace, first: Resource): void {
     if (!this.canGrant) return;
+    const work: Resource[] = [first];
+    for (let i = 0; i < work.length; i++) {
+      const res = work[i];
+      assert(res !== undefined, 'grant pass work list hole');
+      const more: Resource[] = [];
+      this.grantPassOne(ls, res, more);
+      for (const r of more) if (!work.slice(i + 1).includes(r)) work.push(r);
+    }
+  }
+
+  private grantPassOne(ls: Lockspace, res: Resource, work: Resource[]): void {
     for (const c of [...res.converting]) {
       assert(c.requested !== null, 'queued conversion without a mode');
       if (!this.compatibleWithGranted(res, c.requested, c)) continue;
@@ -494,8 +805,22 @@ export class LockTable {
       if (head === undefined) break;
       assert(head.requested !== null, 'waiting lock without a mode');
       if (!this.compatibleWithGranted(res, head.requested, head)) break;
+      if (head.group !== '') {
+        if (!this.tryGrantGroup(head, work)) break;
+        continue;
+      }
       res.waiting.shift();
       this.grant(ls, res, head);
+    }
+    for (const q of [...res.waiting]) {
+      if (!q.noOrder || !res.waiting.includes(q)) continue;
+      assert(q.requested !== null, 'waiting lock without a mode');
+      if (!this.compatibleWithGranted(res, q.requested, q)) continue;
+      if (q.group !== '') this.tryGrantGroup(q, work);
+      else {
+        res.waiting.splice(res.waiting.indexOf(q), 1);
+        this.grant(ls, res, q);
+      }
     }
     for (const q of [...res.converting, ...res.waiting]) {
       assert(q.requested !== null, 'queued lock without a mode');
@@ -507,7 +832,7 @@ export class LockTable {
   private notifyBlockers(res: Resource, waiter: LockRecord, mode: LockMode): void {
     const bit = 1 << modeIndex(mode);
     for (const g of res.granted) {
-      if (g === waiter || g.granted === null || modesCompatible(g.granted, mode)) continue;
+      if (g === waiter || g.granted === null || g.orphan || modesCompatible(g.granted, mode)) continue;
       if ((g.bastMask & bit) !== 0) continue;
       g.bastMask |= bit;
       this.lk(g, 'bast', { mode });
@@ -519,11 +844,19 @@ export class LockTable {
     this.host.event({ ev: 'held', ls: l.ls, res: l.res, owner: l.owner, mode: l.granted, fence: l.fence, lvb: res.lvbValid ? res.lvb.slice() : null });
   }
 
-  private lk(l: LockRecord, op: LkOp, extra: { mode?: LockMode; fence?: bigint; reason?: string | undefined }): void {
+  private lk(
+    l: LockRecord,
+    op: LkOp,
+    extra: { mode?: LockMode | undefined; fence?: bigint; reason?: string | undefined; group?: string; orphan?: string; of?: string; depth?: number },
+  ): void {
     const e: LockTableEvent = { ev: 'lk', ls: l.ls, res: l.res, op, owner: l.owner };
     if (extra.mode !== undefined) e.mode = extra.mode;
     if (extra.fence !== undefined) e.fence = extra.fence;
     if (extra.reason !== undefined) e.reason = extra.reason;
+    if (extra.group !== undefined) e.group = extra.group;
+    if (extra.orphan !== undefined) e.orphan = extra.orphan;
+    if (extra.of !== undefined) e.of = extra.of;
+    if (extra.depth !== undefined) e.depth = extra.depth;
     this.host.event(e);
   }
 
@@ -562,7 +895,7 @@ export class LockTable {
     if (op === 'purge' && l.granted !== null && writesValueBlock(l.granted)) res.lvbValid = false;
     this.detach(l, res);
     this.lk(l, op, { reason });
-    if (this.isOwn(l) && l.granted !== null) this.host.event({ ev: 'lost', ls: l.ls, res: l.res, owner: l.owner, reason: op === 'purge' ? 'purged' : 'revoked' });
+    if (this.isOwn(l) && l.granted !== null && !l.orphan) this.host.event({ ev: 'lost', ls: l.ls, res: l.res, owner: l.owner, reason: op === 'purge' ? 'purged' : 'revoked' });
     this.grantPass(ls, res);
     this.dropIfEmpty(ls, res);
   }
@@ -578,6 +911,10 @@ export class LockTable {
       if (victim === null) return;
       this.counters.deadlocks++;
       const { ls, res } = this.resourceOf(victim);
+      if (victim.granted === null && victim.group !== '') {
+        this.endGroup(this.groupOf(victim), 'deny', 'deadlock');
+        continue;
+      }
       if (victim.granted === null) this.endRequest(victim, res, 'deny', 'deadlock');
       else this.endConversion(victim, res, 'deny', 'deadlock');
       this.grantPass(ls, res);

@@ -4,11 +4,28 @@ import type { LockMessage } from './codec.js';
 import type { LockMode } from './modes.js';
 import type { PrimaryRule } from './primary.js';
 
-export type LkOp = 'request' | 'grant' | 'convert' | 'release' | 'cancel' | 'deny' | 'purge' | 'revoke' | 'bast' | 'adopt';
+export type LkOp = 'request' | 'grant' | 'convert' | 'release' | 'cancel' | 'deny' | 'purge' | 'revoke' | 'bast' | 'adopt' | 'orphan' | 'reenter';
 
 /** What the table reports, in order; the host writes the trace lines and informs the application. */
 export type LockTableEvent =
-  | { ev: 'lk'; ls: string; res: string; op: LkOp; owner: string; mode?: LockMode; fence?: bigint; reason?: string }
+  | {
+      ev: 'lk';
+      ls: string;
+      res: string;
+      op: LkOp;
+      owner: string;
+      mode?: LockMode;
+      fence?: bigint;
+      reason?: string;
+      /** request / adopt of a lock of an atomic request: the owner id of its first lock. */
+      group?: string;
+      /** grant by adoption: the orphan taken over. */
+      orphan?: string;
+      /** reenter: the lock the request was counted on. */
+      of?: string;
+      /** reenter, release: holds the lock counts after this line. */
+      depth?: number;
+    }
   /** At the owner's node: the application now holds `mode` (value block when valid). */
   | { ev: 'held'; ls: string; res: string; owner: string; mode: LockMode; fence: bigint; lvb: Uint8Array | null }
   /** At the owner's node: the lock is suspect or gone. */
@@ -45,6 +62,8 @@ export interface LockTableCounters {
   syncs: number;
   deadlocks: number;
   droppedInSync: number;
+  /** Operations that name an orphan's owner (held by nobody: only adopt and purge apply). */
+  orphanOp: number;
 }
 
 export interface LockDumpRow {
@@ -53,6 +72,12 @@ export interface LockDumpRow {
   requested: LockMode | null;
   fence: bigint;
   suspect: boolean;
+  /** Held by nobody: its node left and the lock was persistent. */
+  orphan: boolean;
+  /** Holds counted (reentrancy): 1 plus one per re-entry. */
+  depth: number;
+  /** Owner id of the first lock of the atomic request a waiter belongs to ('' when none). */
+  group: string;
   /** Table operations since the lock's last grant (held) or its request (queued). */
   ageOps: number;
 }
@@ -60,6 +85,7 @@ export interface LockDumpRow {
 export interface LockspaceDump {
   name: string;
   lvbBytes: number;
+  reentrancyMax: number;
   inSync: boolean;
   canGrant: boolean;
   resources: { name: string; lvbValid: boolean; holders: LockDumpRow[]; converters: LockDumpRow[]; waiters: LockDumpRow[] }[];

@@ -35,6 +35,16 @@ export interface LockRecord {
   bastMask: number;
   /** Set at a transitional configuration that is not primary: the holder was told. */
   suspect: boolean;
+  /** Requested persistent: becomes an orphan instead of being purged when its node leaves. */
+  persistent: boolean;
+  /** An orphan: granted, its owner's node left, held by nobody until adopted or purged. */
+  orphan: boolean;
+  /** The pending request may be granted out of queue order when compatible (DLM NOORDER). */
+  noOrder: boolean;
+  /** Owner id of the first lock of the atomic request this waiting lock belongs to ('' when none). */
+  group: string;
+  /** Holds counted on this lock: 1, plus one per re-entry (reentrancy). */
+  depth: number;
 }
 
 export interface Resource {
@@ -63,6 +73,8 @@ export interface Barrier {
 export interface Lockspace {
   readonly name: string;
   readonly lvbBytes: number;
+  /** Holds one lock may count by re-entry (0: reentrancy off); fixed by the lockspace's first request. */
+  readonly reentrancyMax: number;
   resources: Map<string, Resource>;
   barriers: Map<string, Barrier>;
 }
@@ -94,8 +106,11 @@ function readModeOrNull(r: ByteReader): LockMode | null {
 function writeLock(w: ByteWriter, l: LockRecord): void {
   w.u32(l.node).int53(l.incarnation).u32(l.counter).u32(l.holder);
   w.u8(modeByte(l.granted)).u8(modeByte(l.requested));
-  w.u8((l.noQueue ? 1 : 0) | (l.notifyOnNoQueue ? 2 : 0) | (l.failIfNotPrimary ? 4 : 0) | (l.suspect ? 8 : 0));
-  w.u64(l.fence).int53(l.queuedAt).int53(l.grantedAt).u8(l.bastMask);
+  w.u8(
+    (l.noQueue ? 1 : 0) | (l.notifyOnNoQueue ? 2 : 0) | (l.failIfNotPrimary ? 4 : 0) | (l.suspect ? 8 : 0) |
+      (l.persistent ? 16 : 0) | (l.orphan ? 32 : 0) | (l.noOrder ? 64 : 0),
+  );
+  w.u64(l.fence).int53(l.queuedAt).int53(l.grantedAt).u8(l.bastMask).str(l.group).u16(l.depth);
 }
 
 function readLock(r: ByteReader, ls: string, res: string): LockRecord {
@@ -110,8 +125,14 @@ function readLock(r: ByteReader, ls: string, res: string): LockRecord {
   const queuedAt = r.int53();
   const grantedAt = r.int53();
   const bastMask = r.u8();
+  const group = r.str(64);
+  const depth = r.u16();
   if (node === 0) throw new LockDecodeError('node id 0');
   if (granted === null && requested === null) throw new LockDecodeError('a lock with neither a mode nor a request');
+  if (depth < 1) throw new LockDecodeError('a lock with no hold');
+  const orphan = (flags & 32) !== 0;
+  if (orphan && (granted === null || requested !== null)) throw new LockDecodeError('an orphan must be granted with nothing pending');
+  if (group !== '' && granted !== null) throw new LockDecodeError('a granted lock in an atomic group');
   return {
     owner: `${node}:${incarnation}:${counter}`,
     node,
@@ -126,6 +147,11 @@ function readLock(r: ByteReader, ls: string, res: string): LockRecord {
     notifyOnNoQueue: (flags & 2) !== 0,
     failIfNotPrimary: (flags & 4) !== 0,
     suspect: (flags & 8) !== 0,
+    persistent: (flags & 16) !== 0,
+    orphan,
+    noOrder: (flags & 64) !== 0,
+    group,
+    depth,
     fence,
     queuedAt,
     grantedAt,
@@ -138,7 +164,7 @@ export function encodeSnapshot(state: TableState): Uint8Array {
   const w = new ByteWriter();
   w.int53(state.opCount).u64(state.lastFence).u64(state.lastPrimarySeq).u32(state.lockspaces.size);
   for (const ls of state.lockspaces.values()) {
-    w.str(ls.name).u16(ls.lvbBytes).u32(ls.resources.size);
+    w.str(ls.name).u16(ls.lvbBytes).u16(ls.reentrancyMax).u32(ls.resources.size);
     for (const res of ls.resources.values()) {
       w.str(res.name).u8(res.lvbValid ? 1 : 0).bytes(res.lvb);
       w.u32(res.granted.length);
@@ -159,19 +185,20 @@ export function encodeSnapshot(state: TableState): Uint8Array {
   return w.finish();
 }
 
-const lockBytesMin = 4 + 8 + 4 + 4 + 1 + 1 + 1 + 8 + 8 + 8 + 1;
+const lockBytesMin = 4 + 8 + 4 + 4 + 1 + 1 + 1 + 8 + 8 + 8 + 1 + 4 + 2;
 
 export function decodeSnapshot(bytes: Uint8Array): TableState | null {
   try {
     const r = new ByteReader(bytes);
     const state: TableState = { lockspaces: new Map(), opCount: r.int53(), lastFence: r.u64(), lastPrimarySeq: r.u64() };
     const owners = new Set<string>();
-    const nLs = r.count(6);
+    const nLs = r.count(8);
     for (let i = 0; i < nLs; i++) {
       const name = r.str(lockspaceNameBytesMax);
       const lvbBytes = r.u16();
+      const reentrancyMax = r.u16();
       if (lvbBytes > valueBlockBytesMax || state.lockspaces.has(name)) throw new LockDecodeError('bad lockspace');
-      const ls: Lockspace = { name, lvbBytes, resources: new Map(), barriers: new Map() };
+      const ls: Lockspace = { name, lvbBytes, reentrancyMax, resources: new Map(), barriers: new Map() };
       state.lockspaces.set(name, ls);
       const nRes = r.count(17);
       for (let j = 0; j < nRes; j++) {

@@ -14,6 +14,10 @@ export function lockTraceLine(node: NodeId, e: LockTableEvent, tMs: number): str
       if (e.mode !== undefined) o['mode'] = e.mode;
       if (e.fence !== undefined) o['fence'] = e.fence.toString();
       if (e.reason !== undefined) o['reason'] = e.reason;
+      if (e.group !== undefined) o['group'] = e.group;
+      if (e.orphan !== undefined) o['orphan'] = e.orphan;
+      if (e.of !== undefined) o['of'] = e.of;
+      if (e.depth !== undefined) o['depth'] = e.depth;
       o['t'] = tMs;
       return JSON.stringify(o);
     }

@@ -23,6 +23,27 @@ function goodRun(): Replicas {
   return r;
 }
 
+/** Atomic requests (one granted, one denied), persistent locks (one adopted, one purged) and a re-entry. */
+function featuresRun(): Replicas {
+  const r = formed(all);
+  const many = (node: number, counter: number, items: [string, 'EX' | 'PR'][], noQueue = false): void =>
+    r.deliver(node, { type: 'lockMany', counter, holder: 0, ls: 'ls', items: items.map(([res, mode]) => ({ res, mode })), flags: { noQueue }, lvbBytes: 32 }, all);
+  r.deliver(2, lock(1, 'b', 'EX'), all);
+  many(1, 1, [['a', 'EX'], ['b', 'EX']]);
+  r.deliver(2, { type: 'unlock', counter: 1, lvb: null }, all); // the atomic request is granted
+  many(3, 1, [['a', 'EX'], ['c', 'PR']], true); // denied whole
+  r.deliver(3, lock(3, 'p', 'PW', { flags: { persistent: true } }), all);
+  r.deliver(3, lock(4, 'q', 'EX', { flags: { persistent: true } }), all);
+  r.deliver(1, lock(3, 'r', 'EX', { ls: 'rl', holder: 4, reentrancyMax: 3 }), all);
+  r.deliver(1, lock(4, 'r', 'PR', { ls: 'rl', holder: 4 }), all); // re-entry: depth 2
+  r.deliver(1, { type: 'unlock', counter: 3, lvb: null }, all); // depth 1
+  r.configure([1, 2], [1, 2], [1, 2]); // 3 leaves: its persistent locks are orphans
+  r.deliver(2, { type: 'adopt', counter: 2, holder: 0, ls: 'ls', res: 'p', mode: 'PW', orphan: '' }, [1, 2]);
+  r.deliver(1, { type: 'purgeOrphans', ls: 'ls', res: 'q', orphan: '' }, [1, 2]);
+  r.deliver(1, { type: 'unlock', counter: 3, lvb: null }, [1, 2]); // the last hold
+  return r;
+}
+
 function violated(files: Map<string, string[]>): LockPropertyName[] {
   const result = checkLocks(files);
   return Object.entries(result.violationCounts)
@@ -125,5 +146,50 @@ describe('lock checker', () => {
     expect(violated(twice)).toEqual(['revoke-once']);
     const never = mutate(goodRun(), '3.1003.jsonl', (lines) => lines.filter((l) => !(l.includes('"ev":"lost"') && l.includes('revoked'))));
     expect(violated(never)).toEqual(['revoke-once']);
+  });
+
+  it('passes a run with atomic requests, orphans, adoption, purge and re-entry', () => {
+    const r = featuresRun();
+    expect(checkLocks(r.files()).violations).toEqual([]);
+    const text = [...r.files().values()].flat().join('\n');
+    for (const op of ['"op":"orphan"', '"op":"reenter"', '"orphan":"3:1003:3"', '"group":"1:1001:1"', '"depth":1']) expect(text).toContain(op);
+  });
+
+  it('L9: catches an atomic request whose locks are granted apart, or ended differently', () => {
+    const apart = mutate(featuresRun(), '2.1002.jsonl', (lines) => {
+      const i = findIndex(lines, (f) => f['op'] === 'grant' && f['owner'] === '1:1001:1');
+      const bast = JSON.stringify({ ev: 'lk', node: '2', ls: 'ls', res: 'z', op: 'bast', owner: '2:1002:9', mode: 'EX', t: 0 });
+      return [...lines.slice(0, i + 1), bast, ...lines.slice(i + 1)];
+    });
+    expect(violated(apart)).toEqual(['atomic-request']);
+    const differently = mutate(featuresRun(), '1.1001.jsonl', (lines) => {
+      const i = findIndex(lines, (f) => f['op'] === 'deny' && f['owner'] === '3:1003:2');
+      lines[i] = (lines[i] ?? '').replace('"op":"deny"', '"op":"cancel"');
+      return lines;
+    });
+    expect(violated(differently)).toEqual(['atomic-request']);
+  });
+
+  it('L10: catches an orphan adopted twice, and one adopted by different owners on two replicas', () => {
+    const twice = mutate(featuresRun(), '1.1001.jsonl', (lines) => {
+      const i = findIndex(lines, (f) => f['op'] === 'grant' && f['orphan'] === '3:1003:3');
+      const again = [
+        JSON.stringify({ ev: 'lk', node: '1', ls: 'ls', res: 'p', op: 'request', owner: '1:1001:9', mode: 'PW', reason: 'adopt', t: 0 }),
+        (lines[i] ?? '').replace('"owner":"2:1002:2"', '"owner":"1:1001:9"').replace(/"fence":"(\d+)"/, (_, n: string) => `"fence":"${BigInt(n) + 1n}"`),
+      ];
+      return [...lines.slice(0, i + 1), ...again, ...lines.slice(i + 1)];
+    });
+    expect(violated(twice)).toContain('orphan-once');
+    const split = mutate(featuresRun(), '1.1001.jsonl', (lines) =>
+      lines.map((l) => (l.includes('"orphan":"3:1003:3"') || (l.includes('"op":"request"') && l.includes('"2:1002:2"')) ? l.replace('"owner":"2:1002:2"', '"owner":"2:1002:8"') : l)),
+    );
+    expect(violated(split)).toContain('orphan-once');
+  });
+
+  it('L11: catches a wrong re-entry depth and a lock released with holds still counted', () => {
+    const wrong = mutate(featuresRun(), '2.1002.jsonl', (lines) => lines.map((l) => (l.includes('"op":"reenter"') ? l.replace('"depth":2', '"depth":3') : l)));
+    expect(violated(wrong)).toContain('reentrancy-count');
+    const early = mutate(featuresRun(), '2.1002.jsonl', (lines) => lines.filter((l) => !(l.includes('"op":"release"') && l.includes('"depth":1'))));
+    expect(violated(early)).toEqual(['reentrancy-count']);
   });
 });

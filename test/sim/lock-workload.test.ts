@@ -30,7 +30,8 @@ describe('simulator --workload locks', () => {
     for (let i = 0; i < 2; i++) runSeed({ seed: 7, nodes: 5, faults: 'mixed', app: 'locks', safetyMs: 5000, check });
     expect([...(files[1] ?? new Map())]).toEqual([...(files[0] ?? new Map())]);
     const all = [...(files[0]?.values() ?? [])].flat().join('\n');
-    for (const op of ['"op":"grant"', '"op":"convert"', '"op":"release"', '"ev":"lkstate"', '"point":"sync"']) expect(all).toContain(op);
+    for (const op of ['"op":"grant"', '"op":"convert"', '"op":"release"', '"ev":"lkstate"', '"point":"sync"', '"op":"reenter"', '"op":"orphan"']) expect(all).toContain(op);
+    expect(all).toMatch(/"op":"request"[^\n]*"group":"\d+:\d+:\d+"/); // an atomic request
     const lines = files[0] ?? new Map<string, string[]>();
     expect(checkLocks(lines).ok).toBe(true);
     // The same traces with one grant line repeated (a grant of nothing pending) must fail.

@@ -2,7 +2,9 @@
  * `--workload locks`: the lock manager (engine/locks) on every simulated node, driven by a few
  * seeded clients per node: contended and uncontended resources, all six modes, conversions up and
  * down, try-locks, fail-fast requests outside a primary, wait timeouts (a multicast cancel),
- * explicit cancels, value block writes, deadlock-prone pairs (holder ids) and barriers. Every
+ * explicit cancels, value block writes, deadlock-prone pairs (holder ids), barriers, atomic
+ * requests on several resources, persistent locks (orphans when their node crashes or leaves,
+ * adopted or purged by the survivors), counted re-entry, and the HEADQUE / NOORDER flags. Every
  * table event is written to the node's trace as the trace contract's lock lines, and the lock
  * checker (api/check/locks-checker.ts) runs beside the EVS checker on every seed.
  */
@@ -24,14 +26,27 @@ const lockspace = 'sim';
 const clientsPerNode = 2;
 const retryMs = 25;
 
-type ClientState = 'idle' | 'waiting' | 'holding' | 'converting' | 'releasing';
+type ClientState = 'idle' | 'waiting' | 'holding' | 'converting' | 'reentering' | 'releasing';
 
 interface Client {
   state: ClientState;
   counter: number;
   mode: LockMode | null;
   timer: number;
+  res: string;
+  holder: number;
+  /** Counters of an atomic request's locks (the first is `counter`); empty for a single lock. */
+  group: number[];
+  /** Counters this client holds granted. */
+  held: Set<number>;
+  /** Holds counted on `counter` (re-entries + 1). */
+  depth: number;
+  /** Counter of a pending re-entry request. */
+  reentry: number;
 }
+
+/** Holds a lock may count by re-entry in the simulated lockspace. */
+const reentrancyMax = 3;
 
 interface NodeRun {
   node: SimAppNode;
@@ -76,7 +91,7 @@ export class LockWorkload implements SimApp {
     };
     this.runs.set(node.nodeId, run);
     for (let i = 0; i < clientsPerNode; i++) {
-      const client: Client = { state: 'idle', counter: 0, mode: null, timer: 0 };
+      const client: Client = { state: 'idle', counter: 0, mode: null, timer: 0, res: '', holder: 0, group: [], held: new Set(), depth: 1, reentry: 0 };
       run.clients.push(client);
       this.think(run, client);
     }
@@ -157,47 +172,108 @@ export class LockWorkload implements SimApp {
         this.think(run, client, 200);
         return;
       }
+      if (p.chance(0.06) && this.orphanAction(run)) {
+        this.think(run, client, 100);
+        return;
+      }
       const counter = run.counterNext++;
       client.counter = counter;
       client.mode = null;
       client.state = 'waiting';
+      client.group = [];
+      client.held.clear();
+      client.depth = 1;
       run.byCounter.set(counter, client);
       // Mostly a few hot resources; some private ones (uncontended).
-      const res = p.chance(0.7) ? `hot${p.int(0, 2)}` : `own${run.node.nodeId}.${p.int(0, 3)}`;
+      const pickRes = (): string => (p.chance(0.7) ? `hot${p.int(0, 2)}` : `own${run.node.nodeId}.${p.int(0, 3)}`);
+      const res = pickRes();
       const mode = p.pick(['EX', 'EX', 'PR', 'PR', 'PW', 'CR', 'CW', 'NL'] as LockMode[]);
       const holder = p.chance(0.2) ? 1 : 0; // a shared holder id makes cross-resource deadlocks possible
-      this.message(run, {
-        type: 'lock',
-        counter,
-        holder,
-        ls: lockspace,
-        res,
-        mode,
-        flags: { noQueue: p.chance(0.15), notifyOnNoQueue: p.chance(0.5), failIfNotPrimary: p.chance(0.1) },
-        lvbBytes: 32,
-      });
+      client.res = res;
+      client.holder = holder;
+      const flags = {
+        noQueue: p.chance(0.15),
+        notifyOnNoQueue: p.chance(0.5),
+        failIfNotPrimary: p.chance(0.1),
+        persistent: p.chance(0.15),
+        headQueue: p.chance(0.08),
+        noOrder: p.chance(0.08),
+      };
+      if (p.chance(0.12)) {
+        // An atomic request on 2-3 distinct resources.
+        const names = [...new Set([res, pickRes(), pickRes()])].slice(0, p.int(2, 3));
+        if (names.length >= 2) {
+          client.group = names.map((_, i) => counter + i);
+          run.counterNext = counter + names.length;
+          for (const c of client.group) run.byCounter.set(c, client);
+          const items = names.map((n) => ({ res: n, mode: p.pick(['EX', 'PR', 'PW', 'CR'] as LockMode[]) }));
+          this.message(run, { type: 'lockMany', counter, holder, ls: lockspace, items, flags, lvbBytes: 32, reentrancyMax });
+          if (p.chance(0.3)) this.timeout(run, client, counter, p.chance(0.8) ? 'timeout' : 'cancel', p.int(5, 200));
+          return;
+        }
+      }
+      this.message(run, { type: 'lock', counter, holder, ls: lockspace, res, mode, flags, lvbBytes: 32, reentrancyMax });
       // A wait timeout (the cancel is multicast) or an explicit cancel, sometimes.
       if (p.chance(0.3)) this.timeout(run, client, counter, p.chance(0.8) ? 'timeout' : 'cancel', p.int(5, 200));
       return;
     }
     if (client.state === 'holding') {
       const held = client.mode ?? 'NL';
-      if (p.chance(0.25)) {
+      if (client.group.length === 0 && client.holder !== 0 && p.chance(0.2)) {
+        // Re-enter: the same holder asks again for a mode its lock covers (or not: then it waits on itself).
+        const reentry = run.counterNext++;
+        client.reentry = reentry;
+        client.state = 'reentering';
+        run.byCounter.set(reentry, client);
+        const mode = p.chance(0.8) ? held : p.pick(lockModes);
+        this.message(run, { type: 'lock', counter: reentry, holder: client.holder, ls: lockspace, res: client.res, mode, flags: {}, lvbBytes: 32, reentrancyMax });
+        return;
+      }
+      if (client.group.length === 0 && p.chance(0.25)) {
         const to = p.pick(lockModes.filter((m) => m !== held));
         client.state = 'converting';
         this.message(run, {
           type: 'convert',
           counter: client.counter,
           mode: to,
-          flags: { noQueue: p.chance(0.2), failIfNotPrimary: p.chance(0.1) },
+          flags: { noQueue: p.chance(0.2), failIfNotPrimary: p.chance(0.1), headQueue: p.chance(0.1), noOrder: p.chance(0.1) },
           lvb: held === 'PW' || held === 'EX' ? this.value(p) : null,
         });
         if (p.chance(0.3)) this.timeout(run, client, client.counter, 'timeout', p.int(5, 200));
         return;
       }
       client.state = 'releasing';
-      this.message(run, { type: 'unlock', counter: client.counter, lvb: held === 'PW' || held === 'EX' ? this.value(p) : null });
+      // Every hold of a re-entered lock, and every lock of an atomic request, is released.
+      for (let i = 1; i < client.depth; i++) this.message(run, { type: 'unlock', counter: client.counter, lvb: null });
+      for (const c of client.group.length > 0 ? client.group : [client.counter]) {
+        this.message(run, { type: 'unlock', counter: c, lvb: held === 'PW' || held === 'EX' ? this.value(p) : null });
+      }
     }
+  }
+
+  /** Adopt or purge an orphan this replica's table shows (as an application reading the dump would). */
+  private orphanAction(run: NodeRun): boolean {
+    const orphans = (run.table.dump(lockspace)?.resources ?? []).flatMap((r) => r.holders.filter((h) => h.orphan).map((h) => ({ res: r.name, h })));
+    const o = orphans.length === 0 ? undefined : this.prng.pick(orphans);
+    if (o === undefined || o.h.granted === null) return false;
+    if (this.prng.chance(0.4)) {
+      this.message(run, { type: 'purgeOrphans', ls: lockspace, res: this.prng.chance(0.5) ? o.res : '', orphan: this.prng.chance(0.5) ? o.h.owner : '' });
+      return true;
+    }
+    const counter = run.counterNext++;
+    const client = run.clients.find((c) => c.state === 'idle');
+    if (client === undefined) return false;
+    client.counter = counter;
+    client.mode = null;
+    client.state = 'waiting';
+    client.group = [];
+    client.held.clear();
+    client.depth = 1;
+    client.res = o.res;
+    client.holder = 0;
+    run.byCounter.set(counter, client);
+    this.message(run, { type: 'adopt', counter, holder: 0, ls: lockspace, res: o.res, mode: o.h.granted, orphan: this.prng.chance(0.5) ? o.h.owner : '' });
+    return true;
   }
 
   private value(p: Prng): Uint8Array {
@@ -220,10 +296,13 @@ export class LockWorkload implements SimApp {
     const ownPrefix = `${run.node.nodeId}:${run.node.incarnation}:`;
     if (e.ev === 'dropped') {
       const m = e.message;
-      if (m.type === 'barrier' || m.type === 'sync') return;
+      if (m.type === 'barrier' || m.type === 'sync' || m.type === 'purgeOrphans') return;
       const client = run.byCounter.get(m.counter);
       if (client === undefined) return;
-      if (m.type === 'lock') this.finish(run, client, m.counter);
+      if (m.type === 'lock' && client.state === 'reentering' && m.counter === client.reentry) {
+        client.state = 'holding';
+        this.think(run, client);
+      } else if (m.type === 'lock' || m.type === 'lockMany' || m.type === 'adopt') this.finish(run, client, m.counter);
       else if (m.type === 'unlock' || m.type === 'convert') {
         client.state = 'holding';
         this.think(run, client);
@@ -234,10 +313,29 @@ export class LockWorkload implements SimApp {
     const counter = Number(e.owner.slice(ownPrefix.length));
     const client = run.byCounter.get(counter);
     if (client === undefined) return;
+    if (client.state === 'reentering' && counter === client.reentry) {
+      // The re-entry request's own lines: counted, or denied (or, not covered, it waits on itself until denied as a deadlock).
+      if (e.op === 'reenter') client.depth++;
+      if (e.op === 'reenter' || e.op === 'deny' || e.op === 'cancel' || e.op === 'purge' || e.op === 'revoke' || e.op === 'grant') {
+        run.byCounter.delete(counter);
+        if (e.op === 'grant') this.message(run, { type: 'unlock', counter, lvb: null });
+        client.state = 'holding';
+        this.think(run, client);
+      }
+      return;
+    }
+    if (counter === client.reentry && counter !== client.counter) {
+      // A re-entry whose lock went away meanwhile: release it if granted, forget it once ended.
+      if (e.op === 'grant') this.message(run, { type: 'unlock', counter, lvb: null });
+      if (e.op !== 'request' && e.op !== 'bast') run.byCounter.delete(counter);
+      return;
+    }
     switch (e.op) {
       case 'grant':
       case 'convert':
         this.grants++;
+        client.held.add(counter);
+        if (counter !== client.counter) return;
         client.mode = e.mode ?? client.mode;
         client.state = 'holding';
         this.think(run, client, 40);
@@ -245,6 +343,7 @@ export class LockWorkload implements SimApp {
       case 'deny':
       case 'cancel':
         this.denies++;
+        if (counter !== client.counter) return;
         if (client.state === 'waiting') this.finish(run, client, counter);
         else if (client.state === 'converting') {
           client.state = 'holding';
@@ -252,8 +351,14 @@ export class LockWorkload implements SimApp {
         } else if (client.state === 'releasing' && e.op === 'cancel' && client.mode === null) this.finish(run, client, counter);
         return;
       case 'release':
+        if (e.depth !== undefined) return; // one hold of a re-entered lock
+        client.held.delete(counter);
+        this.finish(run, client, counter);
+        return;
       case 'purge':
       case 'revoke':
+      case 'orphan':
+        client.held.delete(counter);
         this.finish(run, client, counter);
         return;
       default:
@@ -263,7 +368,12 @@ export class LockWorkload implements SimApp {
 
   private finish(run: NodeRun, client: Client, counter: number): void {
     run.byCounter.delete(counter);
-    if (client.counter !== counter) return;
+    if (client.counter !== counter && !client.group.includes(counter)) return;
+    // The other locks of an atomic request that are still held (one was revoked or purged): release them.
+    if (client.state !== 'releasing') for (const c of client.held) if (c !== counter) this.message(run, { type: 'unlock', counter: c, lvb: null });
+    for (const c of client.group) if (c !== counter) run.byCounter.delete(c);
+    client.held.clear();
+    client.group = [];
     client.state = 'idle';
     client.mode = null;
     this.think(run, client);

@@ -62,7 +62,7 @@ describe('codec', () => {
     expect(decodeLockMessage(new Uint8Array([1, 99])).ok).toBe(false);
     expect(decodeLockMessage(new Uint8Array([2, 1])).ok).toBe(false);
     const badMode = good.slice();
-    badMode[badMode.length - 4] = 17;
+    badMode[badMode.length - 6] = 17; // the mode byte (then flags, lvbBytes u16, reentrancyMax u16)
     expect(decodeLockMessage(badMode).ok).toBe(false);
   });
   it('counts a malformed delivery and leaves the table alone', () => {
