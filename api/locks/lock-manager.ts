@@ -20,6 +20,10 @@ import { LockTable, valueBlockBytesDefault, type LockspaceDump, type LockTableEv
 import { isLockMode, type LockMode } from '../../engine/locks/modes.js';
 import type { PrimaryRule } from '../../engine/locks/primary.js';
 import { denyError, LockError } from './errors.js';
+import { LockLatencyRecorder, type LockLatencies, type LockLatencyName } from './lock-latency.js';
+import { LockTraceWriter } from '../../workers/trace/lock-trace.js';
+import { kAddMetrics, kTraceDir } from '../node/evs-node.js';
+import type { LatencyHistogram } from '../commands/latency.js';
 
 export const lockGroupDefault = 'totem-locks';
 
@@ -36,8 +40,9 @@ export interface LockManagerOptions {
   group?: string;
   /**
    * The primary rule: the configured nodes' ids (one vote each) or their votes, by node id;
-   * a configuration is primary when its members hold more than half of all votes. One of
-   * `votes` and `isPrimary` is required.
+   * a configuration is primary when its members hold more than half of all votes. Default: the
+   * node's rule (createNode's `primary` option; by default a majority of the configured members),
+   * applied to the lock manager's members.
    */
   votes?: readonly NodeId[] | Readonly<Record<number, number>>;
   /** Or a rule of the application's own (it then owns "at most one primary at a time"). */
@@ -77,6 +82,8 @@ interface Pending {
   ls: Lockspace;
   res: string;
   abortedByCaller: boolean;
+  /** performance.now() when the request was handed to the node (the acquire latency's start). */
+  startMs: number;
   cleanup: () => void;
 }
 
@@ -90,6 +97,13 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
   private groupMembers: readonly NodeId[] = [];
   private primaryNow = false;
   private closed = false;
+  private readonly latency: LockLatencyRecorder;
+  /** Own locks with a blocking notice since their grant: counter -> when the first notice came. */
+  private readonly blockedSinceMs = new Map<number, number>();
+  /** When the configuration change that stopped grants began; null while granting. */
+  private recoveryStartMs: number | null = null;
+  private readonly trace: LockTraceWriter | null;
+  private readonly removeMetrics: () => void;
 
   /** @internal use openLockManager() */
   constructor(
@@ -99,6 +113,10 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
     private readonly onTableEvent: ((e: LockTableEvent) => void) | undefined,
   ) {
     super();
+    this.latency = new LockLatencyRecorder(node.nodeId);
+    const traceDir = node[kTraceDir];
+    this.trace = traceDir === null ? null : new LockTraceWriter(traceDir, node.nodeId, node.incarnation);
+    this.removeMetrics = node[kAddMetrics](() => this.latency.prometheusText());
     this.table = new LockTable({ nodeId: node.nodeId, incarnation: node.incarnation, primaryRule: rule }, {
       event: (e) => this.onEvent(e),
       send: (payload) => this.send(payload, 'agreed'),
@@ -146,6 +164,22 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
     return this.table.counters;
   }
 
+  /**
+   * Latency percentiles in µs measured on this node (api/locks/lock-latency.ts): acquire (lock()
+   * to grant), blockingToRelease (a blocking notice on an own lock to its release), recovery (a
+   * configuration change to granting again). `reset` empties them after reading.
+   */
+  latencies(options: { reset?: boolean } = {}): LockLatencies {
+    const summary = this.latency.summary();
+    if (options.reset === true) this.latency.reset();
+    return summary;
+  }
+
+  /** The hdr histogram behind one of `latencies()` (to merge across nodes). */
+  latencyHistogram(name: LockLatencyName): LatencyHistogram {
+    return this.latency.histogram(name);
+  }
+
   /** Release nothing, leave the group: the other members purge this node's locks at the leave. */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -159,7 +193,9 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
     for (const h of this.handles.values()) h[kLost]('closed');
     for (const b of this.barriers.values()) b.reject(closedError);
     this.barriers.clear();
+    this.removeMetrics();
     await this.group.leave().catch(() => undefined);
+    this.trace?.close();
   }
 
   // ----------------------------------------------------------------------------------------------
@@ -275,6 +311,7 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
       ls,
       res,
       abortedByCaller: false,
+      startMs: performance.now(),
       cleanup: () => {
         if (timer !== null) clearTimeout(timer);
         options.signal?.removeEventListener('abort', onAbort);
@@ -313,6 +350,7 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
 
   private onMembership(e: GroupMembershipEvent): void {
     if (this.closed) return;
+    this.recoveryStartMs ??= performance.now();
     if (this.groupMembers.length > 0 && !e.members.includes(this.node.nodeId)) {
       // This node's own leave (close() of the manager or of the node): what waits ends as closed.
       void this.close();
@@ -349,6 +387,10 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
 
   private updatePrimary(): void {
     const now = this.table.canGrant;
+    if (now && this.recoveryStartMs !== null) {
+      this.latency.record('recovery', (performance.now() - this.recoveryStartMs) * 1000);
+      this.recoveryStartMs = null;
+    }
     if (now === this.primaryNow) return;
     this.primaryNow = now;
     this.emit('primary', now);
@@ -360,6 +402,8 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
   }
 
   private onEvent(e: LockTableEvent): void {
+    // The trace line first: it must be written before the application learns of the event.
+    this.trace?.write(e);
     this.onTableEvent?.(e);
     if (e.ev === 'barrier') {
       if (e.op === 'enter') return;
@@ -391,6 +435,13 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
       }
       h[kHeld](e.mode, e.fence, e.lvb);
       const done = settle();
+      const blockedAtMs = this.blockedSinceMs.get(counter);
+      if (blockedAtMs !== undefined) {
+        // A new grant starts over; a conversion (down, to let a waiter in) ends the blocking wait.
+        this.blockedSinceMs.delete(counter);
+        if (done?.kind === 'convert') this.latency.record('blockingToRelease', (performance.now() - blockedAtMs) * 1000);
+      }
+      if (done !== undefined && done.kind === 'lock') this.latency.record('acquire', (performance.now() - done.startMs) * 1000);
       if (done !== undefined && done.kind !== 'unlock') {
         if (done.abortedByCaller && done.kind === 'lock') {
           // Granted before the cancel arrived: the caller gave up, so release it.
@@ -411,6 +462,7 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
     switch (e.op) {
       case 'bast':
         if (h !== undefined && e.mode !== undefined) {
+          if (!this.blockedSinceMs.has(counter)) this.blockedSinceMs.set(counter, performance.now());
           h.emit('blocking', e.mode);
           this.emit('blocking', h, e.mode);
         }
@@ -425,6 +477,11 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
         return;
       }
       case 'release': {
+        const blockedAtMs = this.blockedSinceMs.get(counter);
+        if (blockedAtMs !== undefined) {
+          this.blockedSinceMs.delete(counter);
+          this.latency.record('blockingToRelease', (performance.now() - blockedAtMs) * 1000);
+        }
         this.handles.delete(counter);
         h?.[kLost]('released');
         const done = settle();
@@ -433,6 +490,7 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
       }
       case 'purge':
       case 'revoke': {
+        this.blockedSinceMs.delete(counter);
         this.handles.delete(counter);
         h?.[kLost](e.op === 'purge' ? 'purged' : 'revoked');
         const done = settle();
@@ -564,12 +622,12 @@ export class LockHandle extends EventEmitter<{ blocking: [mode: LockMode] }> {
  * takes part opens it; grants need a primary component of those nodes (docs/locks.md).
  */
 export async function openLockManager(node: EvsNode, options: LockManagerOptions = {}): Promise<LockManager> {
-  const rule = primaryRuleOf(options);
+  const rule = primaryRuleOf(options, node.primaryRule);
   const group = (await node.join(options.group ?? lockGroupDefault)) as Group<Uint8Array>;
   return new LockManager(node, group, rule, options.onTableEvent);
 }
 
-function primaryRuleOf(options: LockManagerOptions): PrimaryRule {
+function primaryRuleOf(options: LockManagerOptions, nodeRule: PrimaryRule): PrimaryRule {
   if (options.isPrimary !== undefined) {
     if (typeof options.isPrimary !== 'function') throw new LockError('TOTEM_ERR_LOCK_INVALID', 'isPrimary must be a function');
     return { kind: 'function', isPrimary: options.isPrimary };
@@ -580,7 +638,8 @@ function primaryRuleOf(options: LockManagerOptions): PrimaryRule {
   for (const [id, v] of votes) {
     if (!Number.isInteger(id) || id <= 0 || !Number.isFinite(v) || v < 0) throw new LockError('TOTEM_ERR_LOCK_INVALID', `bad vote ${v} for node ${id}`);
   }
-  if (votes.size === 0) throw new LockError('TOTEM_ERR_LOCK_INVALID', 'no configured votes: pass votes (the node ids of the cluster, or votes by node id) or isPrimary');
+  if (options.votes === undefined) return nodeRule;
+  if (votes.size === 0) throw new LockError('TOTEM_ERR_LOCK_INVALID', 'no configured votes: pass votes (the node ids of the cluster, or votes by node id), isPrimary, or neither (the node\'s rule)');
   return { kind: 'majority', votes };
 }
 
