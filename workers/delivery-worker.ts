@@ -82,6 +82,39 @@ const counters = {
 let drainTarget: number | null = null;
 let stopping = false;
 
+/**
+ * Tracing only. The main thread writes lines into the same trace file (the lock manager's, after
+ * each delivery and configuration it applies: workers/trace/lock-trace.ts). A conf line must not
+ * overtake the main thread's lines of the events before it, and no line may come between a conf
+ * line and the main thread's lines of that configuration (its cut): so a conf line, and the first
+ * line after one, wait until the main thread has taken every record written so far (it reads a
+ * batch, makes its callbacks, then moves the ring's head). Bounded: a main thread stuck longer
+ * than traceOrderWaitMsMax costs the order of the lines, never the node (counted).
+ */
+const traceOrderWaitMsMax = 2000;
+let traceWaitBeforeNextLine = false;
+let traceOrderWaitsTimedOut = 0;
+
+function waitForMainToCatchUp(): void {
+  if (trace === null) return;
+  traceWaitBeforeNextLine = false;
+  if (deliveryRing.usedBytes() === 0) return;
+  const deadlineMs = Date.now() + traceOrderWaitMsMax;
+  // F1 before the check (wake-flags.ts): the main thread rings after a read only then.
+  flags.set(WakeFlag.deliveryWantsRoom);
+  const ready = (): boolean => deliveryRing.usedBytes() === 0 || control.poll();
+  while (deliveryRing.usedBytes() !== 0 && !stopping) {
+    const leftMs = deadlineMs - Date.now();
+    if (leftMs <= 0) {
+      traceOrderWaitsTimedOut++;
+      break;
+    }
+    deliveryBell.waitSync(Math.min(parkMsMax, leftMs), ready);
+    if (control.poll()) handleControl(true);
+  }
+  flags.clear(WakeFlag.deliveryWantsRoom);
+}
+
 function waitForRoom(lengthBytes: number): void {
   counters.roomWaits++;
   // F1 before any check of room (wake-flags.ts): the main thread rings after a read only then.
@@ -127,6 +160,7 @@ const assembler = new Assembler(
     deliver(d: AppDelivery): void {
       counters.messagesDelivered++;
       if (d.sender === self && d.incarnation === data.incarnation) counters.ownDelivered++;
+      if (traceWaitBeforeNextLine) waitForMainToCatchUp();
       trace?.write(deliveryTraceLine(self, d, Date.now()));
       if (!d.local) return;
       counters.messagesForwarded++;
@@ -145,8 +179,10 @@ const assembler = new Assembler(
     },
     configuration(c: ConfigurationChange): void {
       counters.configurations++;
+      waitForMainToCatchUp();
       trace?.write(configurationTraceLine(self, c, Date.now()));
       writeJson(RecordType.deliveryConfiguration, encodeConfiguration(c));
+      traceWaitBeforeNextLine = trace !== null;
     },
     groupEvent(e: GroupEvent): void {
       counters.groupEvents++;
@@ -168,7 +204,7 @@ function onFrameRecord(type: number, buffer: Uint8Array, offset: number, length:
 }
 
 function stats(): Record<string, unknown> {
-  return { ...counters, assembler: assembler.stats };
+  return { ...counters, traceOrderWaitsTimedOut, assembler: assembler.stats };
 }
 
 function checkDrained(): void {

@@ -22,18 +22,15 @@ import type { PrimaryRule } from '../../engine/locks/primary.js';
 import { denyError, LockError } from './errors.js';
 import { LockLatencyRecorder, type LockLatencies, type LockLatencyName } from './lock-latency.js';
 import { LockTraceWriter } from '../../workers/trace/lock-trace.js';
+import { kBarrier, kConvert, kHeld, kLost, kRequest, kUnlock } from './internal.js';
+import { LockHandle, Lockspace } from './handles.js';
+
+export { LockHandle, Lockspace } from './handles.js';
 import { kAddMetrics, kTraceDir } from '../node/evs-node.js';
 import type { LatencyHistogram } from '../commands/latency.js';
 
 export const lockGroupDefault = 'totem-locks';
 
-// Internal calls between the manager, its lockspaces and handles (not part of the API).
-const kRequest = Symbol('request');
-const kConvert = Symbol('convert');
-const kUnlock = Symbol('unlock');
-const kBarrier = Symbol('barrier');
-const kHeld = Symbol('held');
-const kLost = Symbol('lost');
 
 export interface LockManagerOptions {
   /** The group the lock manager's messages go to (default `totem-locks`). */
@@ -103,6 +100,11 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
   /** When the configuration change that stopped grants began; null while granting. */
   private recoveryStartMs: number | null = null;
   private readonly trace: LockTraceWriter | null;
+  /** Members of the configuration last fed to the table (the trace's lkstate lines carry them). */
+  private tableMembers: readonly NodeId[] = [];
+  private tableRing = '';
+  /** A configuration was fed since the last line that said whether the table is primary. */
+  private traceNeedsReady = false;
   private readonly removeMetrics: () => void;
 
   /** @internal use openLockManager() */
@@ -365,16 +367,22 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
       cause: 'join',
       causeNodes: [],
     });
+    const feed = (kind: 'transitional' | 'regular', members: readonly NodeId[]): void => {
+      this.tableMembers = members;
+      this.tableRing = e.ringId;
+      this.traceNeedsReady = true;
+      this.table.onConfiguration(change(kind, members));
+    };
     if (e.kind === 'transitional') {
-      this.table.onConfiguration(change('transitional', e.members));
+      feed('transitional', e.members);
       this.groupMembers = e.members;
       this.updatePrimary();
       return;
     }
     const came = this.groupMembers.filter((id) => e.members.includes(id));
     // The first event is this node's own join: it brings its (empty) table along alone.
-    this.table.onConfiguration(change('transitional', this.groupMembers.length === 0 ? [this.node.nodeId] : came));
-    this.table.onConfiguration(change('regular', e.members));
+    feed('transitional', this.groupMembers.length === 0 ? [this.node.nodeId] : came);
+    feed('regular', e.members);
     this.groupMembers = e.members;
     this.updatePrimary();
   }
@@ -403,7 +411,14 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
 
   private onEvent(e: LockTableEvent): void {
     // The trace line first: it must be written before the application learns of the event.
-    this.trace?.write(e);
+    if (this.trace !== null) {
+      if (this.traceNeedsReady && e.ev === 'lk' && (e.op === 'grant' || e.op === 'convert')) {
+        this.trace.writeReady(this.tableRing, this.table.hash(), this.table.primary, this.tableMembers);
+        this.traceNeedsReady = false;
+      }
+      if (e.ev === 'lkstate' && e.primary) this.traceNeedsReady = false;
+      this.trace.write(e, this.tableMembers);
+    }
     this.onTableEvent?.(e);
     if (e.ev === 'barrier') {
       if (e.op === 'enter') return;
@@ -525,95 +540,6 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
     this.pending.delete(m.counter);
     p.cleanup();
     p.reject(new LockError('TOTEM_ERR_LOCK_RECONFIGURED', `${p.kind} ${p.ls.name}/${p.res}: cut by a configuration change; nothing was applied`));
-  }
-}
-
-
-export class Lockspace {
-  /** @internal */
-  constructor(
-    private readonly manager: LockManager,
-    readonly name: string,
-    readonly lvbBytes: number,
-  ) {}
-
-  /** Acquire `resource` in `mode`: resolves when granted, on every member at the same point. */
-  lock(resource: string, mode: LockMode, options: LockOptions = {}): Promise<LockHandle> {
-    return this.manager[kRequest](this, resource, mode, options);
-  }
-
-  /** Completes on every member at the same point once all have entered (default: the current members). */
-  barrier(name: string, options: { members?: readonly NodeId[]; signal?: AbortSignal } = {}): Promise<void> {
-    return this.manager[kBarrier](this, name, options.members ?? null, options.signal);
-  }
-}
-
-export class LockHandle extends EventEmitter<{ blocking: [mode: LockMode] }> {
-  private modeNow: LockMode = 'NL';
-  private fence = 0n;
-  private lvb: Uint8Array | null = null;
-  private readonly controller = new AbortController();
-  private gone: string | null = null;
-
-  /** @internal */
-  constructor(
-    private readonly manager: LockManager,
-    readonly lockspace: Lockspace,
-    readonly resource: string,
-    readonly counter: number,
-    /** "<node>:<incarnation>:<counter>": the lock's id, as the trace writes it. */
-    readonly id: string,
-  ) {
-    super();
-  }
-
-  get mode(): LockMode {
-    return this.modeNow;
-  }
-
-  /** The fencing token of the last grant or up-conversion: pass it to the resource (docs/locks.md). */
-  get fencingToken(): bigint {
-    return this.fence;
-  }
-
-  /** The value block as read at the last grant; null when not valid (a PW/EX holder was lost). */
-  get valueBlock(): Uint8Array | null {
-    return this.lvb;
-  }
-
-  /** Aborts when the lock becomes suspect (reason TOTEM_ERR_LOCK_SUSPECT), is revoked, purged or released. */
-  get signal(): AbortSignal {
-    return this.controller.signal;
-  }
-
-  /** Convert in place: down at once, up when compatible (with a new fencing token). */
-  convert(mode: LockMode, options: LockOptions & { valueBlock?: Uint8Array } = {}): Promise<LockHandle> {
-    if (this.gone !== null) return Promise.reject(new LockError('TOTEM_ERR_LOCK_RELEASED', `the lock is ${this.gone}`));
-    return this.manager[kConvert](this, mode, options);
-  }
-
-  /** Release; a PW/EX holder may write the value block (exactly lvbBytes). */
-  async unlock(options: { valueBlock?: Uint8Array } = {}): Promise<void> {
-    if (this.gone !== null && this.gone !== 'suspect') return;
-    if (options.valueBlock !== undefined && options.valueBlock.length !== this.lockspace.lvbBytes) {
-      throw new LockError('TOTEM_ERR_LOCK_INVALID', `the value block is ${this.lockspace.lvbBytes} bytes`);
-    }
-    await this.manager[kUnlock](this, options.valueBlock ?? null);
-  }
-
-  /** @internal */
-  [kHeld](mode: LockMode, fence: bigint, lvb: Uint8Array | null): void {
-    this.modeNow = mode;
-    this.fence = fence;
-    this.lvb = lvb;
-  }
-
-  /** @internal */
-  [kLost](reason: string): void {
-    const code = reason === 'transitional' ? 'TOTEM_ERR_LOCK_SUSPECT' : reason === 'released' || reason === 'closed' ? 'TOTEM_ERR_LOCK_RELEASED' : 'TOTEM_ERR_LOCK_REVOKED';
-    if (reason !== 'transitional') this.gone = reason;
-    else if (this.gone === null) this.gone = 'suspect';
-    if (!this.controller.signal.aborted) this.controller.abort(new LockError(code, `lock ${this.id} ${reason}`, { reason }));
   }
 }
 
