@@ -100,8 +100,25 @@ export interface NodeConfiguration {
  */
 export type RingState = 'operational' | 'gather' | 'commit' | 'recovery';
 
+/** What changed with a 'members' event (a regular configuration with another member list). */
+export interface MembersChange {
+  /** The regular configuration's ring id, "rep:seq". */
+  readonly ringId: string;
+  /** Members now that were not in the previous regular configuration. */
+  readonly joined: readonly NodeId[];
+  /** Members of the previous regular configuration that are not members now. */
+  readonly left: readonly NodeId[];
+  readonly cause: ConfigurationCause;
+  /** The nodes whose behaviour caused the change (the silent ones, the joiners, the merging ring). */
+  readonly causeNodes: readonly NodeId[];
+}
+
 export type NodeEvents = {
   configuration: [configuration: NodeConfiguration];
+  /** The members changed (at a regular configuration): the members, ascending, and why. */
+  members: [members: readonly NodeId[], change: MembersChange];
+  /** `node.primary` changed, at `configuration` (the rule of createNode's `primary` option). */
+  primary: [primary: boolean, configuration: NodeConfiguration];
   /** The ring's membership state changed (see RingState): sends wait while it is not operational. */
   ringState: [state: RingState];
   /** A fatal error: the node has stopped. See docs/api.md: listen for it. */

@@ -4,7 +4,7 @@
  * docs/api.md describes every call, event and error code.
  */
 export { createNode, drainTimeoutMsDefault, sendsWaitingMax } from './node.js';
-export type { CloseOptions, CreateNodeOptions, EvsNode, JoinOptions, NodeState, NodeStats } from './node.js';
+export type { CloseOptions, CreateNodeOptions, EvsNode, JoinOptions, NodeState, NodeStats, PrimaryOption } from './node.js';
 export type { Group, GroupState, IterateOptions, LeaveOptions, SendOptions, TrySendOptions } from './group.js';
 export { iteratorBufferWarnItems, relayHoldWarnItems } from './events.js';
 export type {
@@ -15,6 +15,7 @@ export type {
   GroupEvents,
   GroupMembershipEvent,
   GroupMessage,
+  MembersChange,
   NodeConfiguration,
   NodeEvents,
   NodeId,

@@ -26,6 +26,8 @@ export interface MetricsSource {
    * since the last call; emptied by the call.
    */
   takeLatencies?(): readonly number[];
+  /** More Prometheus text appended to `/metrics` (the lock manager's latency histograms). */
+  extraText?(): Promise<string>;
 }
 
 /** The figures one scrape reads (a node's `stats()` has these and more). */
@@ -207,7 +209,7 @@ export async function serveMetrics(source: MetricsSource, address: { host: strin
       return;
     }
     collect(stats);
-    res.writeHead(200, { 'content-type': registry.contentType }).end(await registry.metrics());
+    res.writeHead(200, { 'content-type': registry.contentType }).end((await registry.metrics()) + ((await source.extraText?.()) ?? ''));
   };
   const server: Server = createServer((req, res) => {
     handle(req, res).catch((err: unknown) => {

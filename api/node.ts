@@ -21,6 +21,8 @@ import { isIP } from 'node:net';
 import { EvsNode, kAttach, kFailure, kRuntimeEvents, kServeMetrics } from './node/evs-node.js';
 import { withSignal } from './node/waiting.js';
 import { resolveNodeOptions } from './options.js';
+import { resolvePrimaryRule } from './node/primary.js';
+import type { PrimaryOption } from './node/primary.js';
 import type { NodeOptions, ResolvedNodeOptions } from './options.js';
 
 export { EvsNode } from './node/evs-node.js';
@@ -29,6 +31,7 @@ export type { JoinOptions } from './node/group-table.js';
 export { drainTimeoutMsDefault } from './node/lifecycle.js';
 export type { CloseOptions, NodeState } from './node/lifecycle.js';
 export { sendsWaitingMax } from './node/submit-queue.js';
+export type { PrimaryOption } from './node/primary.js';
 
 /** The runtime factory's shape (workers/runtime.ts `startRuntime`). */
 export type StartRuntime = (
@@ -49,6 +52,12 @@ export interface CreateNodeOptions extends NodeOptions {
    * Off by default. The endpoint is unauthenticated: bind it where only your scraper reaches.
    */
   metrics?: { host: string; port: number };
+  /**
+   * The primary-component rule behind `node.primary` and the lock manager: `{ votes: { [nodeId]:
+   * n } }` (or `{ votes: [ids] }`, one each), or `(members) => boolean`. Default: one vote per
+   * configured member; primary = more than half of all votes present (api/node/primary.ts).
+   */
+  primary?: PrimaryOption;
 }
 
 /**
@@ -72,8 +81,9 @@ async function startRealRuntime(
 
 /** createNode() with another runtime factory (tests start nodes on an in-memory runtime). */
 export async function createNodeWith(start: StartRuntime, options: CreateNodeOptions): Promise<EvsNode> {
-  const { signal, metrics, nodeOptions } = splitOptions(options);
+  const { signal, metrics, primary, nodeOptions } = splitOptions(options);
   const resolved = resolveNodeOptions(nodeOptions, sealedOverheadBytes);
+  const primaryRule = resolvePrimaryRule(primary, resolved.members.map((m) => m.nodeId));
   // Read the key file now: a missing key should fail here, not in a worker after start.
   if (resolved.key !== null) loadKey(resolved.key);
   if (signal?.aborted === true) throw abortedError('createNode', signal);
@@ -83,7 +93,7 @@ export async function createNodeWith(start: StartRuntime, options: CreateNodeOpt
     level: resolved.logLevel,
     ...(resolved.logger === null ? {} : { logger: resolved.logger }),
   });
-  const node = new EvsNode(resolved, logger);
+  const node = new EvsNode(resolved, logger, primaryRule);
   const started = start(resolved, node[kRuntimeEvents], { logger });
   let runtime: NodeRuntime;
   try {
@@ -115,18 +125,19 @@ export async function createNodeWith(start: StartRuntime, options: CreateNodeOpt
 function splitOptions(options: CreateNodeOptions): {
   signal: AbortSignal | undefined;
   metrics: { host: string; port: number } | undefined;
+  primary: unknown;
   nodeOptions: NodeOptions;
 } {
-  if (typeof options !== 'object' || options === null || !('signal' in options || 'metrics' in options)) {
-    return { signal: undefined, metrics: undefined, nodeOptions: options };
+  if (typeof options !== 'object' || options === null || !('signal' in options || 'metrics' in options || 'primary' in options)) {
+    return { signal: undefined, metrics: undefined, primary: undefined, nodeOptions: options };
   }
-  const { signal, metrics, ...nodeOptions } = options;
+  const { signal, metrics, primary, ...nodeOptions } = options;
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     throw new TotemError('TOTEM_ERR_INVALID_OPTION', 'signal must be an AbortSignal', {
       details: { option: 'signal' },
     });
   }
-  return { signal, metrics: checkMetricsOption(metrics), nodeOptions };
+  return { signal, metrics: checkMetricsOption(metrics), primary, nodeOptions };
 }
 
 function checkMetricsOption(v: unknown): { host: string; port: number } | undefined {

@@ -93,6 +93,7 @@ Options:
   --report FILE          also write a self-contained HTML page (latency percentile distribution,
                          throughput over time, configuration) to FILE
   --json                 print one JSON object with every figure and the configuration
+  --workload locks       the lock manager's bench instead (its options: --workload locks --help)
   --help                 print this help
 `;
 
@@ -387,6 +388,9 @@ export async function runBench(
   out: { stdout: { write(s: string): unknown }; stderr: { write(s: string): unknown } } = process,
   hooks: BenchHooks = {},
 ): Promise<number> {
+  // --workload locks: the lock manager's bench (perf/locks/), with options of its own.
+  const workload = argv.indexOf('--workload');
+  if (workload !== -1 && argv[workload + 1] === 'locks') return (await import('./locks/bench-locks.js')).runLocksBench(argv, out);
   let args: BenchArgs;
   try {
     const parsed = parseBenchArgs(argv);

@@ -38,7 +38,7 @@ import { Doorbell } from './ring/doorbell.js';
 import { SpscRing } from './ring/spsc-ring.js';
 import { ChunkWriter, partHeaderBytes } from './ring/chunks.js';
 import { SyncControl } from './control.js';
-import { runWorkerLoop } from './worker-loop.js';
+import { parkMsMax, runWorkerLoop } from './worker-loop.js';
 import type { WorkerSteps } from './worker-loop.js';
 import { WakeFlag, WakeFlags } from './wake-flags.js';
 import {
@@ -100,6 +100,44 @@ const counters = {
 };
 let drainTarget: number | null = null;
 let stopping = false;
+
+/**
+ * Tracing only. The main thread writes lines into the same trace file (the lock manager's, after
+ * each delivery and configuration it applies: workers/trace/lock-trace.ts). A conf line must not
+ * overtake the main thread's lines of the events before it, and no line may come between a conf
+ * line and the main thread's lines of that configuration (its cut): so a conf line, and the first
+ * line after one, wait until the main thread has taken every record written so far (it reads a
+ * batch, makes its callbacks, then moves the ring's head). Bounded: a main thread stuck longer
+ * than traceOrderWaitMsMax costs the order of the lines, never the node (counted).
+ */
+const traceOrderWaitMsMax = 2000;
+let traceWaitBeforeNextLine = false;
+let traceOrderWaitsTimedOut = 0;
+
+function waitForMainToCatchUp(): void {
+  if (trace === null) return;
+  traceWaitBeforeNextLine = false;
+  const caughtUp = (): boolean => deliveryRing.usedBytes() === 0 && spillEmpty();
+  if (caughtUp()) return;
+  const deadlineMs = Date.now() + traceOrderWaitMsMax;
+  // F1 before the check (wake-flags.ts): the main thread rings after a read only then.
+  flags.set(WakeFlag.deliveryWantsRoom);
+  // Records waiting in the spill count as written: they go into the ring as room appears.
+  const ready = (): boolean => deliveryRing.usedBytes() === 0 || control.poll();
+  while (!caughtUp() && !stopping) {
+    writeSpill();
+    if (caughtUp()) break;
+    const leftMs = deadlineMs - Date.now();
+    if (leftMs <= 0) {
+      traceOrderWaitsTimedOut++;
+      break;
+    }
+    deliveryBell.waitSync(Math.min(parkMsMax, leftMs), ready);
+    if (control.poll()) handleControl();
+  }
+  // The spill keeps the flag while it holds records (writeSpill clears it once empty).
+  if (spillEmpty()) flags.clear(WakeFlag.deliveryWantsRoom);
+}
 
 // ---- the spill: records waiting for room in the delivery ring --------------------------------
 
@@ -254,6 +292,7 @@ const assembler = new Assembler(
     deliver(d: AppDelivery): void {
       counters.messagesDelivered++;
       if (d.sender === self && d.incarnation === data.incarnation) counters.ownDelivered++;
+      if (traceWaitBeforeNextLine) waitForMainToCatchUp();
       trace?.write(deliveryTraceLine(self, d, Date.now()));
       if (!d.local) return;
       counters.messagesForwarded++;
@@ -277,8 +316,10 @@ const assembler = new Assembler(
     },
     configuration(c: ConfigurationChange): void {
       counters.configurations++;
+      waitForMainToCatchUp();
       trace?.write(configurationTraceLine(self, c, Date.now()));
       writeJson(RecordType.deliveryConfiguration, encodeConfiguration(c));
+      traceWaitBeforeNextLine = trace !== null;
     },
     groupEvent(e: GroupEvent): void {
       counters.groupEvents++;
@@ -338,7 +379,7 @@ function onFrameRecord(type: number, buffer: Uint8Array, offset: number, length:
 }
 
 function stats(): Record<string, unknown> {
-  return { ...counters, spillBytes: bufferedBytes(), bytesMax, assembler: assembler.stats };
+  return { ...counters, spillBytes: bufferedBytes(), bytesMax, traceOrderWaitsTimedOut, assembler: assembler.stats };
 }
 
 function checkDrained(): void {

@@ -82,6 +82,8 @@ interface ReplicaState {
   /** Own owners revoked while held: expect one lost "revoked". */
   ownRevoked: Map<string, number>;
   lostRevoked: Map<string, number>;
+  /** lkstate lines with members: how many of each (ring, point, members) so far. */
+  points: Map<string, number>;
   /** Granted locks held by nobody (their node left; persistent). */
   orphans: Set<string>;
   /** Holds counted on a lock (1 unless re-entered). */
@@ -136,6 +138,7 @@ export function checkLocks(files: ReadonlyMap<string, readonly string[]>): LockC
       lastFence: new Map(),
       ownRevoked: new Map(),
       lostRevoked: new Map(),
+      points: new Map(),
       orphans: new Set(),
       depth: new Map(),
       groupPending: new Map(),
@@ -174,7 +177,15 @@ export function checkLocks(files: ReadonlyMap<string, readonly string[]>): LockC
       if (ev === 'lkstate') {
         if (typeof f['primary'] === 'boolean') r.confPrimary = f['primary'];
         // Transitional configurations of one ring differ per side: the members are part of the point.
-        const point = `${String(f['ring'])} ${String(f['point'])} [${r.confMembers}]`;
+        // A real node's lock manager follows its group, whose ordered joins and leaves are points
+        // inside one ring configuration: its lines carry the members and are numbered per key.
+        let point = `${String(f['ring'])} ${String(f['point'])} [${r.confMembers}]`;
+        if (Array.isArray(f['members'])) {
+          const base = `${String(f['ring'])} ${String(f['point'])} [${(f['members'] as unknown[]).map(String).sort().join(',')}]`;
+          const n = (r.points.get(base) ?? 0) + 1;
+          r.points.set(base, n);
+          point = `${base} #${n}`;
+        }
         const hash = String(f['hash']);
         const seen = hashes.get(point);
         if (seen === undefined) hashes.set(point, { hash, at });

@@ -20,24 +20,26 @@ import { LockTable, valueBlockBytesDefault, type LockspaceDump, type LockTableEv
 import { isLockMode, type LockMode } from '../../engine/locks/modes.js';
 import type { PrimaryRule } from '../../engine/locks/primary.js';
 import { denyError, LockError } from './errors.js';
+import { LockLatencyRecorder, type LockLatencies, type LockLatencyName } from './lock-latency.js';
+import { LockTraceWriter } from '../../workers/trace/lock-trace.js';
+import { kBarrier, kConvert, kHeld, kLost, kRequest, kUnlock } from './internal.js';
+import { LockHandle, Lockspace } from './handles.js';
+
+export { LockHandle, Lockspace } from './handles.js';
+import { kAddMetrics, kTraceDir } from '../node/evs-node.js';
+import type { LatencyHistogram } from '../commands/latency.js';
 
 export const lockGroupDefault = 'totem-locks';
 
-// Internal calls between the manager, its lockspaces and handles (not part of the API).
-const kRequest = Symbol('request');
-const kConvert = Symbol('convert');
-const kUnlock = Symbol('unlock');
-const kBarrier = Symbol('barrier');
-const kHeld = Symbol('held');
-const kLost = Symbol('lost');
 
 export interface LockManagerOptions {
   /** The group the lock manager's messages go to (default `totem-locks`). */
   group?: string;
   /**
    * The primary rule: the configured nodes' ids (one vote each) or their votes, by node id;
-   * a configuration is primary when its members hold more than half of all votes. One of
-   * `votes` and `isPrimary` is required.
+   * a configuration is primary when its members hold more than half of all votes. Default: the
+   * node's rule (createNode's `primary` option; by default a majority of the configured members),
+   * applied to the lock manager's members.
    */
   votes?: readonly NodeId[] | Readonly<Record<number, number>>;
   /** Or a rule of the application's own (it then owns "at most one primary at a time"). */
@@ -77,6 +79,8 @@ interface Pending {
   ls: Lockspace;
   res: string;
   abortedByCaller: boolean;
+  /** performance.now() when the request was handed to the node (the acquire latency's start). */
+  startMs: number;
   cleanup: () => void;
 }
 
@@ -90,6 +94,18 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
   private groupMembers: readonly NodeId[] = [];
   private primaryNow = false;
   private closed = false;
+  private readonly latency: LockLatencyRecorder;
+  /** Own locks with a blocking notice since their grant: counter -> when the first notice came. */
+  private readonly blockedSinceMs = new Map<number, number>();
+  /** When the configuration change that stopped grants began; null while granting. */
+  private recoveryStartMs: number | null = null;
+  private readonly trace: LockTraceWriter | null;
+  /** Members of the configuration last fed to the table (the trace's lkstate lines carry them). */
+  private tableMembers: readonly NodeId[] = [];
+  private tableRing = '';
+  /** A configuration was fed since the last line that said whether the table is primary. */
+  private traceNeedsReady = false;
+  private readonly removeMetrics: () => void;
 
   /** @internal use openLockManager() */
   constructor(
@@ -99,6 +115,10 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
     private readonly onTableEvent: ((e: LockTableEvent) => void) | undefined,
   ) {
     super();
+    this.latency = new LockLatencyRecorder(node.nodeId);
+    const traceDir = node[kTraceDir];
+    this.trace = traceDir === null ? null : new LockTraceWriter(traceDir, node.nodeId, node.incarnation);
+    this.removeMetrics = node[kAddMetrics](() => this.latency.prometheusText());
     this.table = new LockTable({ nodeId: node.nodeId, incarnation: node.incarnation, primaryRule: rule }, {
       event: (e) => this.onEvent(e),
       send: (payload) => this.send(payload, 'agreed'),
@@ -146,6 +166,22 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
     return this.table.counters;
   }
 
+  /**
+   * Latency percentiles in µs measured on this node (api/locks/lock-latency.ts): acquire (lock()
+   * to grant), blockingToRelease (a blocking notice on an own lock to its release), recovery (a
+   * configuration change to granting again). `reset` empties them after reading.
+   */
+  latencies(options: { reset?: boolean } = {}): LockLatencies {
+    const summary = this.latency.summary();
+    if (options.reset === true) this.latency.reset();
+    return summary;
+  }
+
+  /** The hdr histogram behind one of `latencies()` (to merge across nodes). */
+  latencyHistogram(name: LockLatencyName): LatencyHistogram {
+    return this.latency.histogram(name);
+  }
+
   /** Release nothing, leave the group: the other members purge this node's locks at the leave. */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -159,7 +195,9 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
     for (const h of this.handles.values()) h[kLost]('closed');
     for (const b of this.barriers.values()) b.reject(closedError);
     this.barriers.clear();
+    this.removeMetrics();
     await this.group.leave().catch(() => undefined);
+    this.trace?.close();
   }
 
   // ----------------------------------------------------------------------------------------------
@@ -275,6 +313,7 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
       ls,
       res,
       abortedByCaller: false,
+      startMs: performance.now(),
       cleanup: () => {
         if (timer !== null) clearTimeout(timer);
         options.signal?.removeEventListener('abort', onAbort);
@@ -313,6 +352,7 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
 
   private onMembership(e: GroupMembershipEvent): void {
     if (this.closed) return;
+    this.recoveryStartMs ??= performance.now();
     if (this.groupMembers.length > 0 && !e.members.includes(this.node.nodeId)) {
       // This node's own leave (close() of the manager or of the node): what waits ends as closed.
       void this.close();
@@ -327,16 +367,22 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
       cause: 'join',
       causeNodes: [],
     });
+    const feed = (kind: 'transitional' | 'regular', members: readonly NodeId[]): void => {
+      this.tableMembers = members;
+      this.tableRing = e.ringId;
+      this.traceNeedsReady = true;
+      this.table.onConfiguration(change(kind, members));
+    };
     if (e.kind === 'transitional') {
-      this.table.onConfiguration(change('transitional', e.members));
+      feed('transitional', e.members);
       this.groupMembers = e.members;
       this.updatePrimary();
       return;
     }
     const came = this.groupMembers.filter((id) => e.members.includes(id));
     // The first event is this node's own join: it brings its (empty) table along alone.
-    this.table.onConfiguration(change('transitional', this.groupMembers.length === 0 ? [this.node.nodeId] : came));
-    this.table.onConfiguration(change('regular', e.members));
+    feed('transitional', this.groupMembers.length === 0 ? [this.node.nodeId] : came);
+    feed('regular', e.members);
     this.groupMembers = e.members;
     this.updatePrimary();
   }
@@ -349,6 +395,10 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
 
   private updatePrimary(): void {
     const now = this.table.canGrant;
+    if (now && this.recoveryStartMs !== null) {
+      this.latency.record('recovery', (performance.now() - this.recoveryStartMs) * 1000);
+      this.recoveryStartMs = null;
+    }
     if (now === this.primaryNow) return;
     this.primaryNow = now;
     this.emit('primary', now);
@@ -360,6 +410,15 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
   }
 
   private onEvent(e: LockTableEvent): void {
+    // The trace line first: it must be written before the application learns of the event.
+    if (this.trace !== null) {
+      if (this.traceNeedsReady && e.ev === 'lk' && (e.op === 'grant' || e.op === 'convert')) {
+        this.trace.writeReady(this.tableRing, this.table.hash(), this.table.primary, this.tableMembers);
+        this.traceNeedsReady = false;
+      }
+      if (e.ev === 'lkstate' && e.primary) this.traceNeedsReady = false;
+      this.trace.write(e, this.tableMembers);
+    }
     this.onTableEvent?.(e);
     if (e.ev === 'barrier') {
       if (e.op === 'enter') return;
@@ -391,6 +450,13 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
       }
       h[kHeld](e.mode, e.fence, e.lvb);
       const done = settle();
+      const blockedAtMs = this.blockedSinceMs.get(counter);
+      if (blockedAtMs !== undefined) {
+        // A new grant starts over; a conversion (down, to let a waiter in) ends the blocking wait.
+        this.blockedSinceMs.delete(counter);
+        if (done?.kind === 'convert') this.latency.record('blockingToRelease', (performance.now() - blockedAtMs) * 1000);
+      }
+      if (done !== undefined && done.kind === 'lock') this.latency.record('acquire', (performance.now() - done.startMs) * 1000);
       if (done !== undefined && done.kind !== 'unlock') {
         if (done.abortedByCaller && done.kind === 'lock') {
           // Granted before the cancel arrived: the caller gave up, so release it.
@@ -411,6 +477,7 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
     switch (e.op) {
       case 'bast':
         if (h !== undefined && e.mode !== undefined) {
+          if (!this.blockedSinceMs.has(counter)) this.blockedSinceMs.set(counter, performance.now());
           h.emit('blocking', e.mode);
           this.emit('blocking', h, e.mode);
         }
@@ -425,6 +492,11 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
         return;
       }
       case 'release': {
+        const blockedAtMs = this.blockedSinceMs.get(counter);
+        if (blockedAtMs !== undefined) {
+          this.blockedSinceMs.delete(counter);
+          this.latency.record('blockingToRelease', (performance.now() - blockedAtMs) * 1000);
+        }
         this.handles.delete(counter);
         h?.[kLost]('released');
         const done = settle();
@@ -433,6 +505,7 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
       }
       case 'purge':
       case 'revoke': {
+        this.blockedSinceMs.delete(counter);
         this.handles.delete(counter);
         h?.[kLost](e.op === 'purge' ? 'purged' : 'revoked');
         const done = settle();
@@ -470,106 +543,17 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
   }
 }
 
-
-export class Lockspace {
-  /** @internal */
-  constructor(
-    private readonly manager: LockManager,
-    readonly name: string,
-    readonly lvbBytes: number,
-  ) {}
-
-  /** Acquire `resource` in `mode`: resolves when granted, on every member at the same point. */
-  lock(resource: string, mode: LockMode, options: LockOptions = {}): Promise<LockHandle> {
-    return this.manager[kRequest](this, resource, mode, options);
-  }
-
-  /** Completes on every member at the same point once all have entered (default: the current members). */
-  barrier(name: string, options: { members?: readonly NodeId[]; signal?: AbortSignal } = {}): Promise<void> {
-    return this.manager[kBarrier](this, name, options.members ?? null, options.signal);
-  }
-}
-
-export class LockHandle extends EventEmitter<{ blocking: [mode: LockMode] }> {
-  private modeNow: LockMode = 'NL';
-  private fence = 0n;
-  private lvb: Uint8Array | null = null;
-  private readonly controller = new AbortController();
-  private gone: string | null = null;
-
-  /** @internal */
-  constructor(
-    private readonly manager: LockManager,
-    readonly lockspace: Lockspace,
-    readonly resource: string,
-    readonly counter: number,
-    /** "<node>:<incarnation>:<counter>": the lock's id, as the trace writes it. */
-    readonly id: string,
-  ) {
-    super();
-  }
-
-  get mode(): LockMode {
-    return this.modeNow;
-  }
-
-  /** The fencing token of the last grant or up-conversion: pass it to the resource (docs/locks.md). */
-  get fencingToken(): bigint {
-    return this.fence;
-  }
-
-  /** The value block as read at the last grant; null when not valid (a PW/EX holder was lost). */
-  get valueBlock(): Uint8Array | null {
-    return this.lvb;
-  }
-
-  /** Aborts when the lock becomes suspect (reason TOTEM_ERR_LOCK_SUSPECT), is revoked, purged or released. */
-  get signal(): AbortSignal {
-    return this.controller.signal;
-  }
-
-  /** Convert in place: down at once, up when compatible (with a new fencing token). */
-  convert(mode: LockMode, options: LockOptions & { valueBlock?: Uint8Array } = {}): Promise<LockHandle> {
-    if (this.gone !== null) return Promise.reject(new LockError('TOTEM_ERR_LOCK_RELEASED', `the lock is ${this.gone}`));
-    return this.manager[kConvert](this, mode, options);
-  }
-
-  /** Release; a PW/EX holder may write the value block (exactly lvbBytes). */
-  async unlock(options: { valueBlock?: Uint8Array } = {}): Promise<void> {
-    if (this.gone !== null && this.gone !== 'suspect') return;
-    if (options.valueBlock !== undefined && options.valueBlock.length !== this.lockspace.lvbBytes) {
-      throw new LockError('TOTEM_ERR_LOCK_INVALID', `the value block is ${this.lockspace.lvbBytes} bytes`);
-    }
-    await this.manager[kUnlock](this, options.valueBlock ?? null);
-  }
-
-  /** @internal */
-  [kHeld](mode: LockMode, fence: bigint, lvb: Uint8Array | null): void {
-    this.modeNow = mode;
-    this.fence = fence;
-    this.lvb = lvb;
-  }
-
-  /** @internal */
-  [kLost](reason: string): void {
-    const code = reason === 'transitional' ? 'TOTEM_ERR_LOCK_SUSPECT' : reason === 'released' || reason === 'closed' ? 'TOTEM_ERR_LOCK_RELEASED' : 'TOTEM_ERR_LOCK_REVOKED';
-    if (reason !== 'transitional') this.gone = reason;
-    else if (this.gone === null) this.gone = 'suspect';
-    if (!this.controller.signal.aborted) this.controller.abort(new LockError(code, `lock ${this.id} ${reason}`, { reason }));
-  }
-}
-
 /**
  * Open the lock manager on a node: joins its group and returns once joined. Every node that
  * takes part opens it; grants need a primary component of those nodes (docs/locks.md).
  */
 export async function openLockManager(node: EvsNode, options: LockManagerOptions = {}): Promise<LockManager> {
-  const rule = primaryRuleOf(options);
+  const rule = primaryRuleOf(options, node.primaryRule);
   const group = (await node.join(options.group ?? lockGroupDefault)) as Group<Uint8Array>;
   return new LockManager(node, group, rule, options.onTableEvent);
 }
 
-function primaryRuleOf(options: LockManagerOptions): PrimaryRule {
+function primaryRuleOf(options: LockManagerOptions, nodeRule: PrimaryRule): PrimaryRule {
   if (options.isPrimary !== undefined) {
     if (typeof options.isPrimary !== 'function') throw new LockError('TOTEM_ERR_LOCK_INVALID', 'isPrimary must be a function');
     return { kind: 'function', isPrimary: options.isPrimary };
@@ -580,7 +564,8 @@ function primaryRuleOf(options: LockManagerOptions): PrimaryRule {
   for (const [id, v] of votes) {
     if (!Number.isInteger(id) || id <= 0 || !Number.isFinite(v) || v < 0) throw new LockError('TOTEM_ERR_LOCK_INVALID', `bad vote ${v} for node ${id}`);
   }
-  if (votes.size === 0) throw new LockError('TOTEM_ERR_LOCK_INVALID', 'no configured votes: pass votes (the node ids of the cluster, or votes by node id) or isPrimary');
+  if (options.votes === undefined) return nodeRule;
+  if (votes.size === 0) throw new LockError('TOTEM_ERR_LOCK_INVALID', 'no configured votes: pass votes (the node ids of the cluster, or votes by node id), isPrimary, or neither (the node\'s rule)');
   return { kind: 'majority', votes };
 }
 

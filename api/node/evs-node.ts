@@ -32,6 +32,8 @@ import { OwnLatency } from './own-latency.js';
 import { deferred, onAbortUntil } from './waiting.js';
 import { serveMetrics } from '../metrics.js';
 import type { MetricsEndpoint } from '../metrics.js';
+import { evaluatePrimary, resolvePrimaryRule } from './primary.js';
+import type { PrimaryRule } from './primary.js';
 
 /**
  * `stats()`: JSON.stringify works on it (the ring id's uint64 seq is written as a decimal
@@ -61,6 +63,8 @@ export interface LatencySample {
   acceptedMs: number;
   stamps: DeliveryStamps;
 }
+export const kTraceDir = Symbol('totem-evs.node.traceDir');
+export const kAddMetrics = Symbol('totem-evs.node.addMetrics');
 
 /** A totem-evs node (what `createNode()` resolves with). */
 export class EvsNode extends EventEmitter<NodeEvents> implements AsyncDisposable {
@@ -91,14 +95,23 @@ export class EvsNode extends EventEmitter<NodeEvents> implements AsyncDisposable
   /** Sends the runtime took (the k-th is counter k), and when, for the sampled ones awaiting delivery. */
   private sendsAccepted = 0;
   private readonly sampledAccepted: { counter: number; acceptedMs: number }[] = [];
+  private primaryNow = false;
+  /** Extra metrics sources (the lock manager's histograms), read by the metrics endpoint. */
+  private readonly metricsExtras = new Set<() => Promise<string>>();
+  /** The traceDir option: the lock manager writes its lines into this node's trace file. */
+  private readonly traceDirOption: string | null;
+  /** The primary-component rule (createNode's `primary` option; default: majority of the members option). */
+  readonly primaryRule: PrimaryRule;
 
   /** @internal */
   readonly [kRuntimeEvents]: RuntimeEvents;
 
   /** @internal Use createNode(). */
-  constructor(options: ResolvedNodeOptions, logger: NodeLogger) {
+  constructor(options: ResolvedNodeOptions, logger: NodeLogger, primaryRule?: PrimaryRule) {
     super();
     this.nodeId = options.nodeId;
+    this.traceDirOption = options.traceDir;
+    this.primaryRule = primaryRule ?? resolvePrimaryRule(undefined, options.members.map((m) => m.nodeId));
     this.messageBytesMax = options.engine.messageBytesMax;
     this.logger = logger;
     this.relay = new Relay(this as EventEmitter, ['configuration'], logger, 'configurations of the node');
@@ -164,6 +177,29 @@ export class EvsNode extends EventEmitter<NodeEvents> implements AsyncDisposable
 
   get state(): NodeState {
     return this.nodeState;
+  }
+
+  /**
+   * Whether the configuration this node last installed is a primary component under the
+   * `primary` rule (default: more than half of the configured members). Evaluated at every
+   * configuration, transitional ones included; false before the first one. 'primary' tells changes.
+   */
+  get primary(): boolean {
+    return this.primaryNow;
+  }
+
+  /** @internal The trace directory (createNode's `trace` option), or null. */
+  get [kTraceDir](): string | null {
+    return this.traceDirOption;
+  }
+
+  /**
+   * @internal Add Prometheus text to this node's `/metrics` (the lock manager's histograms);
+   * returns the function that removes it.
+   */
+  [kAddMetrics](render: () => Promise<string>): () => void {
+    this.metricsExtras.add(render);
+    return () => this.metricsExtras.delete(render);
   }
 
   /**
@@ -280,7 +316,12 @@ export class EvsNode extends EventEmitter<NodeEvents> implements AsyncDisposable
     this.ownLatency = new OwnLatency();
     const latency = this.ownLatency;
     this.metricsEndpoint = await serveMetrics(
-      { nodeId: this.nodeId, stats: () => this.stats(), takeLatencies: () => latency.take() },
+      {
+        nodeId: this.nodeId,
+        stats: () => this.stats(),
+        takeLatencies: () => latency.take(),
+        extraText: async () => (await Promise.all([...this.metricsExtras].map((render) => render()))).join(''),
+      },
       address,
     );
   }
@@ -313,12 +354,40 @@ export class EvsNode extends EventEmitter<NodeEvents> implements AsyncDisposable
 
   private onConfiguration(c: ConfigurationChange): void {
     if (this.nodeState === 'closed') return;
+    const before = this.memberList;
     if (c.kind === 'regular') {
       this.memberList = c.members;
       this.ring = c.ringId;
     }
-    this.relay.dispatch('configuration', toNodeConfiguration(c));
+    const configuration = toNodeConfiguration(c);
+    this.relay.dispatch('configuration', configuration);
+    if (c.kind === 'regular' && !sameMembers(before, c.members)) {
+      this.emitSafely('members', c.members, {
+        ringId: configuration.ringId,
+        joined: c.members.filter((id) => !before.includes(id)),
+        left: before.filter((id) => !c.members.includes(id)),
+        cause: c.cause,
+        causeNodes: c.causeNodes,
+      });
+    }
+    const primary = evaluatePrimary(this.primaryRule, c.members);
+    if (primary !== this.primaryNow) {
+      this.primaryNow = primary;
+      this.emitSafely('primary', primary, configuration);
+    }
     if (c.kind === 'regular') for (const waiter of [...this.memberWaiters]) waiter.check(c.members);
+  }
+
+  /** Emit without letting a throwing listener disturb the runtime's callbacks. */
+  private emitSafely<K extends 'members' | 'primary'>(event: K, ...args: NodeEvents[K]): void {
+    if (this.listenerCount(event) === 0) return;
+    try {
+      (this.emit as (e: string, ...a: unknown[]) => boolean)(event, ...args);
+    } catch (err) {
+      process.nextTick(() => {
+        throw err;
+      });
+    }
   }
 
   private onRingState(state: RingState): void {
@@ -470,6 +539,10 @@ function toNodeConfiguration(c: ConfigurationChange): NodeConfiguration {
     cause: c.cause,
     causeNodes: c.causeNodes,
   };
+}
+
+function sameMembers(a: readonly NodeId[], b: readonly NodeId[]): boolean {
+  return a.length === b.length && a.every((id, i) => b[i] === id);
 }
 
 /** The test of waitForMembers' target: a count of members, or ids that must all be members. */

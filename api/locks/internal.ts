@@ -1,0 +1,7 @@
+/** Internal calls between the lock manager, its lockspaces and handles (not part of the API). */
+export const kRequest = Symbol('request');
+export const kConvert = Symbol('convert');
+export const kUnlock = Symbol('unlock');
+export const kBarrier = Symbol('barrier');
+export const kHeld = Symbol('held');
+export const kLost = Symbol('lost');
