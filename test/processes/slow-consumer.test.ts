@@ -14,7 +14,6 @@ import { createNode } from '../../api/index.js';
 import type { EvsNode } from '../../api/index.js';
 import type { NodeConfiguration } from '../../api/events.js';
 import type { TotemError } from '../../workers/errors.js';
-import { frameRingBytes, deliveryRingBytes } from '../../workers/runtime-sizing.js';
 import { freeUdpPorts, regularWith, startNodeProcess, stopGracefully, waitForLine, type NodeProcess } from './node-cluster.js';
 
 const started: NodeProcess[] = [];
@@ -51,10 +50,11 @@ interface Cluster {
 }
 
 /**
- * Nodes 1 and 2 as processes sending `rate` 1 KiB messages a second each to group 'bench' once
+ * Nodes 1 and 2 as processes sending `rate` 1 KiB messages a second each (as fast as flow
+ * control allows: 'max') to group 'bench' once
  * the ring has 3 members; node 3 here, a member of 'bench', counting what it receives.
  */
-async function startCluster(rate: number, extra: { deliveryBufferBytesMax?: number; messageBytesMax?: number } = {}): Promise<Cluster> {
+async function startCluster(rate: number | 'max', extra: { deliveryBufferBytesMax?: number; messageBytesMax?: number } = {}): Promise<Cluster> {
   const ports = await freeUdpPorts(3);
   const members = ports.flatMap((port, i) => ['--member', `${i + 1}@127.0.0.1:${port}`]);
   const procs = [1, 2].map((id) => {
@@ -92,7 +92,9 @@ async function startCluster(rate: number, extra: { deliveryBufferBytesMax?: numb
 
 describe('slow consumers and stalls', () => {
   it('a main thread blocked for 2 s under load changes no configuration: the buffer absorbs it and nothing is lost', { timeout: 120_000 }, async () => {
-    const c = await startCluster(2500);
+    // As fast as the ring goes: at a fixed rate this shared host sometimes delivers too little in
+    // 2 s to fill the rings, and then the stall proves nothing.
+    const c = await startCluster('max');
     // Load flowing to node 3 before the stall.
     await waitUntil(() => c.received.count > 2000, 'deliveries at node 3', 30_000);
     const confsBefore = c.configurations.length;
@@ -101,17 +103,18 @@ describe('slow consumers and stalls', () => {
     blockMainThread(2000);
     // Let node 3 catch up, and the others time out on it if they were going to.
     await new Promise((r) => setTimeout(r, 3000));
-    const stats = await c.node.stats();
-    const buffer = stats.deliveryBuffer;
-    // The stall outlasted what the rings alone hold (the old limit, after which the token worker
-    // waited on the application and the node was expelled), or at least came close to it.
-    expect(c.received.count - receivedBefore).toBeGreaterThan((frameRingBytes + deliveryRingBytes) / 1024);
-    expect(buffer?.bytesPeak ?? 0).toBeGreaterThan(0);
     expect(c.node.state).toBe('open');
     expect(c.configurations.slice(confsBefore)).toEqual([]);
     c.procs.forEach((p, i) => {
       expect(p.lines.slice(linesBefore[i]).filter((l) => l.startsWith('configuration'))).toEqual([]);
     });
+    // The stall outlasted what the frame and delivery rings hold (the old limit: from there the
+    // token worker waited on the application, and past a token timeout the node was expelled);
+    // the buffer took the rest, and is empty again.
+    const buffer = (await c.node.stats()).deliveryBuffer;
+    expect(buffer?.bytesPeak ?? 0).toBeGreaterThan(0);
+    expect(buffer?.bytes).toBe(0);
+    expect(c.received.count).toBeGreaterThan(receivedBefore);
     // Nothing lost or reordered: the senders' own integrity check covers every message they saw;
     // node 3's count keeps pace with theirs after the stall.
     expect(c.logLines.filter((l) => l.includes('deliveryBufferBytesMax'))).toEqual([]);
