@@ -46,7 +46,7 @@ interface Cluster {
   configurations: NodeConfiguration[];
   logLines: string[];
   received: { count: number };
-  group: { on(event: 'message', listener: () => void): unknown };
+  group: { on(event: 'message', listener: () => void): unknown; messages(): AsyncIterableIterator<unknown> };
 }
 
 /**
@@ -150,6 +150,35 @@ describe('slow consumers and stalls', () => {
     const why = c.logLines.filter((l) => l.startsWith('error the application did not take its deliveries'));
     expect(why).toHaveLength(1);
     expect(why[0]).toMatch(/for \d+ ms: \d+ bytes wait for it, more than deliveryBufferBytesMax \(524288\)/);
+    nodes.splice(nodes.indexOf(c.node), 1);
+  });
+
+  it('an iterator nobody reads: past the bound the node leaves with cause leave and fails with TOTEM_ERR_SLOW_CONSUMER', { timeout: 120_000 }, async () => {
+    const bytesMax = 256 * 1024;
+    const c = await startCluster(1000, { deliveryBufferBytesMax: bytesMax, messageBytesMax: 64 * 1024 });
+    await waitUntil(() => c.received.count > 200, 'deliveries at node 3', 30_000);
+    const errors: TotemError[] = [];
+    c.node.on('error', (e) => errors.push(e));
+    const linesBefore = c.procs.map((p) => p.lines.length);
+    // Made and never read: its buffer grows with every message of the group.
+    const unread = c.group.messages();
+    for (const [i, p] of c.procs.entries()) {
+      const line = await waitForLine(p, regularWith([1, 2]), 60_000, 'the ring without node 3', linesBefore[i]);
+      expect(line).toMatch(/ cause leave /);
+    }
+    await waitUntil(() => errors.length > 0, "node 3's error event", 10_000);
+    expect(errors[0]?.code).toBe('TOTEM_ERR_SLOW_CONSUMER');
+    expect(errors[0]?.details?.where).toBe('iterator');
+    expect(errors[0]?.details?.of).toBe("messages of group 'bench'");
+    expect(Number(errors[0]?.details?.bufferedBytes)).toBeGreaterThan(bytesMax);
+    const why = c.logLines.filter((l) => l.startsWith("error an iterator of messages of group 'bench' was not read"));
+    expect(why).toHaveLength(1);
+    // The iterator gives what it holds, then the error.
+    let read = 0;
+    await expect((async () => {
+      for await (const _m of unread) read++;
+    })()).rejects.toMatchObject({ code: 'TOTEM_ERR_SLOW_CONSUMER' });
+    expect(read).toBeGreaterThan(0);
     nodes.splice(nodes.indexOf(c.node), 1);
   });
 });
