@@ -100,20 +100,27 @@ describe('slow consumers and stalls', () => {
     const confsBefore = c.configurations.length;
     const linesBefore = c.procs.map((p) => p.lines.length);
     const receivedBefore = c.received.count;
-    blockMainThread(2000);
-    // Let node 3 catch up, and the others time out on it if they were going to.
-    await new Promise((r) => setTimeout(r, 3000));
+    // A stall proves something only when it outlasts what the frame and delivery rings hold (the
+    // old limit: from there the token worker waited on the application, and past a token timeout
+    // the node was expelled). On a loaded shared host the ring sometimes moves too little in 2 s
+    // for that, so stall again (at most 5 times) until the delivery buffer has taken over.
+    let stalls = 0;
+    let bytesPeak = 0;
+    while (bytesPeak === 0 && stalls < 5) {
+      blockMainThread(2000);
+      stalls++;
+      // Let node 3 catch up, and the others time out on it if they were going to.
+      await new Promise((r) => setTimeout(r, 3000));
+      bytesPeak = (await c.node.stats()).deliveryBuffer?.bytesPeak ?? 0;
+    }
     expect(c.node.state).toBe('open');
     expect(c.configurations.slice(confsBefore)).toEqual([]);
     c.procs.forEach((p, i) => {
       expect(p.lines.slice(linesBefore[i]).filter((l) => l.startsWith('configuration'))).toEqual([]);
     });
-    // The stall outlasted what the frame and delivery rings hold (the old limit: from there the
-    // token worker waited on the application, and past a token timeout the node was expelled);
-    // the buffer took the rest, and is empty again.
-    const buffer = (await c.node.stats()).deliveryBuffer;
-    expect(buffer?.bytesPeak ?? 0).toBeGreaterThan(0);
-    expect(buffer?.bytes).toBe(0);
+    expect(bytesPeak, `no 2 s stall in ${stalls} filled the rings: the load was too low to test anything`).toBeGreaterThan(0);
+    // It is empty again: everything reached the application.
+    expect((await c.node.stats()).deliveryBuffer?.bytes).toBe(0);
     expect(c.received.count).toBeGreaterThan(receivedBefore);
     // Nothing lost or reordered: the senders' own integrity check covers every message they saw;
     // node 3's count keeps pace with theirs after the stall.
