@@ -195,8 +195,21 @@ export class Fifo<T> {
 // ------------------------------------------------------------------------------------------------
 // Iterator
 
+/**
+ * A bound on what one iterator may hold unread, in bytes: the node's deliveryBufferBytesMax. Past
+ * it the node gives up on its application (TOTEM_ERR_SLOW_CONSUMER) rather than grow without end.
+ */
+export interface IteratorBound {
+  readonly bytesMax: number;
+  bytesOf(item: unknown): number;
+  /** Called once, when the buffer passes bytesMax; `notReadMs`: since the last item was read. */
+  overflow(bufferedBytes: number, notReadMs: number, label: string): void;
+}
+
 export interface EventIteratorOptions {
   signal?: AbortSignal | undefined;
+  /** Without it the buffer is bounded only by memory (node configurations, group memberships). */
+  bound?: IteratorBound | undefined;
   /** What the iterator is of, for messages and the buffer warning ("messages of group 'locks'"). */
   label: string;
   logger: Logger;
@@ -219,10 +232,15 @@ export class EventIterator<T> implements AsyncIterableIterator<T> {
   private state: 'open' | 'ended' | 'failed' | 'done' = 'open';
   private error: unknown = null;
   private warned = false;
+  private bufferedBytes = 0;
+  /** performance.now() of the last read (or of the creation): how long nobody has read. */
+  private lastReadMs = performance.now();
+  private overflowed = false;
   private readonly signal: AbortSignal | undefined;
   private readonly onAbort = (): void => {
     if (this.state === 'done') return;
     this.buffer.drain();
+    this.bufferedBytes = 0;
     this.finish('failed', abortedError(`iterating ${this.options.label}`, this.signal as AbortSignal));
   };
 
@@ -244,10 +262,20 @@ export class EventIterator<T> implements AsyncIterableIterator<T> {
     if (this.state !== 'open') return;
     const reader = this.readers.shift();
     if (reader !== undefined) {
+      this.lastReadMs = performance.now();
       reader.resolve({ value: item, done: false });
       return;
     }
     this.buffer.push(item);
+    const bound = this.options.bound;
+    if (bound !== undefined) {
+      if (this.buffer.length === 1) this.lastReadMs = performance.now();
+      this.bufferedBytes += bound.bytesOf(item);
+      if (this.bufferedBytes > bound.bytesMax && !this.overflowed) {
+        this.overflowed = true;
+        bound.overflow(this.bufferedBytes, Math.round(performance.now() - this.lastReadMs), this.options.label);
+      }
+    }
     if (!this.warned && this.buffer.length > iteratorBufferWarnItems) {
       this.warned = true;
       this.options.logger.warn('an iterator is not being read; its buffer keeps growing', {
@@ -267,7 +295,10 @@ export class EventIterator<T> implements AsyncIterableIterator<T> {
 
   next(): Promise<IteratorResult<T>> {
     if (this.buffer.length > 0) {
-      return Promise.resolve({ value: this.buffer.shift() as T, done: false });
+      const item = this.buffer.shift() as T;
+      this.lastReadMs = performance.now();
+      if (this.options.bound !== undefined) this.bufferedBytes -= this.options.bound.bytesOf(item);
+      return Promise.resolve({ value: item, done: false });
     }
     switch (this.state) {
       case 'open':
@@ -287,6 +318,7 @@ export class EventIterator<T> implements AsyncIterableIterator<T> {
 
   return(): Promise<IteratorResult<T>> {
     this.buffer.drain();
+    this.bufferedBytes = 0;
     if (this.state === 'open') this.finish('ended', null);
     this.state = 'done';
     this.error = null;
@@ -378,6 +410,7 @@ export class Relay<E extends SingleArgEvents> {
     name: K,
     signal: AbortSignal | undefined,
     label: string,
+    bound?: IteratorBound,
   ): EventIterator<E[K][0]> {
     let set = this.iterators.get(name);
     if (set === undefined) {
@@ -387,6 +420,7 @@ export class Relay<E extends SingleArgEvents> {
     const iterators = set;
     const it: EventIterator<E[K][0]> = new EventIterator<E[K][0]>({
       signal,
+      bound,
       label,
       logger: this.logger,
       onStop: () => iterators.delete(it as EventIterator<unknown>),

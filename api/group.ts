@@ -14,6 +14,7 @@ import { ringIdToString } from '../engine/types.js';
 import { TotemError } from '../workers/errors.js';
 import { checkCallOptions, checkChoice, checkSignal, invalidArgument } from './call-errors.js';
 import { Relay } from './events.js';
+import type { IteratorBound } from './events.js';
 import type {
   Encoding,
   GroupEvents,
@@ -54,6 +55,8 @@ export interface GroupHost {
   send(group: string, payload: Uint8Array, order: Order, signal: AbortSignal | undefined): Promise<void>;
   trySend(group: string, payload: Uint8Array, order: Order): boolean;
   leave(group: Group<unknown>, signal: AbortSignal | undefined): Promise<void>;
+  /** What a messages() iterator may hold unread (deliveryBufferBytesMax); none: no bound. */
+  readonly iteratorBound?: IteratorBound;
 }
 
 export type GroupState = 'joined' | 'leaving' | 'left';
@@ -156,7 +159,8 @@ export class Group<T = Uint8Array> extends EventEmitter<GroupEvents<T>> {
   /**
    * The group's messages, from now on, in delivery order. Ends after this node's leave is
    * delivered or when the node closes; throws the node's fatal error after the messages delivered
-   * before it. Unread messages are buffered without bound (see docs/api.md).
+   * before it. Unread messages are buffered up to deliveryBufferBytesMax bytes of payload; past
+   * that the node leaves the ring with TOTEM_ERR_SLOW_CONSUMER (see docs/api.md).
    */
   messages(options: IterateOptions = {}): AsyncIterableIterator<GroupMessage<T>> {
     checkCallOptions(options, ['signal'], 'messages');
@@ -229,7 +233,7 @@ export class Group<T = Uint8Array> extends EventEmitter<GroupEvents<T>> {
     signal: AbortSignal | undefined,
     label: string,
   ): AsyncIterableIterator<GroupEvents<T>[K][0]> {
-    const it = this.relay.iterate(name, signal, label);
+    const it = this.relay.iterate(name, signal, label, name === 'message' ? this.host.iteratorBound : undefined);
     // A group that is over gives an iterator that ends at once, as the node's do after close.
     if (this.groupState === 'left') it.end();
     return it;

@@ -116,4 +116,21 @@ export interface NodeRuntime {
    * here before the stop (0 on a clean drain). Idempotent.
    */
   close(drainTimeoutMs: number): Promise<{ undelivered: number }>;
+  /**
+   * The application holds more than deliveryBufferBytesMax unread on the main thread (an
+   * iterator nobody reads): leave the ring and fail with TOTEM_ERR_SLOW_CONSUMER, as when the
+   * delivery worker's own buffer overflows. Optional for stand-in runtimes.
+   */
+  reportSlowConsumer?(details: SlowConsumerDetails): void;
+}
+
+/** Why a node gave up on its application (TOTEM_ERR_SLOW_CONSUMER details). */
+export interface SlowConsumerDetails {
+  bufferedBytes: number;
+  bytesMax: number;
+  /** How long the application had not taken a delivery, in ms. */
+  notReadMs: number;
+  /** 'runtime': the delivery worker's buffer; 'iterator': an iterator's, named by `of`. */
+  where: 'runtime' | 'iterator';
+  of?: string;
 }

@@ -31,7 +31,9 @@ import { DeliveryPump } from './delivery-pump.js';
 import { Workers } from './spawn.js';
 import { Submission } from './submission.js';
 import { Lifecycle, Shutdown } from './teardown.js';
-import type { NodeRuntime, RuntimeEvents, RuntimeStats } from './runtime-types.js';
+import type { NodeRuntime, RuntimeEvents, RuntimeStats, SlowConsumerDetails } from './runtime-types.js';
+import { Doorbell } from './ring/doorbell.js';
+import { WakeFlag, WakeFlags } from './wake-flags.js';
 
 export interface RuntimeDeps {
   logger?: Logger;
@@ -105,6 +107,16 @@ class Runtime implements NodeRuntime {
 
   close(drainTimeoutMs: number): Promise<{ undelivered: number }> {
     return this.shutdown.close(drainTimeoutMs);
+  }
+
+  reportSlowConsumer(details: SlowConsumerDetails): void {
+    if (this.lifecycle.closing || this.lifecycle.finished) return;
+    // The same signal the delivery worker gives (wake-flags.ts): the token worker announces the
+    // leave and replies 'left'.
+    new WakeFlags(this.rings.shared.flags).set(WakeFlag.slowConsumer);
+    const bell = this.rings.shared.bells.token;
+    new Doorbell(bell.sab, bell.byteOffset).wake();
+    this.shutdown.slowConsumer({ ...details });
   }
 }
 

@@ -124,15 +124,19 @@ export class Shutdown implements WorkerReports {
     if (this.slowConsumerSeen || lifecycle.failure !== null || lifecycle.finished) return;
     this.slowConsumerSeen = true;
     lifecycle.closing = true;
+    const where = body.where === 'iterator' ? 'iterator' : 'runtime';
     const details = {
       bufferedBytes: Number(body.bufferedBytes ?? 0),
       bytesMax: Number(body.bytesMax ?? 0),
       notReadMs: Number(body.notReadMs ?? 0),
-      where: 'runtime',
+      where,
+      ...(typeof body.of === 'string' ? { of: body.of } : {}),
     };
-    const why =
-      `the application did not take its deliveries for ${details.notReadMs} ms: ${details.bufferedBytes} bytes ` +
-      `wait for it, more than deliveryBufferBytesMax (${details.bytesMax}); the node leaves the ring`;
+    const waiting =
+      where === 'iterator'
+        ? `an iterator of ${String(body.of)} was not read for ${details.notReadMs} ms: ${details.bufferedBytes} bytes wait in it`
+        : `the application did not take its deliveries for ${details.notReadMs} ms: ${details.bufferedBytes} bytes wait for it`;
+    const why = `${waiting}, more than deliveryBufferBytesMax (${details.bytesMax}); the node leaves the ring`;
     this.logger.error(why, details);
     const err = new TotemError('TOTEM_ERR_SLOW_CONSUMER', why, { details });
     void (async () => {

@@ -146,6 +146,12 @@ export class EvsNode extends EventEmitter<NodeEvents> implements AsyncDisposable
       send: (group, payload, order, signal) => this.submits.send(group, payload, order, signal),
       trySend: (group, payload, order) => this.submits.trySend(group, payload, order),
       leave: (group, signal) => this.groups.leave(group, signal),
+      iteratorBound: {
+        bytesMax: options.deliveryBufferBytesMax,
+        bytesOf: (m) => (m as { payload: Uint8Array }).payload.byteLength,
+        overflow: (bufferedBytes, notReadMs, label) =>
+          this.runtime?.reportSlowConsumer?.({ bufferedBytes, bytesMax: options.deliveryBufferBytesMax, notReadMs, where: 'iterator', of: label }),
+      },
     };
     this.groups = new GroupTable(this.host, this.submits, isClosed, () => this.closeWake?.());
   }

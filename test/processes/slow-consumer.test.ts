@@ -14,7 +14,6 @@ import { createNode } from '../../api/index.js';
 import type { EvsNode } from '../../api/index.js';
 import type { NodeConfiguration } from '../../api/events.js';
 import type { TotemError } from '../../workers/errors.js';
-import { frameRingBytes, deliveryRingBytes } from '../../workers/runtime-sizing.js';
 import { freeUdpPorts, regularWith, startNodeProcess, stopGracefully, waitForLine, type NodeProcess } from './node-cluster.js';
 
 const started: NodeProcess[] = [];
@@ -47,14 +46,15 @@ interface Cluster {
   configurations: NodeConfiguration[];
   logLines: string[];
   received: { count: number };
-  group: { on(event: 'message', listener: () => void): unknown };
+  group: { on(event: 'message', listener: () => void): unknown; messages(): AsyncIterableIterator<unknown> };
 }
 
 /**
- * Nodes 1 and 2 as processes sending `rate` 1 KiB messages a second each to group 'bench' once
+ * Nodes 1 and 2 as processes sending `rate` 1 KiB messages a second each (as fast as flow
+ * control allows: 'max') to group 'bench' once
  * the ring has 3 members; node 3 here, a member of 'bench', counting what it receives.
  */
-async function startCluster(rate: number, extra: { deliveryBufferBytesMax?: number; messageBytesMax?: number } = {}): Promise<Cluster> {
+async function startCluster(rate: number | 'max', extra: { deliveryBufferBytesMax?: number; messageBytesMax?: number } = {}): Promise<Cluster> {
   const ports = await freeUdpPorts(3);
   const members = ports.flatMap((port, i) => ['--member', `${i + 1}@127.0.0.1:${port}`]);
   const procs = [1, 2].map((id) => {
@@ -92,26 +92,36 @@ async function startCluster(rate: number, extra: { deliveryBufferBytesMax?: numb
 
 describe('slow consumers and stalls', () => {
   it('a main thread blocked for 2 s under load changes no configuration: the buffer absorbs it and nothing is lost', { timeout: 120_000 }, async () => {
-    const c = await startCluster(2500);
+    // As fast as the ring goes: at a fixed rate this shared host sometimes delivers too little in
+    // 2 s to fill the rings, and then the stall proves nothing.
+    const c = await startCluster('max');
     // Load flowing to node 3 before the stall.
     await waitUntil(() => c.received.count > 2000, 'deliveries at node 3', 30_000);
     const confsBefore = c.configurations.length;
     const linesBefore = c.procs.map((p) => p.lines.length);
     const receivedBefore = c.received.count;
-    blockMainThread(2000);
-    // Let node 3 catch up, and the others time out on it if they were going to.
-    await new Promise((r) => setTimeout(r, 3000));
-    const stats = await c.node.stats();
-    const buffer = stats.deliveryBuffer;
-    // The stall outlasted what the rings alone hold (the old limit, after which the token worker
-    // waited on the application and the node was expelled), or at least came close to it.
-    expect(c.received.count - receivedBefore).toBeGreaterThan((frameRingBytes + deliveryRingBytes) / 1024);
-    expect(buffer?.bytesPeak ?? 0).toBeGreaterThan(0);
+    // A stall proves something only when it outlasts what the frame and delivery rings hold (the
+    // old limit: from there the token worker waited on the application, and past a token timeout
+    // the node was expelled). On a loaded shared host the ring sometimes moves too little in 2 s
+    // for that, so stall again (at most 5 times) until the delivery buffer has taken over.
+    let stalls = 0;
+    let bytesPeak = 0;
+    while (bytesPeak === 0 && stalls < 5) {
+      blockMainThread(2000);
+      stalls++;
+      // Let node 3 catch up, and the others time out on it if they were going to.
+      await new Promise((r) => setTimeout(r, 3000));
+      bytesPeak = (await c.node.stats()).deliveryBuffer?.bytesPeak ?? 0;
+    }
     expect(c.node.state).toBe('open');
     expect(c.configurations.slice(confsBefore)).toEqual([]);
     c.procs.forEach((p, i) => {
       expect(p.lines.slice(linesBefore[i]).filter((l) => l.startsWith('configuration'))).toEqual([]);
     });
+    expect(bytesPeak, `no 2 s stall in ${stalls} filled the rings: the load was too low to test anything`).toBeGreaterThan(0);
+    // It is empty again: everything reached the application.
+    expect((await c.node.stats()).deliveryBuffer?.bytes).toBe(0);
+    expect(c.received.count).toBeGreaterThan(receivedBefore);
     // Nothing lost or reordered: the senders' own integrity check covers every message they saw;
     // node 3's count keeps pace with theirs after the stall.
     expect(c.logLines.filter((l) => l.includes('deliveryBufferBytesMax'))).toEqual([]);
@@ -147,6 +157,35 @@ describe('slow consumers and stalls', () => {
     const why = c.logLines.filter((l) => l.startsWith('error the application did not take its deliveries'));
     expect(why).toHaveLength(1);
     expect(why[0]).toMatch(/for \d+ ms: \d+ bytes wait for it, more than deliveryBufferBytesMax \(524288\)/);
+    nodes.splice(nodes.indexOf(c.node), 1);
+  });
+
+  it('an iterator nobody reads: past the bound the node leaves with cause leave and fails with TOTEM_ERR_SLOW_CONSUMER', { timeout: 120_000 }, async () => {
+    const bytesMax = 256 * 1024;
+    const c = await startCluster(1000, { deliveryBufferBytesMax: bytesMax, messageBytesMax: 64 * 1024 });
+    await waitUntil(() => c.received.count > 200, 'deliveries at node 3', 30_000);
+    const errors: TotemError[] = [];
+    c.node.on('error', (e) => errors.push(e));
+    const linesBefore = c.procs.map((p) => p.lines.length);
+    // Made and never read: its buffer grows with every message of the group.
+    const unread = c.group.messages();
+    for (const [i, p] of c.procs.entries()) {
+      const line = await waitForLine(p, regularWith([1, 2]), 60_000, 'the ring without node 3', linesBefore[i]);
+      expect(line).toMatch(/ cause leave /);
+    }
+    await waitUntil(() => errors.length > 0, "node 3's error event", 10_000);
+    expect(errors[0]?.code).toBe('TOTEM_ERR_SLOW_CONSUMER');
+    expect(errors[0]?.details?.where).toBe('iterator');
+    expect(errors[0]?.details?.of).toBe("messages of group 'bench'");
+    expect(Number(errors[0]?.details?.bufferedBytes)).toBeGreaterThan(bytesMax);
+    const why = c.logLines.filter((l) => l.startsWith("error an iterator of messages of group 'bench' was not read"));
+    expect(why).toHaveLength(1);
+    // The iterator gives what it holds, then the error.
+    let read = 0;
+    await expect((async () => {
+      for await (const _m of unread) read++;
+    })()).rejects.toMatchObject({ code: 'TOTEM_ERR_SLOW_CONSUMER' });
+    expect(read).toBeGreaterThan(0);
     nodes.splice(nodes.indexOf(c.node), 1);
   });
 });
