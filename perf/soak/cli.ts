@@ -6,8 +6,10 @@
  *   1. The maximum: `totem-evs bench` with every node sending as fast as flow control allows,
  *      for a few seconds (--max-s); its slowest node's delivered msgs/s is the maximum.
  *   2. The soak: --nodes processes, each sending --size-byte messages so that the ring carries
- *      --load (default 0.5) of that maximum; every --restart-every-s seconds one node, in turn,
- *      is stopped (SIGKILL and SIGTERM alternately) and started again at once. Every node writes
+ *      --load (default 0.5) of that maximum; every --restart-every-s seconds one node, in turn
+ *      among --restart-nodes (default: all but node 1, so that one process lives through the
+ *      whole soak and its RSS slope spans it), is stopped (SIGKILL and SIGTERM alternately) and
+ *      started again at once. Every node writes
  *      its EVS trace into one directory; every stop appends its crash line (docs/trace-contract.md).
  *      Every --sample-s seconds: each node's RSS (/proc/PID/status VmRSS) and counters (/status).
  *   3. The report: RSS per node incarnation over time and its slope after --warmup-s (MiB/min,
@@ -41,21 +43,24 @@ export interface SoakArgs {
   maxMsgsPerSec: number | null;
   load: number;
   sizeBytes: number;
+  /** Nodes restarted in turn; the others run the whole soak (their RSS slope spans it). */
+  restartNodes: number[];
   outDir: string;
   json: boolean;
 }
 
 export const soakUsage = `usage: npm run soak -- [--duration-s 600] [--restart-every-s 60] [--nodes 3] [--load 0.5]
-  [--size BYTES] [--max-s 8 | --max-msgs-per-s N] [--warmup-s 60] [--sample-s 5] [--settle-s 3]
-  [--out DIR] [--json]`;
+  [--size BYTES] [--max-s 8 | --max-msgs-per-s N] [--restart-nodes 2,3] [--warmup-s 60] [--sample-s 5]
+  [--settle-s 3] [--out DIR] [--json]`;
 
 export class SoakUsageError extends Error {}
 
 export function parseSoakArgs(argv: readonly string[]): SoakArgs {
   const a: SoakArgs = {
     nodes: 3, durationS: 600, restartEveryS: 60, warmupS: 60, sampleS: 5, settleS: 3, maxS: 8,
-    maxMsgsPerSec: null, load: 0.5, sizeBytes: 1024, outDir: 'soak-report', json: false,
+    maxMsgsPerSec: null, load: 0.5, sizeBytes: 1024, restartNodes: [], outDir: 'soak-report', json: false,
   };
+  let restartNodesGiven: number[] | null = null;
   const num = (flag: string, v: string | undefined, min: number, max: number): number => {
     const n = Number(v);
     if (v === undefined || !Number.isFinite(n) || n < min || n > max) throw new SoakUsageError(`${flag} needs a number in ${min}..${max}`);
@@ -75,6 +80,11 @@ export function parseSoakArgs(argv: readonly string[]): SoakArgs {
       case '--max-msgs-per-s': a.maxMsgsPerSec = num(flag, v, 1, 10_000_000); i++; break;
       case '--load': a.load = num(flag, v, 0.01, 1); i++; break;
       case '--size': a.sizeBytes = Math.round(num(flag, v, 32, 65_536)); i++; break;
+      case '--restart-nodes':
+        if (v === undefined) throw new SoakUsageError('--restart-nodes needs a list of node ids');
+        restartNodesGiven = v.split(',').map((x) => Math.round(num(flag, x, 1, 16)));
+        i++;
+        break;
       case '--out':
         if (v === undefined) throw new SoakUsageError('--out needs a directory');
         a.outDir = v;
@@ -83,6 +93,11 @@ export function parseSoakArgs(argv: readonly string[]): SoakArgs {
       case '--json': a.json = true; break;
       default: throw new SoakUsageError(`unknown flag ${flag}`);
     }
+  }
+  // Default: every node but node 1 in turn, so that one process lives the whole soak.
+  a.restartNodes = restartNodesGiven ?? Array.from({ length: a.nodes - 1 }, (_, i) => i + 2);
+  if (a.restartNodes.some((n) => n > a.nodes) || new Set(a.restartNodes).size !== a.restartNodes.length || a.restartNodes.length === 0) {
+    throw new SoakUsageError(`--restart-nodes lists distinct node ids in 1..${a.nodes}`);
   }
   return a;
 }
@@ -196,6 +211,8 @@ export interface SoakReport {
   retransmitsSentTotal: number;
   deliveredMsgsPerSec: number[];
   integrity: Record<string, number>[];
+  /** Every incarnation's configuration lines (seconds since the soak started) and its stderr tail. */
+  incarnations: { node: number; incarnation: number; startS: number; stopSignal: string | null; exitCode: number | null; configurations: { kind: string; atS: number; members: number[]; cause: string }[]; stderrTail: string }[];
   check: { exitCode: number | null; output: string };
   traceDir: string;
 }
@@ -305,8 +322,9 @@ export async function runSoak(args: SoakArgs, log: (line: string) => void): Prom
       const nextMs = soakStartMs + (k + 1) * args.restartEveryS * 1000;
       if (nextMs >= endMs - 5000) break;
       await sleep(Math.max(0, nextMs - Date.now()));
-      const node = (k % args.nodes) + 1;
-      const signal = k % 2 === 0 ? 'SIGKILL' : 'SIGTERM';
+      const node = args.restartNodes[k % args.restartNodes.length] as number;
+      // Alternate overall and, with an even number of restarted nodes, per node too.
+      const signal = (k + Math.floor(k / args.restartNodes.length)) % 2 === 0 ? 'SIGKILL' : 'SIGTERM';
       const victim = current.get(node) as Incarnation;
       const stopMs = Date.now();
       victim.stopSignal = signal;
@@ -384,6 +402,15 @@ export async function runSoak(args: SoakArgs, log: (line: string) => void): Prom
     retransmitsSentTotal: retransmitsPerMin.reduce((s, m) => s + m.retransmitsSent, 0),
     deliveredMsgsPerSec: summaries.filter((s) => s !== null).map((s) => s.deliveredMsgsPerSec),
     integrity: summaries.filter((s) => s !== null).map((s) => s.integrity),
+    incarnations: incarnations.map((inc) => ({
+      node: inc.node,
+      incarnation: inc.index,
+      startS: (inc.startedMs - soakStartMs) / 1000,
+      stopSignal: inc.stopSignal,
+      exitCode: inc.child.exitCode,
+      configurations: inc.confs.map((c) => ({ kind: c.kind, atS: (c.atMs - soakStartMs) / 1000, members: c.members, cause: c.cause })),
+      stderrTail: inc.stderr.slice(-1000),
+    })),
     check: { exitCode: check.status, output: `${check.stdout}${check.stderr}`.trim().split('\n').slice(-30).join('\n') },
     traceDir,
   };

@@ -87,6 +87,10 @@ describe('soak helpers', () => {
   it('parseSoakArgs: defaults are the issue\'s 10 minutes at 50%, a restart a minute; bad flags throw', () => {
     const a = parseSoakArgs([]);
     expect([a.durationS, a.load, a.restartEveryS, a.nodes]).toEqual([600, 0.5, 60, 3]);
+    // Node 1 lives through the whole soak; the others restart in turn.
+    expect(a.restartNodes).toEqual([2, 3]);
+    expect(parseSoakArgs(['--nodes', '4', '--restart-nodes', '1,4']).restartNodes).toEqual([1, 4]);
+    expect(() => parseSoakArgs(['--restart-nodes', '4'])).toThrow('--restart-nodes');
     expect(parseSoakArgs(['--duration-s', '90', '--load', '0.25']).durationS).toBe(90);
     expect(() => parseSoakArgs(['--load', '2'])).toThrow('--load');
     expect(() => parseSoakArgs(['--bogus'])).toThrow('unknown flag');
