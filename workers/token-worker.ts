@@ -354,11 +354,23 @@ let nowMs = 0;
 function onInRecord(type: number, buffer: Uint8Array, offset: number, length: number): void {
   if (type !== RecordType.inPacket) throw new Error(`token worker: unknown in record type ${type}`);
   stampFrame(buffer, offset, length);
+  const token = length > 1 && buffer[offset + 1] === PacketType.token;
   // A submission that came in while the token was away leaves with this visit, not the next.
-  if (length > 1 && buffer[offset + 1] === PacketType.token) takeSubmissions();
+  if (token) takeSubmissions();
   // A copy: the engine keeps the bytes (sort queue) and the ring reuses them after this handler.
   srp.onPacket(nowMs, buffer.slice(offset, offset + length));
-  ringNetBell();
+  afterPacket(token);
+}
+
+/**
+ * After the engine took a packet: the net worker at once (the token leaves). The engine delivers
+ * only at token visits (step 17, and Recovery's), so after a token the delivery worker is rung
+ * too, rather than after the rest of the batch: at most one wake per visit, as at the end of the
+ * turn, but the visit's deliveries no longer wait for the packets read after the token.
+ */
+function afterPacket(token: boolean): void {
+  if (token) ringBells();
+  else ringNetBell();
 }
 
 /** Hands the looped-back packets to the engine; those it sends meanwhile wait for the next turn. */
@@ -367,9 +379,10 @@ function receiveLoopback(): number {
   const batch = loopback;
   loopback = [];
   for (const bytes of batch) {
-    if (bytes[1] === PacketType.token) takeSubmissions();
+    const token = bytes[1] === PacketType.token;
+    if (token) takeSubmissions();
     srp.onPacket(nowMs, bytes);
-    ringNetBell();
+    afterPacket(token);
   }
   return batch.length;
 }
