@@ -36,7 +36,9 @@ network namespace of its own), lets it form, has --senders of them multicast --s
 messages to the group for --warmup + --duration seconds, and reports: messages and
 MB of payload delivered per second at the slowest node, latency percentiles in microseconds
 (send → delivery at every node, send → own delivery; paced runs count from the intended send
-time), token rotations, retransmissions, configurations, the time the ring took to form, CPU and
+time, and report how late the pacer called send()), a latency anatomy (for 1 message in 64, the
+percentiles of each stage from send() to the 'message' event, at the sender and the receivers),
+token rotations, retransmissions, configurations, the time the ring took to form, CPU and
 peak RSS per node, and any corrupt, missing, duplicated or reordered message (there should be
 none).
 

@@ -270,6 +270,9 @@ function sendPacket(to: number, bytes: Uint8Array, selfCopy: boolean): void {
   // maxMessages frames and the token, and one wake for all of them spares the net worker a
   // futex round trip per frame (it would wake, drain one packet, and park again).
   netBellDue = true;
+  // The token is the visit's last send (its frames went before it), but the engine delivers after
+  // forwarding it (step 17): ring now, so the token leaves while this thread delivers.
+  if (bytes[1] === PacketType.token) ringNetBell();
 }
 
 /** Whether a record was committed to the out ring (net) or frame ring (delivery) since the last ring. */
@@ -351,9 +354,23 @@ let nowMs = 0;
 function onInRecord(type: number, buffer: Uint8Array, offset: number, length: number): void {
   if (type !== RecordType.inPacket) throw new Error(`token worker: unknown in record type ${type}`);
   stampFrame(buffer, offset, length);
+  const token = length > 1 && buffer[offset + 1] === PacketType.token;
+  // A submission that came in while the token was away leaves with this visit, not the next.
+  if (token) takeSubmissions();
   // A copy: the engine keeps the bytes (sort queue) and the ring reuses them after this handler.
   srp.onPacket(nowMs, buffer.slice(offset, offset + length));
-  ringNetBell();
+  afterPacket(token);
+}
+
+/**
+ * After the engine took a packet: the net worker at once (the token leaves). The engine delivers
+ * only at token visits (step 17, and Recovery's), so after a token the delivery worker is rung
+ * too, rather than after the rest of the batch: at most one wake per visit, as at the end of the
+ * turn, but the visit's deliveries no longer wait for the packets read after the token.
+ */
+function afterPacket(token: boolean): void {
+  if (token) ringBells();
+  else ringNetBell();
 }
 
 /** Hands the looped-back packets to the engine; those it sends meanwhile wait for the next turn. */
@@ -362,8 +379,10 @@ function receiveLoopback(): number {
   const batch = loopback;
   loopback = [];
   for (const bytes of batch) {
+    const token = bytes[1] === PacketType.token;
+    if (token) takeSubmissions();
     srp.onPacket(nowMs, bytes);
-    ringNetBell();
+    afterPacket(token);
   }
   return batch.length;
 }
@@ -432,6 +451,17 @@ function feedPacker(): boolean {
     ringNetBell();
   }
   return fed;
+}
+
+/**
+ * Right before a token visit: what waits in the submit ring goes to the Packer, so the visit
+ * broadcasts it. Without this, a submission that arrived while the token was away waited for the
+ * next rotation whenever the token came in the same turn (the turn reads packets first).
+ */
+function takeSubmissions(): void {
+  if (!started) return;
+  feedPacker();
+  if (readSubmissions() > 0) feedPacker();
 }
 
 function readSubmissions(): number {

@@ -7,7 +7,8 @@
  * measured. So a small worker thread does the sleeping: it blocks in Atomics.wait with a fractional
  * timeout (a futex with a µs deadline) until `spinUs` before the target, spins out the rest
  * (bounded by spinUs), and notifies; the main thread awaits that notification with
- * Atomics.waitAsync, so its event loop keeps running meanwhile. Targets are process.hrtime.bigint()
+ * Atomics.waitAsync, so its event loop keeps running meanwhile, and a whole-ms timer as a fallback
+ * for a host too loaded to run the worker in time. Targets are process.hrtime.bigint()
  * (CLOCK_MONOTONIC, the same in every thread and process of a host).
  *
  * How precise it is, the bench measures and reports (pacer lateness: send() called − intended).
@@ -70,21 +71,31 @@ export class Pacer {
 
   /** Resolves at `targetNs` (process.hrtime.bigint()), or at once if it has passed. */
   async sleepUntil(targetNs: bigint): Promise<void> {
-    if (targetNs <= process.hrtime.bigint()) return;
+    const leftNs = targetNs - process.hrtime.bigint();
+    if (leftNs <= 0n) return;
     this.generation += 1;
     const g = this.generation;
     Atomics.store(this.target, 0, targetNs);
     Atomics.store(this.words, wordRequest, g);
     Atomics.notify(this.words, wordRequest);
-    // Waits while the fired word still holds the previous generation. A pending waitAsync does not
-    // keep the process alive: the worker's handle does, while a sleep is pending.
-    const r = atomicsWaitAsync(this.words, wordFired, g - 1);
-    if (!r.async) return;
-    this.worker.ref();
+    // A fallback in whole ms (Node's timers) bounds the wait when the host cannot schedule the
+    // worker in time: never later than the timers alone would be, give or take a ms. The timer
+    // also holds the event loop's ref meanwhile (a pending waitAsync holds none).
+    let timer: NodeJS.Timeout | undefined;
+    const fallback = new Promise<'timer'>((resolve) => {
+      timer = setTimeout(() => resolve('timer'), Math.ceil(Number(leftNs) / 1e6) + 1);
+    });
     try {
-      await r.value;
+      for (;;) {
+        // Generations only grow: the worker may still be on an earlier one (a fallback won then).
+        const fired = Atomics.load(this.words, wordFired);
+        if (fired === g) return;
+        const r = atomicsWaitAsync(this.words, wordFired, fired);
+        if (!r.async) continue;
+        if ((await Promise.race([r.value, fallback])) === 'timer') return;
+      }
     } finally {
-      this.worker.unref();
+      clearTimeout(timer);
     }
   }
 
