@@ -93,6 +93,8 @@ interface ReplicaState {
   groupOf: Map<string, string>;
   /** An atomic request whose first member ended: the others must end next, the same way. */
   closing: { group: string; op: string; remaining: Set<string>; at: string } | null;
+  /** Resources whose holders a sync's adopt lines changed: checked together once those lines end. */
+  adopted: Map<string, string>;
 }
 
 interface GlobalState {
@@ -144,6 +146,7 @@ export function checkLocks(files: ReadonlyMap<string, readonly string[]>): LockC
       groupPending: new Map(),
       groupOf: new Map(),
       closing: null,
+      adopted: new Map(),
     };
     const entered = new Map<string, boolean>();
     lines.forEach((text, index) => {
@@ -213,6 +216,7 @@ export function checkLocks(files: ReadonlyMap<string, readonly string[]>): LockC
       }
       const k = key(ls, res);
       if (ev === 'held') return;
+      if (!(ev === 'lk' && (f['op'] === 'adopt' || (f['op'] === 'orphan' && f['reason'] === 'merge')))) checkAdopted(r, report);
       if (ev === 'lk') closeCheck(r, f, at, report);
       else if (ev !== 'lost') closeCheck(r, null, at, report);
       if (ev === 'lost') {
@@ -223,6 +227,7 @@ export function checkLocks(files: ReadonlyMap<string, readonly string[]>): LockC
       applyLk(r, f, k, owner, at, report, global);
     });
     closeCheck(r, null, `${file}:end`, report);
+    checkAdopted(r, report);
     if (r.cutMembers !== null) checkCut(r, report);
     for (const [owner, n] of r.ownRevoked) {
       const told = r.lostRevoked.get(owner) ?? 0;
@@ -277,8 +282,8 @@ function applyLk(
     r.orphans.delete(owner);
     r.depth.delete(owner);
   };
-  const checkGrant = (m: LockMode, primaryNeeded: boolean): void => {
-    for (const [other, held] of holders) {
+  const checkGrant = (m: LockMode, primaryNeeded: boolean, compatibleNow = true): void => {
+    for (const [other, held] of compatibleNow ? holders : []) {
       if (other !== owner && !modesCompatible(held, m)) report('lock-compatible', `${owner} got ${m} on ${k.replace('\u0000', '/')} while ${other} holds ${held}`, [at]);
     }
     if (primaryNeeded && (r.confKind !== 'regular' || r.confPrimary !== true)) {
@@ -328,6 +333,17 @@ function applyLk(
       return;
     }
     case 'orphan':
+      if (f['reason'] === 'merge') {
+        // The adopted table holds this lock as an orphan, whatever this replica had.
+        if (!isLockMode(mode)) return report('lock-line-format', 'orphan without a mode', [at]);
+        holders.set(owner, mode);
+        r.pending.delete(owner);
+        r.groupOf.delete(owner);
+        r.orphans.add(owner);
+        r.depth.set(owner, 1);
+        r.adopted.set(k, at);
+        return;
+      }
       if (current === undefined) report('orphan-once', `orphan ${owner} on ${k.replace('\u0000', '/')}, which holds nothing`, [at]);
       else if (mode !== undefined && mode !== current) report('orphan-once', `orphan ${owner} in ${String(mode)} while it holds ${current}`, [at]);
       if (r.pending.has(owner)) report('request-ended-once', `orphan ${owner} with a request pending`, [at]);
@@ -359,12 +375,18 @@ function applyLk(
     case 'adopt':
       if (!isLockMode(mode)) return report('lock-line-format', 'adopt without a mode', [at]);
       // An adopted lock: held (with a conversion pending when "converting"), an orphan, or still queued.
+      // Its holders are checked for compatibility once the sync's adopt lines end (checkAdopted).
+      r.adopted.set(k, at);
       if (f['reason'] === 'queued') {
+        holders.delete(owner);
+        r.orphans.delete(owner);
         r.pending.set(owner, k);
         if (typeof f['group'] === 'string') addMember(r, f['group'], owner);
       } else {
-        checkGrant(mode, false);
+        checkGrant(mode, false, false);
         holders.set(owner, mode);
+        r.groupOf.delete(owner);
+        if (f['reason'] !== 'converting') r.pending.delete(owner);
         r.depth.set(owner, typeof f['depth'] === 'number' ? f['depth'] : 1);
         if (f['reason'] === 'orphan') r.orphans.add(owner);
         else r.orphans.delete(owner);
@@ -406,6 +428,22 @@ function applyLk(
     default:
       report('lock-line-format', `unknown lk op ${JSON.stringify(op)}`, [at]);
   }
+}
+
+/** L1 over the resources a sync's adopt lines changed: the adopted table's holders are compatible. */
+function checkAdopted(r: ReplicaState, report: (p: LockPropertyName, m: string, l: string[]) => void): void {
+  if (r.adopted.size === 0) return;
+  for (const [k, at] of r.adopted) {
+    const list = [...(r.held.get(k) ?? new Map<string, LockMode>())];
+    for (let i = 0; i < list.length; i++) {
+      for (let j = i + 1; j < list.length; j++) {
+        const [a, ma] = list[i] ?? ['', 'NL'];
+        const [b, mb] = list[j] ?? ['', 'NL'];
+        if (!modesCompatible(ma, mb)) report('lock-compatible', `after a sync ${a} holds ${ma} and ${b} holds ${mb} on ${k.replace('\u0000', '/')}`, [at]);
+      }
+    }
+  }
+  r.adopted.clear();
 }
 
 function addMember(r: ReplicaState, group: string, owner: string): void {

@@ -19,6 +19,8 @@
  * - `TOTEM_ERR_LOCK_RELEASED`: a call on a handle that was released, revoked or purged.
  * - `TOTEM_ERR_LOCK_BARRIER_FAILED`: a member of the barrier left before all had entered, or a
  *   merge replaced the table. details: `reason`, `ring`.
+ * - `TOTEM_ERR_LOCK_NO_ORPHAN`: `adopt` found no orphan of that mode (and id) on the resource.
+ * - `TOTEM_ERR_LOCK_REENTRANCY_LIMIT`: a re-entry beyond the lockspace's `reentrancyMax` holds.
  * - `TOTEM_ERR_LOCK_INVALID`: a bad argument (mode, name, value block size, options).
  * - `TOTEM_ERR_LOCK_CLOSED`: the lock manager (or its node) is closed.
  */
@@ -36,6 +38,8 @@ export const lockErrorCodes = [
   'TOTEM_ERR_LOCK_BARRIER_FAILED',
   'TOTEM_ERR_LOCK_INVALID',
   'TOTEM_ERR_LOCK_CLOSED',
+  'TOTEM_ERR_LOCK_NO_ORPHAN',
+  'TOTEM_ERR_LOCK_REENTRANCY_LIMIT',
 ] as const;
 
 export type LockErrorCode = (typeof lockErrorCodes)[number];
@@ -63,6 +67,12 @@ export function denyError(reason: string | undefined, what: string): LockError {
       return new LockError('TOTEM_ERR_LOCK_DEADLOCK', `${what}: chosen as the victim of a deadlock`);
     case 'not-primary':
       return new LockError('TOTEM_ERR_LOCK_NOT_PRIMARY', `${what}: this configuration is not primary`);
+    case 'no-orphan':
+      return new LockError('TOTEM_ERR_LOCK_NO_ORPHAN', `${what}: no orphan of that mode to adopt`);
+    case 'reentrancy-limit':
+      return new LockError('TOTEM_ERR_LOCK_REENTRANCY_LIMIT', `${what}: the lock already counts the lockspace's reentrancyMax holds`);
+    case 'suspect':
+      return new LockError('TOTEM_ERR_LOCK_SUSPECT', `${what}: the lock to re-enter is suspect (held through a configuration that is not primary)`);
     case 'in-progress':
       return new LockError('TOTEM_ERR_LOCK_IN_PROGRESS', `${what}: another request of this lock is pending`);
     default:

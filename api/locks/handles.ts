@@ -7,7 +7,7 @@ import { EventEmitter } from 'node:events';
 import type { NodeId } from '../events.js';
 import type { LockMode } from '../../engine/locks/modes.js';
 import { LockError } from './errors.js';
-import { kBarrier, kConvert, kHeld, kLost, kRequest, kUnlock } from './internal.js';
+import { kAdopt, kBarrier, kConvert, kDepth, kHeld, kLockMany, kLost, kPurgeOrphans, kRequest, kUnlock } from './internal.js';
 import type { LockManager, LockOptions } from './lock-manager.js';
 
 export class Lockspace {
@@ -16,11 +16,34 @@ export class Lockspace {
     private readonly manager: LockManager,
     readonly name: string,
     readonly lvbBytes: number,
+    readonly reentrancyMax = 0,
   ) {}
 
-  /** Acquire `resource` in `mode`: resolves when granted, on every member at the same point. */
+  /**
+   * Acquire `resource` in `mode`: resolves when granted, on every member at the same point. With
+   * reentrancy on (`reentrancyMax`) and a `holder`, a request for a resource that holder holds in
+   * a mode covering `mode` resolves at once with the same handle, one more hold counted.
+   */
   lock(resource: string, mode: LockMode, options: LockOptions = {}): Promise<LockHandle> {
     return this.manager[kRequest](this, resource, mode, options);
+  }
+
+  /**
+   * Acquire several resources atomically: all are granted together at one point of the stream, or
+   * the request ends for all alike (denied, timed out, cancelled). Handles in the order given.
+   */
+  lockMany(items: readonly { resource: string; mode: LockMode }[], options: LockOptions = {}): Promise<LockHandle[]> {
+    return this.manager[kLockMany](this, items, options);
+  }
+
+  /** Take over an orphan of `mode` on `resource` (the first, or the one `orphan` names) with a new fencing token. */
+  adopt(resource: string, mode: LockMode, options: { orphan?: string; holder?: number } = {}): Promise<LockHandle> {
+    return this.manager[kAdopt](this, resource, mode, options);
+  }
+
+  /** Remove orphans: of `resource` (default: every resource of the lockspace), or only the one `orphan` names. */
+  purgeOrphans(options: { resource?: string; orphan?: string } = {}): void {
+    this.manager[kPurgeOrphans](this, options);
   }
 
   /** Completes on every member at the same point once all have entered (default: the current members). */
@@ -35,6 +58,7 @@ export class LockHandle extends EventEmitter<{ blocking: [mode: LockMode] }> {
   private lvb: Uint8Array | null = null;
   private readonly controller = new AbortController();
   private gone: string | null = null;
+  private holds = 1;
 
   /** @internal */
   constructor(
@@ -50,6 +74,16 @@ export class LockHandle extends EventEmitter<{ blocking: [mode: LockMode] }> {
 
   get mode(): LockMode {
     return this.modeNow;
+  }
+
+  /** Holds counted on this lock (1, plus one per re-entry); each unlock() releases one. */
+  get depth(): number {
+    return this.holds;
+  }
+
+  /** @internal */
+  [kDepth](depth: number): void {
+    this.holds = depth;
   }
 
   /** The fencing token of the last grant or up-conversion: pass it to the resource (docs/locks.md). */

@@ -5,3 +5,7 @@ export const kUnlock = Symbol('unlock');
 export const kBarrier = Symbol('barrier');
 export const kHeld = Symbol('held');
 export const kLost = Symbol('lost');
+export const kLockMany = Symbol('lockMany');
+export const kAdopt = Symbol('adopt');
+export const kPurgeOrphans = Symbol('purgeOrphans');
+export const kDepth = Symbol('depth');

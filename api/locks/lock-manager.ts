@@ -15,14 +15,14 @@ import type { EvsNode } from '../node.js';
 import type { Group } from '../group.js';
 import type { GroupMembershipEvent, GroupMessage, NodeId } from '../events.js';
 import type { ConfigurationChange } from '../../engine/types.js';
-import { encodeLockMessage, resourceNameBytesMax, valueBlockBytesMax, type LockMessage } from '../../engine/locks/codec.js';
+import { encodeLockMessage, multiResourcesMax, reentrancyLimitMax, resourceNameBytesMax, valueBlockBytesMax, type LockFlags, type LockMessage } from '../../engine/locks/codec.js';
 import { LockTable, valueBlockBytesDefault, type LockspaceDump, type LockTableEvent } from '../../engine/locks/lock-table.js';
 import { isLockMode, type LockMode } from '../../engine/locks/modes.js';
 import type { PrimaryRule } from '../../engine/locks/primary.js';
 import { denyError, LockError } from './errors.js';
 import { LockLatencyRecorder, type LockLatencies, type LockLatencyName } from './lock-latency.js';
 import { LockTraceWriter } from '../../workers/trace/lock-trace.js';
-import { kBarrier, kConvert, kHeld, kLost, kRequest, kUnlock } from './internal.js';
+import { kAdopt, kBarrier, kConvert, kDepth, kHeld, kLockMany, kLost, kPurgeOrphans, kRequest, kUnlock } from './internal.js';
 import { LockHandle, Lockspace } from './handles.js';
 
 export { LockHandle, Lockspace } from './handles.js';
@@ -60,6 +60,23 @@ export interface LockOptions {
   failIfNotPrimary?: boolean;
   /** Holder id (>= 1) for deadlock detection across resources: locks of one holder wait together. */
   holder?: number;
+  /** Persistent: when this node leaves, the lock stays as an orphan held by nobody (adopt, purgeOrphans). */
+  persistent?: boolean;
+  /** DLM HEADQUE: queue at the head of the wait (or convert) queue instead of the tail. */
+  headQueue?: boolean;
+  /** DLM NOORDER: grant as soon as compatible with the granted modes, whatever waits before. */
+  noOrder?: boolean;
+}
+
+function flagsOf(options: LockOptions): LockFlags {
+  return {
+    noQueue: options.noQueue === true,
+    notifyOnNoQueue: options.notifyOnNoQueue === true,
+    failIfNotPrimary: options.failIfNotPrimary === true,
+    persistent: options.persistent === true,
+    headQueue: options.headQueue === true,
+    noOrder: options.noOrder === true,
+  };
 }
 
 export interface LockManagerEvents {
@@ -144,14 +161,22 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
     return this.node.waitForMembers(target, options);
   }
 
-  lockspace(name: string, options: { lvbBytes?: number } = {}): Lockspace {
+  /**
+   * A lockspace. `lvbBytes` (value block size) and `reentrancyMax` (holds one lock may count by
+   * re-entry; 0, the default, turns reentrancy off) are fixed cluster-wide by its first request.
+   */
+  lockspace(name: string, options: { lvbBytes?: number; reentrancyMax?: number } = {}): Lockspace {
     const lvbBytes = options.lvbBytes ?? valueBlockBytesDefault;
     if (!Number.isInteger(lvbBytes) || lvbBytes < 0 || lvbBytes > valueBlockBytesMax) {
       throw new LockError('TOTEM_ERR_LOCK_INVALID', `lvbBytes must be an integer in 0..${valueBlockBytesMax}`);
     }
+    const reentrancyMax = options.reentrancyMax ?? 0;
+    if (!Number.isInteger(reentrancyMax) || reentrancyMax < 0 || reentrancyMax > reentrancyLimitMax) {
+      throw new LockError('TOTEM_ERR_LOCK_INVALID', `reentrancyMax must be an integer in 0..${reentrancyLimitMax}`);
+    }
     let ls = this.lockspaces.get(name);
     if (ls === undefined) {
-      ls = new Lockspace(this, name, lvbBytes);
+      ls = new Lockspace(this, name, lvbBytes, reentrancyMax);
       this.lockspaces.set(name, ls);
     }
     return ls;
@@ -215,17 +240,65 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
     return new Promise<LockHandle>((resolve, reject) => {
       const p = this.track(counter, 'lock', ls, res, null, resolve, reject, options);
       void p;
-      this.message({
-        type: 'lock',
-        counter,
-        holder,
-        ls: ls.name,
-        res,
-        mode,
-        flags: { noQueue: options.noQueue === true, notifyOnNoQueue: options.notifyOnNoQueue === true, failIfNotPrimary: options.failIfNotPrimary === true },
-        lvbBytes: ls.lvbBytes,
-      });
+      this.message({ type: 'lock', counter, holder, ls: ls.name, res, mode, flags: flagsOf(options), lvbBytes: ls.lvbBytes, reentrancyMax: ls.reentrancyMax });
     });
+  }
+
+  /** @internal */
+  async [kLockMany](ls: Lockspace, items: readonly { resource: string; mode: LockMode }[], options: LockOptions): Promise<LockHandle[]> {
+    this.checkOpen();
+    if (!Array.isArray(items) || items.length < 1 || items.length > multiResourcesMax) {
+      throw new LockError('TOTEM_ERR_LOCK_INVALID', `an atomic request names 1..${multiResourcesMax} resources`);
+    }
+    if (new Set(items.map((it) => it.resource)).size !== items.length) throw new LockError('TOTEM_ERR_LOCK_INVALID', 'a resource is named twice');
+    for (const it of items) {
+      if (!isLockMode(it.mode)) throw new LockError('TOTEM_ERR_LOCK_INVALID', `mode must be one of NL CR CW PR PW EX, got ${String(it.mode)}`);
+      if (typeof it.resource !== 'string' || new TextEncoder().encode(it.resource).length > resourceNameBytesMax) {
+        throw new LockError('TOTEM_ERR_LOCK_INVALID', `resource names are strings of at most ${resourceNameBytesMax} bytes`);
+      }
+    }
+    if (options.signal?.aborted === true) throw new LockError('TOTEM_ERR_LOCK_CANCELLED', 'aborted before the request was sent');
+    const counter = this.counterNext;
+    this.counterNext += items.length;
+    // One pending entry per lock; the timeout and the signal cancel through the first (the table ends all together).
+    const grants = items.map(
+      (it, i) => new Promise<LockHandle>((resolve, reject) => void this.track(counter + i, 'lock', ls, it.resource, null, resolve, reject, i === 0 ? options : {})),
+    );
+    this.message({
+      type: 'lockMany',
+      counter,
+      holder: options.holder ?? 0,
+      ls: ls.name,
+      items: items.map((it) => ({ res: it.resource, mode: it.mode })),
+      flags: flagsOf(options),
+      lvbBytes: ls.lvbBytes,
+      reentrancyMax: ls.reentrancyMax,
+    });
+    const settled = await Promise.allSettled(grants);
+    const failed = settled.find((x): x is PromiseRejectedResult => x.status === 'rejected');
+    if (failed === undefined) return settled.map((x) => (x as PromiseFulfilledResult<LockHandle>).value);
+    // Granted together and then given up (the caller aborted after the grant): release every lock.
+    for (const x of settled) if (x.status === 'fulfilled') void x.value.unlock().catch(() => undefined);
+    throw failed.reason;
+  }
+
+  /** @internal */
+  [kAdopt](ls: Lockspace, res: string, mode: LockMode, options: { orphan?: string; holder?: number }): Promise<LockHandle> {
+    this.checkOpen();
+    if (!isLockMode(mode)) return Promise.reject(new LockError('TOTEM_ERR_LOCK_INVALID', `mode must be one of NL CR CW PR PW EX, got ${String(mode)}`));
+    const orphan = options.orphan ?? '';
+    if (!/^$|^[1-9][0-9]{0,9}:[0-9]{1,16}:[0-9]{1,10}$/.test(orphan)) return Promise.reject(new LockError('TOTEM_ERR_LOCK_INVALID', `orphan must be a lock id "<node>:<incarnation>:<counter>"`));
+    const counter = this.counterNext++;
+    return new Promise<LockHandle>((resolve, reject) => {
+      this.track(counter, 'lock', ls, res, null, resolve, reject, {});
+      this.message({ type: 'adopt', counter, holder: options.holder ?? 0, ls: ls.name, res, mode, orphan });
+    });
+  }
+
+  /** @internal */
+  [kPurgeOrphans](ls: Lockspace, options: { resource?: string; orphan?: string }): void {
+    this.checkOpen();
+    this.message({ type: 'purgeOrphans', ls: ls.name, res: options.resource ?? '', orphan: options.orphan ?? '' });
   }
 
   /** @internal */
@@ -239,7 +312,7 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
         type: 'convert',
         counter: h.counter,
         mode,
-        flags: { noQueue: options.noQueue === true, notifyOnNoQueue: options.notifyOnNoQueue === true, failIfNotPrimary: options.failIfNotPrimary === true },
+        flags: flagsOf(options),
         lvb: options.valueBlock ?? null,
       });
     });
@@ -330,12 +403,14 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
   private message(m: LockMessage): void {
     this.send(encodeLockMessage(m), m.type === 'barrier' ? 'safe' : 'agreed', (error) => {
       // The node refused the message (closed, left the group): what waits on it ends with that error.
-      if (m.type === 'lock' || m.type === 'convert' || m.type === 'unlock') {
-        const p = this.pending.get(m.counter);
-        if (p === undefined) return;
-        this.pending.delete(m.counter);
-        p.cleanup();
-        p.reject(error);
+      if (m.type === 'lock' || m.type === 'convert' || m.type === 'unlock' || m.type === 'adopt' || m.type === 'lockMany') {
+        for (let i = 0; i < (m.type === 'lockMany' ? m.items.length : 1); i++) {
+          const p = this.pending.get(m.counter + i);
+          if (p === undefined) continue;
+          this.pending.delete(m.counter + i);
+          p.cleanup();
+          p.reject(error);
+        }
       } else if (m.type === 'barrier') {
         const key = `${m.ls}\u0000${m.name}`;
         this.barriers.get(key)?.reject(error);
@@ -475,6 +550,18 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
       return;
     }
     switch (e.op) {
+      case 'reenter': {
+        // Counted on a lock this node holds: the caller gets that lock's handle, one more hold.
+        const done = settle();
+        const base = e.of === undefined ? null : this.ownCounter(e.of);
+        const held = base === null ? undefined : this.handles.get(base);
+        if (held !== undefined && e.depth !== undefined) held[kDepth](e.depth);
+        if (done !== undefined) {
+          if (held !== undefined) done.resolve(held);
+          else done.reject(new LockError('TOTEM_ERR_LOCK_RELEASED', `${e.ls}/${e.res}: re-entered a lock this process no longer tracks`));
+        }
+        return;
+      }
       case 'bast':
         if (h !== undefined && e.mode !== undefined) {
           if (!this.blockedSinceMs.has(counter)) this.blockedSinceMs.set(counter, performance.now());
@@ -492,6 +579,12 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
         return;
       }
       case 'release': {
+        if (e.depth !== undefined) {
+          // One hold of a re-entered lock: the lock stays.
+          h?.[kDepth](e.depth);
+          settle()?.resolve(h as LockHandle);
+          return;
+        }
         const blockedAtMs = this.blockedSinceMs.get(counter);
         if (blockedAtMs !== undefined) {
           this.blockedSinceMs.delete(counter);
@@ -504,10 +597,11 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
         return;
       }
       case 'purge':
-      case 'revoke': {
+      case 'revoke':
+      case 'orphan': {
         this.blockedSinceMs.delete(counter);
         this.handles.delete(counter);
-        h?.[kLost](e.op === 'purge' ? 'purged' : 'revoked');
+        h?.[kLost](e.op === 'revoke' ? 'revoked' : 'purged');
         const done = settle();
         done?.reject(new LockError('TOTEM_ERR_LOCK_REVOKED', `${e.ls}/${e.res}: ${e.op} (${e.reason ?? ''})`, { reason: e.reason }));
         return;
@@ -535,11 +629,14 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
       this.message(m);
       return;
     }
-    const p = this.pending.get(m.counter);
-    if (p === undefined) return;
-    this.pending.delete(m.counter);
-    p.cleanup();
-    p.reject(new LockError('TOTEM_ERR_LOCK_RECONFIGURED', `${p.kind} ${p.ls.name}/${p.res}: cut by a configuration change; nothing was applied`));
+    const counters = m.type === 'lockMany' ? m.items.map((_, i) => m.counter + i) : [m.counter];
+    for (const counter of counters) {
+      const p = this.pending.get(counter);
+      if (p === undefined) continue;
+      this.pending.delete(counter);
+      p.cleanup();
+      p.reject(new LockError('TOTEM_ERR_LOCK_RECONFIGURED', `${p.kind} ${p.ls.name}/${p.res}: cut by a configuration change; nothing was applied`));
+    }
   }
 }
 

@@ -255,26 +255,27 @@ export class LockTable {
     for (const [owner, l] of this.owners) {
       const old = oldOwners.get(owner);
       if (old !== undefined) {
-        // Same lock, another state in the adopted table: say so where the checker must follow.
+        // Same lock, another state in the adopted table (its owner's side went on without this
+        // replica, or this side made it an orphan): say so where the checker must follow.
         if (l.orphan && !old.orphan) {
           assert(l.granted !== null, 'orphan without a mode');
           this.host.event({ ev: 'lk', ls: l.ls, res: l.res, op: 'orphan', owner, mode: l.granted, reason: 'merge' });
           if (this.isOwn(old) && old.granted !== null) this.host.event({ ev: 'lost', ls: l.ls, res: l.res, owner, reason: 'purged' });
-        } else if (!l.orphan && old.orphan && l.granted !== null) {
+        } else if (l.granted !== old.granted || l.requested !== old.requested || l.orphan !== old.orphan || l.depth !== old.depth) {
+          const mode = l.granted ?? l.requested;
+          assert(mode !== null, 'adopted lock without a mode');
           this.host.event({
             ev: 'lk',
             ls: l.ls,
             res: l.res,
             op: 'adopt',
             owner,
-            mode: l.granted,
+            mode,
             fence: l.fence,
-            ...(l.requested !== null ? { reason: 'converting' } : {}),
+            ...(l.granted === null ? { reason: 'queued' } : l.requested !== null ? { reason: 'converting' } : l.orphan ? { reason: 'orphan' } : {}),
+            ...(l.group !== '' ? { group: l.group } : {}),
             ...(l.depth > 1 ? { depth: l.depth } : {}),
           });
-        } else if (l.depth !== old.depth && l.granted !== null) {
-          // The adopted table counts another number of holds on this lock.
-          this.host.event({ ev: 'lk', ls: l.ls, res: l.res, op: 'adopt', owner, mode: l.granted, fence: l.fence, ...(l.requested !== null ? { reason: 'converting' } : {}), depth: l.depth });
         }
         continue;
       }

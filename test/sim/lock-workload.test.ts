@@ -34,6 +34,11 @@ describe('simulator --workload locks', () => {
     expect(all).toMatch(/"op":"request"[^\n]*"group":"\d+:\d+:\d+"/); // an atomic request
     const lines = files[0] ?? new Map<string, string[]>();
     expect(checkLocks(lines).ok).toBe(true);
+    expect(contractGaps(lines)).toEqual([]);
+    const [gName, gLines] = [...lines][0] ?? ['', []];
+    const gi = gLines.findIndex((l) => l.includes('"op":"grant"'));
+    const noFence = new Map(lines).set(gName, gLines.map((l, i) => (i === gi ? l.replace(/"fence":"\d+",/, '') : l)));
+    expect(contractGaps(noFence)).toHaveLength(1);
     // The same traces with one grant line repeated (a grant of nothing pending) must fail.
     const [name, first] = [...lines][0] ?? ['', []];
     const at = first.findIndex((l) => l.includes('"op":"grant"'));
@@ -43,3 +48,31 @@ describe('simulator --workload locks', () => {
     expect(checkLocks(corrupted).violationCounts['request-ended-once']).toBeGreaterThan(0);
   });
 });
+
+/**
+ * The trace contract's "Lock manager lines": required fields per `ev` (and per `op` of `lk`).
+ * Returns the lines that miss one (fields beyond the contract are ours, stated in docs/locks.md).
+ */
+function contractGaps(files: Map<string, string[]>): string[] {
+  const required: Record<string, string[]> = {
+    lk: ['node', 'ls', 'res', 'op', 'owner', 't'],
+    held: ['node', 'ls', 'res', 'owner', 'mode', 'fence', 't'],
+    lost: ['node', 'ls', 'res', 'owner', 'reason', 't'],
+    barrier: ['node', 'ls', 'name', 'op', 'ring', 't'],
+  };
+  const byOp: Record<string, string[]> = { request: ['mode'], grant: ['mode', 'fence'], convert: ['mode'], deny: ['reason'], purge: ['reason'], revoke: ['reason'] };
+  const gaps: string[] = [];
+  for (const [file, lines] of files) {
+    lines.forEach((text, i) => {
+      const f = JSON.parse(text) as Record<string, unknown>;
+      const ev = String(f['ev']);
+      if (ev === 'conf' && typeof f['primary'] !== 'boolean') gaps.push(`${file}:${i + 1} conf without primary`);
+      const need = [...(required[ev] ?? []), ...(ev === 'lk' ? (byOp[String(f['op'])] ?? []) : [])];
+      for (const k of need) if (f[k] === undefined) gaps.push(`${file}:${i + 1} ${ev} ${String(f['op'] ?? '')} without ${k}`);
+      if (ev === 'barrier' && !['enter', 'complete', 'fail'].includes(String(f['op']))) gaps.push(`${file}:${i + 1} barrier op ${String(f['op'])}`);
+      if ((ev === 'lk' || ev === 'held') && f['fence'] !== undefined && !/^\d+$/.test(String(f['fence']))) gaps.push(`${file}:${i + 1} fence not a decimal string`);
+      if (ev === 'lost' && !['transitional', 'revoked', 'purged', 'closed'].includes(String(f['reason']))) gaps.push(`${file}:${i + 1} lost reason ${String(f['reason'])}`);
+    });
+  }
+  return gaps.slice(0, 20);
+}

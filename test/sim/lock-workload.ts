@@ -188,14 +188,14 @@ export class LockWorkload implements SimApp {
       const pickRes = (): string => (p.chance(0.7) ? `hot${p.int(0, 2)}` : `own${run.node.nodeId}.${p.int(0, 3)}`);
       const res = pickRes();
       const mode = p.pick(['EX', 'EX', 'PR', 'PR', 'PW', 'CR', 'CW', 'NL'] as LockMode[]);
-      const holder = p.chance(0.2) ? 1 : 0; // a shared holder id makes cross-resource deadlocks possible
+      const holder = p.chance(0.3) ? 1 : 0; // a shared holder id makes cross-resource deadlocks possible
       client.res = res;
       client.holder = holder;
       const flags = {
         noQueue: p.chance(0.15),
         notifyOnNoQueue: p.chance(0.5),
         failIfNotPrimary: p.chance(0.1),
-        persistent: p.chance(0.15),
+        persistent: p.chance(0.3),
         headQueue: p.chance(0.08),
         noOrder: p.chance(0.08),
       };
@@ -219,7 +219,7 @@ export class LockWorkload implements SimApp {
     }
     if (client.state === 'holding') {
       const held = client.mode ?? 'NL';
-      if (client.group.length === 0 && client.holder !== 0 && p.chance(0.2)) {
+      if (client.group.length === 0 && client.holder !== 0 && p.chance(0.4)) {
         // Re-enter: the same holder asks again for a mode its lock covers (or not: then it waits on itself).
         const reentry = run.counterNext++;
         client.reentry = reentry;

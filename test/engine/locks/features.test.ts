@@ -190,6 +190,22 @@ describe('persistent locks outside a primary', () => {
   });
 });
 
+describe('syncs that change a lock this replica also holds', () => {
+  it('reports an orphan whose mode changed on the other side, so that the checker follows the adopted table', () => {
+    const r = formed(all);
+    r.deliver(1, lock(1, 'a', 'PW', { flags: { persistent: true } }), all);
+    r.merge([[1, 2]], [1, 2]); // 3 is cut off: node 1's lock is an orphan (PW) on 3
+    r.merge([[3]], [3]);
+    r.deliver(1, { type: 'convert', counter: 1, mode: 'PR', flags: {}, lvb: null }, [1, 2]);
+    r.deliver(2, lock(1, 'a', 'PR'), [1, 2]);
+    r.merge([[2]], [2]); // node 1 crashes: its lock is an orphan (PR) on 2
+    r.merge([[2], [3]], [2, 3]);
+    r.flushSyncs([2, 3], [2, 3]);
+    expect(r.lk(3, 'adopt').filter((e) => e.owner === owner(1, 1))).toMatchObject([{ mode: 'PR', reason: 'orphan' }]);
+    agreeAndCheck(r, [2, 3]);
+  });
+});
+
 describe('reentrancy', () => {
   it('counts re-entries of one holder up to the lockspace limit; the lock stays until the last release', () => {
     const r = formed(all);

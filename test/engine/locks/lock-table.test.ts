@@ -353,6 +353,9 @@ describe('received bytes', () => {
       encodeLockMessage({ type: 'convert', counter: 1, mode: 'NL', flags: {}, lvb: new Uint8Array(32) }),
       encodeLockMessage({ type: 'barrier', ls: 'ls', name: 'b', members: [1, 2, 3] }),
       encodeLockMessage({ type: 'sync', ringRep: 1, ringSeq: 4n, lastPrimarySeq: 4n, snapshot: new Uint8Array(40) }),
+      encodeLockMessage({ type: 'lockMany', counter: 5, holder: 1, ls: 'ls', items: [{ res: 'a', mode: 'EX' }, { res: 'b', mode: 'PR' }], flags: { headQueue: true }, lvbBytes: 32, reentrancyMax: 2 }),
+      encodeLockMessage({ type: 'adopt', counter: 9, holder: 0, ls: 'ls', res: 'a', mode: 'EX', orphan: '' }),
+      encodeLockMessage({ type: 'purgeOrphans', ls: 'ls', res: 'a', orphan: '3:1003:1' }),
     ];
     for (let i = 0; i < 3000; i++) {
       const base = samples[i % samples.length] ?? new Uint8Array();
@@ -366,8 +369,9 @@ describe('received bytes', () => {
 
   it('a mutated snapshot decodes or is refused, never throws, and a sync with it still completes alike', () => {
     const r = formed(all);
-    r.deliver(1, lock(1, 'a', 'EX'), all);
+    r.deliver(1, lock(1, 'a', 'EX', { flags: { persistent: true } }), all);
     r.deliver(2, lock(1, 'a', 'PR'), all);
+    r.deliver(3, { type: 'lockMany', counter: 1, holder: 0, ls: 'ls', items: [{ res: 'a', mode: 'EX' }, { res: 'b', mode: 'PR' }], flags: {}, lvbBytes: 32 }, all);
     r.deliver(2, { type: 'barrier', ls: 'ls', name: 'b', members: null }, all);
     r.configure(all, all, [1, 2, 3]);
     r.merge([all], all); // no sync: same members
