@@ -544,6 +544,10 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
     const h = this.handles.get(counter);
     if (e.ev === 'lost') {
       if (h !== undefined) {
+        if (e.reason !== 'transitional') {
+          this.handles.delete(counter);
+          this.blockedSinceMs.delete(counter);
+        }
         h[kLost](e.reason);
         this.emit('lost', h, e.reason);
       }
@@ -599,9 +603,8 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
       case 'purge':
       case 'revoke':
       case 'orphan': {
-        this.blockedSinceMs.delete(counter);
-        this.handles.delete(counter);
-        h?.[kLost](e.op === 'revoke' ? 'revoked' : 'purged');
+        // A held lock (it has a handle): the table's 'lost' event follows at once; the handle ends
+        // there, after that event's trace line, and the application hears it exactly once.
         const done = settle();
         done?.reject(new LockError('TOTEM_ERR_LOCK_REVOKED', `${e.ls}/${e.res}: ${e.op} (${e.reason ?? ''})`, { reason: e.reason }));
         return;
