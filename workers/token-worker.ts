@@ -56,9 +56,8 @@ import {
 } from './records.js';
 import type { TokenWorkerData } from './worker-data.js';
 import { clockMs, isSampledCounter } from './anatomy.js';
+import { FrameStamps } from './frame-stamps.js';
 import { PacketType } from '../engine/types.js';
-import { sortQueueItemsMax } from '../engine/constants.js';
-import { mcastHeaderBytes, mcastOriginatorOffset, mcastRingIdOffset, mcastSeqOffset } from '../engine/wire/layout.js';
 
 const data = workerData as TokenWorkerData;
 const port: MessagePort = data.port;
@@ -192,46 +191,9 @@ function waitForRoom(ring: SpscRing, lengthBytes: number, deadlineMs: number): b
  */
 let loopback: Uint8Array[] = [];
 
-// ---- anatomy stamps (anatomy.ts) ------------------------------------------------------------
+// ---- anatomy stamps (anatomy.ts, frame-stamps.ts) ------------------------------------------
 
-/**
- * When each frame of the ring was broadcast (own) or taken from the in ring (others'), by seq
- * modulo the sort queue's bound (no two frames awaiting delivery share a slot); the first stamp
- * of a seq wins, so a retransmission does not move it. Read when the engine delivers the frame.
- */
-const frameSlotMask = sortQueueItemsMax - 1;
-const frameStampMs = new Float64Array(sortQueueItemsMax);
-const frameStampSeq = new Uint32Array(sortQueueItemsMax);
-/** The low 32 bits of the ring seq of each stamp: seqs start again at 1 on every ring. */
-const frameStampRing = new Uint32Array(sortQueueItemsMax);
-
-/**
- * Stamps the mcast of `length` bytes at `offset` if its seq has no stamp yet on this ring. Received
- * bytes are not validated here (the engine does that): a malformed packet costs at most a wrong
- * stamp, never a throw.
- */
-function stampFrame(bytes: Uint8Array, offset: number, length: number): void {
-  if (length < mcastHeaderBytes || bytes[offset + 1] !== PacketType.mcast) return;
-  const seq = readU32(bytes, offset + mcastSeqOffset);
-  const ring = readU32(bytes, offset + mcastRingIdOffset + 4);
-  const slot = seq & frameSlotMask;
-  if (frameStampSeq[slot] === seq && frameStampRing[slot] === ring) return;
-  frameStampSeq[slot] = seq;
-  frameStampRing[slot] = ring;
-  frameStampMs[slot] = clockMs();
-}
-
-let deliveredRingSeq = -1n;
-let deliveredRingLow = 0;
-
-function frameStampOf(frame: DeliveredFrame): number {
-  if (frame.ringId.seq !== deliveredRingSeq) {
-    deliveredRingSeq = frame.ringId.seq;
-    deliveredRingLow = Number(BigInt.asUintN(32, deliveredRingSeq));
-  }
-  const slot = frame.seq & frameSlotMask;
-  return frameStampSeq[slot] === frame.seq && frameStampRing[slot] === deliveredRingLow ? (frameStampMs[slot] as number) : NaN;
-}
+const frameStamps = new FrameStamps();
 
 /** Tells the delivery worker when an own sampled message was taken (it matches it at delivery). */
 function writeSample(counter: number): void {
@@ -244,9 +206,7 @@ function writeSample(counter: number): void {
 
 function sendPacket(to: number, bytes: Uint8Array, selfCopy: boolean): void {
   // An own new data frame (or its retransmission: the first stamp stays): its broadcast time.
-  if (to === 0 && !selfCopy && bytes[1] === PacketType.mcast && readU32(bytes, mcastOriginatorOffset) === engine.nodeId) {
-    stampFrame(bytes, 0, bytes.length);
-  }
+  if (to === 0 && !selfCopy) frameStamps.stampOwnBroadcast(bytes, engine.nodeId);
   // Own data frames (selfCopy false) are already in the engine's ring: looping them back would
   // cost a copy, a decode and a duplicate drop per frame on the node that sends the most.
   if (to === 0 ? selfCopy : to === engine.nodeId) {
@@ -315,16 +275,11 @@ function writeFrameRecord(type: number, length: number, encode: (offset: number)
 }
 
 function writeFrame(frame: DeliveredFrame): void {
-  const frameMs = frameStampOf(frame);
+  const frameMs = frameStamps.of(frame);
   const engineMs = clockMs();
   writeFrameRecord(RecordType.frameRecord, frameHeaderBytes + frame.payload.length, (offset) =>
     encodeFrame(frameView, frameRing.buffer, offset, frame, frameMs, engineMs),
   );
-}
-
-function readU32(bytes: Uint8Array, offset: number): number {
-  return ((bytes[offset] as number) | ((bytes[offset + 1] as number) << 8) | ((bytes[offset + 2] as number) << 16)
-    | ((bytes[offset + 3] as number) << 24)) >>> 0;
 }
 
 /** The membership state last written to the frame ring; none before the start. */
@@ -353,7 +308,7 @@ let nowMs = 0;
 
 function onInRecord(type: number, buffer: Uint8Array, offset: number, length: number): void {
   if (type !== RecordType.inPacket) throw new Error(`token worker: unknown in record type ${type}`);
-  stampFrame(buffer, offset, length);
+  frameStamps.stamp(buffer, offset, length);
   const token = length > 1 && buffer[offset + 1] === PacketType.token;
   // A submission that came in while the token was away leaves with this visit, not the next.
   if (token) takeSubmissions();
