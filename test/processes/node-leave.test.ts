@@ -8,21 +8,20 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { checkTrace } from '../../api/check/evs-checker.js';
 import { readTraceDir } from '../../api/check/trace-reader.js';
-import { engineDefaults } from '../../engine/config.js';
 import { freeUdpPorts, regularWith, startNodeProcess, stopGracefully, waitForLine, type NodeProcess } from './node-cluster.js';
 import { useProcessCleanup } from './process-cleanup.js';
 
 const cleanup = useProcessCleanup();
 
-/** The `cause C` and `at MS` of a configuration line (api/commands/node-command.ts). */
-function parseConfLine(line: string): { cause: string; atMs: number } {
-  const m = / cause (\S+).* at (\d+)$/.exec(line);
+/** The `cause C` of a configuration line (api/commands/node-command.ts). */
+function parseConfLine(line: string): { cause: string } {
+  const m = / cause (\S+)/.exec(line);
   if (m === null) throw new Error(`not a configuration line: ${line}`);
-  return { cause: m[1] as string, atMs: Number(m[2]) };
+  return { cause: m[1] as string };
 }
 
 describe('graceful leave of node processes', () => {
-  it('SIGTERM and SIGINT announce the leave: the others reconfigure with cause leave, long before a token timeout', { timeout: 120_000 }, async () => {
+  it('SIGTERM and SIGINT announce the leave: the others reconfigure with cause leave, not token loss', { timeout: 120_000 }, async () => {
     const traceDir = cleanup.tempDir('totem-evs-leave-trace-');
     const stateDir = cleanup.tempDir('totem-evs-leave-state-');
     const ports = await freeUdpPorts(3);
@@ -42,27 +41,22 @@ describe('graceful leave of node processes', () => {
     await new Promise((r) => setTimeout(r, 1000));
 
     // The node's own stop writes its harness line (node-command.ts), graceful or not.
-    const leaveAndWatch = async (leaverId: number, signal: NodeJS.Signals): Promise<number[]> => {
+    const leaveAndWatch = async (leaverId: number, signal: NodeJS.Signals): Promise<void> => {
       const survivors = [...procs.keys()].filter((id) => id !== leaverId).sort();
       const from = new Map(survivors.map((id) => [id, (procs.get(id) as NodeProcess).lines.length]));
       const leaver = procs.get(leaverId) as NodeProcess;
-      const signalledAtMs = Date.now();
       leaver.child.kill(signal);
-      const elapsedMs: number[] = [];
       for (const id of survivors) {
         const line = await waitForLine(procs.get(id) as NodeProcess, regularWith(survivors), 10_000, `the ring without node ${leaverId}`, from.get(id));
-        const conf = parseConfLine(line);
-        expect(conf.cause).toBe('leave');
-        elapsedMs.push(conf.atMs - signalledAtMs);
+        expect(parseConfLine(line).cause).toBe('leave');
       }
       expect(await leaver.exited).toBe(0);
-      return elapsedMs;
     };
 
-    const termMs = await leaveAndWatch(3, 'SIGTERM');
-    // Not a timing target (this machine is shared): a lost token would take tokenTimeoutMs plus
-    // the Gather grace, about 1.4 s; a leave is a few join and token round trips.
-    for (const ms of termMs) expect(ms).toBeLessThan(engineDefaults.tokenTimeoutMs / 2);
+    await leaveAndWatch(3, 'SIGTERM');
+    // Cause `leave` means the survivors acted on the announcement, not on a lost token (cause
+    // `token-loss`). How fast is a benchmark's question (`bench --scenario restart`): on a
+    // loaded host a timed bound here fails for reasons that are not the protocol's.
 
     const before = new Map([...procs].map(([id, p]) => [id, p.lines.length]));
     const again = startNodeProcess(3, argsOf(3));
@@ -71,8 +65,7 @@ describe('graceful leave of node processes', () => {
     for (const [id, p] of procs) await waitForLine(p, regularWith([1, 2, 3]), 30_000, 'node 3 back', id === 3 ? 0 : before.get(id));
     await new Promise((r) => setTimeout(r, 1000));
 
-    const intMs = await leaveAndWatch(2, 'SIGINT');
-    for (const ms of intMs) expect(ms).toBeLessThan(engineDefaults.tokenTimeoutMs / 2);
+    await leaveAndWatch(2, 'SIGINT');
     procs.delete(2);
 
     for (const p of procs.values()) expect(await stopGracefully(p, 15_000)).toBe(0);
