@@ -458,7 +458,9 @@ const slowConsumerLeaveWaitMs = 2000;
 function checkSlowConsumer(): boolean {
   if (leaveAsked || !flags.isSet(WakeFlag.slowConsumer)) return false;
   leaveAsked = true;
-  if (started) srp.leave(performance.now(), slowConsumerLeaveWaitMs);
+  // nowMs, the turn's time: the packets of this turn are handed over at it, and the engine
+  // refuses time that goes backwards.
+  if (started) srp.leave(nowMs, slowConsumerLeaveWaitMs);
   ringNetBell();
   postLeftOnce();
   return true;

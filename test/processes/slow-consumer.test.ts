@@ -45,8 +45,9 @@ interface Cluster {
   node: EvsNode;
   configurations: NodeConfiguration[];
   logLines: string[];
-  received: { count: number };
-  group: { on(event: 'message', listener: () => void): unknown; messages(): AsyncIterableIterator<unknown> };
+  /** Deliveries at node 3, and how many broke a sender's sequence (a gap or a step back). */
+  received: { count: number; outOfSequence: number };
+  group: { on(event: 'message', listener: (m: { sender: number; counter: number }) => void): unknown; messages(): AsyncIterableIterator<unknown> };
 }
 
 /**
@@ -54,13 +55,17 @@ interface Cluster {
  * control allows: 'max') to group 'bench' once
  * the ring has 3 members; node 3 here, a member of 'bench', counting what it receives.
  */
-async function startCluster(rate: number | 'max', extra: { deliveryBufferBytesMax?: number; messageBytesMax?: number } = {}): Promise<Cluster> {
+async function startCluster(
+  rate: number | 'max',
+  extra: { deliveryBufferBytesMax?: number; messageBytesMax?: number } = {},
+  sizeBytes = 1024,
+): Promise<Cluster> {
   const ports = await freeUdpPorts(3);
   const members = ports.flatMap((port, i) => ['--member', `${i + 1}@127.0.0.1:${port}`]);
   const procs = [1, 2].map((id) => {
     const p = startNodeProcess(id, [
       '--listen', `127.0.0.1:${ports[id - 1]}`, ...members,
-      '--rate', String(rate), '--size', '1024', '--wait-members', '3',
+      '--rate', String(rate), '--size', String(sizeBytes), '--wait-members', '3',
     ]);
     started.push(p);
     return p;
@@ -80,10 +85,14 @@ async function startCluster(rate: number | 'max', extra: { deliveryBufferBytesMa
   nodes.push(node);
   const configurations: NodeConfiguration[] = [];
   node.on('configuration', (c) => configurations.push(c));
-  const received = { count: 0 };
+  const received = { count: 0, outOfSequence: 0 };
   const group = await node.join('bench');
-  group.on('message', () => {
+  const lastCounter = new Map<number, number>();
+  group.on('message', (m: { sender: number; counter: number }) => {
     received.count++;
+    const last = lastCounter.get(m.sender);
+    if (last !== undefined && m.counter !== last + 1) received.outOfSequence++;
+    lastCounter.set(m.sender, m.counter);
   });
   for (const p of procs) await waitForLine(p, regularWith([1, 2, 3]), 30_000, 'a 3-member ring');
   await node.waitForMembers([1, 2, 3], { signal: AbortSignal.timeout(30_000) });
@@ -91,12 +100,14 @@ async function startCluster(rate: number | 'max', extra: { deliveryBufferBytesMa
 }
 
 describe('slow consumers and stalls', () => {
-  it('a main thread blocked for 2 s under load changes no configuration: the buffer absorbs it and nothing is lost', { timeout: 120_000 }, async () => {
-    // As fast as the ring goes: at a fixed rate this shared host sometimes delivers too little in
-    // 2 s to fill the rings, and then the stall proves nothing.
-    const c = await startCluster('max');
+  it('a main thread blocked for 2 s under load changes no configuration: the buffer absorbs it, nothing lost or reordered', { timeout: 150_000 }, async () => {
+    const sizeBytes = 1024;
+    // 3 MB/s offered (the rate the old runtime was expelled at). Not 'max': a saturated shared
+    // 2-core host loses tokens with no stall at all. Too little to fill the rings in 2 s is
+    // caught below.
+    const c = await startCluster(1500, {}, sizeBytes);
     // Load flowing to node 3 before the stall.
-    await waitUntil(() => c.received.count > 2000, 'deliveries at node 3', 30_000);
+    await waitUntil(() => c.received.count > Math.ceil(2_000_000 / sizeBytes), 'deliveries at node 3', 30_000);
     const confsBefore = c.configurations.length;
     const linesBefore = c.procs.map((p) => p.lines.length);
     const receivedBefore = c.received.count;
@@ -122,6 +133,7 @@ describe('slow consumers and stalls', () => {
     // It is empty again: everything reached the application.
     expect((await c.node.stats()).deliveryBuffer?.bytes).toBe(0);
     expect(c.received.count).toBeGreaterThan(receivedBefore);
+    expect(c.received.outOfSequence).toBe(0);
     // Nothing lost or reordered: the senders' own integrity check covers every message they saw;
     // node 3's count keeps pace with theirs after the stall.
     expect(c.logLines.filter((l) => l.includes('deliveryBufferBytesMax'))).toEqual([]);
@@ -134,12 +146,14 @@ describe('slow consumers and stalls', () => {
     const errors: TotemError[] = [];
     c.node.on('error', (e) => errors.push(e));
     const linesBefore = c.procs.map((p) => p.lines.length);
-    // A listener stuck far longer than a token timeout (it returns only so that this test can go on).
+    // A listener stuck far longer than a token timeout, long enough for the rings (4 MiB) and the
+    // buffer to fill even at the rate a loaded host manages (it returns only so that the test can
+    // go on).
     let stuck = true;
     c.group.on('message', () => {
       if (!stuck) return;
       stuck = false;
-      blockMainThread(6000);
+      blockMainThread(12_000);
     });
     // The others remove node 3 with cause 'leave' (its announce), not 'token-loss'.
     for (const [i, p] of c.procs.entries()) {
@@ -147,7 +161,7 @@ describe('slow consumers and stalls', () => {
       expect(line).toMatch(/ cause leave /);
     }
     await waitUntil(() => errors.length > 0, "node 3's error event", 10_000);
-    expect(errors[0]?.code).toBe('TOTEM_ERR_SLOW_CONSUMER');
+    expect(errors[0]?.code, errors[0]?.stack).toBe('TOTEM_ERR_SLOW_CONSUMER');
     expect(errors[0]?.details?.bytesMax).toBe(bytesMax);
     expect(Number(errors[0]?.details?.bufferedBytes)).toBeGreaterThan(bytesMax);
     // The listener had been stuck for the time the rings and the buffer took to fill.
@@ -174,7 +188,7 @@ describe('slow consumers and stalls', () => {
       expect(line).toMatch(/ cause leave /);
     }
     await waitUntil(() => errors.length > 0, "node 3's error event", 10_000);
-    expect(errors[0]?.code).toBe('TOTEM_ERR_SLOW_CONSUMER');
+    expect(errors[0]?.code, errors[0]?.stack).toBe('TOTEM_ERR_SLOW_CONSUMER');
     expect(errors[0]?.details?.where).toBe('iterator');
     expect(errors[0]?.details?.of).toBe("messages of group 'bench'");
     expect(Number(errors[0]?.details?.bufferedBytes)).toBeGreaterThan(bytesMax);
