@@ -23,17 +23,10 @@ import { denyError, LockError } from './errors.js';
 
 export const lockGroupDefault = 'totem-locks';
 
-// Internal calls between the manager, its lockspaces and handles (not part of the API).
-const kRequest = Symbol('request');
-const kConvert = Symbol('convert');
-const kUnlock = Symbol('unlock');
-const kBarrier = Symbol('barrier');
-const kHeld = Symbol('held');
-const kLost = Symbol('lost');
-const kLockMany = Symbol('lockMany');
-const kAdopt = Symbol('adopt');
-const kPurgeOrphans = Symbol('purgeOrphans');
-const kDepth = Symbol('depth');
+import { kAdopt, kBarrier, kConvert, kDepth, kHeld, kLockMany, kLost, kPurgeOrphans, kRequest, kUnlock } from './internal.js';
+import { LockHandle, Lockspace } from './lockspace.js';
+
+export { LockHandle, Lockspace } from './lockspace.js';
 
 export interface LockManagerOptions {
   /** The group the lock manager's messages go to (default `totem-locks`). */
@@ -568,129 +561,6 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
       p.cleanup();
       p.reject(new LockError('TOTEM_ERR_LOCK_RECONFIGURED', `${p.kind} ${p.ls.name}/${p.res}: cut by a configuration change; nothing was applied`));
     }
-  }
-}
-
-
-export class Lockspace {
-  /** @internal */
-  constructor(
-    private readonly manager: LockManager,
-    readonly name: string,
-    readonly lvbBytes: number,
-    readonly reentrancyMax = 0,
-  ) {}
-
-  /**
-   * Acquire `resource` in `mode`: resolves when granted, on every member at the same point. With
-   * reentrancy on (`reentrancyMax`) and a `holder`, a request for a resource that holder holds in
-   * a mode covering `mode` resolves at once with the same handle, one more hold counted.
-   */
-  lock(resource: string, mode: LockMode, options: LockOptions = {}): Promise<LockHandle> {
-    return this.manager[kRequest](this, resource, mode, options);
-  }
-
-  /**
-   * Acquire several resources atomically: all are granted together at one point of the stream, or
-   * the request ends for all alike (denied, timed out, cancelled). Handles in the order given.
-   */
-  lockMany(items: readonly { resource: string; mode: LockMode }[], options: LockOptions = {}): Promise<LockHandle[]> {
-    return this.manager[kLockMany](this, items, options);
-  }
-
-  /** Take over an orphan of `mode` on `resource` (the first, or the one `orphan` names) with a new fencing token. */
-  adopt(resource: string, mode: LockMode, options: { orphan?: string; holder?: number } = {}): Promise<LockHandle> {
-    return this.manager[kAdopt](this, resource, mode, options);
-  }
-
-  /** Remove orphans: of `resource` (default: every resource of the lockspace), or only the one `orphan` names. */
-  purgeOrphans(options: { resource?: string; orphan?: string } = {}): void {
-    this.manager[kPurgeOrphans](this, options);
-  }
-
-  /** Completes on every member at the same point once all have entered (default: the current members). */
-  barrier(name: string, options: { members?: readonly NodeId[]; signal?: AbortSignal } = {}): Promise<void> {
-    return this.manager[kBarrier](this, name, options.members ?? null, options.signal);
-  }
-}
-
-export class LockHandle extends EventEmitter<{ blocking: [mode: LockMode] }> {
-  private modeNow: LockMode = 'NL';
-  private fence = 0n;
-  private lvb: Uint8Array | null = null;
-  private readonly controller = new AbortController();
-  private gone: string | null = null;
-  private holds = 1;
-
-  /** @internal */
-  constructor(
-    private readonly manager: LockManager,
-    readonly lockspace: Lockspace,
-    readonly resource: string,
-    readonly counter: number,
-    /** "<node>:<incarnation>:<counter>": the lock's id, as the trace writes it. */
-    readonly id: string,
-  ) {
-    super();
-  }
-
-  get mode(): LockMode {
-    return this.modeNow;
-  }
-
-  /** Holds counted on this lock (1, plus one per re-entry); each unlock() releases one. */
-  get depth(): number {
-    return this.holds;
-  }
-
-  /** @internal */
-  [kDepth](depth: number): void {
-    this.holds = depth;
-  }
-
-  /** The fencing token of the last grant or up-conversion: pass it to the resource (docs/locks.md). */
-  get fencingToken(): bigint {
-    return this.fence;
-  }
-
-  /** The value block as read at the last grant; null when not valid (a PW/EX holder was lost). */
-  get valueBlock(): Uint8Array | null {
-    return this.lvb;
-  }
-
-  /** Aborts when the lock becomes suspect (reason TOTEM_ERR_LOCK_SUSPECT), is revoked, purged or released. */
-  get signal(): AbortSignal {
-    return this.controller.signal;
-  }
-
-  /** Convert in place: down at once, up when compatible (with a new fencing token). */
-  convert(mode: LockMode, options: LockOptions & { valueBlock?: Uint8Array } = {}): Promise<LockHandle> {
-    if (this.gone !== null) return Promise.reject(new LockError('TOTEM_ERR_LOCK_RELEASED', `the lock is ${this.gone}`));
-    return this.manager[kConvert](this, mode, options);
-  }
-
-  /** Release; a PW/EX holder may write the value block (exactly lvbBytes). */
-  async unlock(options: { valueBlock?: Uint8Array } = {}): Promise<void> {
-    if (this.gone !== null && this.gone !== 'suspect') return;
-    if (options.valueBlock !== undefined && options.valueBlock.length !== this.lockspace.lvbBytes) {
-      throw new LockError('TOTEM_ERR_LOCK_INVALID', `the value block is ${this.lockspace.lvbBytes} bytes`);
-    }
-    await this.manager[kUnlock](this, options.valueBlock ?? null);
-  }
-
-  /** @internal */
-  [kHeld](mode: LockMode, fence: bigint, lvb: Uint8Array | null): void {
-    this.modeNow = mode;
-    this.fence = fence;
-    this.lvb = lvb;
-  }
-
-  /** @internal */
-  [kLost](reason: string): void {
-    const code = reason === 'transitional' ? 'TOTEM_ERR_LOCK_SUSPECT' : reason === 'released' || reason === 'closed' ? 'TOTEM_ERR_LOCK_RELEASED' : 'TOTEM_ERR_LOCK_REVOKED';
-    if (reason !== 'transitional') this.gone = reason;
-    else if (this.gone === null) this.gone = 'suspect';
-    if (!this.controller.signal.aborted) this.controller.abort(new LockError(code, `lock ${this.id} ${reason}`, { reason }));
   }
 }
 
