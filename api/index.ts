@@ -30,7 +30,7 @@ export type { KeyOption, MemberOption, NodeOptions, TransportKind } from './opti
 export type { LogFields, Logger, LogLevel } from '../workers/logger.js';
 export type { RuntimeStats, RingOccupancy } from '../workers/runtime-types.js';
 export { LockHandle, LockManager, Lockspace, lockGroupDefault, openLockManager } from './locks/lock-manager.js';
-export type { LockManagerEvents, LockManagerOptions, LockOptions } from './locks/lock-manager.js';
+export type { LockManagerEvents, LockManagerOptions, LockOptions, LockspaceOptions } from './locks/lock-manager.js';
 export type { LockLatencies, LockLatencyName } from './locks/lock-latency.js';
 export { LockError, lockErrorCodes } from './locks/errors.js';
 export type { LockErrorCode } from './locks/errors.js';
