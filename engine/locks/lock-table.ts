@@ -218,37 +218,11 @@ export class LockTable extends LockTableOps {
           this.host.event({ ev: 'lk', ls: l.ls, res: l.res, op: 'orphan', owner, mode: l.granted, reason: 'merge' });
           if (this.isOwn(old) && old.granted !== null) this.host.event({ ev: 'lost', ls: l.ls, res: l.res, owner, reason: 'purged' });
         } else if (l.granted !== old.granted || l.requested !== old.requested || l.orphan !== old.orphan || l.depth !== old.depth) {
-          const mode = l.granted ?? l.requested;
-          assert(mode !== null, 'adopted lock without a mode');
-          this.host.event({
-            ev: 'lk',
-            ls: l.ls,
-            res: l.res,
-            op: 'adopt',
-            owner,
-            mode,
-            fence: l.fence,
-            ...(l.granted === null ? { reason: 'queued' } : l.requested !== null ? { reason: 'converting' } : l.orphan ? { reason: 'orphan' } : {}),
-            ...(l.group !== '' ? { group: l.group } : {}),
-            ...(l.depth > 1 ? { depth: l.depth } : {}),
-          });
+          this.adoptLine(l, owner);
         }
         continue;
       }
-      const mode = l.granted ?? l.requested;
-      assert(mode !== null, 'adopted lock without a mode');
-      this.host.event({
-        ev: 'lk',
-        ls: l.ls,
-        res: l.res,
-        op: 'adopt',
-        owner,
-        mode,
-        fence: l.fence,
-        ...(l.granted === null ? { reason: 'queued' } : l.requested !== null ? { reason: 'converting' } : l.orphan ? { reason: 'orphan' } : {}),
-        ...(l.group !== '' ? { group: l.group } : {}),
-        ...(l.depth > 1 ? { depth: l.depth } : {}),
-      });
+      this.adoptLine(l, owner);
     }
     for (const old of oldBarriers.values()) {
       for (const b of old.barriers.values()) {
@@ -267,6 +241,24 @@ export class LockTable extends LockTableOps {
     this.enterReady();
     this.host.event({ ev: 'lkstate', point: 'sync', ring: this.ring, hash: this.hash(), primary: this.primaryNow });
     for (const p of round.pending) this.apply(p.sender, p.incarnation, p.message);
+  }
+
+  /** The `adopt` line of a lock as the adopted table holds it (a sync brought it, or changed it). */
+  private adoptLine(l: LockRecord, owner: string): void {
+    const mode = l.granted ?? l.requested;
+    assert(mode !== null, 'adopted lock without a mode');
+    this.host.event({
+      ev: 'lk',
+      ls: l.ls,
+      res: l.res,
+      op: 'adopt',
+      owner,
+      mode,
+      fence: l.fence,
+      ...(l.granted === null ? { reason: 'queued' } : l.requested !== null ? { reason: 'converting' } : l.orphan ? { reason: 'orphan' } : {}),
+      ...(l.group !== '' ? { group: l.group } : {}),
+      ...(l.depth > 1 ? { depth: l.depth } : {}),
+    });
   }
 
   private apply(sender: NodeId, incarnation: number, m: LockMessage): void {
