@@ -2,27 +2,16 @@
  * The lock manager's atomic requests, re-entry, persistent locks (orphan, adopt, purge) and
  * HEADQUE on the real threaded runtime: three nodes in this process over loopback UDP.
  */
-import { afterAll, describe, expect, it } from 'vitest';
-import { createNode, type EvsNode } from '../../api/index.js';
+import { describe, expect, it } from 'vitest';
 import { openLockManager, type LockManager } from '../../api/locks/lock-manager.js';
-import { freeUdpPorts } from '../processes/node-cluster.js';
+import { useRealNodes } from './real-nodes.js';
 import { waitFor } from '../workers/fixtures/runtime-cluster.js';
 
-const nodes: EvsNode[] = [];
-afterAll(async () => {
-  for (const n of nodes) if (n.state !== 'closed') await n.close({ drainTimeoutMs: 0 }).catch(() => {});
-});
+const real = useRealNodes();
 
 describe('lock manager features on real workers', () => {
   it('lockMany grants together, re-entry counts holds, a persistent lock outlives its node and is adopted', { timeout: 90_000 }, async () => {
-    const ports = await freeUdpPorts(3);
-    const members = ports.map((port, i) => ({ nodeId: i + 1, address: `127.0.0.1:${port}` }));
-    for (const m of members) {
-      const node = await createNode({ nodeId: m.nodeId, bind: m.address, members, tokenTimeoutMs: 500, logLevel: 'error' });
-      node.on('error', () => {});
-      nodes.push(node);
-    }
-    await waitFor(() => nodes.every((n) => n.members.length === 3), 'a 3-member ring', 20_000);
+    const nodes = await real.startRing(3);
     const managers: LockManager[] = [];
     for (const n of nodes) managers.push(await openLockManager(n, { votes: [1, 2, 3] }));
     await waitFor(() => managers.every((m) => m.members.length === 3 && m.primary), 'three primary lock managers', 20_000);

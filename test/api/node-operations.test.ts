@@ -2,36 +2,14 @@
  * What an operator and a careful caller meet: waiting for the cluster to form, strict option
  * objects, stats that serialise, and the metrics endpoint of a node (on the in-memory runtime).
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createNodeWith } from '../../api/node.js';
-import type { CreateNodeOptions, EvsNode } from '../../api/node.js';
 import type { TotemError } from '../../workers/errors.js';
 import { FakeCluster } from './fake-runtime.js';
+import { useFakeNodes } from './fake-nodes.js';
 
-const started: EvsNode[] = [];
-afterEach(async () => {
-  for (const node of started.splice(0)) await node.close({ drainTimeoutMs: 0 }).catch(() => undefined);
-});
+const { optionsOf, startNode } = useFakeNodes();
 
-const quiet = { error() {}, warn() {}, info() {}, debug() {} };
-
-function optionsOf(nodeId: number, extra: Partial<CreateNodeOptions> = {}): CreateNodeOptions {
-  return {
-    nodeId,
-    logger: quiet,
-    bind: `10.0.0.${nodeId}:5405`,
-    members: [1, 2, 3].map((id) => ({ nodeId: id, address: `10.0.0.${id}:5405` })),
-    // A fake runtime: nothing is sent, but the addresses are off loopback and there is no key.
-    insecure: true,
-    ...extra,
-  };
-}
-
-async function startNode(cluster: FakeCluster, nodeId: number, extra: Partial<CreateNodeOptions> = {}): Promise<EvsNode> {
-  const node = await createNodeWith(cluster.start, optionsOf(nodeId, extra));
-  started.push(node);
-  return node;
-}
 
 async function rejection(promise: Promise<unknown>): Promise<TotemError> {
   try {

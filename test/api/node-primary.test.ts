@@ -4,41 +4,19 @@
  * configured members), per-node votes and an application function, and the lock manager taking
  * the node's rule when it is given none of its own.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createNodeWith } from '../../api/node.js';
-import type { CreateNodeOptions, EvsNode } from '../../api/node.js';
 import type { MembersChange, NodeConfiguration } from '../../api/events.js';
 import { openLockManager } from '../../api/locks/lock-manager.js';
 import { FakeCluster } from './fake-runtime.js';
+import { useFakeNodes } from './fake-nodes.js';
 
-const started: EvsNode[] = [];
-afterEach(async () => {
-  for (const node of started.splice(0)) await node.close({ drainTimeoutMs: 0 }).catch(() => undefined);
-});
-
-const quiet = { error() {}, warn() {}, info() {}, debug() {} };
-
-function optionsOf(nodeId: number, extra: Partial<CreateNodeOptions> = {}): CreateNodeOptions {
-  return {
-    nodeId,
-    logger: quiet,
-    bind: `10.0.0.${nodeId}:5405`,
-    members: [1, 2, 3].map((id) => ({ nodeId: id, address: `10.0.0.${id}:5405` })),
-    insecure: true,
-    ...extra,
-  };
-}
-
-async function startNode(cluster: FakeCluster, nodeId: number, extra: Partial<CreateNodeOptions> = {}): Promise<EvsNode> {
-  const node = await createNodeWith(cluster.start, optionsOf(nodeId, extra));
-  node.on('error', () => undefined); // the crashed nodes' fatal error
-  started.push(node);
-  return node;
-}
 
 function settle(): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, 20));
 }
+
+const { optionsOf, startNode } = useFakeNodes({ ignoreErrors: true });
 
 describe('node membership and primary component', () => {
   it('default rule: primary once a majority of the configured members is present, with events', async () => {
@@ -87,11 +65,11 @@ describe('node membership and primary component', () => {
     const one = await startNode(cluster, 1, { primary: (members) => (seen.push(members), members.includes(2)) });
     await one.waitForMembers([1]);
     expect(one.primary).toBe(false);
-    await startNode(cluster, 2, { primary: () => { throw new Error('broken rule'); } });
+    const two = await startNode(cluster, 2, { primary: () => { throw new Error('broken rule'); } });
     await one.waitForMembers([1, 2]);
     expect(one.primary).toBe(true);
     expect(seen.some((m) => m.includes(2))).toBe(true);
-    expect(started[1]?.primary).toBe(false);
+    expect(two.primary).toBe(false);
   });
 
   it('refuses a bad primary option with TOTEM_ERR_INVALID_OPTION naming the option', async () => {

@@ -4,21 +4,13 @@
  * code under test; nothing here depends on time.
  */
 import { once } from 'node:events';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { TotemError } from '../../workers/errors.js';
 import type { GroupMembershipEvent, GroupMessage, NodeConfiguration } from '../../api/events.js';
 import type { Group } from '../../api/group.js';
 import { createNodeWith, sendsWaitingMax } from '../../api/node.js';
-import type { CreateNodeOptions, EvsNode } from '../../api/node.js';
 import { FakeCluster } from './fake-runtime.js';
-
-const started: EvsNode[] = [];
-
-afterEach(async () => {
-  for (const node of started.splice(0)) {
-    await node.close({ drainTimeoutMs: 0 }).catch(() => undefined);
-  }
-});
+import { useFakeNodes } from './fake-nodes.js';
 
 /** Log lines of every node, instead of stderr. */
 const logged: string[] = [];
@@ -29,23 +21,8 @@ const logger = {
   debug: (m: string) => void logged.push(`debug ${m}`),
 };
 
-function optionsOf(nodeId: number, extra: Partial<CreateNodeOptions> = {}): CreateNodeOptions {
-  return {
-    nodeId,
-    logger,
-    bind: `10.0.0.${nodeId}:5405`,
-    members: [1, 2, 3].map((id) => ({ nodeId: id, address: `10.0.0.${id}:5405` })),
-    // A fake runtime: nothing is sent, but the addresses are off loopback and there is no key.
-    insecure: true,
-    ...extra,
-  };
-}
 
-async function startNode(cluster: FakeCluster, nodeId: number, extra: Partial<CreateNodeOptions> = {}) {
-  const node = await createNodeWith(cluster.start, optionsOf(nodeId, extra));
-  started.push(node);
-  return node;
-}
+const { optionsOf, startNode } = useFakeNodes({ logger });
 
 function bytes(...values: number[]): Uint8Array {
   return Uint8Array.from(values);

@@ -8,45 +8,33 @@
  * ends revoked. The traces pass the EVS and lock checkers. Root only: skipped elsewhere, saying why.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { checkTrace } from '../../api/check/evs-checker.js';
 import { checkLocks } from '../../api/check/locks-checker.js';
 import { readTraceDir } from '../../api/check/trace-reader.js';
 import { createNetns, netnsUnavailableReason, type NetnsCluster } from '../../perf/netns.js';
-import { waitForLine, type NodeProcess } from '../processes/node-cluster.js';
+import { waitForLine, watchChild, type NodeProcess } from '../processes/node-cluster.js';
+import { useProcessCleanup } from '../processes/process-cleanup.js';
 
 const unavailable = netnsUnavailableReason({ nft: false });
 if (unavailable !== null) process.stderr.write(`lock manager network-namespace test skipped: ${unavailable}\n`);
 
 const script = fileURLToPath(new URL('../../dist/test/processes/lock-command-process.js', import.meta.url));
 const port = 5405;
+/** The node processes in start order (their output lines are read by index). */
 const procs: NodeProcess[] = [];
-const dirs: string[] = [];
 let net: NetnsCluster | null = null;
-
-afterAll(() => {
-  for (const p of procs) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
-  net?.teardown();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+// Registered before the cleanup, so it runs after it (vitest runs afterAll hooks in reverse):
+// the processes are stopped before the namespaces they run in are deleted.
+afterAll(() => net?.teardown());
+const cleanup = useProcessCleanup();
 
 function start(cluster: NetnsCluster, id: number, traceDir: string): NodeProcess {
   const addresses = [1, 2, 3].map((i) => `${cluster.address(i)}:${port}`).join(',');
   const argv = [...cluster.exec(id), process.execPath, script, String(id), addresses, traceDir, '300'];
   const child = spawn(argv[0] as string, argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
-  const proc: NodeProcess = { id, child, lines: [], stderr: [], exited: new Promise((r) => child.once('exit', (code) => r(code))) };
-  let buffered = '';
-  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-    buffered += chunk;
-    const parts = buffered.split('\n');
-    buffered = parts.pop() ?? '';
-    proc.lines.push(...parts);
-  });
-  child.stderr?.setEncoding('utf8').on('data', (c: string) => proc.stderr.push(c));
+  const proc = cleanup.track(watchChild(id, child));
   procs.push(proc);
   return proc;
 }
@@ -64,8 +52,7 @@ const has = (fields: Record<string, unknown>) => (line: string): boolean => {
 describe.skipIf(unavailable !== null)('lock manager in network namespaces', () => {
   it('a partitioned minority gets suspect and revoke notices and never grants; the majority regrants', { timeout: 180_000 }, async () => {
     net = createNetns({ prefix: `tevl${process.pid}-`, nodes: 3 });
-    const traceDir = mkdtempSync(join(tmpdir(), 'totem-locks-netns-'));
-    dirs.push(traceDir);
+    const traceDir = cleanup.tempDir('totem-locks-netns-');
     const [p1, p2, p3] = [1, 2, 3].map((id) => start(net as NetnsCluster, id, traceDir)) as [NodeProcess, NodeProcess, NodeProcess];
     for (const p of [p1, p2, p3]) await waitForLine(p, has({ ev: 'ready' }), 60_000, 'a primary lock manager');
 

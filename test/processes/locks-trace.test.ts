@@ -6,41 +6,25 @@
  * checkers pass over the whole directory.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
-import { cliPath, freeUdpPorts, type NodeProcess, waitForLine } from './node-cluster.js';
+import { describe, expect, it } from 'vitest';
+import { cliPath, freeUdpPorts, type NodeProcess, waitForLine, watchChild } from './node-cluster.js';
+import { useProcessCleanup } from './process-cleanup.js';
 
 const script = fileURLToPath(new URL('../../dist/test/processes/lock-trace-process.js', import.meta.url));
-const procs: NodeProcess[] = [];
-const dirs: string[] = [];
-afterAll(async () => {
-  for (const p of procs) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
-  await Promise.all(procs.map((p) => p.exited));
-  if (process.env["KEEP_TRACE"] === undefined) for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+// KEEP_TRACE=1 keeps the trace directory of the run for reading.
+const cleanup = useProcessCleanup({ keepDirs: process.env['KEEP_TRACE'] !== undefined });
 
 function start(args: string[]): NodeProcess {
   const child = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const proc: NodeProcess = { id: Number(args[0]), child, lines: [], stderr: [], exited: new Promise((r) => child.once('exit', (code) => r(code))) };
-  let buffered = '';
-  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-    buffered += chunk;
-    const parts = buffered.split('\n');
-    buffered = parts.pop() ?? '';
-    proc.lines.push(...parts);
-  });
-  child.stderr?.setEncoding('utf8').on('data', (c: string) => proc.stderr.push(c));
-  procs.push(proc);
-  return proc;
+  return cleanup.track(watchChild(Number(args[0]), child));
 }
 
 describe('lock manager trace lines in real processes', () => {
   it('a 3-process lock run with a SIGKILLed holder passes totem-evs check (EVS and lock checkers)', { timeout: 120_000 }, async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'totem-locks-trace-'));
-    dirs.push(dir);
+    const dir = cleanup.tempDir('totem-locks-trace-');
     const ports = await freeUdpPorts(3);
     const cycles = 40;
     const [p1, p2, p3] = [1, 2, 3].map((id) => start([String(id), ports.join(','), dir, String(cycles), id === 1 ? 'holder' : 'waiter'])) as [NodeProcess, NodeProcess, NodeProcess];

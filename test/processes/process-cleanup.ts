@@ -16,14 +16,17 @@ export interface ProcessCleanup {
   tempDir(prefix: string): string;
 }
 
-/** Registers, for the calling test file, the stop of every tracked process and the removal of its temporary directories. */
-export function useProcessCleanup(): ProcessCleanup {
+/**
+ * Registers, for the calling test file, the stop of every tracked process and the removal of its
+ * temporary directories (kept with `keepDirs`, to read a failing run's traces).
+ */
+export function useProcessCleanup(options: { keepDirs?: boolean } = {}): ProcessCleanup {
   const procs: NodeProcess[] = [];
   const dirs: string[] = [];
   afterAll(async () => {
     for (const p of procs) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
     await Promise.all(procs.map((p) => p.exited));
-    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+    if (options.keepDirs !== true) for (const d of dirs) rmSync(d, { recursive: true, force: true });
   });
   return {
     track(proc) {
