@@ -60,5 +60,6 @@ export async function collectStats(workers: Workers, rings: NodeRings, submissio
       recordsSpilled: num(delivery, 'recordsSpilled'),
       bytesMax: num(delivery, 'bytesMax'),
     },
+    trace: { orderWaitsTimedOut: num(delivery, 'traceOrderWaitsTimedOut') },
   };
 }

@@ -94,6 +94,13 @@ export interface RuntimeStats {
    * and the bound (deliveryBufferBytesMax). Optional so that stand-in runtimes need not fill it.
    */
   deliveryBuffer?: { bytes: number; bytesPeak: number; recordsSpilled: number; bytesMax: number };
+  /**
+   * The trace file's ordering (only with a trace directory): `conf` lines the delivery worker
+   * wrote without the main thread having applied every earlier delivery, because it waited the
+   * bound (2 s) in vain. Each one may put a `conf` line before lock lines that belong ahead of
+   * it. Optional so that stand-in runtimes need not fill it.
+   */
+  trace?: { orderWaitsTimedOut: number };
 }
 
 export interface NodeRuntime {
