@@ -13,7 +13,7 @@ import { TotemNode } from '../../engine/node.js';
 import type { AppDelivery, ConfigurationChange, Order } from '../../engine/types.js';
 import { Network } from '../../test/sim/network.js';
 import { Prng } from '../../test/sim/prng.js';
-import { VirtualClock } from '../../test/sim/virtual-clock.js';
+import { DeadlineTimer, VirtualClock } from '../../test/sim/virtual-clock.js';
 
 /** Byte 1 of every packet is its type; 1 is the regular token (engine/types.ts PacketType). */
 const packetTypeToken = 1;
@@ -37,8 +37,7 @@ interface Slot {
   incarnation: number;
   ringSeq: bigint;
   generation: number;
-  timerArmedMs: number;
-  timerGeneration: number;
+  timer: DeadlineTimer;
   /** The last regular configuration this node installed (ring id string and members). */
   regular: { ring: string; members: readonly number[] } | null;
 }
@@ -73,8 +72,7 @@ export class SimRing {
         incarnation: 0,
         ringSeq: 0n,
         generation: 0,
-        timerArmedMs: Infinity,
-        timerGeneration: 0,
+        timer: new DeadlineTimer(this.clock),
         regular: null,
       });
       this.network.crash(id);
@@ -105,7 +103,7 @@ export class SimRing {
     if (slot.node !== null) throw new Error(`node ${id} is already running`);
     slot.incarnation = Math.max(1, Math.ceil(this.clock.nowMs), slot.incarnation + 1);
     slot.generation++;
-    slot.timerArmedMs = Infinity;
+    slot.timer.cancel();
     slot.regular = null;
     this.network.restart(id);
     const generation = slot.generation;
@@ -141,7 +139,7 @@ export class SimRing {
     if (slot.node === null) throw new Error(`node ${id} is not running`);
     slot.node = null;
     slot.generation++;
-    slot.timerGeneration++;
+    slot.timer.cancel();
     slot.regular = null;
     this.network.crash(id);
   }
@@ -206,14 +204,8 @@ export class SimRing {
   private armTimer(slot: Slot): void {
     const node = slot.node;
     if (node === null) return;
-    const timerMs = node.nextTimerMs();
-    if (timerMs === slot.timerArmedMs) return;
-    slot.timerArmedMs = timerMs;
-    const timerGeneration = ++slot.timerGeneration;
-    if (!Number.isFinite(timerMs)) return;
-    this.clock.at(timerMs, () => {
-      if (slot.timerGeneration !== timerGeneration || slot.node === null) return;
-      slot.timerArmedMs = Infinity;
+    slot.timer.arm(node.nextTimerMs(), () => {
+      if (slot.node === null) return;
       slot.node.onTimer(this.clock.nowMs);
       this.armTimer(slot);
     });

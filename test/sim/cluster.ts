@@ -13,7 +13,7 @@ import { ringIdToString } from '../../engine/types.js';
 import { Network } from './network.js';
 import type { Prng } from './prng.js';
 import { confLine, crashLine, deliverLine, messageId, sendLine, traceFileName } from './trace-lines.js';
-import type { VirtualClock } from './virtual-clock.js';
+import { DeadlineTimer, type VirtualClock } from './virtual-clock.js';
 
 /** What the simulator drives: the surface of engine/node.ts TotemNode (a fake in unit tests). */
 export interface SimNode {
@@ -125,8 +125,7 @@ interface NodeSlot {
   groups: string[];
   /** Bumped at every crash/restart so that stale timer and load events of a dead incarnation do nothing. */
   generation: number;
-  timerArmedMs: number;
-  timerGeneration: number;
+  timer: DeadlineTimer;
   lastConf: { kind: string; ring: string; members: readonly number[] } | null;
   deliveriesInConf: number;
   /** Messages of this incarnation not yet delivered back to it. */
@@ -181,8 +180,7 @@ export class Cluster {
         lines: [],
         groups: [],
         generation: 0,
-        timerArmedMs: Infinity,
-        timerGeneration: 0,
+        timer: new DeadlineTimer(this.clock),
         lastConf: null,
         deliveriesInConf: 0,
         ownUndelivered: new Set(),
@@ -225,7 +223,7 @@ export class Cluster {
     slot.pendingSubmit = null;
     slot.counterLast = 0;
     slot.leaving = false;
-    slot.timerArmedMs = Infinity;
+    slot.timer.cancel();
     this.network.restart(id);
     const node = this.options.nodeFactory(
       {
@@ -470,14 +468,8 @@ export class Cluster {
       this.finishLeave(slot);
       return;
     }
-    const timerMs = node.nextTimerMs();
-    if (timerMs === slot.timerArmedMs) return;
-    slot.timerArmedMs = timerMs;
-    const timerGeneration = ++slot.timerGeneration;
-    if (!Number.isFinite(timerMs)) return;
-    this.clock.at(timerMs, () => {
-      if (slot.timerGeneration !== timerGeneration || slot.node === null) return;
-      slot.timerArmedMs = Infinity;
+    slot.timer.arm(node.nextTimerMs(), () => {
+      if (slot.node === null) return;
       if (this.eventCounts !== null) countEvent(this.eventCounts, `timer -> node ${slot.id}`);
       slot.node.onTimer(this.clock.nowMs);
       slot.node.assertInvariants?.();
@@ -488,8 +480,7 @@ export class Cluster {
   private finishLeave(slot: NodeSlot): void {
     slot.node = null;
     slot.generation++;
-    slot.timerGeneration++;
-    slot.timerArmedMs = Infinity;
+    slot.timer.cancel();
     this.network.stop(slot.id);
     this.harness.push(crashLine(slot.id));
     this.leaves++;

@@ -57,3 +57,34 @@ export class VirtualClock {
     return true;
   }
 }
+
+/**
+ * One engine's timer on the virtual clock. The engine names one earliest deadline at a time and
+ * the queue cannot take an event back, so arming again leaves the earlier event in the queue but
+ * stale: it runs and does nothing.
+ */
+export class DeadlineTimer {
+  private armedMs = Infinity;
+  private generation = 0;
+
+  constructor(private readonly clock: VirtualClock) {}
+
+  /** Run `fire` at `deadlineMs` (Infinity: never) instead of at the deadline armed before. */
+  arm(deadlineMs: number, fire: () => void): void {
+    if (deadlineMs === this.armedMs) return;
+    this.armedMs = deadlineMs;
+    const generation = ++this.generation;
+    if (!Number.isFinite(deadlineMs)) return;
+    this.clock.at(deadlineMs, () => {
+      if (generation !== this.generation) return;
+      this.armedMs = Infinity;
+      fire();
+    });
+  }
+
+  /** The armed event (if any) does nothing: its engine crashed, left or was replaced. */
+  cancel(): void {
+    this.generation++;
+    this.armedMs = Infinity;
+  }
+}
