@@ -9,8 +9,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { freeUdpPorts } from './free-ports.js';
+import { parseConfigurationLine, type ConfigurationLine } from '../api/commands/node-command.js';
 import { probeBytesMin } from '../api/commands/probe-payload.js';
 import type { BenchArgs } from './bench-args.js';
 import { buildReport, formatReport, type BenchReport, type NodeSummary, type RunResult } from './bench-report.js';
@@ -219,15 +221,6 @@ function parseBenchArgs(argv: string[]): BenchArgs | 'help' {
   return a;
 }
 
-/** A configuration line of a node process, parsed. */
-interface ConfigurationLine {
-  kind: 'regular' | 'transitional';
-  members: number[];
-  atMs: number;
-  /** Why the membership changed (engine ConfigurationCause), as the node printed it. */
-  cause: string;
-}
-
 interface NodeRun {
   id: number;
   child: ChildProcess;
@@ -237,15 +230,6 @@ interface NodeRun {
   configurations: ConfigurationLine[];
   stderr: string;
   exited: Promise<number | null>;
-}
-
-const configurationLine = /^configuration (regular|transitional) ring \S+ members (\S+) .* cause (\S+).* at (\d+)$/;
-
-function parseConfigurationLine(line: string): ConfigurationLine | null {
-  const m = configurationLine.exec(line);
-  if (m === null) return null;
-  const members = m[2] === '-' ? [] : (m[2] as string).split(',').map(Number);
-  return { kind: m[1] as 'regular' | 'transitional', members, atMs: Number(m[4]), cause: m[3] as string };
 }
 
 const cli = fileURLToPath(new URL('../api/cli.js', import.meta.url));
@@ -269,20 +253,13 @@ function spawnNode(id: number, args: string[], hooks: BenchHooks): NodeRun {
     exited: new Promise((r) => child.once('exit', (code) => r(code))),
   };
   if (child.pid !== undefined) hooks.onSpawn?.(id, child.pid);
-  let buffered = '';
-  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-    buffered += chunk;
-    const parts = buffered.split('\n');
-    buffered = parts.pop() ?? '';
-    for (const line of parts) {
+  if (child.stdout !== null) {
+    createInterface({ input: child.stdout, crlfDelay: Infinity }).on('line', (line) => {
       run.lines.push(line);
       const c = parseConfigurationLine(line);
       if (c !== null) run.configurations.push(c);
-    }
-  });
-  child.stdout?.on('end', () => {
-    if (buffered !== '') run.lines.push(buffered);
-  });
+    });
+  }
   child.stderr?.setEncoding('utf8').on('data', (d: string) => (run.stderr += d));
   return run;
 }

@@ -235,6 +235,26 @@ interface Out {
   stderr: { write(text: string): unknown };
 }
 
+/** One `configuration ...` line of this command's stdout, as a harness reads it back. */
+export interface ConfigurationLine {
+  kind: 'regular' | 'transitional';
+  members: number[];
+  /** Why the membership changed (engine ConfigurationCause). */
+  cause: string;
+  /** Wall-clock ms since the epoch when the line was written. */
+  atMs: number;
+}
+
+const configurationLinePattern = /^configuration (regular|transitional) ring \S+ members (\S+) .* cause (\S+).* at (\d+)$/;
+
+/** The inverse of describeConfiguration; null for any other line. */
+export function parseConfigurationLine(line: string): ConfigurationLine | null {
+  const m = configurationLinePattern.exec(line);
+  if (m === null) return null;
+  const members = m[2] === '-' ? [] : (m[2] as string).split(',').map(Number);
+  return { kind: m[1] as ConfigurationLine['kind'], members, cause: m[3] as string, atMs: Number(m[4]) };
+}
+
 function describeConfiguration(c: NodeConfiguration): string {
   const list = (ids: readonly number[]): string => (ids.length === 0 ? '-' : ids.join(','));
   const who = c.causeNodes.length === 0 ? '' : ` (${list(c.causeNodes)})`;

@@ -24,7 +24,9 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { parseConfigurationLine, type ConfigurationLine } from '../../api/commands/node-command.js';
 import { appendHarnessCrash } from '../../workers/trace/trace-writer.js';
 import { runBench } from '../bench.js';
 import { freeUdpPorts } from '../free-ports.js';
@@ -102,20 +104,13 @@ export function parseSoakArgs(argv: readonly string[]): SoakArgs {
   return a;
 }
 
-interface ConfLine {
-  kind: string;
-  members: number[];
-  cause: string;
-  atMs: number;
-}
-
 interface Incarnation {
   node: number;
   index: number;
   child: ChildProcess;
   startedMs: number;
   lines: string[];
-  confs: ConfLine[];
+  confs: ConfigurationLine[];
   stderr: string;
   exited: Promise<number | null>;
   metricsPort: number;
@@ -126,7 +121,6 @@ interface Incarnation {
   stopSignal: 'SIGKILL' | 'SIGTERM' | 'end' | null;
 }
 
-const confPattern = /^configuration (regular|transitional) ring \S+ members (\S+) .* cause (\S+).* at (\d+)$/;
 
 async function freeTcpPort(): Promise<number> {
   return new Promise((resolvePort, reject) => {
@@ -248,22 +242,13 @@ export async function runSoak(args: SoakArgs, log: (line: string) => void): Prom
       node, index: incarnations.filter((i) => i.node === node).length + 1, child, startedMs: Date.now(), lines: [], confs: [],
       stderr: '', exited: new Promise((r) => child.once('exit', (code) => r(code))), metricsPort, rss: [], counters: null, stopSignal: null,
     };
-    let buffered = '';
-    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-      buffered += chunk;
-      const parts = buffered.split('\n');
-      buffered = parts.pop() ?? '';
-      for (const line of parts) {
+    if (child.stdout !== null) {
+      createInterface({ input: child.stdout, crlfDelay: Infinity }).on('line', (line) => {
         inc.lines.push(line);
-        const m = confPattern.exec(line);
-        if (m !== null) {
-          inc.confs.push({ kind: m[1] as string, members: m[2] === '-' ? [] : (m[2] as string).split(',').map(Number), cause: m[3] as string, atMs: Number(m[4]) });
-        }
-      }
-    });
-    child.stdout?.on('end', () => {
-      if (buffered !== '') inc.lines.push(buffered);
-    });
+        const c = parseConfigurationLine(line);
+        if (c !== null) inc.confs.push(c);
+      });
+    }
     child.stderr?.setEncoding('utf8').on('data', (d: string) => {
       // Keep the tail only: a long run must not grow the harness's own memory.
       inc.stderr = (inc.stderr + d).slice(-4000);
@@ -274,7 +259,7 @@ export async function runSoak(args: SoakArgs, log: (line: string) => void): Prom
   };
 
   const all = Array.from({ length: args.nodes }, (_, i) => i + 1);
-  const fullRing = (c: ConfLine): boolean => c.kind === 'regular' && c.members.length === args.nodes;
+  const fullRing = (c: ConfigurationLine): boolean => c.kind === 'regular' && c.members.length === args.nodes;
   /** Resolves with the wall ms by which every current incarnation installed a full ring at or after fromMs. */
   const waitFullRing = async (fromMs: number, timeoutMs: number): Promise<number | null> => {
     const deadline = Date.now() + timeoutMs;

@@ -10,15 +10,9 @@ import { checkTrace } from '../../api/check/evs-checker.js';
 import { readTraceDir } from '../../api/check/trace-reader.js';
 import { freeUdpPorts, regularWith, startNodeProcess, stopGracefully, waitForLine, type NodeProcess } from './node-cluster.js';
 import { useProcessCleanup } from './process-cleanup.js';
+import { parseConfigurationLine } from '../../api/commands/node-command.js';
 
 const cleanup = useProcessCleanup();
-
-/** The `cause C` of a configuration line (api/commands/node-command.ts). */
-function parseConfLine(line: string): { cause: string } {
-  const m = / cause (\S+)/.exec(line);
-  if (m === null) throw new Error(`not a configuration line: ${line}`);
-  return { cause: m[1] as string };
-}
 
 describe('graceful leave of node processes', () => {
   it('SIGTERM and SIGINT announce the leave: the others reconfigure with cause leave, not token loss', { timeout: 120_000 }, async () => {
@@ -48,7 +42,7 @@ describe('graceful leave of node processes', () => {
       leaver.child.kill(signal);
       for (const id of survivors) {
         const line = await waitForLine(procs.get(id) as NodeProcess, regularWith(survivors), 10_000, `the ring without node ${leaverId}`, from.get(id));
-        expect(parseConfLine(line).cause).toBe('leave');
+        expect(parseConfigurationLine(line)?.cause).toBe('leave');
       }
       expect(await leaver.exited).toBe(0);
     };
