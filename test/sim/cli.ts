@@ -140,7 +140,12 @@ function record(totals: Totals, result: SeedResult): void {
   a.injected += result.packetsInjected;
   totals.adversaries.set(result.adversary, a);
   if (result.ok) totals.passed++;
-  else totals.failed.push(result);
+  else {
+    totals.failed.push(result);
+    // Named at once, not only in the summary: a long batch can be replayed while it runs on.
+    const first = result.violations[0];
+    process.stdout.write(`${process.stdout.isTTY === true ? '\n' : ''}seed ${result.seed} failed (${first?.property ?? '?'})\n`);
+  }
   for (const v of result.violations) totals.violationsByProperty.set(v.property, (totals.violationsByProperty.get(v.property) ?? 0) + 1);
 }
 
