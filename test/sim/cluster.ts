@@ -323,6 +323,16 @@ export class Cluster {
     this.options.app?.stop();
   }
 
+  /** Every live node's last configuration is the same regular one, with every live node in it. */
+  inOneRing(): boolean {
+    const live = this.liveIds().map((id) => this.slot(id));
+    const ring = live[0]?.lastConf?.ring;
+    return live.every((slot) => {
+      const conf = slot.lastConf;
+      return conf !== null && conf.kind === 'regular' && conf.ring === ring && conf.members.length === live.length && live.every((s) => conf.members.includes(s.id));
+    });
+  }
+
   /**
    * True when the live nodes sit in one regular configuration of exactly the live nodes, every
    * live node has delivered its own messages and as many messages in that configuration as the
@@ -334,11 +344,8 @@ export class Cluster {
     const first = live[0];
     if (first === undefined) return true;
     if (this.clock.nowMs - this.lastActivityMs < quietMs) return false;
-    const ring = first.lastConf?.ring;
+    if (!this.inOneRing()) return false;
     for (const slot of live) {
-      const conf = slot.lastConf;
-      if (conf === null || conf.kind !== 'regular' || conf.ring !== ring) return false;
-      if (conf.members.length !== live.length || !live.every((s) => conf.members.includes(s.id))) return false;
       if (slot.ownUndelivered.size > 0 || slot.pendingSubmit !== null) return false;
       if (this.options.app !== undefined && !this.options.app.idle(slot.id)) return false;
       if (slot.deliveriesInConf !== first.deliveriesInConf) return false;

@@ -101,6 +101,7 @@ export interface SeedResult {
 
 const quietMs = 1500;
 const settleCheckPeriodMs = 250;
+const drainMsMax = 240_000;
 
 /** The command that replays one seed in-process and writes its traces. */
 export function replayCommand(seed: number, nodes: number, faults: FaultMix, traceDir = 'sim-traces', safetyMs?: number): string {
@@ -173,7 +174,13 @@ export function runSeed(options: SeedOptions): SeedResult {
       injector.converge();
       const convergenceStartMs = clock.nowMs;
       clock.at(convergenceStartMs + submitTailMs, () => cluster.stopSubmitting());
-      const deadlineMs = convergenceStartMs + convergenceMsMax;
+      let deadlineMs = convergenceStartMs + convergenceMsMax;
+      // Past the budget, a ring that holds every live node and still delivers is draining what the
+      // application queued (a seed's small window can take minutes at 16 nodes and more), not
+      // stuck: it runs on while it makes progress, up to drainMsMax more.
+      const drainDeadlineMs = deadlineMs + drainMsMax;
+      let deliveriesBefore = cluster.deliveries;
+      let deliveredLastMs = clock.nowMs;
       while (clock.nowMs < deadlineMs) {
         aborted = !clock.runUntil(Math.min(deadlineMs, clock.nowMs + settleCheckPeriodMs), eventsMax, instantEventsMax);
         if (aborted) break;
@@ -182,6 +189,11 @@ export function runSeed(options: SeedOptions): SeedResult {
           healToOneRingMs = Math.max(0, cluster.lastRegularInstallMs - convergenceStartMs);
           break;
         }
+        if (cluster.deliveries > deliveriesBefore) deliveredLastMs = clock.nowMs;
+        deliveriesBefore = cluster.deliveries;
+        // Drained, it still needs quietMs without activity to be seen as settled.
+        const draining = cluster.inOneRing() && clock.nowMs - deliveredLastMs <= quietMs + settleCheckPeriodMs;
+        if (clock.nowMs >= deadlineMs && draining) deadlineMs = Math.min(drainDeadlineMs, clock.nowMs + settleCheckPeriodMs);
       }
     }
   } catch (error) {
