@@ -3,6 +3,8 @@
  * throws LockDecodeError on any short or malformed field; the decoders catch it and report the
  * message as malformed (received bytes are validated, never asserted on).
  */
+import { assert } from '../assert.js';
+
 const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder('utf-8', { fatal: true });
 
@@ -73,8 +75,35 @@ export class ByteWriter {
     return this.bytes(textEncoder.encode(value));
   }
 
-  finish(): Uint8Array {
-    return this.buffer.slice(0, this.length);
+  /** Bytes written so far. */
+  get byteLength(): number {
+    return this.length;
+  }
+
+  /** Overwrite a byte already written (a header field known only at the end). */
+  setU8(offset: number, value: number): this {
+    assert(offset + 1 <= this.length, 'setU8 beyond the bytes written');
+    this.view.setUint8(offset, value);
+    return this;
+  }
+
+  setU16(offset: number, value: number): this {
+    assert(offset + 2 <= this.length, 'setU16 beyond the bytes written');
+    this.view.setUint16(offset, value);
+    return this;
+  }
+
+  /** Forget what was written after `length` bytes (an item that did not fit). */
+  truncate(length: number): this {
+    assert(length >= 0, 'truncate to a negative length');
+    assert(length <= this.length, 'truncate beyond the bytes written');
+    this.length = length;
+    return this;
+  }
+
+  /** A copy of the bytes written, from `from` on. */
+  finish(from = 0): Uint8Array {
+    return this.buffer.slice(from, this.length);
   }
 }
 
