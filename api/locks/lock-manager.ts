@@ -1,9 +1,10 @@
 /**
  * The lock manager on a node: every member that opens it joins one group (`totem-locks` by
  * default) and keeps a replica of the lock table (engine/locks), applied to that group's messages
- * in delivery order and to its membership changes as cut points. A request is one agreed
- * multicast; it is granted (or queued, or denied) where and when it is delivered, on every member
- * alike. docs/locks.md describes the API and the guarantees.
+ * in delivery order and to its membership changes as cut points. A request is an agreed
+ * multicast (the operations of one event-loop turn travel as one batch, lock-outbox.ts); it is
+ * granted (or queued, or denied) where and when it is delivered, on every member alike.
+ * docs/locks.md describes the API and the guarantees.
  *
  * The table's members are the group's members. Each regular membership event is fed to the table
  * as a transitional configuration (the members that came along) followed by the regular one, so a
@@ -15,7 +16,7 @@ import type { EvsNode } from '../node.js';
 import type { Group } from '../group.js';
 import type { GroupMembershipEvent, GroupMessage, NodeId } from '../events.js';
 import type { ConfigurationChange } from '../../engine/types.js';
-import { encodeLockMessage, multiResourcesMax, resourceNameBytesMax, type LockMessage } from '../../engine/locks/codec.js';
+import { encodeLockMessage, isBatchable, lockBatchBytesMax, multiResourcesMax, resourceNameBytesMax, type LockMessage } from '../../engine/locks/codec.js';
 import { LockTable, type LockspaceDump, type LockTableEvent } from '../../engine/locks/lock-table.js';
 import { isLockMode, type LockMode } from '../../engine/locks/modes.js';
 import type { PrimaryRule } from '../../engine/locks/primary.js';
@@ -25,7 +26,8 @@ import { LockTraceWriter } from '../../workers/trace/lock-trace.js';
 import { kAdopt, kBarrier, kConvert, kDepth, kHeld, kLockMany, kLost, kPurgeOrphans, kRequest, kUnlock } from './internal.js';
 import { LockHandle, Lockspace } from './handles.js';
 import { flagsOf, lockspaceOptionsOf, primaryRuleOf, type LockManagerEvents, type LockManagerOptions, type LockOptions, type LockspaceOptions } from './lock-options.js';
-import { kAddMetrics, kTraceDir } from '../node/evs-node.js';
+import { kAddMetrics, kBeforeClose, kTraceDir } from '../node/evs-node.js';
+import { LockOutbox } from './lock-outbox.js';
 import type { LatencyHistogram } from '../commands/latency.js';
 
 export { LockHandle, Lockspace } from './handles.js';
@@ -68,6 +70,8 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
   /** A configuration was fed since the last line that said whether the table is primary. */
   private traceNeedsReady = false;
   private readonly removeMetrics: () => void;
+  private readonly removeBeforeClose: () => void;
+  private readonly outbox: LockOutbox;
 
   /** @internal use openLockManager() */
   constructor(
@@ -81,9 +85,20 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
     const traceDir = node[kTraceDir];
     this.trace = traceDir === null ? null : new LockTraceWriter(traceDir, node.nodeId, node.incarnation);
     this.removeMetrics = node[kAddMetrics](() => this.latency.prometheusText());
+    this.outbox = new LockOutbox(Math.min(node.messageBytesMax, lockBatchBytesMax), (payload, ops) =>
+      this.send(payload, 'agreed', (error) => {
+        for (const m of ops) this.refused(m, error);
+      }),
+    );
+    // Operations asked before node.close() go out before the node's leaves, as they would unbatched.
+    this.removeBeforeClose = node[kBeforeClose](() => this.outbox.flush());
     this.table = new LockTable({ nodeId: node.nodeId, incarnation: node.incarnation, primaryRule: rule }, {
       event: (e) => this.onEvent(e),
-      send: (payload) => this.send(payload, 'agreed'),
+      send: (payload) => {
+        // A sync comes after the operations asked before it.
+        this.outbox.flush();
+        this.send(payload, 'agreed');
+      },
     });
     group.on('membership', (e) => this.onMembership(e));
     // A node closed under the lock manager: nothing it waits for can come any more.
@@ -148,6 +163,9 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
   /** Release nothing, leave the group: the other members purge this node's locks at the leave. */
   async close(): Promise<void> {
     if (this.closed) return;
+    // What was asked before close() is sent before the leave, as it would have been unbatched.
+    this.outbox.flush();
+    this.removeBeforeClose();
     this.closed = true;
     const closedError = new LockError('TOTEM_ERR_LOCK_CLOSED', 'the lock manager is closed');
     for (const [, p] of this.pending) {
@@ -339,22 +357,30 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
   }
 
   private message(m: LockMessage): void {
-    this.send(encodeLockMessage(m), m.type === 'barrier' ? 'safe' : 'agreed', (error) => {
-      // The node refused the message (closed, left the group): what waits on it ends with that error.
-      if (m.type === 'lock' || m.type === 'convert' || m.type === 'unlock' || m.type === 'adopt' || m.type === 'lockMany') {
-        for (let i = 0; i < (m.type === 'lockMany' ? m.items.length : 1); i++) {
-          const p = this.pending.get(m.counter + i);
-          if (p === undefined) continue;
-          this.pending.delete(m.counter + i);
-          p.cleanup();
-          p.reject(error);
-        }
-      } else if (m.type === 'barrier') {
-        const key = `${m.ls}\u0000${m.name}`;
-        this.barriers.get(key)?.reject(error);
-        this.barriers.delete(key);
+    if (isBatchable(m)) {
+      this.outbox.push(m);
+      return;
+    }
+    // A barrier entry goes alone in safe order, after the operations asked before it.
+    this.outbox.flush();
+    this.send(encodeLockMessage(m), m.type === 'barrier' ? 'safe' : 'agreed', (error) => this.refused(m, error));
+  }
+
+  /** The node refused the message carrying `m` (closed, left the group): what waits on it ends with that error. */
+  private refused(m: LockMessage, error: unknown): void {
+    if (m.type === 'lock' || m.type === 'convert' || m.type === 'unlock' || m.type === 'adopt' || m.type === 'lockMany') {
+      for (let i = 0; i < (m.type === 'lockMany' ? m.items.length : 1); i++) {
+        const p = this.pending.get(m.counter + i);
+        if (p === undefined) continue;
+        this.pending.delete(m.counter + i);
+        p.cleanup();
+        p.reject(error);
       }
-    });
+    } else if (m.type === 'barrier') {
+      const key = `${m.ls}\u0000${m.name}`;
+      this.barriers.get(key)?.reject(error);
+      this.barriers.delete(key);
+    }
   }
 
   private send(payload: Uint8Array, order: 'agreed' | 'safe', onError: (error: unknown) => void = () => undefined): void {
