@@ -18,35 +18,23 @@ import type { GroupMembershipEvent, GroupMessage, NodeId } from '../events.js';
 import type { ConfigurationChange } from '../../engine/types.js';
 import { encodeLockMessage, isBatchable, lockBatchBytesMax, multiResourcesMax, resourceNameBytesMax, type LockMessage } from '../../engine/locks/codec.js';
 import { LockTable, type LockspaceDump, type LockTableEvent } from '../../engine/locks/lock-table.js';
-import { isLockMode, type LockMode } from '../../engine/locks/modes.js';
+import type { LockMode } from '../../engine/locks/modes.js';
 import type { PrimaryRule } from '../../engine/locks/primary.js';
 import { denyError, LockError } from './errors.js';
 import { LockLatencyRecorder, type LockLatencies, type LockLatencyName } from './lock-latency.js';
 import { LockTraceWriter } from '../../workers/trace/lock-trace.js';
 import { kAdopt, kBarrier, kConvert, kDepth, kHeld, kLockMany, kLost, kPurgeOrphans, kRequest, kUnlock } from './internal.js';
 import { LockHandle, Lockspace } from './handles.js';
-import { flagsOf, lockspaceOptionsOf, primaryRuleOf, type LockManagerEvents, type LockManagerOptions, type LockOptions, type LockspaceOptions } from './lock-options.js';
+import { flagsOf, lockspaceOptionsOf, modeError, primaryRuleOf, resourceNameTooLong, type LockManagerEvents, type LockManagerOptions, type LockOptions, type LockspaceOptions } from './lock-options.js';
 import { kAddMetrics, kBeforeClose, kTraceDir } from '../node/evs-node.js';
 import { LockOutbox } from './lock-outbox.js';
+import { Pending } from './pending.js';
 import type { LatencyHistogram } from '../commands/latency.js';
 
 export { LockHandle, Lockspace } from './handles.js';
 export type { LockManagerEvents, LockManagerOptions, LockOptions, LockspaceOptions } from './lock-options.js';
 
 export const lockGroupDefault = 'totem-locks';
-
-interface Pending {
-  kind: 'lock' | 'convert' | 'unlock';
-  resolve: (value: LockHandle) => void;
-  reject: (error: unknown) => void;
-  handle: LockHandle | null;
-  ls: Lockspace;
-  res: string;
-  abortedByCaller: boolean;
-  /** performance.now() when the request was handed to the node (the acquire latency's start). */
-  startMs: number;
-  cleanup: () => void;
-}
 
 export class LockManager extends EventEmitter<LockManagerEvents> {
   private readonly table: LockTable;
@@ -72,6 +60,8 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
   private readonly removeMetrics: () => void;
   private readonly removeBeforeClose: () => void;
   private readonly outbox: LockOutbox;
+  /** "<node>:<incarnation>:": the owner ids of this node's locks start with it. */
+  private readonly ownPrefix: string;
 
   /** @internal use openLockManager() */
   constructor(
@@ -85,6 +75,7 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
     const traceDir = node[kTraceDir];
     this.trace = traceDir === null ? null : new LockTraceWriter(traceDir, node.nodeId, node.incarnation);
     this.removeMetrics = node[kAddMetrics](() => this.latency.prometheusText());
+    this.ownPrefix = `${node.nodeId}:${node.incarnation}:`;
     this.outbox = new LockOutbox(Math.min(node.messageBytesMax, lockBatchBytesMax), (payload, ops) =>
       this.send(payload, 'agreed', (error) => {
         for (const m of ops) this.refused(m, error);
@@ -186,10 +177,8 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
   /** @internal */
   [kRequest](ls: Lockspace, res: string, mode: LockMode, options: LockOptions): Promise<LockHandle> {
     this.checkOpen();
-    if (!isLockMode(mode)) return Promise.reject(new LockError('TOTEM_ERR_LOCK_INVALID', `mode must be one of NL CR CW PR PW EX, got ${String(mode)}`));
-    if (new TextEncoder().encode(res).length > resourceNameBytesMax) {
-      return Promise.reject(new LockError('TOTEM_ERR_LOCK_INVALID', `resource names are at most ${resourceNameBytesMax} bytes`));
-    }
+    const invalid = modeError(mode) ?? (resourceNameTooLong(res) ? new LockError('TOTEM_ERR_LOCK_INVALID', `resource names are at most ${resourceNameBytesMax} bytes`) : null);
+    if (invalid !== null) return Promise.reject(invalid);
     if (options.signal?.aborted === true) return Promise.reject(new LockError('TOTEM_ERR_LOCK_CANCELLED', 'aborted before the request was sent'));
     const counter = this.counterNext++;
     const holder = options.holder ?? 0;
@@ -208,8 +197,9 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
     }
     if (new Set(items.map((it) => it.resource)).size !== items.length) throw new LockError('TOTEM_ERR_LOCK_INVALID', 'a resource is named twice');
     for (const it of items) {
-      if (!isLockMode(it.mode)) throw new LockError('TOTEM_ERR_LOCK_INVALID', `mode must be one of NL CR CW PR PW EX, got ${String(it.mode)}`);
-      if (typeof it.resource !== 'string' || new TextEncoder().encode(it.resource).length > resourceNameBytesMax) {
+      const invalid = modeError(it.mode);
+      if (invalid !== null) throw invalid;
+      if (typeof it.resource !== 'string' || resourceNameTooLong(it.resource)) {
         throw new LockError('TOTEM_ERR_LOCK_INVALID', `resource names are strings of at most ${resourceNameBytesMax} bytes`);
       }
     }
@@ -241,7 +231,8 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
   /** @internal */
   [kAdopt](ls: Lockspace, res: string, mode: LockMode, options: { orphan?: string; holder?: number }): Promise<LockHandle> {
     this.checkOpen();
-    if (!isLockMode(mode)) return Promise.reject(new LockError('TOTEM_ERR_LOCK_INVALID', `mode must be one of NL CR CW PR PW EX, got ${String(mode)}`));
+    const invalid = modeError(mode);
+    if (invalid !== null) return Promise.reject(invalid);
     const orphan = options.orphan ?? '';
     if (!/^$|^[1-9][0-9]{0,9}:[0-9]{1,16}:[0-9]{1,10}$/.test(orphan)) return Promise.reject(new LockError('TOTEM_ERR_LOCK_INVALID', `orphan must be a lock id "<node>:<incarnation>:<counter>"`));
     const counter = this.counterNext++;
@@ -260,7 +251,8 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
   /** @internal */
   [kConvert](h: LockHandle, mode: LockMode, options: LockOptions & { valueBlock?: Uint8Array }): Promise<LockHandle> {
     this.checkOpen();
-    if (!isLockMode(mode)) return Promise.reject(new LockError('TOTEM_ERR_LOCK_INVALID', `mode must be one of NL CR CW PR PW EX, got ${String(mode)}`));
+    const invalid = modeError(mode);
+    if (invalid !== null) return Promise.reject(invalid);
     if (this.pending.has(h.counter)) return Promise.reject(new LockError('TOTEM_ERR_LOCK_IN_PROGRESS', 'another request of this lock is pending'));
     return new Promise<LockHandle>((resolve, reject) => {
       this.track(h.counter, 'convert', h.lockspace, h.resource, h, resolve, reject, options);
@@ -325,29 +317,8 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
     reject: (e: unknown) => void,
     options: LockOptions,
   ): Pending {
-    let timer: NodeJS.Timeout | null = null;
-    const onAbort = (): void => {
-      p.abortedByCaller = true;
-      this.message({ type: 'cancel', counter, reason: 'cancel' });
-    };
-    if (options.timeoutMs !== undefined) {
-      timer = setTimeout(() => this.message({ type: 'cancel', counter, reason: 'timeout' }), options.timeoutMs);
-    }
-    options.signal?.addEventListener('abort', onAbort, { once: true });
-    const p: Pending = {
-      kind,
-      resolve,
-      reject,
-      handle,
-      ls,
-      res,
-      abortedByCaller: false,
-      startMs: performance.now(),
-      cleanup: () => {
-        if (timer !== null) clearTimeout(timer);
-        options.signal?.removeEventListener('abort', onAbort);
-      },
-    };
+    const p = new Pending(kind, resolve, reject, handle, ls, res);
+    if (options.timeoutMs !== undefined || options.signal !== undefined) p.watch(options, (reason) => this.message({ type: 'cancel', counter, reason }));
     this.pending.set(counter, p);
     return p;
   }
@@ -444,8 +415,7 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
   }
 
   private ownCounter(owner: string): number | null {
-    const prefix = `${this.node.nodeId}:${this.node.incarnation}:`;
-    return owner.startsWith(prefix) ? Number(owner.slice(prefix.length)) : null;
+    return owner.startsWith(this.ownPrefix) ? Number(owner.slice(this.ownPrefix.length)) : null;
   }
 
   private onEvent(e: LockTableEvent): void {
