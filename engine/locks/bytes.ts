@@ -71,8 +71,14 @@ export class ByteWriter {
     return this;
   }
 
+  /** u32 length + UTF-8, encoded in place (a UTF-16 unit takes at most 3 bytes). */
   str(value: string): this {
-    return this.bytes(textEncoder.encode(value));
+    this.reserve(4 + value.length * 3);
+    const start = this.length + 4;
+    const { written } = textEncoder.encodeInto(value, this.buffer.subarray(start));
+    this.view.setUint32(this.length, written);
+    this.length = start + written;
+    return this;
   }
 
   /** Bytes written so far. */
@@ -164,11 +170,16 @@ export class ByteReader {
     return v;
   }
 
+  /** Decoded from the received bytes in place (bytes() copies: its fields are kept). */
   str(bytesMax: number): string {
+    const length = this.u32();
+    if (length > bytesMax) throw new LockDecodeError(`field of ${length} bytes above its bound ${bytesMax}`);
+    this.need(length);
+    const view = this.data.subarray(this.offset, this.offset + length);
+    this.offset += length;
     try {
-      return textDecoder.decode(this.bytes(bytesMax));
-    } catch (error) {
-      if (error instanceof LockDecodeError) throw error;
+      return textDecoder.decode(view);
+    } catch {
       throw new LockDecodeError('string is not valid UTF-8');
     }
   }
