@@ -81,12 +81,14 @@ export type {
 // The lock manager's pure part (engine/locks): the replicated lock table the simulator and api/locks drive.
 export {
   decodeLockMessage,
+  decodeLockMessages,
   encodeLockMessage,
   fenceRingShift,
   isLockMode,
   isPrimaryComponent,
   isUpConversion,
   LockTable,
+  LockBatchWriter,
   lockModes,
   lockTraceLine,
   majorityOf,

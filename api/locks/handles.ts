@@ -56,7 +56,13 @@ export class LockHandle extends EventEmitter<{ blocking: [mode: LockMode] }> {
   private modeNow: LockMode = 'NL';
   private fence = 0n;
   private lvb: Uint8Array | null = null;
-  private readonly controller = new AbortController();
+  /**
+   * Made when `signal` is first read: most handles are released without anyone listening, and an
+   * abort (its reason an Error with a stack, its event) costs more than the rest of a release.
+   */
+  private controller: AbortController | null = null;
+  /** The reason of the first loss, for a signal read after it. */
+  private lostReason: string | null = null;
   private gone: string | null = null;
   private holds = 1;
 
@@ -98,6 +104,10 @@ export class LockHandle extends EventEmitter<{ blocking: [mode: LockMode] }> {
 
   /** Aborts when the lock becomes suspect (reason TOTEM_ERR_LOCK_SUSPECT), is revoked, purged or released. */
   get signal(): AbortSignal {
+    if (this.controller === null) {
+      this.controller = new AbortController();
+      if (this.lostReason !== null) this.abort(this.lostReason);
+    }
     return this.controller.signal;
   }
 
@@ -108,12 +118,16 @@ export class LockHandle extends EventEmitter<{ blocking: [mode: LockMode] }> {
   }
 
   /** Release; a PW/EX holder may write the value block (exactly lvbBytes). */
-  async unlock(options: { valueBlock?: Uint8Array } = {}): Promise<void> {
-    if (this.gone !== null && this.gone !== 'suspect') return;
+  unlock(options: { valueBlock?: Uint8Array } = {}): Promise<void> {
+    if (this.gone !== null && this.gone !== 'suspect') return Promise.resolve();
     if (options.valueBlock !== undefined && options.valueBlock.length !== this.lockspace.lvbBytes) {
-      throw new LockError('TOTEM_ERR_LOCK_INVALID', `the value block is ${this.lockspace.lvbBytes} bytes`);
+      return Promise.reject(new LockError('TOTEM_ERR_LOCK_INVALID', `the value block is ${this.lockspace.lvbBytes} bytes`));
     }
-    await this.manager[kUnlock](this, options.valueBlock ?? null);
+    try {
+      return this.manager[kUnlock](this, options.valueBlock ?? null);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   /** @internal */
@@ -125,9 +139,15 @@ export class LockHandle extends EventEmitter<{ blocking: [mode: LockMode] }> {
 
   /** @internal */
   [kLost](reason: string): void {
-    const code = reason === 'transitional' ? 'TOTEM_ERR_LOCK_SUSPECT' : reason === 'released' || reason === 'closed' ? 'TOTEM_ERR_LOCK_RELEASED' : 'TOTEM_ERR_LOCK_REVOKED';
     if (reason !== 'transitional') this.gone = reason;
     else if (this.gone === null) this.gone = 'suspect';
-    if (!this.controller.signal.aborted) this.controller.abort(new LockError(code, `lock ${this.id} ${reason}`, { reason }));
+    this.lostReason ??= reason;
+    if (this.controller !== null) this.abort(reason);
+  }
+
+  private abort(reason: string): void {
+    if (this.controller === null || this.controller.signal.aborted) return;
+    const code = reason === 'transitional' ? 'TOTEM_ERR_LOCK_SUSPECT' : reason === 'released' || reason === 'closed' ? 'TOTEM_ERR_LOCK_RELEASED' : 'TOTEM_ERR_LOCK_REVOKED';
+    this.controller.abort(new LockError(code, `lock ${this.id} ${reason}`, { reason }));
   }
 }

@@ -1,9 +1,10 @@
 /**
  * The lock manager on a node: every member that opens it joins one group (`totem-locks` by
  * default) and keeps a replica of the lock table (engine/locks), applied to that group's messages
- * in delivery order and to its membership changes as cut points. A request is one agreed
- * multicast; it is granted (or queued, or denied) where and when it is delivered, on every member
- * alike. docs/locks.md describes the API and the guarantees.
+ * in delivery order and to its membership changes as cut points. A request is an agreed
+ * multicast (the operations of one event-loop turn travel as one batch, lock-outbox.ts); it is
+ * granted (or queued, or denied) where and when it is delivered, on every member alike.
+ * docs/locks.md describes the API and the guarantees.
  *
  * The table's members are the group's members. Each regular membership event is fed to the table
  * as a transitional configuration (the members that came along) followed by the regular one, so a
@@ -15,36 +16,25 @@ import type { EvsNode } from '../node.js';
 import type { Group } from '../group.js';
 import type { GroupMembershipEvent, GroupMessage, NodeId } from '../events.js';
 import type { ConfigurationChange } from '../../engine/types.js';
-import { encodeLockMessage, multiResourcesMax, resourceNameBytesMax, type LockMessage } from '../../engine/locks/codec.js';
+import { encodeLockMessage, isBatchable, lockBatchBytesMax, multiResourcesMax, resourceNameBytesMax, type LockMessage } from '../../engine/locks/codec.js';
 import { LockTable, type LockspaceDump, type LockTableEvent } from '../../engine/locks/lock-table.js';
-import { isLockMode, type LockMode } from '../../engine/locks/modes.js';
+import type { LockMode } from '../../engine/locks/modes.js';
 import type { PrimaryRule } from '../../engine/locks/primary.js';
 import { denyError, LockError } from './errors.js';
 import { LockLatencyRecorder, type LockLatencies, type LockLatencyName } from './lock-latency.js';
 import { LockTraceWriter } from '../../workers/trace/lock-trace.js';
 import { kAdopt, kBarrier, kConvert, kDepth, kHeld, kLockMany, kLost, kPurgeOrphans, kRequest, kUnlock } from './internal.js';
 import { LockHandle, Lockspace } from './handles.js';
-import { flagsOf, lockspaceOptionsOf, primaryRuleOf, type LockManagerEvents, type LockManagerOptions, type LockOptions, type LockspaceOptions } from './lock-options.js';
-import { kAddMetrics, kTraceDir } from '../node/evs-node.js';
+import { flagsOf, lockspaceOptionsOf, modeError, primaryRuleOf, resourceNameTooLong, type LockManagerEvents, type LockManagerOptions, type LockOptions, type LockspaceOptions } from './lock-options.js';
+import { kAddMetrics, kBeforeClose, kTraceDir } from '../node/evs-node.js';
+import { LockOutbox } from './lock-outbox.js';
+import { Pending } from './pending.js';
 import type { LatencyHistogram } from '../commands/latency.js';
 
 export { LockHandle, Lockspace } from './handles.js';
 export type { LockManagerEvents, LockManagerOptions, LockOptions, LockspaceOptions } from './lock-options.js';
 
 export const lockGroupDefault = 'totem-locks';
-
-interface Pending {
-  kind: 'lock' | 'convert' | 'unlock';
-  resolve: (value: LockHandle) => void;
-  reject: (error: unknown) => void;
-  handle: LockHandle | null;
-  ls: Lockspace;
-  res: string;
-  abortedByCaller: boolean;
-  /** performance.now() when the request was handed to the node (the acquire latency's start). */
-  startMs: number;
-  cleanup: () => void;
-}
 
 export class LockManager extends EventEmitter<LockManagerEvents> {
   private readonly table: LockTable;
@@ -68,6 +58,10 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
   /** A configuration was fed since the last line that said whether the table is primary. */
   private traceNeedsReady = false;
   private readonly removeMetrics: () => void;
+  private readonly removeBeforeClose: () => void;
+  private readonly outbox: LockOutbox;
+  /** "<node>:<incarnation>:": the owner ids of this node's locks start with it. */
+  private readonly ownPrefix: string;
 
   /** @internal use openLockManager() */
   constructor(
@@ -81,9 +75,21 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
     const traceDir = node[kTraceDir];
     this.trace = traceDir === null ? null : new LockTraceWriter(traceDir, node.nodeId, node.incarnation);
     this.removeMetrics = node[kAddMetrics](() => this.latency.prometheusText());
+    this.ownPrefix = `${node.nodeId}:${node.incarnation}:`;
+    this.outbox = new LockOutbox(Math.min(node.messageBytesMax, lockBatchBytesMax), (payload, ops) =>
+      this.send(payload, 'agreed', (error) => {
+        for (const m of ops) this.refused(m, error);
+      }),
+    );
+    // Operations asked before node.close() go out before the node's leaves, as they would unbatched.
+    this.removeBeforeClose = node[kBeforeClose](() => this.outbox.flush());
     this.table = new LockTable({ nodeId: node.nodeId, incarnation: node.incarnation, primaryRule: rule }, {
       event: (e) => this.onEvent(e),
-      send: (payload) => this.send(payload, 'agreed'),
+      send: (payload) => {
+        // A sync comes after the operations asked before it.
+        this.outbox.flush();
+        this.send(payload, 'agreed');
+      },
     });
     group.on('membership', (e) => this.onMembership(e));
     // A node closed under the lock manager: nothing it waits for can come any more.
@@ -148,6 +154,9 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
   /** Release nothing, leave the group: the other members purge this node's locks at the leave. */
   async close(): Promise<void> {
     if (this.closed) return;
+    // What was asked before close() is sent before the leave, as it would have been unbatched.
+    this.outbox.flush();
+    this.removeBeforeClose();
     this.closed = true;
     const closedError = new LockError('TOTEM_ERR_LOCK_CLOSED', 'the lock manager is closed');
     for (const [, p] of this.pending) {
@@ -168,10 +177,8 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
   /** @internal */
   [kRequest](ls: Lockspace, res: string, mode: LockMode, options: LockOptions): Promise<LockHandle> {
     this.checkOpen();
-    if (!isLockMode(mode)) return Promise.reject(new LockError('TOTEM_ERR_LOCK_INVALID', `mode must be one of NL CR CW PR PW EX, got ${String(mode)}`));
-    if (new TextEncoder().encode(res).length > resourceNameBytesMax) {
-      return Promise.reject(new LockError('TOTEM_ERR_LOCK_INVALID', `resource names are at most ${resourceNameBytesMax} bytes`));
-    }
+    const invalid = modeError(mode) ?? (resourceNameTooLong(res) ? new LockError('TOTEM_ERR_LOCK_INVALID', `resource names are at most ${resourceNameBytesMax} bytes`) : null);
+    if (invalid !== null) return Promise.reject(invalid);
     if (options.signal?.aborted === true) return Promise.reject(new LockError('TOTEM_ERR_LOCK_CANCELLED', 'aborted before the request was sent'));
     const counter = this.counterNext++;
     const holder = options.holder ?? 0;
@@ -190,8 +197,9 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
     }
     if (new Set(items.map((it) => it.resource)).size !== items.length) throw new LockError('TOTEM_ERR_LOCK_INVALID', 'a resource is named twice');
     for (const it of items) {
-      if (!isLockMode(it.mode)) throw new LockError('TOTEM_ERR_LOCK_INVALID', `mode must be one of NL CR CW PR PW EX, got ${String(it.mode)}`);
-      if (typeof it.resource !== 'string' || new TextEncoder().encode(it.resource).length > resourceNameBytesMax) {
+      const invalid = modeError(it.mode);
+      if (invalid !== null) throw invalid;
+      if (typeof it.resource !== 'string' || resourceNameTooLong(it.resource)) {
         throw new LockError('TOTEM_ERR_LOCK_INVALID', `resource names are strings of at most ${resourceNameBytesMax} bytes`);
       }
     }
@@ -223,7 +231,8 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
   /** @internal */
   [kAdopt](ls: Lockspace, res: string, mode: LockMode, options: { orphan?: string; holder?: number }): Promise<LockHandle> {
     this.checkOpen();
-    if (!isLockMode(mode)) return Promise.reject(new LockError('TOTEM_ERR_LOCK_INVALID', `mode must be one of NL CR CW PR PW EX, got ${String(mode)}`));
+    const invalid = modeError(mode);
+    if (invalid !== null) return Promise.reject(invalid);
     const orphan = options.orphan ?? '';
     if (!/^$|^[1-9][0-9]{0,9}:[0-9]{1,16}:[0-9]{1,10}$/.test(orphan)) return Promise.reject(new LockError('TOTEM_ERR_LOCK_INVALID', `orphan must be a lock id "<node>:<incarnation>:<counter>"`));
     const counter = this.counterNext++;
@@ -242,7 +251,8 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
   /** @internal */
   [kConvert](h: LockHandle, mode: LockMode, options: LockOptions & { valueBlock?: Uint8Array }): Promise<LockHandle> {
     this.checkOpen();
-    if (!isLockMode(mode)) return Promise.reject(new LockError('TOTEM_ERR_LOCK_INVALID', `mode must be one of NL CR CW PR PW EX, got ${String(mode)}`));
+    const invalid = modeError(mode);
+    if (invalid !== null) return Promise.reject(invalid);
     if (this.pending.has(h.counter)) return Promise.reject(new LockError('TOTEM_ERR_LOCK_IN_PROGRESS', 'another request of this lock is pending'));
     return new Promise<LockHandle>((resolve, reject) => {
       this.track(h.counter, 'convert', h.lockspace, h.resource, h, resolve, reject, options);
@@ -307,29 +317,8 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
     reject: (e: unknown) => void,
     options: LockOptions,
   ): Pending {
-    let timer: NodeJS.Timeout | null = null;
-    const onAbort = (): void => {
-      p.abortedByCaller = true;
-      this.message({ type: 'cancel', counter, reason: 'cancel' });
-    };
-    if (options.timeoutMs !== undefined) {
-      timer = setTimeout(() => this.message({ type: 'cancel', counter, reason: 'timeout' }), options.timeoutMs);
-    }
-    options.signal?.addEventListener('abort', onAbort, { once: true });
-    const p: Pending = {
-      kind,
-      resolve,
-      reject,
-      handle,
-      ls,
-      res,
-      abortedByCaller: false,
-      startMs: performance.now(),
-      cleanup: () => {
-        if (timer !== null) clearTimeout(timer);
-        options.signal?.removeEventListener('abort', onAbort);
-      },
-    };
+    const p = new Pending(kind, resolve, reject, handle, ls, res);
+    if (options.timeoutMs !== undefined || options.signal !== undefined) p.watch(options, (reason) => this.message({ type: 'cancel', counter, reason }));
     this.pending.set(counter, p);
     return p;
   }
@@ -339,22 +328,30 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
   }
 
   private message(m: LockMessage): void {
-    this.send(encodeLockMessage(m), m.type === 'barrier' ? 'safe' : 'agreed', (error) => {
-      // The node refused the message (closed, left the group): what waits on it ends with that error.
-      if (m.type === 'lock' || m.type === 'convert' || m.type === 'unlock' || m.type === 'adopt' || m.type === 'lockMany') {
-        for (let i = 0; i < (m.type === 'lockMany' ? m.items.length : 1); i++) {
-          const p = this.pending.get(m.counter + i);
-          if (p === undefined) continue;
-          this.pending.delete(m.counter + i);
-          p.cleanup();
-          p.reject(error);
-        }
-      } else if (m.type === 'barrier') {
-        const key = `${m.ls}\u0000${m.name}`;
-        this.barriers.get(key)?.reject(error);
-        this.barriers.delete(key);
+    if (isBatchable(m)) {
+      this.outbox.push(m);
+      return;
+    }
+    // A barrier entry goes alone in safe order, after the operations asked before it.
+    this.outbox.flush();
+    this.send(encodeLockMessage(m), m.type === 'barrier' ? 'safe' : 'agreed', (error) => this.refused(m, error));
+  }
+
+  /** The node refused the message carrying `m` (closed, left the group): what waits on it ends with that error. */
+  private refused(m: LockMessage, error: unknown): void {
+    if (m.type === 'lock' || m.type === 'convert' || m.type === 'unlock' || m.type === 'adopt' || m.type === 'lockMany') {
+      for (let i = 0; i < (m.type === 'lockMany' ? m.items.length : 1); i++) {
+        const p = this.pending.get(m.counter + i);
+        if (p === undefined) continue;
+        this.pending.delete(m.counter + i);
+        p.cleanup();
+        p.reject(error);
       }
-    });
+    } else if (m.type === 'barrier') {
+      const key = `${m.ls}\u0000${m.name}`;
+      this.barriers.get(key)?.reject(error);
+      this.barriers.delete(key);
+    }
   }
 
   private send(payload: Uint8Array, order: 'agreed' | 'safe', onError: (error: unknown) => void = () => undefined): void {
@@ -418,8 +415,7 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
   }
 
   private ownCounter(owner: string): number | null {
-    const prefix = `${this.node.nodeId}:${this.node.incarnation}:`;
-    return owner.startsWith(prefix) ? Number(owner.slice(prefix.length)) : null;
+    return owner.startsWith(this.ownPrefix) ? Number(owner.slice(this.ownPrefix.length)) : null;
   }
 
   private onEvent(e: LockTableEvent): void {

@@ -4,9 +4,9 @@
  * the primary rule.
  */
 import type { NodeId } from '../events.js';
-import { reentrancyLimitMax, valueBlockBytesMax, type LockFlags } from '../../engine/locks/codec.js';
+import { reentrancyLimitMax, resourceNameBytesMax, valueBlockBytesMax, type LockFlags } from '../../engine/locks/codec.js';
 import { valueBlockBytesDefault, type LockTableEvent } from '../../engine/locks/lock-table.js';
-import type { LockMode } from '../../engine/locks/modes.js';
+import { isLockMode, type LockMode } from '../../engine/locks/modes.js';
 import type { LockHandle } from './handles.js';
 import type { PrimaryRule } from '../../engine/locks/primary.js';
 import { LockError } from './errors.js';
@@ -45,6 +45,18 @@ export interface LockOptions {
   headQueue?: boolean;
   /** DLM NOORDER: grant as soon as compatible with the granted modes, whatever waits before. */
   noOrder?: boolean;
+}
+
+/** The error a bad mode argument gets; null for a mode. */
+export function modeError(mode: unknown): LockError | null {
+  return isLockMode(mode) ? null : new LockError('TOTEM_ERR_LOCK_INVALID', `mode must be one of NL CR CW PR PW EX, got ${String(mode)}`);
+}
+
+const textEncoder = new TextEncoder();
+
+/** Longer than resourceNameBytesMax in UTF-8; only names that might be are encoded (a UTF-16 unit is at most 3 bytes). */
+export function resourceNameTooLong(name: string): boolean {
+  return name.length * 3 > resourceNameBytesMax && textEncoder.encode(name).length > resourceNameBytesMax;
 }
 
 export function flagsOf(options: LockOptions): LockFlags {

@@ -65,6 +65,7 @@ export interface LatencySample {
 }
 export const kTraceDir = Symbol('totem-evs.node.traceDir');
 export const kAddMetrics = Symbol('totem-evs.node.addMetrics');
+export const kBeforeClose = Symbol('totem-evs.node.beforeClose');
 
 /** A totem-evs node (what `createNode()` resolves with). */
 export class EvsNode extends EventEmitter<NodeEvents> implements AsyncDisposable {
@@ -98,6 +99,8 @@ export class EvsNode extends EventEmitter<NodeEvents> implements AsyncDisposable
   private primaryNow = false;
   /** Extra metrics sources (the lock manager's histograms), read by the metrics endpoint. */
   private readonly metricsExtras = new Set<() => Promise<string>>();
+  /** Called when close() starts, before sends are refused (the lock manager hands over its batch). */
+  private readonly beforeCloseHooks = new Set<() => void>();
   /** The traceDir option: the lock manager writes its lines into this node's trace file. */
   private readonly traceDirOption: string | null;
   /** The primary-component rule (createNode's `primary` option; default: majority of the members option). */
@@ -209,6 +212,15 @@ export class EvsNode extends EventEmitter<NodeEvents> implements AsyncDisposable
   }
 
   /**
+   * @internal Run `hook` when close() starts, while sends are still taken (what was asked of the
+   * node before close() goes out before its leaves); returns the function that removes it.
+   */
+  [kBeforeClose](hook: () => void): () => void {
+    this.beforeCloseHooks.add(hook);
+    return () => this.beforeCloseHooks.delete(hook);
+  }
+
+  /**
    * Join a group. Resolves once this node's join is delivered (the group's first 'membership'
    * event, cause 'join', lists it). Joining a group joined or being joined returns that group
    * (same encoding required); joining one being left waits for the leave, then joins anew.
@@ -301,6 +313,7 @@ export class EvsNode extends EventEmitter<NodeEvents> implements AsyncDisposable
       this.closePromise = Promise.resolve();
       return this.closePromise;
     }
+    if (this.nodeState === 'open') for (const hook of [...this.beforeCloseHooks]) hook();
     this.nodeState = 'closing';
     this.closePromise = this.runClose(drainTimeoutMs);
     return this.closePromise;

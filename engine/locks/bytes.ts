@@ -3,6 +3,8 @@
  * throws LockDecodeError on any short or malformed field; the decoders catch it and report the
  * message as malformed (received bytes are validated, never asserted on).
  */
+import { assert } from '../assert.js';
+
 const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder('utf-8', { fatal: true });
 
@@ -69,12 +71,45 @@ export class ByteWriter {
     return this;
   }
 
+  /** u32 length + UTF-8, encoded in place (a UTF-16 unit takes at most 3 bytes). */
   str(value: string): this {
-    return this.bytes(textEncoder.encode(value));
+    this.reserve(4 + value.length * 3);
+    const start = this.length + 4;
+    const { written } = textEncoder.encodeInto(value, this.buffer.subarray(start));
+    this.view.setUint32(this.length, written);
+    this.length = start + written;
+    return this;
   }
 
-  finish(): Uint8Array {
-    return this.buffer.slice(0, this.length);
+  /** Bytes written so far. */
+  get byteLength(): number {
+    return this.length;
+  }
+
+  /** Overwrite a byte already written (a header field known only at the end). */
+  setU8(offset: number, value: number): this {
+    assert(offset + 1 <= this.length, 'setU8 beyond the bytes written');
+    this.view.setUint8(offset, value);
+    return this;
+  }
+
+  setU16(offset: number, value: number): this {
+    assert(offset + 2 <= this.length, 'setU16 beyond the bytes written');
+    this.view.setUint16(offset, value);
+    return this;
+  }
+
+  /** Forget what was written after `length` bytes (an item that did not fit). */
+  truncate(length: number): this {
+    assert(length >= 0, 'truncate to a negative length');
+    assert(length <= this.length, 'truncate beyond the bytes written');
+    this.length = length;
+    return this;
+  }
+
+  /** A copy of the bytes written, from `from` on. */
+  finish(from = 0): Uint8Array {
+    return this.buffer.slice(from, this.length);
   }
 }
 
@@ -135,11 +170,16 @@ export class ByteReader {
     return v;
   }
 
+  /** Decoded from the received bytes in place (bytes() copies: its fields are kept). */
   str(bytesMax: number): string {
+    const length = this.u32();
+    if (length > bytesMax) throw new LockDecodeError(`field of ${length} bytes above its bound ${bytesMax}`);
+    this.need(length);
+    const view = this.data.subarray(this.offset, this.offset + length);
+    this.offset += length;
     try {
-      return textDecoder.decode(this.bytes(bytesMax));
-    } catch (error) {
-      if (error instanceof LockDecodeError) throw error;
+      return textDecoder.decode(view);
+    } catch {
       throw new LockDecodeError('string is not valid UTF-8');
     }
   }

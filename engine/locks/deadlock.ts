@@ -9,6 +9,8 @@ import { modesCompatible } from './modes.js';
 import type { LockRecord, TableState } from './snapshot.js';
 
 export function findDeadlockVictim(state: TableState): LockRecord | null {
+  // Most calls find nothing queued (the table runs this after every operation): say so before building anything.
+  if (!someQueued(state)) return null;
   const edges = new Map<string, Set<string>>();
   const queuedBy = new Map<string, LockRecord[]>();
   // Locks of one holder id wait together; so do the members of one atomic request.
@@ -69,4 +71,11 @@ export function findDeadlockVictim(state: TableState): LockRecord | null {
     }
   }
   return null;
+}
+
+function someQueued(state: TableState): boolean {
+  for (const ls of state.lockspaces.values()) {
+    for (const res of ls.resources.values()) if (res.converting.length > 0 || res.waiting.length > 0) return true;
+  }
+  return false;
 }

@@ -3,8 +3,8 @@ export { isLockMode, isUpConversion, lockModes, modesCompatible, writesValueBloc
 export type { LockMode } from './modes.js';
 export { isPrimaryComponent, majorityOf } from './primary.js';
 export type { PrimaryRule } from './primary.js';
-export { decodeLockMessage, encodeLockMessage, valueBlockBytesMax } from './codec.js';
-export type { LockFlags, LockMessage, LockDecodeResult } from './codec.js';
+export { decodeLockMessage, decodeLockMessages, encodeLockMessage, isBatchable, LockBatchWriter, lockBatchBytesMax, lockBatchMessagesMax, valueBlockBytesMax } from './codec.js';
+export type { BatchableLockMessage, LockBatchDecodeResult, LockFlags, LockMessage, LockDecodeResult } from './codec.js';
 export { LockTable, fenceRingShift, valueBlockBytesDefault } from './lock-table.js';
 export type { LkOp, LockDumpRow, LockspaceDump, LockTableCounters, LockTableEvent, LockTableHost, LockTableOptions } from './lock-table.js';
 export { lockTraceLine } from './trace-lines.js';

@@ -17,7 +17,7 @@
 import { assert } from '../assert.js';
 import type { ConfigurationChange, NodeId } from '../types.js';
 import { ringIdToString } from '../types.js';
-import { decodeLockMessage, encodeLockMessage, type LockMessage } from './codec.js';
+import { decodeLockMessages, encodeLockMessage, type LockMessage } from './codec.js';
 import { isPrimaryComponent } from './primary.js';
 import { enterBarrier, failBarrier } from './barriers.js';
 import { pickSyncWinner } from './sync-winner.js';
@@ -131,14 +131,20 @@ export class LockTable extends LockTableOps {
     this.detectDeadlocks();
   }
 
-  /** One delivered message of the lock manager's group. */
+  /**
+   * One delivered message of the lock manager's group: one operation, or a batch whose operations
+   * are taken one after the other exactly as if each had been delivered alone, at this point.
+   */
   onDelivery(sender: NodeId, incarnation: number, payload: Uint8Array, transitional: boolean): void {
-    const decoded = decodeLockMessage(payload);
+    const decoded = decodeLockMessages(payload);
     if (!decoded.ok) {
       this.counters.malformed++;
       return;
     }
-    const message = decoded.message;
+    for (const message of decoded.messages) this.onOperation(sender, incarnation, message, transitional);
+  }
+
+  private onOperation(sender: NodeId, incarnation: number, message: LockMessage, transitional: boolean): void {
     if (!this.members.includes(sender)) {
       this.counters.foreignSender++;
       return;

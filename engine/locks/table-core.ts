@@ -240,6 +240,8 @@ export abstract class LockTableCore {
   }
 
   protected grantPassOne(ls: Lockspace, res: Resource, work: Resource[]): void {
+    // Nothing queued: nothing to grant and nobody to notify (the common case after a release).
+    if (res.converting.length === 0 && res.waiting.length === 0) return;
     for (const c of [...res.converting]) {
       assert(c.requested !== null, 'queued conversion without a mode');
       if (!this.compatibleWithGranted(res, c.requested, c)) continue;

@@ -7,9 +7,12 @@
  * adopted or purged by the survivors), counted re-entry, and the HEADQUE / NOORDER flags. Every
  * table event is written to the node's trace as the trace contract's lock lines, and the lock
  * checker (api/check/locks-checker.ts) runs beside the EVS checker on every seed.
+ *
+ * As the lock manager does (api/locks/lock-outbox.ts), a node's operations made at one instant
+ * are submitted as one batch; barrier entries and syncs go alone, in their place.
  */
 import type { AppDelivery, ConfigurationChange, Order } from '../../engine/types.js';
-import { encodeLockMessage, type LockMessage } from '../../engine/locks/codec.js';
+import { encodeLockMessage, isBatchable, LockBatchWriter, type BatchableLockMessage, type LockMessage } from '../../engine/locks/codec.js';
 import { LockTable, type LockTableEvent } from '../../engine/locks/lock-table.js';
 import { lockModes, type LockMode } from '../../engine/locks/modes.js';
 import { majorityOf } from '../../engine/locks/primary.js';
@@ -25,6 +28,8 @@ export const lockGroup = 'locks';
 const lockspace = 'sim';
 const clientsPerNode = 2;
 const retryMs = 25;
+/** Bytes of a batch: small, so that batches are also cut on size (a lock request is ~30 bytes). */
+const batchBytesMax = 96;
 
 type ClientState = 'idle' | 'waiting' | 'holding' | 'converting' | 'reentering' | 'releasing';
 
@@ -55,8 +60,8 @@ interface NodeRun {
   /** Owner counter -> client. */
   byCounter: Map<number, Client>;
   counterNext: number;
-  /** Messages refused by a full send queue, retried in order. */
-  outbox: { payload: Uint8Array; order: Order }[];
+  /** Messages not yet submitted or refused by a full send queue, in order: batchable operations, or encoded messages that go alone. */
+  outbox: ({ payload: Uint8Array; order: Order } | { op: BatchableLockMessage })[];
   flushScheduled: boolean;
 }
 
@@ -127,7 +132,11 @@ export class LockWorkload implements SimApp {
   }
 
   private send(run: NodeRun, payload: Uint8Array, order: Order): void {
-    run.outbox.push({ payload, order });
+    this.enqueue(run, { payload, order });
+  }
+
+  private enqueue(run: NodeRun, entry: NodeRun['outbox'][number]): void {
+    run.outbox.push(entry);
     // Never call into the engine from inside one of its callbacks: flush at the same instant, later.
     if (!run.flushScheduled) {
       run.flushScheduled = true;
@@ -140,8 +149,18 @@ export class LockWorkload implements SimApp {
     if (!this.current(run)) return;
     while (run.outbox.length > 0) {
       const next = run.outbox[0];
-      if (next === undefined || !run.node.submit(lockGroup, next.payload, next.order)) break;
-      run.outbox.shift();
+      if (next === undefined) break;
+      if ('payload' in next) {
+        if (!run.node.submit(lockGroup, next.payload, next.order)) break;
+        run.outbox.shift();
+        continue;
+      }
+      // The operations up to the next message that goes alone, as many as one batch takes.
+      const batch = new LockBatchWriter();
+      let n = 0;
+      for (let e = run.outbox[n]; e !== undefined && 'op' in e && batch.add(e.op, batchBytesMax); e = run.outbox[n]) n++;
+      if (!run.node.submit(lockGroup, batch.finish(), 'agreed')) break;
+      run.outbox.splice(0, n);
     }
     if (run.outbox.length > 0 && !run.flushScheduled) {
       run.flushScheduled = true;
@@ -150,7 +169,8 @@ export class LockWorkload implements SimApp {
   }
 
   private message(run: NodeRun, m: LockMessage): void {
-    this.send(run, encodeLockMessage(m), m.type === 'barrier' ? 'safe' : 'agreed');
+    if (isBatchable(m)) this.enqueue(run, { op: m });
+    else this.send(run, encodeLockMessage(m), m.type === 'barrier' ? 'safe' : 'agreed');
   }
 
   private think(run: NodeRun, client: Client, meanMs = 30): void {

@@ -117,7 +117,7 @@ export function conf(kind: 'regular' | 'transitional', ringId: { rep: number; se
 
 export const owner = (node: NodeId, counter: number): string => `${node}:${incarnationOf(node)}:${counter}`;
 
-export function lock(counter: number, res: string, mode: LockMessage extends infer M ? (M extends { type: 'lock'; mode: infer X } ? X : never) : never, extra: Partial<Extract<LockMessage, { type: 'lock' }>> = {}): LockMessage {
+export function lock(counter: number, res: string, mode: LockMessage extends infer M ? (M extends { type: 'lock'; mode: infer X } ? X : never) : never, extra: Partial<Extract<LockMessage, { type: 'lock' }>> = {}): Extract<LockMessage, { type: 'lock' }> {
   return { type: 'lock', counter, holder: 0, ls: 'ls', res, mode, flags: {}, lvbBytes: 32, ...extra };
 }
 

@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { decodeLockMessage, encodeLockMessage } from '../../../engine/locks/codec.js';
+import {
+  decodeLockMessage,
+  decodeLockMessages,
+  encodeLockMessage,
+  LockBatchWriter,
+  lockBatchBytesMax,
+  lockBatchMessagesMax,
+  lockMessageVersion,
+  type BatchableLockMessage,
+} from '../../../engine/locks/codec.js';
 import { isUpConversion, lockModes, modesCompatible } from '../../../engine/locks/modes.js';
 import { isPrimaryComponent, majorityOf } from '../../../engine/locks/primary.js';
 import { fenceRingShift } from '../../../engine/locks/lock-table.js';
@@ -7,6 +16,15 @@ import { decodeSnapshot, encodeSnapshot } from '../../../engine/locks/snapshot.j
 import { conf, formed, lock, owner, Replicas } from './harness.js';
 
 const all = [1, 2, 3];
+
+function batchOf(ops: BatchableLockMessage[]): Uint8Array {
+  const w = new LockBatchWriter();
+  for (const m of ops) expect(w.add(m, lockBatchBytesMax)).toBe(true);
+  return w.finish();
+}
+
+const unlock = (counter: number, lvb: Uint8Array | null = null): BatchableLockMessage => ({ type: 'unlock', counter, lvb });
+const cancel = (counter: number, reason: 'cancel' | 'timeout' = 'cancel'): BatchableLockMessage => ({ type: 'cancel', counter, reason });
 
 describe('modes', () => {
   it('follows the DLM compatibility matrix', () => {
@@ -356,12 +374,15 @@ describe('received bytes', () => {
       encodeLockMessage({ type: 'lockMany', counter: 5, holder: 1, ls: 'ls', items: [{ res: 'a', mode: 'EX' }, { res: 'b', mode: 'PR' }], flags: { headQueue: true }, lvbBytes: 32, reentrancyMax: 2 }),
       encodeLockMessage({ type: 'adopt', counter: 9, holder: 0, ls: 'ls', res: 'a', mode: 'EX', orphan: '' }),
       encodeLockMessage({ type: 'purgeOrphans', ls: 'ls', res: 'a', orphan: '3:1003:1' }),
+      batchOf([lock(3, 'a', 'EX'), cancel(3), { type: 'convert', counter: 1, mode: 'PR', flags: { noOrder: true }, lvb: null }, unlock(1, new Uint8Array(32))]),
+      batchOf([{ type: 'lockMany', counter: 7, holder: 2, ls: 'ls', items: [{ res: 'b', mode: 'PW' }, { res: 'c', mode: 'CR' }], flags: {}, lvbBytes: 32 }, unlock(7), unlock(8)]),
     ];
     for (let i = 0; i < 3000; i++) {
       const base = samples[i % samples.length] ?? new Uint8Array();
       const bytes = i % 5 === 0 ? new Uint8Array(next() % 64).map(() => next() & 0xff) : base.slice();
       if (i % 5 !== 0) for (let k = 0; k < 1 + (next() % 3); k++) bytes[next() % bytes.length] = next() & 0xff;
       expect(() => decodeLockMessage(bytes)).not.toThrow();
+      expect(() => decodeLockMessages(bytes)).not.toThrow();
       expect(() => r.deliver(1 + (i % 3), bytes, all)).not.toThrow();
     }
     expect(new Set(all.map((id) => r.table(id).hash())).size).toBe(1);
@@ -390,3 +411,138 @@ function encodeSnapshotOf(r: Replicas, id: number): Uint8Array {
   const state = (r.table(id) as unknown as { state: Parameters<typeof encodeSnapshot>[0] }).state;
   return encodeSnapshot(state);
 }
+
+describe('batches', () => {
+  const ops: BatchableLockMessage[] = [
+    lock(1, 'a', 'EX', { holder: 4, reentrancyMax: 2 }),
+    lock(2, 'a', 'PR', { flags: { noQueue: true, notifyOnNoQueue: true } }),
+    cancel(2, 'timeout'),
+    { type: 'convert', counter: 1, mode: 'NL', flags: { headQueue: true }, lvb: new Uint8Array(32).fill(9) },
+    { type: 'lockMany', counter: 3, holder: 0, ls: 'ls', items: [{ res: 'b', mode: 'EX' }, { res: 'c', mode: 'PR' }], flags: { persistent: true }, lvbBytes: 32, reentrancyMax: 0 },
+    { type: 'adopt', counter: 5, holder: 0, ls: 'ls', res: 'd', mode: 'EX', orphan: '' },
+    { type: 'purgeOrphans', ls: 'ls', res: '', orphan: '2:1002:7' },
+    unlock(1),
+  ];
+
+  it('decode to their operations in order; a batch of one is the message alone', () => {
+    const decoded = decodeLockMessages(batchOf(ops));
+    expect(decoded.ok).toBe(true);
+    if (decoded.ok) {
+      expect(decoded.messages.map((m) => m.type)).toEqual(ops.map((m) => m.type));
+      for (const [i, m] of ops.entries()) expect(decoded.messages[i]).toMatchObject({ ...m, ...('flags' in m ? { flags: expect.any(Object) } : {}) });
+    }
+    // A single message decodes as a list of one; a batch is not one message.
+    expect(batchOf([lock(1, 'a', 'EX')])).toEqual(encodeLockMessage(lock(1, 'a', 'EX')));
+    expect(decodeLockMessages(encodeLockMessage(unlock(4)))).toEqual({ ok: true, messages: [unlock(4)] });
+    expect(decodeLockMessage(batchOf(ops)).ok).toBe(false);
+  });
+
+  it('are full at lockBatchMessagesMax operations or bytesMax bytes; the first operation is always taken', () => {
+    const counted = new LockBatchWriter();
+    for (let i = 0; i < lockBatchMessagesMax; i++) expect(counted.add(unlock(i), Number.MAX_SAFE_INTEGER)).toBe(true);
+    expect(counted.add(unlock(0), Number.MAX_SAFE_INTEGER)).toBe(false);
+    const decoded = decodeLockMessages(counted.finish());
+    expect(decoded.ok && decoded.messages.length).toBe(lockBatchMessagesMax);
+
+    const sized = new LockBatchWriter();
+    let n = 0;
+    while (sized.add(unlock(n), 64)) n++;
+    expect(n).toBeGreaterThan(1);
+    expect(sized.finish().length).toBeLessThanOrEqual(64);
+
+    const big = new LockBatchWriter();
+    expect(big.add(lock(1, 'x'.repeat(200), 'EX'), 16)).toBe(true);
+    expect(big.add(unlock(1), 16)).toBe(false);
+    expect(decodeLockMessages(big.finish())).toMatchObject({ ok: true, messages: [{ type: 'lock', res: 'x'.repeat(200) }] });
+  });
+
+  it('refuse malformed batches whole, without throwing', () => {
+    const v = lockMessageVersion;
+    const good = batchOf([lock(1, 'a', 'EX'), unlock(1)]);
+    const body = (m: Parameters<typeof encodeLockMessage>[0]): number[] => [...encodeLockMessage(m).subarray(1)];
+    const header = (count: number): number[] => [v, 10, count >> 8, count & 0xff];
+    const bad: [string, number[]][] = [
+      ['empty', header(0)],
+      ['too many', [...header(lockBatchMessagesMax + 1), ...Array.from({ length: lockBatchMessagesMax + 1 }, () => body(unlock(1))).flat()]],
+      ['count above its operations', [...header(3), ...body(unlock(1)), ...body(unlock(2))]],
+      ['trailing byte', [...good, 0]],
+      ['nested batch', [...header(2), ...body(unlock(1)), ...[...good].slice(1)]],
+      ['barrier inside', [...header(2), ...body(unlock(1)), ...body({ type: 'barrier', ls: 'ls', name: 'b', members: null })]],
+      ['sync inside', [...header(2), ...body({ type: 'sync', ringRep: 1, ringSeq: 4n, lastPrimarySeq: 0n, snapshot: new Uint8Array(0) }), ...body(unlock(1))]],
+      ['unknown type inside', [...header(2), ...body(unlock(1)), 99, 0, 0, 0, 1]],
+      ['bad mode inside', [...header(2), ...body(unlock(1)), ...body(lock(2, 'a', 'EX')).map((b, i, a) => (i === a.length - 6 ? 17 : b))]],
+      ['old version', [2, ...good.subarray(1)]],
+    ];
+    for (const [what, bytes] of bad) {
+      const decoded = decodeLockMessages(new Uint8Array(bytes));
+      expect({ what, ok: decoded.ok }).toEqual({ what, ok: false });
+    }
+    for (let n = 0; n < good.length; n++) expect(decodeLockMessages(good.subarray(0, n)).ok).toBe(false);
+    // One malformed operation refuses the batch: nothing of it is applied.
+    const r = formed(all);
+    const before = r.table(1).hash();
+    r.deliver(2, new Uint8Array(bad[8]?.[1] ?? []), all);
+    expect(r.table(1).counters.malformed).toBe(1);
+    expect(r.table(1).counters.opsApplied).toBe(0);
+    expect(r.table(1).hash()).toBe(before);
+  });
+
+  it('apply as the same operations delivered one by one: same events, trace lines and hashes', () => {
+    // Contention, a try-lock, a timeout cancel, a down-conversion with a value block, an atomic
+    // request, and a deadlock closed inside a batch (holder ids 5 and 6 on node 3).
+    const script: [number, BatchableLockMessage[]][] = [
+      [1, [lock(1, 'a', 'EX'), lock(2, 'b', 'PR'), lock(3, 'a', 'PR')]],
+      [2, [lock(1, 'a', 'EX', { flags: { noQueue: true } }), lock(2, 'b', 'EX'), cancel(2, 'timeout'), lock(3, 'a', 'CR')]],
+      [3, [{ type: 'lockMany', counter: 1, holder: 0, ls: 'ls', items: [{ res: 'c', mode: 'EX' }, { res: 'b', mode: 'PR' }], flags: {}, lvbBytes: 32 }, lock(3, 'd', 'EX', { holder: 5 }), lock(4, 'e', 'EX', { holder: 6 })]],
+      [1, [{ type: 'convert', counter: 1, mode: 'NL', flags: {}, lvb: new Uint8Array(32).fill(5) }, unlock(2)]],
+      [3, [lock(5, 'e', 'EX', { holder: 5 }), lock(6, 'd', 'EX', { holder: 6 }), unlock(1), unlock(2)]],
+      [2, [unlock(3), unlock(1)]],
+      [1, [unlock(3), unlock(1)]],
+    ];
+    const alone = formed(all);
+    const batched = formed(all);
+    for (const [sender, list] of script) {
+      for (const m of list) alone.deliver(sender, m, all);
+      batched.deliver(sender, batchOf(list), all);
+    }
+    expect(batched.lk(1, 'deny').map((e) => e.reason)).toEqual(['would-block', 'timeout', 'deadlock']);
+    for (const id of all) {
+      expect(batched.events.get(id)).toEqual(alone.events.get(id));
+      expect(batched.lines.get(id)).toEqual(alone.lines.get(id));
+      expect(batched.table(id).hash()).toBe(alone.table(id).hash());
+      expect(batched.table(id).counters).toEqual(alone.table(id).counters);
+    }
+  });
+
+  it('keep their order: a cancel in the same batch as its request ends it before any grant', () => {
+    const r = formed(all);
+    r.deliver(1, lock(1, 'a', 'EX'), all);
+    r.deliver(2, batchOf([lock(1, 'a', 'EX'), cancel(1), lock(2, 'b', 'EX'), unlock(2), lock(3, 'b', 'PR')]), all);
+    r.deliver(1, unlock(1), all);
+    for (const id of all) {
+      expect(r.lk(id).filter((e) => e.owner === owner(2, 1)).map((e) => e.op)).toEqual(['request', 'cancel']);
+      expect(r.lk(id).filter((e) => e.owner.startsWith('2:')).map((e) => [e.owner, e.op])).toEqual([
+        [owner(2, 1), 'request'],
+        [owner(2, 1), 'cancel'],
+        [owner(2, 2), 'request'],
+        [owner(2, 2), 'grant'],
+        [owner(2, 2), 'release'],
+        [owner(2, 3), 'request'],
+        [owner(2, 3), 'grant'],
+      ]);
+    }
+    // The request was queued (its holder notified) before the cancel ended it.
+    expect(r.lk(1, 'bast')).toMatchObject([{ owner: owner(1, 1), mode: 'EX' }]);
+  });
+
+  it('wait in a sync operation by operation, and a cut drops each one, in order', () => {
+    const r = formed(all);
+    r.configure([1, 2], [1, 2], [1, 2]);
+    r.configure([3], [3], [3]);
+    r.merge([[1, 2], [3]], all);
+    r.deliver(1, batchOf([lock(1, 'a', 'EX'), lock(2, 'b', 'EX'), cancel(2)]), all);
+    r.transitional(all, all);
+    expect(r.of(1, 'dropped').map((e) => e.message.type)).toEqual(['lock', 'lock', 'cancel']);
+    expect(r.table(2).counters.droppedInSync).toBe(3);
+  });
+});
