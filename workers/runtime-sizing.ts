@@ -50,6 +50,16 @@ export const submitRingBytes = 1 * mebibyte;
  * worker fed between two token visits (the main thread refills it when it is half empty).
  */
 export const submitQueueBytesMax = 256 * 1024;
+/**
+ * Undelivered bytes in the delivery ring past which submit() refuses this node's messages (and
+ * below half of which `writable` follows): a node whose application is behind on its deliveries
+ * stops adding to the ring's load. Without it, at saturation with every node sending, the main
+ * threads fell behind the ring, the delivery workers buffered the difference (13-26 MB each in a
+ * 10 s run of 64 B messages) and own-delivery latency was that backlog. The spill (deliveryBuffer)
+ * fills only once the ring is full, so half the ring keeps it for what it is for: a stalled
+ * application, and nodes that do not send. Joins and leaves are never held back by it.
+ */
+export const deliveryBacklogBytesMax = 1 * mebibyte;
 export const inRingBytes = 8 * mebibyte;
 export const outRingBytes = 2 * mebibyte;
 export const frameRingBytes = 2 * mebibyte;
