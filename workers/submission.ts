@@ -46,6 +46,13 @@ export class Submission {
   private readonly names = new GroupNameEncoder();
   private readonly messageBytesMax: number;
   private writableWanted = false;
+  /**
+   * Whether submit() looks at the delivery backlog. Not for the first message after `writable`:
+   * the backlog can grow again without the main thread doing anything (a large message delivered
+   * in parts fills the delivery ring by itself), and `writable` promises that the refused record
+   * is taken.
+   */
+  private backlogChecked = true;
   private refusedBytes = 0;
 
   constructor(
@@ -79,7 +86,7 @@ export class Submission {
     const length = submitRecordBytes(name, payload);
     const ring = this.ring;
     if (this.writer.open || !submitFits(ring.usedBytes(), length)) return this.refused(length);
-    if (this.deliveryRing.usedBytes() > deliveryBacklogBytesMax) return this.refused(length);
+    if (this.backlogChecked && this.deliveryRing.usedBytes() > deliveryBacklogBytesMax) return this.refused(length);
     if (length > partChunkBytes) return this.submitChunked(name, payload, order);
     // Encoded straight into the ring: the one copy of the payload on this thread.
     const offset = ring.tryClaim(RecordType.submitMessage, length);
@@ -88,6 +95,7 @@ export class Submission {
     ring.commit();
     this.wakeToken();
     this.submitted++;
+    this.backlogChecked = true;
     return true;
   }
 
@@ -128,6 +136,7 @@ export class Submission {
     if (!this.writableWanted || this.lifecycle.closing) return;
     if (!this.hasRoom()) return;
     this.writableWanted = false;
+    this.backlogChecked = false;
     // hasRoom() holds, so no submission is being written either.
     this.flags.clear(WakeFlag.mainWantsRoom);
     try {
@@ -196,6 +205,7 @@ export class Submission {
       if (writer.canWriteNext()) this.mainBell.wake();
     }
     this.submitted++;
+    this.backlogChecked = true;
     return true;
   }
 
