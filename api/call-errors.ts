@@ -52,8 +52,9 @@ export function checkCallOptions(options: unknown, known: readonly string[], whe
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     throw invalidArgument(`${where}: options must be an object, got ${options === null ? 'null' : typeof options}`);
   }
-  for (const key of Object.keys(options)) {
-    if (known.includes(key)) continue;
+  // for-in rather than Object.keys: no array per call (send() checks its options every time).
+  for (const key in options) {
+    if (!Object.hasOwn(options, key) || known.includes(key)) continue;
     const near = suggest(key, known);
     const hint = near === null ? `known options: ${known.join(', ') || 'none'}` : `did you mean '${near}'?`;
     throw invalidArgument(`${where}: unknown option '${key}' (${hint})`, 'ERR_INVALID_ARG_VALUE');

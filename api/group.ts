@@ -279,10 +279,20 @@ export class Group<T = Uint8Array> extends EventEmitter<GroupEvents<T>> {
   }
 }
 
+/** The last ring id turned into a string: every message of a ring shares its RingId object. */
+let lastRing: RingId | null = null;
+let lastRingString = '';
+
+function ringIdString(ring: RingId): string {
+  if (ring !== lastRing) {
+    lastRingString = ringIdToString(ring);
+    lastRing = ring;
+  }
+  return lastRingString;
+}
+
 /** A message whose msgpack value is decoded on first read, once, whichever consumer reads it. */
 class DeliveredMessage<T> implements GroupMessage<T> {
-  readonly id: string;
-  readonly ringId: string;
   private decoded = false;
   private decodedValue: unknown = undefined;
 
@@ -296,9 +306,16 @@ class DeliveredMessage<T> implements GroupMessage<T> {
     readonly transitional: boolean,
     readonly payload: Uint8Array,
     private readonly encoding: Encoding,
-  ) {
-    this.id = `${sender}:${incarnation}:${counter}`;
-    this.ringId = ringIdToString(ring);
+  ) {}
+
+  // id and ringId are made on first read: most consumers never read them, and as strings made at
+  // delivery they were a good part of what the main thread allocated per message.
+  get id(): string {
+    return `${this.sender}:${this.incarnation}:${this.counter}`;
+  }
+
+  get ringId(): string {
+    return ringIdString(this.ring);
   }
 
   get value(): T {

@@ -32,6 +32,8 @@ export interface NodeSummary {
   cpuUserMs: number;
   cpuSystemMs: number;
   peakRssBytes: number;
+  /** Most bytes of deliveries the delivery worker held beyond the delivery ring (null: no stats). */
+  deliveryBufferBytesPeak?: number | null;
   ownHistogram: string;
   latencyHistogram: string;
   /** Paced senders: send() called − intended, µs (api/commands/pacer.ts). */
@@ -118,7 +120,7 @@ export interface BenchReport {
   membership: { coldFormMs: number | null };
   failover: FailoverFigures | null;
   baseline: BaselineFigures | null;
-  nodes: { node: string; cpuUserMs: number; cpuSystemMs: number; peakRssBytes: number; sentMsgs: number; deliveredMsgs: number }[];
+  nodes: { node: string; cpuUserMs: number; cpuSystemMs: number; peakRssBytes: number; deliveryBufferBytesPeak: number | null; sentMsgs: number; deliveredMsgs: number }[];
   timelines: { node: string; offsetS: number; deliveredPerSec: number[] }[];
   integrity: { corrupt: number; missing: number; duplicated: number; reordered: number };
 }
@@ -228,6 +230,7 @@ export function buildReport(
     baseline,
     nodes: nodes.map((n) => ({
       node: n.node, cpuUserMs: n.cpuUserMs, cpuSystemMs: n.cpuSystemMs, peakRssBytes: n.peakRssBytes,
+      deliveryBufferBytesPeak: n.deliveryBufferBytesPeak ?? null,
       sentMsgs: n.sentMsgs, deliveredMsgs: n.deliveredMsgs,
     })),
     timelines: nodes.map((n) => ({ node: n.node, offsetS: round3((n.timelineStartMs - run.spawnMs) / 1000), deliveredPerSec: n.timeline })),

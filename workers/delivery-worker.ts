@@ -37,6 +37,7 @@ import { configurationTraceLine, deliveryTraceLine } from './trace/trace-lines.j
 import { Doorbell } from './ring/doorbell.js';
 import { SpscRing } from './ring/spsc-ring.js';
 import { ChunkWriter, partHeaderBytes } from './ring/chunks.js';
+import { SpillQueue } from './spill-queue.js';
 import { SyncControl } from './control.js';
 import { parkMsMax, runWorkerLoop } from './worker-loop.js';
 import type { WorkerSteps } from './worker-loop.js';
@@ -141,16 +142,8 @@ function waitForMainToCatchUp(): void {
 
 // ---- the spill: records waiting for room in the delivery ring --------------------------------
 
-/** One record, encoded in an array of its own. */
-interface SpilledRecord {
-  type: number;
-  bytes: Uint8Array;
-}
-/** In order; spillHead is the oldest (shift without moving the array on every read). */
-let spill: (SpilledRecord | undefined)[] = [];
-let spillHead = 0;
-/** Bytes of the records in `spill` (the writer's detached rest is counted apart). */
-let spillRecordBytes = 0;
+/** In order, packed as bytes (spill-queue.ts): nothing per record on this thread's heap. */
+const spill = new SpillQueue();
 const bytesMax = data.deliveryBufferBytesMax;
 /** Set once the spill passed bytesMax: nothing more is forwarded. */
 let gaveUp = false;
@@ -171,18 +164,21 @@ function noteConsumer(): void {
 }
 
 function spillEmpty(): boolean {
-  return spillHead === spill.length && !deliveryWriter.open;
+  return spill.length === 0 && !deliveryWriter.open;
 }
 
 /** What waits for the application beyond the delivery ring, in bytes. */
 function bufferedBytes(): number {
-  return spillRecordBytes + deliveryWriter.remainingBytes;
+  return spill.bytes + deliveryWriter.remainingBytes;
 }
 
-function pushSpill(type: number, bytes: Uint8Array): void {
+/** Before a record goes into the spill. */
+function beforeSpill(): void {
   if (spillEmpty()) startWaiting();
-  spill.push({ type, bytes });
-  spillRecordBytes += bytes.length;
+}
+
+/** After a record went into the spill. */
+function afterSpill(): void {
   counters.recordsSpilled++;
   afterGrowth();
 }
@@ -225,20 +221,12 @@ function writeSpill(): number {
       written += deliveryWriter.writeSome();
       if (deliveryWriter.open) break;
     }
-    if (spillHead === spill.length) break;
-    const r = spill[spillHead] as SpilledRecord;
-    spill[spillHead] = undefined;
-    spillHead++;
-    spillRecordBytes -= r.bytes.length;
-    // The record's own array: the writer may keep it for as long as it takes.
-    deliveryWriter.begin(r.type, [r.bytes]);
-  }
-  if (spillHead === spill.length) {
-    spill = [];
-    spillHead = 0;
-  } else if (spillHead >= 1024 && spillHead * 2 >= spill.length) {
-    spill = spill.slice(spillHead);
-    spillHead = 0;
+    if (spill.length === 0 || !spillFits()) break;
+    deliveryWriter.begin(spill.peekType(), [spill.peek()]);
+    written += deliveryWriter.writeSome();
+    // The view is the spill's until shift(): what the ring cannot take yet, the writer copies.
+    if (deliveryWriter.open) deliveryWriter.detach();
+    spill.shift();
   }
   if (written > 0) mainBell.wake();
   if (spillEmpty()) flags.clear(WakeFlag.deliveryWantsRoom);
@@ -256,7 +244,9 @@ function forward(type: number, segments: readonly Uint8Array[]): void {
     return;
   }
   if (!spillEmpty()) {
-    pushSpill(type, concat(segments));
+    beforeSpill();
+    spill.appendCopy(type, segments);
+    afterSpill();
     return;
   }
   deliveryWriter.begin(type, segments);
@@ -267,19 +257,6 @@ function forward(type: number, segments: readonly Uint8Array[]): void {
     startWaiting();
     afterGrowth();
   }
-}
-
-function concat(segments: readonly Uint8Array[]): Uint8Array {
-  if (segments.length === 1) return (segments[0] as Uint8Array).slice();
-  let length = 0;
-  for (const s of segments) length += s.length;
-  const out = new Uint8Array(length);
-  let at = 0;
-  for (const s of segments) {
-    out.set(s, at);
-    at += s.length;
-  }
-  return out;
 }
 
 function writeJson(type: number, bytes: Uint8Array): void {
@@ -299,16 +276,24 @@ const assembler = new Assembler(
       const name = names.encode(d.group);
       const stamps = isSampledCounter(d.counter) ? stampsOf(d) : null;
       const length = deliveryRecordBytes(name, d.payload, stamps !== null);
-      if (length <= partChunkBytes && !gaveUp && spillEmpty()) {
-        // Encoded straight into the ring: the one copy of the payload on this thread.
-        const offset = deliveryRing.tryClaim(RecordType.deliveryMessage, length);
-        if (offset !== null) {
-          encodeDelivery(deliveryView, deliveryRing.buffer, offset, d, name, stamps);
-          deliveryRing.commit();
-          // After the commit store (ring/doorbell.ts R1/R2); one load when the main thread is awake.
-          mainBell.wake();
-          return;
+      if (length <= partChunkBytes && !gaveUp) {
+        if (spillEmpty()) {
+          // Encoded straight into the ring: the one copy of the payload on this thread.
+          const offset = deliveryRing.tryClaim(RecordType.deliveryMessage, length);
+          if (offset !== null) {
+            encodeDelivery(deliveryView, deliveryRing.buffer, offset, d, name, stamps);
+            deliveryRing.commit();
+            // After the commit store (ring/doorbell.ts R1/R2); one load when the main thread is awake.
+            mainBell.wake();
+            return;
+          }
         }
+        // Encoded straight into the spill, in place as into the ring.
+        beforeSpill();
+        const at = spill.append(RecordType.deliveryMessage, length);
+        encodeDelivery(spill.tailView, spill.tailBuffer, at, d, name, stamps);
+        afterSpill();
+        return;
       }
       const segments = [encodeDeliveryHead(d, name, stamps !== null), d.payload];
       if (stamps !== null) segments.push(deliveryStampsBytes(stamps));
@@ -419,8 +404,8 @@ function idleReady(): boolean {
 
 function spillFits(): boolean {
   if (deliveryWriter.open) return deliveryWriter.canWriteNext();
-  const r = spill[spillHead] as SpilledRecord;
-  return deliveryRing.canClaim(r.bytes.length > partChunkBytes ? partHeaderBytes + partChunkBytes : r.bytes.length);
+  const length = spill.peekLength();
+  return deliveryRing.canClaim(length > partChunkBytes ? partHeaderBytes + partChunkBytes : length);
 }
 
 /** One turn: the spill into the delivery ring, a batch of the frame ring, then the drain check. */

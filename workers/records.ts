@@ -222,6 +222,28 @@ export function frameRecordEngineMs(view: DataView, offset: number): number {
 }
 
 /**
+ * The ring id of the last record decoded on this thread, kept: every frame and delivery of a ring
+ * carries the same one, and decoding it afresh cost an object and a BigInt per message (the main
+ * thread's share of allocation at saturation). Frozen, since every message of the ring shares it.
+ */
+let lastRingId: RingId = Object.freeze({ rep: 0, seq: 0n });
+let lastRingSeqLow = 0;
+let lastRingSeqHigh = 0;
+
+/** The ring id whose rep is at repOffset and seq (u64) at seqOffset. */
+function ringIdAt(view: DataView, repOffset: number, seqOffset: number): RingId {
+  const rep = view.getUint32(repOffset, true);
+  const low = view.getUint32(seqOffset, true);
+  const high = view.getUint32(seqOffset + 4, true);
+  if (rep !== lastRingId.rep || low !== lastRingSeqLow || high !== lastRingSeqHigh) {
+    lastRingId = Object.freeze({ rep, seq: view.getBigUint64(seqOffset, true) });
+    lastRingSeqLow = low;
+    lastRingSeqHigh = high;
+  }
+  return lastRingId;
+}
+
+/**
  * The frame at `offset`; its payload is a view into the ring (valid only while the record is being
  * handled: the Assembler copies what it keeps).
  */
@@ -233,7 +255,7 @@ export function decodeFrame(
 ): DeliveredFrame {
   assert(length >= frameHeaderBytes, 'record: a frame record holds its header');
   return {
-    ringId: { rep: view.getUint32(offset, true), seq: view.getBigUint64(offset + 16, true) },
+    ringId: ringIdAt(view, offset, offset + 16),
     seq: view.getUint32(offset + 4, true),
     originator: view.getUint32(offset + 8, true),
     order: orderFromWire(buffer[offset + 12] as number),
@@ -335,7 +357,7 @@ export function decodeDelivery(
     group: groupOf(buffer, offset + deliveryHeaderBytes, nameBytes),
     order: orderFromWire(buffer[offset + 32] as number),
     payload: owned ? buffer.subarray(payloadStart, payloadEnd) : buffer.slice(payloadStart, payloadEnd),
-    ringId: { rep: view.getUint32(offset + 4, true), seq: view.getBigUint64(offset + 24, true) },
+    ringId: ringIdAt(view, offset + 4, offset + 24),
     transitional: buffer[offset + 33] === 1,
     local: true,
   };

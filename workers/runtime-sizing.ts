@@ -50,6 +50,16 @@ export const submitRingBytes = 1 * mebibyte;
  * worker fed between two token visits (the main thread refills it when it is half empty).
  */
 export const submitQueueBytesMax = 256 * 1024;
+/**
+ * Undelivered bytes in the delivery ring past which submit() refuses this node's messages (and
+ * below half of which `writable` follows): a node whose application is behind on its deliveries
+ * stops adding to the ring's load. Without it, at saturation with every node sending, the main
+ * threads fell behind the ring, the delivery workers buffered the difference (13-26 MB each in a
+ * 10 s run of 64 B messages) and own-delivery latency was that backlog. The spill (deliveryBuffer)
+ * fills only once the ring is full, so half the ring keeps it for what it is for: a stalled
+ * application, and nodes that do not send. Joins and leaves are never held back by it.
+ */
+export const deliveryBacklogBytesMax = 1 * mebibyte;
 export const inRingBytes = 8 * mebibyte;
 export const outRingBytes = 2 * mebibyte;
 export const frameRingBytes = 2 * mebibyte;
@@ -58,15 +68,18 @@ export const deliveryRingBytes = 2 * mebibyte;
  * Largest young generation of each worker's V8 heap (Worker resourceLimits), in MiB; the old
  * generation and the main thread's heap keep V8's defaults. V8 grows a busy isolate's young
  * generation up to 3 × 16 MiB on 64-bit, and a saturated node's three workers took ~25 MiB of
- * its RSS that way (token ~13, net ~5, delivery ~3, measured one at a time). What the workers
- * keep is small and short-lived (a packet until the token's aru passes it, a frame until it is
- * decoded), so small semi-spaces cost little: scavenges are more frequent but each copies only
- * what is live. The token worker keeps packets in its sort queue for a few token rotations, so it
- * gets 2 MiB semi-spaces (6 = 3 × 2, V8's young generation is three semi-spaces), the others
- * V8's starting 1 MiB. Measured on the saturated 3-node bench: no throughput change within the
- * run-to-run spread, peak RSS per node down ~15 MiB.
+ * its RSS that way (token ~13, net ~5, delivery ~3, measured one at a time). What the net and
+ * delivery workers keep is small and short-lived (a datagram until it is in the in ring, a frame
+ * until it is decoded), so they get V8's starting 1 MiB semi-spaces (3 = 3 × 1: V8's young
+ * generation is three semi-spaces' worth; a size is rounded up to a power-of-two semi-space).
+ * The token worker keeps every packet until every member holds it, a few token rotations: with
+ * 2 MiB semi-spaces, a packet alive at two scavenges in a row was promoted, and promoted packets
+ * and their ArrayBuffers waited for a full collection, ~14 MiB of old generation and ~20 MiB of
+ * ArrayBuffers at 64 B with every node sending. With 4 MiB semi-spaces (12) most die young: peak
+ * RSS per node 148-160 MiB there (was 159-167; 8 MiB semi-spaces: 159-177), 141-145 at 1 KiB
+ * with one sender (was 133-136), throughput unchanged within the spread (3 loopback runs each).
  */
-export const workerYoungGenerationMb: Readonly<Record<ThreadName, number>> = { net: 3, token: 6, delivery: 3 };
+export const workerYoungGenerationMb: Readonly<Record<ThreadName, number>> = { net: 3, token: 12, delivery: 3 };
 /**
  * Default of the deliveryBufferBytesMax option: bytes of deliveries the delivery worker keeps, in
  * its own heap, for an application that is not taking them (a blocked main thread, a slow

@@ -108,8 +108,9 @@ export interface NodeRuntime {
   /** This incarnation (start time in ms); message ids are `<nodeId>:<incarnation>:<counter>`. */
   readonly incarnation: number;
   /**
-   * Queue an application message. Returns false when the submit ring is full (try again after
-   * `writable`). Counters are assigned in submission order from 1, so the Nth accepted submit of
+   * Queue an application message. Returns false when the submit ring is full, or while the
+   * application is more than deliveryBacklogBytesMax behind on its deliveries (try again after
+   * `writable`: the first message after it is not held back by the backlog). Counters are assigned in submission order from 1, so the Nth accepted submit of
    * this incarnation has counter N.
    */
   submit(group: string, payload: Uint8Array, order: Order): boolean;

@@ -17,7 +17,7 @@ import type { SpscRing } from './ring/spsc-ring.js';
 import { ChunkWriter, partHeaderBytes } from './ring/chunks.js';
 import { WakeFlag, WakeFlags } from './wake-flags.js';
 import { encodeSubmitHead, encodeSubmitMessage, partChunkBytes, RecordType, submitRecordBytes } from './records.js';
-import { submitQueueBytesMax } from './runtime-sizing.js';
+import { deliveryBacklogBytesMax, submitQueueBytesMax } from './runtime-sizing.js';
 import type { NodeRings } from './runtime-sizing.js';
 import type { RuntimeEvents } from './runtime-types.js';
 import type { Lifecycle } from './teardown.js';
@@ -31,6 +31,8 @@ export class Submission {
   /** Application messages accepted (the counter of the last one). */
   submitted = 0;
   private readonly ring: SpscRing;
+  /** Read only for its occupancy: the application's backlog (deliveryBacklogBytesMax). */
+  private readonly deliveryRing: SpscRing;
   /**
    * Writes a submission longer than partChunkBytes as parts. While it is open (the ring had no
    * room for all of it) the pump writes the rest as the token worker frees room, and submit(),
@@ -44,6 +46,13 @@ export class Submission {
   private readonly names = new GroupNameEncoder();
   private readonly messageBytesMax: number;
   private writableWanted = false;
+  /**
+   * Whether submit() looks at the delivery backlog. Not for the first message after `writable`:
+   * the backlog can grow again without the main thread doing anything (a large message delivered
+   * in parts fills the delivery ring by itself), and `writable` promises that the refused record
+   * is taken.
+   */
+  private backlogChecked = true;
   private refusedBytes = 0;
 
   constructor(
@@ -55,6 +64,7 @@ export class Submission {
     private readonly logger: Logger,
   ) {
     this.ring = rings.submit;
+    this.deliveryRing = rings.delivery;
     this.writer = new ChunkWriter(this.ring, RecordType.submitPart, partChunkBytes);
     const b = rings.shared.bells;
     this.mainBell = new Doorbell(b.main.sab, b.main.byteOffset);
@@ -76,6 +86,7 @@ export class Submission {
     const length = submitRecordBytes(name, payload);
     const ring = this.ring;
     if (this.writer.open || !submitFits(ring.usedBytes(), length)) return this.refused(length);
+    if (this.backlogChecked && this.deliveryRing.usedBytes() > deliveryBacklogBytesMax) return this.refused(length);
     if (length > partChunkBytes) return this.submitChunked(name, payload, order);
     // Encoded straight into the ring: the one copy of the payload on this thread.
     const offset = ring.tryClaim(RecordType.submitMessage, length);
@@ -84,6 +95,7 @@ export class Submission {
     ring.commit();
     this.wakeToken();
     this.submitted++;
+    this.backlogChecked = true;
     return true;
   }
 
@@ -124,6 +136,7 @@ export class Submission {
     if (!this.writableWanted || this.lifecycle.closing) return;
     if (!this.hasRoom()) return;
     this.writableWanted = false;
+    this.backlogChecked = false;
     // hasRoom() holds, so no submission is being written either.
     this.flags.clear(WakeFlag.mainWantsRoom);
     try {
@@ -145,10 +158,11 @@ export class Submission {
    * chunk, for its first part: the rest follows as the ring drains), and the ring at most half
    * full: without the last condition a sender at full speed would be told writable for every few
    * records the token worker takes, and spend the main thread on a refusal and a callback per
-   * batch.
+   * batch. Likewise the application's backlog in the delivery ring at most half its bound.
    */
   private hasRoom(): boolean {
     if (this.writer.open) return false;
+    if (this.deliveryRing.usedBytes() > deliveryBacklogBytesMax / 2) return false;
     const ring = this.ring;
     const used = ring.usedBytes();
     const firstRecordBytes = Math.min(this.refusedBytes, partHeaderBytes + partChunkBytes);
@@ -191,6 +205,7 @@ export class Submission {
       if (writer.canWriteNext()) this.mainBell.wake();
     }
     this.submitted++;
+    this.backlogChecked = true;
     return true;
   }
 

@@ -397,15 +397,34 @@ function feedPacker(): boolean {
     pending.shift();
     fed = true;
   }
-  // The main thread rings for submissions only while they are taken (wake-flags.ts): the flag is
-  // set before the loop next looks at the ring, and cleared while the Packer is not fed.
-  if (pending.length === 0) flags.set(WakeFlag.tokenTakesSubmissions);
+  // The main thread rings for submissions only while they are taken (wake-flags.ts) and a wake
+  // changes when they leave: the flag is set before the loop next looks at the ring, and cleared
+  // while the Packer is not fed or the token keeps coming anyway.
+  if (pending.length === 0 && submissionWakeHelps()) flags.set(WakeFlag.tokenTakesSubmissions);
   else flags.clear(WakeFlag.tokenTakesSubmissions);
   if (fed) {
     srp.onSubmit();
     ringNetBell();
   }
   return fed;
+}
+
+/**
+ * Idle token visits in a row from which a submission rings this thread: half the count past which
+ * the representative holds the token (each member counts within a visit or two of it).
+ */
+const submissionWakeIdleRotations = Math.floor(engine.seqnoUnchangedConst / 2);
+
+/**
+ * Whether a submission should wake this thread rather than wait for the next token visit, which
+ * takes it anyway (takeSubmissions): only when the token may stop coming, i.e. the ring is idle
+ * and the representative may hold it (srp.onSubmit then releases it or asks for it), or when
+ * there is no operational ring to bring the token. Otherwise the wake moved nothing earlier: the
+ * message leaves with the token's next visit either way, and each wake cost the main thread a
+ * futex call in send() and a thread switch on a host of 2 cores, in the token's way.
+ */
+function submissionWakeHelps(): boolean {
+  return srp.membershipState !== 'operational' || srp.idleRotations >= submissionWakeIdleRotations;
 }
 
 /**

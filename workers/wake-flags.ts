@@ -22,7 +22,10 @@
 import { spanBytes } from './ring/layout.js';
 
 export const WakeFlag = {
-  /** The token worker is reading the submit ring (the Packer is not refusing). Main rings it. */
+  /**
+   * The token worker is reading the submit ring (the Packer is not refusing) and a wake would make
+   * a submission leave sooner (an idle ring, or none operational). Main rings it.
+   */
   tokenTakesSubmissions: 0,
   /** The token worker waits for room in the out ring or the frame ring. Net and delivery ring it. */
   tokenWantsRoom: 1,

@@ -85,7 +85,8 @@ integrity {corrupt,missing,duplicated,reordered}, retransmitsSent, tokenRetransm
 resent), retransmitsRequested, packetsDropped (by reason), configurations (regular
 configurations installed), tokenRotations, timeline (deliveries per second), timelineStartMs
 (wall-clock ms since the epoch at which timeline's first second starts), cpuUserMs,
-cpuSystemMs, peakRssBytes, and the encoded histograms (ownHistogram, latencyHistogram).
+cpuSystemMs, peakRssBytes, deliveryBufferBytesPeak (most bytes of deliveries waiting for the
+application beyond the delivery ring), and the encoded histograms (ownHistogram, latencyHistogram).
 `;
 
 export interface NodeCommandArgs {
@@ -487,6 +488,7 @@ export async function runNodeCommand(argv: string[], out: Out = process): Promis
     cpuUserMs: Math.round(usage.userCPUTime / 1000),
     cpuSystemMs: Math.round(usage.systemCPUTime / 1000),
     peakRssBytes: usage.maxRSS * 1024,
+    deliveryBufferBytesPeak: stats?.deliveryBuffer?.bytesPeak ?? null,
     ownHistogram: encodeHistogram(own),
     pacerLatenessUs: summarizeUs(pacerLateness),
     pacerHistogram: encodeHistogram(pacerLateness),

@@ -1,22 +1,31 @@
 /**
  * The load generator's pacer: sleeps until a target time with sub-millisecond precision without
- * blocking the event loop and without a long busy spin (2 cores are shared by every node).
+ * blocking the event loop for long and without a long busy spin (2 cores are shared by every
+ * node).
  *
  * Node's timers count whole milliseconds (a message due at t leaves up to ~1 ms late, and its
  * latency counts from t), and Atomics.wait on the main thread would stop the deliveries being
  * measured. So a small worker thread does the sleeping: it blocks in Atomics.wait with a fractional
- * timeout (a futex with a µs deadline) until `spinUs` before the target, spins out the rest
- * (bounded by spinUs), and notifies; the main thread awaits that notification with
- * Atomics.waitAsync, so its event loop keeps running meanwhile, and a whole-ms timer as a fallback
- * for a host too loaded to run the worker in time. Targets are process.hrtime.bigint()
- * (CLOCK_MONOTONIC, the same in every thread and process of a host).
+ * timeout (a futex with a µs deadline) until `mainLeadUs` before the target and notifies; the main
+ * thread awaits that notification with Atomics.waitAsync, so its event loop keeps running
+ * meanwhile, and a whole-ms timer as a fallback for a host too loaded to run the worker in time.
+ * Waking the main thread that way takes tens of µs (a task posted to its event loop; 70-90 µs at
+ * the median on the shared 2-core host, when the worker notified at the target itself), so the
+ * worker notifies early and the main thread spins out the rest, at most mainLeadUs: the spin is
+ * where the wake latency used to be, and send() is called on time unless the wake took longer
+ * than the lead. Targets are process.hrtime.bigint() (CLOCK_MONOTONIC, the same in every thread
+ * and process of a host).
  *
  * How precise it is, the bench measures and reports (pacer lateness: send() called − intended).
  */
 import { Worker } from 'node:worker_threads';
 
-/** Futex wake-ups land up to ~50 µs late (timer slack): the last part is spun, never more than this. */
-export const pacerSpinUs = 60;
+/**
+ * How long before the target the worker wakes the main thread, which spins out whatever is left
+ * (never more than this). Covers the worker's futex timer slack (~50 µs) and the main thread's
+ * wake latency at the median; a later wake makes send() late by the excess, as before.
+ */
+export const mainLeadUs = 150;
 
 /** Word indexes of the shared Int32Array; the target (BigInt64) sits at byte 16. */
 const wordRequest = 0;
@@ -30,7 +39,6 @@ const workerSource = `
 const { workerData } = process.getBuiltinModule('node:worker_threads');
 const w = new Int32Array(workerData.sab);
 const target = new BigInt64Array(workerData.sab, ${targetByteOffset}, 1);
-const spinNs = BigInt(workerData.spinUs * 1000);
 let last = 0;
 for (;;) {
   const g = Atomics.load(w, ${wordRequest});
@@ -39,12 +47,10 @@ for (;;) {
   last = g;
   const t = Atomics.load(target, 0);
   for (;;) {
-    const leftNs = t - spinNs - process.hrtime.bigint();
+    const leftNs = t - process.hrtime.bigint();
     if (leftNs <= 0n) break;
     Atomics.wait(w, ${wordSleep}, 0, Number(leftNs) / 1e6);
   }
-  // The bounded spin: at most spinUs.
-  while (process.hrtime.bigint() < t) {}
   Atomics.store(w, ${wordFired}, g);
   Atomics.notify(w, ${wordFired});
 }
@@ -56,6 +62,8 @@ type WaitAsync = (
 ) => { async: false; value: 'not-equal' | 'timed-out' } | { async: true; value: Promise<'ok' | 'timed-out'> };
 const atomicsWaitAsync = (Atomics as unknown as { waitAsync: WaitAsync }).waitAsync.bind(Atomics);
 
+const leadNs = BigInt(mainLeadUs * 1000);
+
 export class Pacer {
   private readonly sab = new SharedArrayBuffer(24);
   private readonly words = new Int32Array(this.sab);
@@ -64,7 +72,7 @@ export class Pacer {
   private generation = 0;
 
   constructor() {
-    this.worker = new Worker(workerSource, { eval: true, workerData: { sab: this.sab, spinUs: pacerSpinUs } });
+    this.worker = new Worker(workerSource, { eval: true, workerData: { sab: this.sab } });
     // The node's own threads keep the process alive; the pacer must not.
     this.worker.unref();
   }
@@ -73,9 +81,16 @@ export class Pacer {
   async sleepUntil(targetNs: bigint): Promise<void> {
     const leftNs = targetNs - process.hrtime.bigint();
     if (leftNs <= 0n) return;
+    if (leftNs > leadNs) await this.wakeBefore(targetNs - leadNs, leftNs);
+    // The bounded spin: at most mainLeadUs, on the thread that sends.
+    while (process.hrtime.bigint() < targetNs);
+  }
+
+  /** Resolves at about `wakeNs` (the worker's notification, or the fallback timer). */
+  private async wakeBefore(wakeNs: bigint, leftNs: bigint): Promise<void> {
     this.generation += 1;
     const g = this.generation;
-    Atomics.store(this.target, 0, targetNs);
+    Atomics.store(this.target, 0, wakeNs);
     Atomics.store(this.words, wordRequest, g);
     Atomics.notify(this.words, wordRequest);
     // A fallback in whole ms (Node's timers) bounds the wait when the host cannot schedule the

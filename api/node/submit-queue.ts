@@ -14,6 +14,12 @@ import { abortedError } from '../call-errors.js';
 import { Fifo } from '../events.js';
 import type { Order } from '../events.js';
 
+/**
+ * What send() returns when the runtime took the message at once: one settled promise for all of
+ * them rather than one per message (awaiting or chaining it keeps nothing on it).
+ */
+const acceptedNow: Promise<void> = Promise.resolve();
+
 /** Sends that may wait for room at once, per node; a send beyond them is refused. */
 export const sendsWaitingMax = 1024;
 
@@ -63,7 +69,7 @@ export class SubmitQueue {
     if (signal?.aborted === true) return Promise.reject(abortedError('send', signal));
     if (this.queue.length === 0) {
       try {
-        if (this.submitMessage(this.attached(), group, payload, order)) return Promise.resolve();
+        if (this.submitMessage(this.attached(), group, payload, order)) return acceptedNow;
       } catch (err) {
         return Promise.reject(err);
       }

@@ -151,6 +151,14 @@ export class Srp {
     return this.state.ring.ringId;
   }
 
+  /**
+   * Token visits in a row that saw nothing broadcast (the token's seq unchanged), as this node
+   * counts them; past config.seqnoUnchangedConst the representative holds the token (§2.5).
+   */
+  get idleRotations(): number {
+    return this.state.unchangedCount;
+  }
+
   /** Members of the installed regular configuration. */
   get members(): readonly NodeId[] {
     return installedMembers(this.state);

@@ -160,6 +160,40 @@ describe('runtime: backpressure', () => {
     expect(await node!.runtime.close(30_000)).toEqual({ undelivered: 0 });
   });
 
+  it('submit refuses while the application is behind on its deliveries, and writable follows once it reads', async () => {
+    const [node] = await cluster(1);
+    await waitFor(() => hasMembers(node!, [1]), 'a singleton ring');
+    expect(node!.runtime.join('bl')).toBe(true);
+    await waitFor(() => node!.events.groupEvents.some((e) => e.group === 'bl'), 'group bl');
+    const payload = new Uint8Array(1024);
+    const parked = new Int32Array(new SharedArrayBuffer(4));
+    // The main thread never yields here, so nothing reads the delivery ring: the token worker
+    // takes every submission and the deliveries pile up. A refusal that lasts while the token
+    // worker has had 50 × 5 ms to empty the submit ring is the backlog's, not the submit ring's.
+    let accepted = 0;
+    let refusedInRow = 0;
+    for (let i = 0; i < 20_000 && refusedInRow < 50; i++) {
+      if (node!.runtime.submit('bl', payload, 'agreed')) {
+        accepted++;
+        refusedInRow = 0;
+      } else {
+        refusedInRow++;
+        Atomics.wait(parked, 0, 0, 5);
+      }
+    }
+    expect(refusedInRow).toBe(50);
+    // At most the backlog bound, what submit() queues and the Packer's two visits: far from the
+    // 128 MiB the delivery worker would otherwise buffer.
+    expect(accepted * payload.length).toBeLessThan(4 * 1024 * 1024);
+    const delivered = node!.events.deliveries.length;
+    await waitFor(() => node!.events.writables > 0, 'writable once deliveries are read');
+    expect(node!.events.deliveries.length).toBeGreaterThan(delivered);
+    expect(node!.runtime.submit('bl', payload, 'agreed')).toBe(true);
+    accepted++;
+    await waitFor(() => node!.events.deliveries.filter((d) => d.group === 'bl').length === accepted, 'every message delivered');
+    expect(await node!.runtime.close(30_000)).toEqual({ undelivered: 0 });
+  });
+
   it('a message larger than the submit ring is taken, holds later submissions back until written, and arrives whole', async () => {
     // 4 MiB messages: four times the submit ring and twice the delivery ring, so each is written
     // mostly by the pump as the token worker frees room, and read in parts on the main thread.

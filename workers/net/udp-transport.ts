@@ -12,7 +12,8 @@
  * rmem_max); what was granted is reported, since a small buffer is the first suspect for losses.
  */
 import { createSocket } from 'node:dgram';
-import type { RemoteInfo, Socket } from 'node:dgram';
+import { isIPv6 } from 'node:net';
+import type { RemoteInfo, Socket, SocketOptions } from 'node:dgram';
 import { TotemError } from '../errors.js';
 import type { AddressFamily, NetAddress, ResolvedMember, TransportKind } from '../runtime-options.js';
 import { formatAddress } from '../runtime-options.js';
@@ -90,7 +91,7 @@ export class UdpTransport {
   /** Binds the socket(s); rejects with TOTEM_ERR_BIND naming the address. */
   static async open(opts: UdpTransportOptions, onDatagram: OnDatagram, onError: OnSocketError): Promise<UdpTransport> {
     const type = opts.family === 'IPv6' ? 'udp6' : 'udp4';
-    const socket = createSocket({ type, reuseAddr: false });
+    const socket = createSocket({ type, reuseAddr: false, lookup: literalLookup as unknown as SocketOptions['lookup'] });
     const t = new UdpTransport(opts, socket);
     try {
       await bindSocket(socket, opts.bind.host, opts.bind.port, 'node', formatAddress(opts.bind));
@@ -163,6 +164,17 @@ export class UdpTransport {
     m.on('message', onDatagram);
     m.on('error', onError);
   }
+}
+
+/**
+ * dgram's lookup before each send and bind. Every address here is an IP literal (names are never
+ * resolved: api/options/address.ts), yet the default (dns.lookup) defers each send to a
+ * process.nextTick with its closure and arguments: at saturation tens of thousands a second in the
+ * net worker, and on the token's way out. dgram calls it as (address, family, callback) and also
+ * takes an answer given at once (as for a connected socket).
+ */
+function literalLookup(address: string, _family: number, callback: (err: Error | null, address: string, family: number) => void): void {
+  callback(null, address, isIPv6(address) ? 6 : 4);
 }
 
 function isWildcard(host: string): boolean {
