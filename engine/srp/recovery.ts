@@ -9,8 +9,7 @@
  * transitional configuration already delivered in C, `highRingDelivered`, is delivered in C),
  * 6 (the representative sends the first token to itself), 7 (no empty transitional
  * configuration before the first regular one), 8 (recovery copies become empty placeholder
- * frames in the new ring rather than being freed), 29 (one member re-broadcasts the prefix every
- * transitional member holds; the others only what they hold above it).
+ * frames in the new ring rather than being freed).
  */
 import { assert } from '../assert.js';
 import {
@@ -52,15 +51,7 @@ export function enterRecovery(s: SrpState, token: CommitTokenPacket): void {
       // Nothing at or below lowWater is held: start there at the latest, so that the scan stays
       // within the sort queue whatever aru an entry claims.
       if (seqLt(lowRingAru, old.lowWater)) lowRingAru = old.lowWater;
-      // Every transitional member holds each frame up to its own aru, so one of them (the highest
-      // aru, the first in the token's order on a tie) re-broadcasts up to there and the others
-      // only what they hold above it (deviation 29).
-      let cover = transEntries[0];
-      assert(cover !== undefined, 'my own entry is transitional');
-      for (const m of transEntries) if (seqGt(m.aru, cover.aru)) cover = m;
-      const skipTo = cover.nodeId === s.self ? lowRingAru : cover.aru;
       for (let seq = seqAdd(lowRingAru, 1); seqLe(seq, old.highSeqReceived); seq = seqAdd(seq, 1)) {
-        if (seqLe(seq, skipTo)) continue;
         const frame = old.queue.get(seq);
         if (frame !== undefined) queue.push(frame.bytes);
       }

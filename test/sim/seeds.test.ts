@@ -55,11 +55,6 @@ const pinnedSeeds: SeedTask[] = [
   // it settles on the current rules and is pinned so that it stays settled.
   // npm run sim -- --seed 116 --nodes 9 --faults mixed --trace-dir sim-traces
   { seed: 116, nodes: 9, faults: 'mixed' },
-  // Ten members of one old ring each re-broadcast the same ~1,900 frames in Recovery; the copies
-  // filled the sort queue's bound and the new ring could broadcast nothing more, for good
-  // (engine/README.md deviation 29).
-  // npm run sim -- --seed 293 --nodes 16 --faults partition --trace-dir sim-traces
-  { seed: 293, nodes: 16, faults: 'partition' },
   // One ring, still delivering at the convergence budget: a window of 4 frames per rotation drains
   // 16 nodes' queues slowly. The run goes on while the ring holds every live node and delivers.
   // npm run sim -- --seed 456 --nodes 16 --faults partition --trace-dir sim-traces
