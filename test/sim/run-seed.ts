@@ -45,7 +45,7 @@ export interface SeedOptions {
   check?: CheckFn | null;
   /** Runaway guard: a run that handles this many events at all is reported, not waited for. */
   eventsMax?: number;
-  /** Livelock guard: this many events at one virtual millisecond. */
+  /** Livelock guard: this many zero-delay events in a row at one virtual instant. */
   instantEventsMax?: number;
 }
 
@@ -209,7 +209,7 @@ export function runSeed(options: SeedOptions): SeedResult {
   if (clock.eventsThisInstant >= instantEventsMax) {
     violations.push({
       property: 'sim-livelock',
-      message: `${instantEventsMax} events at virtual ${clock.nowMs} ms without time advancing; ${describeLivelock(clock, cluster)}`,
+      message: `${instantEventsMax} zero-delay events in a row at virtual ${clock.nowMs} ms (time does not advance); ${describeLivelock(clock, cluster)}`,
     });
   }
   for (const v of cluster.violations) violations.push({ property: v.property, message: v.message });

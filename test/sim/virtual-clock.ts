@@ -6,7 +6,8 @@
 import { EventQueue } from './event-queue.js';
 
 export class VirtualClock {
-  private readonly queue = new EventQueue<() => void>();
+  /** Each event with the instant it was scheduled at, to tell a zero-delay chain from a burst. */
+  private readonly queue = new EventQueue<{ fn: () => void; scheduledAtMs: number }>();
   private now = 0;
   /** Events run so far; bounds a run that livelocks at one virtual instant. */
   eventsRun = 0;
@@ -21,7 +22,7 @@ export class VirtualClock {
 
   /** Run `fn` at `timeMs` (not before now: an event in the past runs at the current instant). */
   at(timeMs: number, fn: () => void): void {
-    this.queue.push(Math.max(timeMs, this.now), fn);
+    this.queue.push(Math.max(timeMs, this.now), { fn, scheduledAtMs: this.now });
   }
 
   after(delayMs: number, fn: () => void): void {
@@ -33,7 +34,13 @@ export class VirtualClock {
     return this.queue.peekTimeMs();
   }
 
-  /** Events run at the current virtual instant; time that never advances is a livelock. */
+  /**
+   * Events run at the current virtual instant that were scheduled at that same instant: a chain
+   * of zero-delay events (a singleton's token to itself, a timer re-armed in the past). One that
+   * never ends keeps time from advancing, a livelock. Events scheduled earlier for this instant
+   * do not count: a burst (every node's frames sent at one instant and arriving together a link
+   * delay later) is finite, and at 32 nodes and more it alone can exceed any fixed bound.
+   */
   eventsThisInstant = 0;
 
   /**
@@ -46,11 +53,11 @@ export class VirtualClock {
       if (this.eventsRun >= eventsMax || this.eventsThisInstant >= instantEventsMax) return false;
       const event = this.queue.pop();
       if (event === undefined) break;
-      if (event.timeMs === this.now) this.eventsThisInstant++;
-      else this.eventsThisInstant = 1;
+      if (event.timeMs !== this.now) this.eventsThisInstant = 0;
+      if (event.value.scheduledAtMs === event.timeMs) this.eventsThisInstant++;
       this.now = event.timeMs;
       this.eventsRun++;
-      event.value();
+      event.value.fn();
     }
     if (endMs > this.now) this.eventsThisInstant = 0;
     this.now = Math.max(this.now, endMs);
