@@ -18,11 +18,14 @@ import { onForeignRing } from './foreign-rings.js';
 import type { RingState, StoredFrame } from './ring-state.js';
 import { drop, type SrpState } from './state.js';
 
-/** A multicast arrives: stored if it is of my ring and this state keeps frames, then delivery runs. */
-export function onMcast(s: SrpState, packet: McastPacket, bytes: Uint8Array): void {
+/**
+ * A multicast arrives: stored if it is of my ring and this state keeps frames, then delivery
+ * runs. Returns whether it was stored in my ring.
+ */
+export function onMcast(s: SrpState, packet: McastPacket, bytes: Uint8Array): boolean {
   if (!ringIdEquals(packet.ringId, s.ring.ringId)) {
     onForeignRing(s, packet.sender, packet.ringId);
-    return;
+    return false;
   }
   const storing =
     s.membership === 'operational' ||
@@ -30,12 +33,12 @@ export function onMcast(s: SrpState, packet: McastPacket, bytes: Uint8Array): vo
     (s.membership === 'gather' && s.old === null && s.installed === s.ring);
   if (!storing) {
     drop(s, 'state');
-    return;
+    return false;
   }
   const ring = s.ring;
   if (!ring.accepts(packet.seq)) {
     drop(s, 'duplicate');
-    return;
+    return false;
   }
   // The engine keeps the received bytes (onPacket's contract: the host never reuses them).
   let inner: Uint8Array | null = null;
@@ -43,11 +46,12 @@ export function onMcast(s: SrpState, packet: McastPacket, bytes: Uint8Array): vo
     inner = mcastInnerBytes(bytes);
     if (inner === null) {
       drop(s, 'malformed');
-      return;
+      return false;
     }
   }
   ring.store({ seq: packet.seq, originator: packet.originator, order: packet.order, payload: packet.payload, bytes, inner });
   if (s.membership === 'operational') deliverReady(s);
+  return true;
 }
 
 /** Deliver, in seq order, every frame the rules of §2.3 allow on the current ring. */

@@ -9,7 +9,8 @@
  * transitional configuration already delivered in C, `highRingDelivered`, is delivered in C),
  * 6 (the representative sends the first token to itself), 7 (no empty transitional
  * configuration before the first regular one), 8 (recovery copies become empty placeholder
- * frames in the new ring rather than being freed).
+ * frames in the new ring rather than being freed), 29 (an old-ring frame already carried on the
+ * new ring is not re-broadcast again).
  */
 import { assert } from '../assert.js';
 import {
@@ -25,7 +26,7 @@ import { deliver, deliverReady } from './delivery.js';
 import { sortedIds } from './node-ids.js';
 import { forwardToken } from './ordering.js';
 import type { RingState, StoredFrame } from './ring-state.js';
-import { log, type SrpState } from './state.js';
+import { log, type RecoveryProgress, type SrpState } from './state.js';
 
 /** The commit token's second rotation (§3.4 steps 1–2): transitional members and the recovery queue. */
 export function enterRecovery(s: SrpState, token: CommitTokenPacket): void {
@@ -42,6 +43,7 @@ export function enterRecovery(s: SrpState, token: CommitTokenPacket): void {
   assert(!s.old.installed || s.transMembers.includes(s.self), 'I am in my own transitional configuration');
 
   const queue: Uint8Array[] = [];
+  const queueOldSeqs: number[] = [];
   s.highRingDelivered = old.highDelivered;
   if (s.old.installed) {
     for (const m of transEntries) if (seqGt(m.highDelivered, s.highRingDelivered)) s.highRingDelivered = m.highDelivered;
@@ -53,13 +55,17 @@ export function enterRecovery(s: SrpState, token: CommitTokenPacket): void {
       if (seqLt(lowRingAru, old.lowWater)) lowRingAru = old.lowWater;
       for (let seq = seqAdd(lowRingAru, 1); seqLe(seq, old.highSeqReceived); seq = seqAdd(seq, 1)) {
         const frame = old.queue.get(seq);
-        if (frame !== undefined) queue.push(frame.bytes);
+        if (frame === undefined) continue;
+        queue.push(frame.bytes);
+        queueOldSeqs.push(seq);
       }
     }
   }
   s.recovery = {
     queue,
+    queueOldSeqs,
     next: 0,
+    carried: new Set(),
     iSetRetransFlg: false,
     retransFlgCount: 0,
     installSeq: 0,
@@ -118,6 +124,7 @@ export function sendInitialToken(s: SrpState): void {
 export function recoveryVisit(s: SrpState, token: TokenPacket): boolean {
   const rec = s.recovery;
   assert(rec !== null, 'in Recovery');
+  skipCarried(rec);
   const pending = rec.next < rec.queue.length;
   if (pending && !token.retransFlg) {
     token.retransFlg = true;
@@ -137,7 +144,27 @@ export function recoveryVisit(s: SrpState, token: TokenPacket): boolean {
 /** Recovery frames still to re-broadcast: the backlog flow control sees in Recovery (§2.4). */
 export function recoveryBacklog(s: SrpState): number {
   const rec = s.recovery;
-  return rec === null ? 0 : rec.queue.length - rec.next;
+  if (rec === null) return 0;
+  skipCarried(rec);
+  return rec.queue.length - rec.next;
+}
+
+/** Step past the frames at the head of my queue that another member already re-broadcast. */
+function skipCarried(rec: RecoveryProgress): void {
+  while (rec.next < rec.queue.length && rec.carried.has(rec.queueOldSeqs[rec.next] as number)) rec.next += 1;
+}
+
+/**
+ * An encapsulated frame of the new ring was stored here in Recovery: if it carries a frame of my
+ * old ring, no member of my transitional configuration needs to re-broadcast that frame again.
+ * Without this every member re-broadcasts every frame it holds above the lowest aru, and ten
+ * members of one old ring holding ~1,900 frames fill the new ring's sort queue with copies
+ * before it can install (deviation 29).
+ */
+export function noteCarried(s: SrpState, inner: McastPacket): void {
+  const rec = s.recovery;
+  if (rec === null || s.old === null || !ringIdEquals(inner.ringId, s.old.ring.ringId)) return;
+  rec.carried.add(inner.seq);
 }
 
 /** §2.2 step 10 in Recovery: only the recovery queue is sent, each frame encapsulated once. */
@@ -147,8 +174,11 @@ export function broadcastRecovery(s: SrpState, token: TokenPacket, ring: RingSta
   let sent = 0;
   while (sent < allowed && rec.next < rec.queue.length) {
     const inner = rec.queue[rec.next];
-    assert(inner !== undefined, 'queued frame exists');
+    const oldSeq = rec.queueOldSeqs[rec.next];
+    assert(inner !== undefined && oldSeq !== undefined, 'queued frame exists');
     rec.next += 1;
+    if (rec.carried.has(oldSeq)) continue;
+    rec.carried.add(oldSeq);
     const seq = seqAdd(token.seq, 1);
     token.seq = seq;
     const bytes = encodeMcastEncapsulated(s.self, ring.ringId, seq, inner);

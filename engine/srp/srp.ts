@@ -28,6 +28,7 @@ import { onGatherSilence } from './gather-silence.js';
 import { checkInvariants } from './invariants.js';
 import { leaveAnnounced, leaveIfDrained, onLeaveJoin, onLeaveTimeout, requestLeave } from './leave.js';
 import { onSubmit, onToken, releaseHeldToken } from './ordering.js';
+import { noteCarried } from './recovery.js';
 import { onTokenRetransmitTimeout } from './retransmission.js';
 import { createSrpState, drop, installedMembers, log, touchPeer, type SrpState } from './state.js';
 import type { TimerName } from './timers.js';
@@ -92,7 +93,8 @@ export class Srp {
         if (s.leave !== null) leaveIfDrained(s);
         break;
       case 'mcast':
-        onMcast(s, packet, bytes);
+        // A recovery copy stored on my new ring spares the other transitional members theirs.
+        if (onMcast(s, packet, bytes) && packet.inner !== undefined) noteCarried(s, packet.inner);
         break;
       case 'join':
         if (!onLeaveJoin(s, packet)) onJoin(s, packet);

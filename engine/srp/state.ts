@@ -38,7 +38,15 @@ export interface OldRing {
 export interface RecoveryProgress {
   /** Encoded old-ring frames this node re-broadcasts, encapsulated. */
   queue: Uint8Array[];
+  /** The old-ring seq of each frame of `queue`. */
+  queueOldSeqs: number[];
   next: number;
+  /**
+   * Old-ring seqs some member already placed on the new ring (an encapsulated copy of my old
+   * ring received or sent here): every member of the new ring will hold that copy before it
+   * installs, so a second copy carries nothing (deviation 29).
+   */
+  carried: Set<number>;
   iSetRetransFlg: boolean;
   retransFlgCount: number;
   installSeq: number;
