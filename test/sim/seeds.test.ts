@@ -59,6 +59,11 @@ const pinnedSeeds: SeedTask[] = [
   // 16 nodes' queues slowly. The run goes on while the ring holds every live node and delivers.
   // npm run sim -- --seed 456 --nodes 16 --faults partition --trace-dir sim-traces
   { seed: 456, nodes: 16, faults: 'partition' },
+  // Ten members of one old ring each re-broadcast the same ~1,900 frames in Recovery; the copies
+  // filled the new ring's sort-queue bound and it never left Recovery (engine/README.md
+  // deviation 29: a frame already carried on the new ring is not sent again).
+  // npm run sim -- --seed 293 --nodes 16 --faults partition --trace-dir sim-traces
+  { seed: 293, nodes: 16, faults: 'partition' },
 ];
 
 function tasks(): SeedTask[] {
