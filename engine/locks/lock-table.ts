@@ -234,7 +234,8 @@ export class LockTable extends LockTableOps {
       for (const b of old.barriers.values()) {
         if (b.expected === null) continue;
         const now = adopted.lockspaces.get(old.name)?.barriers.get(b.name);
-        if (now === undefined || now.gen !== b.gen || now.expected === null) {
+        // The same instance only if the adopted table holds it pending under the same number and ring.
+        if (now === undefined || now.gen !== b.gen || now.since !== b.since || now.expected === null) {
           this.host.event({ ev: 'barrier', ls: old.name, name: b.name, op: 'fail', ring: this.ring, gen: b.gen, since: b.since, node: this.options.nodeId, reason: 'merge' });
         }
       }
