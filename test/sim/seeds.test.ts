@@ -59,6 +59,11 @@ const pinnedSeeds: SeedTask[] = [
   // 16 nodes' queues slowly. The run goes on while the ring holds every live node and delivers.
   // npm run sim -- --seed 456 --nodes 16 --faults partition --trace-dir sim-traces
   { seed: 456, nodes: 16, faults: 'partition' },
+  // Lock workload, barrier agreement (L7): a member completed barrier instance gen 1 alone, adopted
+  // another member's table at a sync in the same ring, and the next instance reused gen 1 (the
+  // numbers did not survive the sync). The lock checker runs beside the EVS checker.
+  // npm run sim -- --seed 1646 --nodes 5 --faults mixed --trace-dir sim-traces --workload locks
+  { seed: 1646, nodes: 5, faults: 'mixed', app: 'locks' },
 ];
 
 function tasks(): SeedTask[] {
