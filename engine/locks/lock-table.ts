@@ -8,7 +8,8 @@
  * departed members purged at the transitional cut, holders told at once when the cut leaves them
  * outside a primary; a regular configuration that brings another table syncs (every member
  * multicasts its table, all adopt the one of the most recent primary, the rest is revoked with
- * notice); suspect locks revoked on entering a primary; fence = max(lastFence + 1, ringSeq * 2^20);
+ * notice, an atomic request some member holds waiting is kept or revoked whole); suspect locks
+ * revoked on entering a primary; fence = max(lastFence + 1, ringSeq * 2^20);
  * deadlock victim = the request queued last in the first cycle found in table order.
  * Atomic requests (lockMany) wait as a group and are granted together or ended together;
  * persistent locks become orphans when their node leaves (adopt, purge); re-entries are counted

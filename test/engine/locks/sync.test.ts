@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { checkLocks } from '../../../api/check/locks-checker.js';
 import type { LockMessage } from '../../../engine/locks/codec.js';
-import { formed, Replicas } from './harness.js';
+import { formed, owner, Replicas } from './harness.js';
 
 const all = [1, 2, 3];
 
@@ -53,6 +53,61 @@ describe('barrier numbers across a sync', () => {
     for (const id of all) expect(r.of(id, 'barrier').map((e) => `${e.op} ${e.gen}`)).toEqual(['enter 1', 'complete 1']);
     for (const id of all) r.deliver(id, enter('b'), all);
     for (const id of all) expect(r.of(id, 'barrier').at(-1)).toMatchObject({ op: 'complete', gen: 4 });
+    expect(checkLocks(r.files()).violations).toEqual([]);
+    expect(new Set(all.map((id) => r.table(id).hash())).size).toBe(1);
+  });
+});
+
+function many(counter: number, items: [string, 'PR' | 'EX' | 'CR'][], persistent = false): LockMessage {
+  return { type: 'lockMany', counter, holder: 0, ls: 'ls', items: items.map(([res, mode]) => ({ res, mode })), flags: { persistent }, lvbBytes: 32 };
+}
+
+/**
+ * 3's atomic persistent request on a and b: {1, 2} deliver it in the regular configuration and
+ * grant it; 3 delivers it in its transitional configuration, alone and not primary, and queues it.
+ * 3 has left {1, 2}: both locks are orphans there. `meanwhile` runs on {1, 2} before the merge.
+ */
+function grantedWhere3DidNotSee(meanwhile: (r: Replicas) => void): Replicas {
+  const r = formed(all);
+  r.deliver(3, many(1, [['a', 'CR'], ['b', 'PR']], true), [1, 2]);
+  r.configure([1, 2], [1, 2], [1, 2]);
+  r.transitional([3], [3]);
+  r.deliver(3, many(1, [['a', 'CR'], ['b', 'PR']], true), [3], true);
+  r.regular([3], [3]);
+  meanwhile(r);
+  r.clearEvents();
+  r.merge([[1, 2], [3]], all);
+  r.flushSyncs(all, all);
+  return r;
+}
+
+const lines = (r: Replicas, id: number): string[] => r.lk(id).map((e) => `${e.op} ${e.owner} ${e.reason ?? ''}`.trim());
+
+describe('an atomic request a replica still held waiting at a sync', () => {
+  it('is revoked whole when the adopted table holds only some of its locks (one orphan purged since its grant)', () => {
+    const r = grantedWhere3DidNotSee((r) => r.deliver(1, { type: 'purgeOrphans', ls: 'ls', res: 'a', orphan: '' }, [1, 2]));
+    // 3 revokes both locks one after the other; {1, 2} revoke the orphan left of it.
+    expect(lines(r, 3)).toEqual([`revoke ${owner(3, 1)} merge`, `revoke ${owner(3, 2)} merge`]);
+    for (const id of [1, 2]) expect(lines(r, id)).toEqual([`revoke ${owner(3, 2)} merge`]);
+    for (const id of all) expect(r.of(id, 'lost')).toEqual([]);
+    expect(r.table(1).dump('ls')?.resources).toEqual([]);
+    expect(checkLocks(r.files()).violations).toEqual([]);
+    expect(new Set(all.map((id) => r.table(id).hash())).size).toBe(1);
+  });
+
+  it('is revoked whole when one of its orphans was adopted since; the adopter keeps its lock', () => {
+    const r = grantedWhere3DidNotSee((r) => r.deliver(1, { type: 'adopt', counter: 1, holder: 0, ls: 'ls', res: 'a', mode: 'CR', orphan: owner(3, 1) }, [1, 2]));
+    expect(lines(r, 3)).toEqual([`revoke ${owner(3, 1)} merge`, `revoke ${owner(3, 2)} merge`, `adopt ${owner(1, 1)}`]);
+    for (const id of [1, 2]) expect(lines(r, id)).toEqual([`revoke ${owner(3, 2)} merge`]);
+    expect(r.table(1).dump('ls')?.resources.map((res) => [res.name, res.holders.map((h) => h.owner)])).toEqual([['a', [owner(1, 1)]]]);
+    expect(checkLocks(r.files()).violations).toEqual([]);
+    expect(new Set(all.map((id) => r.table(id).hash())).size).toBe(1);
+  });
+
+  it('keeps its locks, all of them, as the orphans the adopted table holds when it holds every one', () => {
+    const r = grantedWhere3DidNotSee(() => undefined);
+    expect(lines(r, 3)).toEqual([`orphan ${owner(3, 1)} merge`, `orphan ${owner(3, 2)} merge`]);
+    for (const id of [1, 2]) expect(lines(r, id)).toEqual([]);
     expect(checkLocks(r.files()).violations).toEqual([]);
     expect(new Set(all.map((id) => r.table(id).hash())).size).toBe(1);
   });
