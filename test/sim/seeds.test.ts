@@ -64,6 +64,11 @@ const pinnedSeeds: SeedTask[] = [
   // numbers did not survive the sync). The lock checker runs beside the EVS checker.
   // npm run sim -- --seed 1646 --nodes 5 --faults mixed --trace-dir sim-traces --workload locks
   { seed: 1646, nodes: 5, faults: 'mixed', app: 'locks' },
+  // Lock workload, atomic request (L9): at a merge sync one lock of a waiting atomic request was
+  // revoked and the other kept as an orphan; the winning table's lineage had granted the request
+  // where its owner's side had not, then purged one of its orphans.
+  // npm run sim -- --seed 6121 --nodes 5 --faults mixed --trace-dir sim-traces --workload locks
+  { seed: 6121, nodes: 5, faults: 'mixed', app: 'locks' },
 ];
 
 function tasks(): SeedTask[] {
