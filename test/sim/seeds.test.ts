@@ -30,7 +30,8 @@ const nodeCounts = [3, 4, 5, 2, 6, 1, 7, 5, 3, 9];
 
 /**
  * Seeds that once failed, pinned with the CLI's settings (fault phase drawn from the seed), each
- * with what it showed. Replay with the command in the comment.
+ * with what it showed. Replay with the command in the comment. Seeds of the lock workload
+ * (`app: 'locks'`) are checked by the lock checker too.
  */
 const pinnedSeeds: SeedTask[] = [
   // Groups that could all hear each other kept failing one another in Gather, round after round
