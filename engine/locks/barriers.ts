@@ -19,11 +19,12 @@ export interface BarrierContext {
 export function enterBarrier(ls: Lockspace, sender: NodeId, name: string, members: NodeId[] | null, c: BarrierContext): void {
   let b = ls.barriers.get(name);
   if (b === undefined) {
-    b = { name: name, gen: 0, expected: null, entered: [], since: '' };
+    b = { name: name, gen: 0, genHighest: 0, expected: null, entered: [], since: '' };
     ls.barriers.set(name, b);
   }
   if (b.expected === null) {
-    b.gen++;
+    b.genHighest++;
+    b.gen = b.genHighest;
     b.expected = [...new Set(members ?? c.members)].sort((x, y) => x - y);
     b.entered = [];
     b.since = c.ring;

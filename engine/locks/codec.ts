@@ -18,9 +18,10 @@ import { lockModes, type LockMode } from './modes.js';
 
 /**
  * 2: lock requests carry the reentrancy limit; lockMany, adopt and purgeOrphans; snapshot lock
- * records carry group, depth and orphan state. 3: batches (type 10).
+ * records carry group, depth and orphan state. 3: batches (type 10). 4: snapshot barrier records
+ * carry the highest instance number of their name.
  */
-export const lockMessageVersion = 3;
+export const lockMessageVersion = 4;
 /** Bounds on received fields (a name longer than this is refused, not stored). */
 export const lockspaceNameBytesMax = 256;
 export const resourceNameBytesMax = 1024;

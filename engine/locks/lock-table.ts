@@ -8,7 +8,8 @@
  * departed members purged at the transitional cut, holders told at once when the cut leaves them
  * outside a primary; a regular configuration that brings another table syncs (every member
  * multicasts its table, all adopt the one of the most recent primary, the rest is revoked with
- * notice); suspect locks revoked on entering a primary; fence = max(lastFence + 1, ringSeq * 2^20);
+ * notice, an atomic request some member holds waiting is kept or revoked whole); suspect locks
+ * revoked on entering a primary; fence = max(lastFence + 1, ringSeq * 2^20);
  * deadlock victim = the request queued last in the first cycle found in table order.
  * Atomic requests (lockMany) wait as a group and are granted together or ended together;
  * persistent locks become orphans when their node leaves (adopt, purge); re-entries are counted
@@ -234,7 +235,8 @@ export class LockTable extends LockTableOps {
       for (const b of old.barriers.values()) {
         if (b.expected === null) continue;
         const now = adopted.lockspaces.get(old.name)?.barriers.get(b.name);
-        if (now === undefined || now.gen !== b.gen || now.expected === null) {
+        // The same instance only if the adopted table holds it pending under the same number and ring.
+        if (now === undefined || now.gen !== b.gen || now.since !== b.since || now.expected === null) {
           this.host.event({ ev: 'barrier', ls: old.name, name: b.name, op: 'fail', ring: this.ring, gen: b.gen, since: b.since, node: this.options.nodeId, reason: 'merge' });
         }
       }

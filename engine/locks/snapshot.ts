@@ -61,8 +61,14 @@ export interface Resource {
 
 export interface Barrier {
   readonly name: string;
-  /** Instance number: grows by one at each new barrier of this name. */
+  /** Number of the pending (else the last) instance of this name. */
   gen: number;
+  /**
+   * The highest instance number this name has had in this table or in any table a sync merged
+   * into it (at least `gen`); a new instance takes the next one, so that a number never names two
+   * instances, even when a member numbered some alone before adopting another member's table.
+   */
+  genHighest: number;
   /** Members expected in the pending instance; null when none is pending. */
   expected: NodeId[] | null;
   entered: NodeId[];
@@ -176,7 +182,7 @@ export function encodeSnapshot(state: TableState): Uint8Array {
     }
     w.u32(ls.barriers.size);
     for (const b of ls.barriers.values()) {
-      w.str(b.name).str(b.since).u32(b.gen).u32(b.expected === null ? 0xffffffff : b.expected.length);
+      w.str(b.name).str(b.since).u32(b.gen).u32(b.genHighest).u32(b.expected === null ? 0xffffffff : b.expected.length);
       for (const id of b.expected ?? []) w.u32(id);
       w.u32(b.entered.length);
       for (const id of b.entered) w.u32(id);
@@ -230,11 +236,13 @@ export function decodeSnapshot(bytes: Uint8Array): TableState | null {
         }
         ls.resources.set(resName, res);
       }
-      const nBarriers = r.count(16);
+      const nBarriers = r.count(24);
       for (let j = 0; j < nBarriers; j++) {
         const bName = r.str(barrierNameBytesMax);
         const since = r.str(64);
         const gen = r.u32();
+        const genHighest = r.u32();
+        if (genHighest < gen) throw new LockDecodeError('barrier instance above the highest');
         const n = r.u32();
         let expected: NodeId[] | null = null;
         if (n !== 0xffffffff) {
@@ -246,7 +254,8 @@ export function decodeSnapshot(bytes: Uint8Array): TableState | null {
         if (nEntered > barrierMembersMax) throw new LockDecodeError('barrier entries');
         const entered: NodeId[] = [];
         for (let k = 0; k < nEntered; k++) entered.push(r.u32());
-        ls.barriers.set(bName, { name: bName, gen, expected, entered, since });
+        if (ls.barriers.has(bName)) throw new LockDecodeError('barrier named twice');
+        ls.barriers.set(bName, { name: bName, gen, genHighest, expected, entered, since });
       }
     }
     r.end();

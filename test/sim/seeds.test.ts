@@ -30,7 +30,8 @@ const nodeCounts = [3, 4, 5, 2, 6, 1, 7, 5, 3, 9];
 
 /**
  * Seeds that once failed, pinned with the CLI's settings (fault phase drawn from the seed), each
- * with what it showed. Replay with the command in the comment.
+ * with what it showed. Replay with the command in the comment. Seeds of the lock workload
+ * (`app: 'locks'`) are checked by the lock checker too.
  */
 const pinnedSeeds: SeedTask[] = [
   // Groups that could all hear each other kept failing one another in Gather, round after round
@@ -64,6 +65,16 @@ const pinnedSeeds: SeedTask[] = [
   // deviation 29: a frame already carried on the new ring is not sent again).
   // npm run sim -- --seed 293 --nodes 16 --faults partition --trace-dir sim-traces
   { seed: 293, nodes: 16, faults: 'partition' },
+  // Lock workload, barrier agreement (L7): a member completed barrier instance gen 1 alone, adopted
+  // another member's table at a sync in the same ring, and the next instance reused gen 1 (the
+  // numbers did not survive the sync). The lock checker runs beside the EVS checker.
+  // npm run sim -- --seed 1646 --nodes 5 --faults mixed --trace-dir sim-traces --workload locks
+  { seed: 1646, nodes: 5, faults: 'mixed', app: 'locks' },
+  // Lock workload, atomic request (L9): at a merge sync one lock of a waiting atomic request was
+  // revoked and the other kept as an orphan; the winning table's lineage had granted the request
+  // where its owner's side had not, then purged one of its orphans.
+  // npm run sim -- --seed 6121 --nodes 5 --faults mixed --trace-dir sim-traces --workload locks
+  { seed: 6121, nodes: 5, faults: 'mixed', app: 'locks' },
 ];
 
 function tasks(): SeedTask[] {

@@ -66,11 +66,15 @@ export class Replicas {
     for (const id of nodes) this.install(id, conf('regular', ringId, regular));
   }
 
-  /** One new ring formed from several sides: each side installs its own transitional, then all the regular. */
-  merge(sides: NodeId[][], regular: NodeId[]): void {
+  /**
+   * One new ring formed from several sides: each side installs its own transitional, then all the
+   * regular. `inTransitional` delivers what the sides deliver in their transitional configurations.
+   */
+  merge(sides: NodeId[][], regular: NodeId[], inTransitional?: () => void): void {
     this.ringSeq += 4n;
     const ringId = { rep: Math.min(...regular), seq: this.ringSeq };
     for (const side of sides) for (const id of side) this.install(id, conf('transitional', ringId, side));
+    inTransitional?.();
     for (const side of sides) for (const id of side) this.install(id, conf('regular', ringId, regular));
   }
 
