@@ -42,8 +42,7 @@ export function enterRecovery(s: SrpState, token: CommitTokenPacket): void {
   s.transMembers = s.old.installed ? transEntries.map((m) => m.nodeId) : [];
   assert(!s.old.installed || s.transMembers.includes(s.self), 'I am in my own transitional configuration');
 
-  const queue: Uint8Array[] = [];
-  const queueOldSeqs: number[] = [];
+  const queue: StoredFrame[] = [];
   s.highRingDelivered = old.highDelivered;
   if (s.old.installed) {
     for (const m of transEntries) if (seqGt(m.highDelivered, s.highRingDelivered)) s.highRingDelivered = m.highDelivered;
@@ -55,15 +54,12 @@ export function enterRecovery(s: SrpState, token: CommitTokenPacket): void {
       if (seqLt(lowRingAru, old.lowWater)) lowRingAru = old.lowWater;
       for (let seq = seqAdd(lowRingAru, 1); seqLe(seq, old.highSeqReceived); seq = seqAdd(seq, 1)) {
         const frame = old.queue.get(seq);
-        if (frame === undefined) continue;
-        queue.push(frame.bytes);
-        queueOldSeqs.push(seq);
+        if (frame !== undefined) queue.push(frame);
       }
     }
   }
   s.recovery = {
     queue,
-    queueOldSeqs,
     next: 0,
     carried: new Set(),
     iSetRetransFlg: false,
@@ -141,7 +137,7 @@ export function recoveryVisit(s: SrpState, token: TokenPacket): boolean {
   return rec.rotationCounter === 2;
 }
 
-/** Recovery frames still to re-broadcast: the backlog flow control sees in Recovery (§2.4). */
+/** Recovery frames still to re-broadcast: the backlog flow control sees in Recovery (§2.4). Steps past those already carried. */
 export function recoveryBacklog(s: SrpState): number {
   const rec = s.recovery;
   if (rec === null) return 0;
@@ -151,7 +147,7 @@ export function recoveryBacklog(s: SrpState): number {
 
 /** Step past the frames at the head of my queue that another member already re-broadcast. */
 function skipCarried(rec: RecoveryProgress): void {
-  while (rec.next < rec.queue.length && rec.carried.has(rec.queueOldSeqs[rec.next] as number)) rec.next += 1;
+  while (rec.next < rec.queue.length && rec.carried.has((rec.queue[rec.next] as StoredFrame).seq)) rec.next += 1;
 }
 
 /**
@@ -173,12 +169,12 @@ export function broadcastRecovery(s: SrpState, token: TokenPacket, ring: RingSta
   assert(rec !== null, 'in Recovery');
   let sent = 0;
   while (sent < allowed && rec.next < rec.queue.length) {
-    const inner = rec.queue[rec.next];
-    const oldSeq = rec.queueOldSeqs[rec.next];
-    assert(inner !== undefined && oldSeq !== undefined, 'queued frame exists');
+    const frame = rec.queue[rec.next];
+    assert(frame !== undefined, 'queued frame exists');
     rec.next += 1;
-    if (rec.carried.has(oldSeq)) continue;
-    rec.carried.add(oldSeq);
+    if (rec.carried.has(frame.seq)) continue;
+    rec.carried.add(frame.seq);
+    const inner = frame.bytes;
     const seq = seqAdd(token.seq, 1);
     token.seq = seq;
     const bytes = encodeMcastEncapsulated(s.self, ring.ringId, seq, inner);

@@ -24,7 +24,7 @@ import { peerEntriesMax } from '../constants.js';
 import { dropReasons } from '../types.js';
 import type { FlowControlState } from './flow-control.js';
 import type { LeaveProgress } from './leave.js';
-import { RingState } from './ring-state.js';
+import { RingState, type StoredFrame } from './ring-state.js';
 import { Timers } from './timers.js';
 
 /** The old ring as it stood at the first Commit entry of a membership change (§7 "Old-ring state"). */
@@ -36,10 +36,8 @@ export interface OldRing {
 
 /** Recovery progress on the new ring (§3.4 step 3). */
 export interface RecoveryProgress {
-  /** Encoded old-ring frames this node re-broadcasts, encapsulated. */
-  queue: Uint8Array[];
-  /** The old-ring seq of each frame of `queue`. */
-  queueOldSeqs: number[];
+  /** Old-ring frames this node re-broadcasts, encapsulated, in old-ring seq order. */
+  queue: StoredFrame[];
   next: number;
   /**
    * Old-ring seqs some member already placed on the new ring (an encapsulated copy of my old
