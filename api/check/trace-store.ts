@@ -47,7 +47,8 @@ const COUNTER_DIGITS_FAST_MAX = 9;
  * holds only message numbers and compares against those columns.
  */
 export class MessageTable {
-  private readonly streams = new Map<string, number>();
+  /** Sender → incarnation → stream number. */
+  private readonly streams = new Map<string, Map<string, number>>();
   readonly streamSender: string[] = [];
   readonly streamIncarnation: string[] = [];
   private readonly stream = new Int32Column();
@@ -113,11 +114,15 @@ export class MessageTable {
 
   private streamOf(sender: string, incarnation: string): number {
     if (sender === this.lastSender && incarnation === this.lastIncarnation) return this.lastStream;
-    const key = `${sender}:${incarnation}`;
-    let stream = this.streams.get(key);
+    let incarnations = this.streams.get(sender);
+    if (incarnations === undefined) {
+      incarnations = new Map();
+      this.streams.set(sender, incarnations);
+    }
+    let stream = incarnations.get(incarnation);
     if (stream === undefined) {
       stream = this.streamSender.length;
-      this.streams.set(key, stream);
+      incarnations.set(incarnation, stream);
       this.streamSender.push(sender);
       this.streamIncarnation.push(incarnation);
     }

@@ -60,10 +60,16 @@ export function checkSameConfiguration(
 
 /** P10: the sender of m is a member of the regular configuration m is delivered in. */
 export function checkSenderInConfiguration(model: TraceModel): void {
+  const membersByRing = new Map<number, Set<string> | undefined>();
   for (let i = 0; i < model.baseOrder.length; i += 1) {
     const message = model.baseOrder.get(i);
-    const ring = model.ringText(model.baseRing[message] ?? -1);
-    const members = model.identities.get(identityOf('regular', ring, null))?.members;
+    const ringIndex = model.baseRing[message] ?? -1;
+    const ring = model.ringText(ringIndex);
+    let members = membersByRing.get(ringIndex);
+    if (!membersByRing.has(ringIndex)) {
+      members = model.identities.get(identityOf('regular', ring, null))?.members;
+      membersByRing.set(ringIndex, members);
+    }
     if (members === undefined) continue;
     const event = model.baseEvent[message] ?? -1;
     // The sender as the first delivery in its configuration saw it: its send line's node, else
