@@ -4,16 +4,19 @@
  * message) would not fit the default heap, so the model keeps numbers in typed arrays (outside the
  * JavaScript heap, a few bytes per line) and each distinct string once.
  *
- * A column grows by pages, never by copying: appending the 30-millionth value costs what the
- * first did, and no doubling leaves half a column unused.
+ * A column grows by pages of 64 Ki values, never by copying them: appending the 30-millionth value
+ * costs what the first did, and no doubling leaves half a column unused. Only the first page
+ * starts small and doubles.
  */
 
 const PAGE_SHIFT = 16;
 const PAGE_LENGTH = 1 << PAGE_SHIFT;
 const PAGE_MASK = PAGE_LENGTH - 1;
+const FIRST_PAGE_LENGTH = 256;
 
-interface TypedArray {
+interface TypedArray extends ArrayLike<number> {
   [index: number]: number;
+  set(source: ArrayLike<number>): void;
 }
 
 class PagedColumn<T extends TypedArray> {
@@ -24,10 +27,26 @@ class PagedColumn<T extends TypedArray> {
 
   push(value: number): number {
     const index = this.length;
-    if ((index & PAGE_MASK) === 0) this.pages.push(this.newPage(PAGE_LENGTH));
+    if (index < PAGE_LENGTH) {
+      this.growFirstPage(index);
+    } else if ((index & PAGE_MASK) === 0) {
+      this.pages.push(this.newPage(PAGE_LENGTH));
+    }
     this.pages[index >>> PAGE_SHIFT]![index & PAGE_MASK] = value;
     this.length = index + 1;
     return index;
+  }
+
+  /**
+   * The first page starts small and doubles up to a full page, so that the simulator's thousands
+   * of small traces do not each allocate full pages.
+   */
+  private growFirstPage(index: number): void {
+    const first = this.pages[0];
+    if (first !== undefined && index < first.length) return;
+    const page = this.newPage(first === undefined ? FIRST_PAGE_LENGTH : first.length * 2);
+    if (first !== undefined) page.set(first);
+    this.pages[0] = page;
   }
 
   get(index: number): number {
