@@ -4,11 +4,10 @@
  * (bad flag, missing or unreadable DIR), so scripts can tell "the run broke EVS" from "the check
  * could not run".
  */
-import { checkTrace, EVS_PROPERTIES, WITNESSES_PER_PROPERTY_MAX } from './evs-checker.js';
+import { checkParsedTrace, EVS_PROPERTIES, WITNESSES_PER_PROPERTY_MAX } from './evs-checker.js';
 import type { CheckResult } from './evs-checker.js';
-import { checkLocks, formatLockReport } from './locks-checker.js';
-import { readTraceDir } from './trace-reader.js';
-import type { TraceInput } from './trace-reader.js';
+import { formatLockReport, LockChecker } from './locks-checker.js';
+import { streamTraceDir, TraceParser } from './trace-reader.js';
 
 /** Where the command writes; `process` itself fits (its stdout and stderr have `write`). */
 export interface CommandOutput {
@@ -74,30 +73,32 @@ export async function runCheckCommand(argv: string[], out: CommandOutput): Promi
     out.stderr.write(`totem-evs check: ${args} (see totem-evs check --help)\n`);
     return 2;
   }
-  let input: TraceInput;
+  // One streaming pass feeds both checkers; no file is ever held whole (line-reader.ts).
+  const lockChecker = new LockChecker();
+  const parser = new TraceParser(lockChecker);
+  let streamed: { files: number; lines: number; strays: string[] };
   try {
-    input = await readTraceDir(args.dir);
+    streamed = await streamTraceDir(args.dir, parser);
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     out.stderr.write(`totem-evs check: cannot read trace directory ${args.dir}: ${reason}\n`);
     return 2;
   }
+  const { strays, ...read } = streamed;
   // A check of nothing proves nothing: a mistyped or empty directory is an error, not a pass.
-  if (input.files.size === 0) {
-    const strays = input.strays ?? [];
+  if (read.files === 0) {
     const seen = strays.length === 0 ? 'it is empty' : `it holds ${strays.length} other entr${strays.length === 1 ? 'y' : 'ies'} (${strays.slice(0, 3).join(', ')}${strays.length > 3 ? ', ...' : ''})`;
     out.stderr.write(`totem-evs check: no trace files (<node>.<incarnation>.jsonl) in ${args.dir}: ${seen}\n`);
     return 2;
   }
-  const result = checkTrace(input, { settled: args.settled, allowInflight: args.allowInflight });
-  const lines = [...input.files.values()].reduce((n, l) => n + l.length, input.harness.length);
+  const result = checkParsedTrace(parser.finish(), { settled: args.settled, allowInflight: args.allowInflight });
   // The lock checker runs when the trace holds lock manager lines (docs/trace-contract.md).
-  const locks = checkLocks(input.files);
+  const locks = lockChecker.result();
   const lockPart = locks.lockLines > 0 ? { locks } : {};
   out.stdout.write(
     args.json
-      ? `${JSON.stringify({ ...result, ...lockPart, read: { files: input.files.size, lines } }, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2)}\n`
-      : formatReport(result, args, { files: input.files.size, lines }) + (locks.lockLines > 0 ? formatLockReport(locks) : ''),
+      ? `${JSON.stringify({ ...result, ...lockPart, read }, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2)}\n`
+      : formatReport(result, args, read) + (locks.lockLines > 0 ? formatLockReport(locks) : ''),
   );
   return result.ok && locks.ok ? 0 : 1;
 }

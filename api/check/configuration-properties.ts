@@ -8,7 +8,6 @@
  * equal the next regular one's, as the contract says it carries "the ring id of the regular
  * configuration it leads to".
  */
-import type { DeliverEvent } from './trace-reader.js';
 import { describeConf, formatMembers, sameMembers } from './trace-model.js';
 import type { ConfInstance, TraceModel } from './trace-model.js';
 import type { Witness } from './violation-log.js';
@@ -23,27 +22,25 @@ interface Transition {
 export function checkCurrentConfig(
   model: TraceModel,
   index: number,
-  event: DeliverEvent,
+  event: number,
   current: ConfInstance | null,
 ): void {
+  const { store } = model;
+  // The store flags a delivery whose ring differs from its process's current configuration's.
+  if (!store.isOtherRing(event)) return;
   const key = model.keyOf(index);
-  const here = model.at(index, event.line);
+  const here = model.atEvent(index, event);
+  const id = model.id(store.messageOf(event));
+  const ring = model.ringText(store.ring(event));
   if (current === null) {
     model.log.add('deliver-in-current-config', () => ({
-      message: `${key} delivers ${event.id} before installing any configuration`,
-      witness: { processes: [key], id: event.id, ring: event.ring, lines: [here] },
+      message: `${key} delivers ${id} before installing any configuration`,
+      witness: { processes: [key], id, ring, lines: [here] },
     }));
-  } else if (current.ring !== event.ring) {
+  } else {
     model.log.add('deliver-in-current-config', () => ({
-      message:
-        `${key} delivers ${event.id} with ring ${event.ring} while in ` +
-        `${describeConf(current)}`,
-      witness: {
-        processes: [key],
-        id: event.id,
-        ring: event.ring,
-        lines: [here, model.at(index, current.line)],
-      },
+      message: `${key} delivers ${id} with ring ${ring} while in ${describeConf(current)}`,
+      witness: { processes: [key], id, ring, lines: [here, model.at(index, current.line)] },
     }));
   }
 }

@@ -8,7 +8,8 @@
  * Cost: every property is checked in time near-linear in the number of lines; the only global
  * structure is the P7 order graph (one vertex per message and configuration, one edge per pair of
  * consecutive events of a process), whose cycles are found with an iterative Tarjan SCC pass
- * (order-graph.ts).
+ * (order-graph.ts). Memory: a few bytes per line and a few dozen per message, in typed arrays
+ * (trace-store.ts, trace-model.ts); no line's text is kept.
  *
  * Interpretations where §5 leaves room (each is also stated where it is checked):
  * - P2 also requires a send line's id to carry the sending node and incarnation, which is what
@@ -35,7 +36,7 @@ import { checkSafeDelivery } from './safe-delivery.js';
 import { checkSettled } from './settled-state.js';
 import { TraceModel } from './trace-model.js';
 import { parseTrace } from './trace-reader.js';
-import type { FormatProblem, TraceInput } from './trace-reader.js';
+import type { FormatProblem, ParsedTrace, TraceInput } from './trace-reader.js';
 import { ViolationLog } from './violation-log.js';
 import type { CheckOptions, CheckResult } from './violation-log.js';
 import { checkSenderInConfiguration, checkVirtualSynchrony } from './virtual-synchrony.js';
@@ -52,11 +53,18 @@ export type {
 
 /** Checks a whole trace. Synchronous and pure: the same input always gives the same result. */
 export function checkTrace(input: TraceInput, options: CheckOptions = {}): CheckResult {
-  const parsed = parseTrace(input);
+  return checkParsedTrace(parseTrace(input), options);
+}
+
+/**
+ * Checks a trace already parsed, e.g. streamed from a directory (trace-reader.ts,
+ * `streamTraceDir`). Synchronous and pure like `checkTrace`.
+ */
+export function checkParsedTrace(parsed: ParsedTrace, options: CheckOptions = {}): CheckResult {
   const log = new ViolationLog();
   const warnings = [...parsed.warnings];
   reportFormat(parsed.formatProblems, log);
-  const model = new TraceModel(parsed.processes, log, options);
+  const model = new TraceModel(parsed, log, options);
   runChecks(model);
   const total = Object.values(log.counts).reduce((sum, count) => sum + count, 0);
   return {

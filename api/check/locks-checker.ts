@@ -26,6 +26,7 @@
  *   keeps the lock, a release without it ends the last hold.
  */
 import { isLockMode, isUpConversion, modesCompatible, type LockMode } from '../../engine/locks/modes.js';
+import type { NodeLineObserver } from './trace-reader.js';
 
 export const LOCK_PROPERTIES = [
   { id: 'L1', name: 'lock-compatible' },
@@ -113,21 +114,46 @@ function ownerNode(owner: string): string {
 
 /** `files`: trace file name -> lines (as docs/trace-contract.md names them). */
 export function checkLocks(files: ReadonlyMap<string, readonly string[]>): LockCheckResult {
-  const violations: LockViolation[] = [];
-  const counts = Object.fromEntries(LOCK_PROPERTIES.map((p) => [p.name, 0])) as Record<LockPropertyName, number>;
-  const report = (property: LockPropertyName, message: string, lines: string[]): void => {
-    counts[property]++;
-    if (counts[property] <= violationsPerPropertyMax) violations.push({ property, message, lines });
-  };
-  let lockLines = 0;
-  const hashes = new Map<string, { hash: string; at: string }>();
-  const global: GlobalState = { fenceOwners: new Map(), adopters: new Map() };
-  const barrierVerdicts = new Map<string, { verdict: string; at: string }[]>();
-
+  const checker = new LockChecker();
   for (const [file, lines] of [...files].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
+    checker.beginFile(file);
+    lines.forEach((text, index) => {
+      let value: unknown;
+      try {
+        value = JSON.parse(text);
+      } catch {
+        return; // the EVS checker reports lines that do not parse
+      }
+      if (typeof value !== 'object' || value === null || Array.isArray(value)) return;
+      checker.line(value as Fields, index + 1);
+    });
+    checker.endFile();
+  }
+  return checker.result();
+}
+
+/**
+ * The lock checker fed one line at a time, files in name order (each line already parsed to a
+ * JSON object), so that `totem-evs check` reads a directory once for both checkers.
+ */
+export class LockChecker implements NodeLineObserver {
+  private readonly violations: LockViolation[] = [];
+  private readonly counts = Object.fromEntries(LOCK_PROPERTIES.map((p) => [p.name, 0])) as Record<LockPropertyName, number>;
+  private lockLines = 0;
+  private readonly hashes = new Map<string, { hash: string; at: string }>();
+  private readonly global: GlobalState = { fenceOwners: new Map(), adopters: new Map() };
+  private readonly barrierVerdicts = new Map<string, { verdict: string; at: string }[]>();
+  /** The replica of the file being read; null for a file whose name is not a node's. */
+  private replica: ReplicaState | null = null;
+  private entered = new Map<string, boolean>();
+  private readonly report = (property: LockPropertyName, message: string, lines: string[]): void => {
+    this.counts[property]++;
+    if (this.counts[property] <= violationsPerPropertyMax) this.violations.push({ property, message, lines });
+  };
+
+  beginFile(file: string): void {
     const m = /^(\d+)\.(\d+)\.jsonl$/.exec(file);
-    if (m === null) continue;
-    const r: ReplicaState = {
+    this.replica = m === null ? null : {
       file,
       ownPrefix: `${m[1]}:${m[2]}:`,
       confKind: '',
@@ -148,99 +174,107 @@ export function checkLocks(files: ReadonlyMap<string, readonly string[]>): LockC
       closing: null,
       adopted: new Map(),
     };
-    const entered = new Map<string, boolean>();
-    lines.forEach((text, index) => {
-      let f: Fields;
-      try {
-        const v: unknown = JSON.parse(text);
-        if (typeof v !== 'object' || v === null || Array.isArray(v)) return;
-        f = v as Fields;
-      } catch {
-        return; // the EVS checker reports lines that do not parse
+    this.entered = new Map();
+  }
+
+  /** One line of the file, already parsed (lines that do not parse are the EVS checker's). */
+  line(f: Fields, line: number): void {
+    const r = this.replica;
+    if (r === null) return;
+    const at = `${r.file}:${line}`;
+    const ev = f['ev'];
+    if (ev === 'conf') {
+      closeCheck(r, null, at, this.report);
+      r.confKind = String(f['kind']);
+      r.confPrimary = typeof f['primary'] === 'boolean' ? f['primary'] : null;
+      r.confMembers = Array.isArray(f['members']) ? (f['members'] as unknown[]).map(String).sort().join(',') : '';
+      if (r.cutMembers !== null) checkCut(r, this.report);
+      if (f['kind'] === 'transitional' && Array.isArray(f['members'])) {
+        r.cutMembers = new Set((f['members'] as unknown[]).map(String));
+        r.cutLine = line;
       }
-      const at = `${file}:${index + 1}`;
-      const ev = f['ev'];
-      if (ev === 'conf') {
-        closeCheck(r, null, at, report);
-        r.confKind = String(f['kind']);
-        r.confPrimary = typeof f['primary'] === 'boolean' ? f['primary'] : null;
-        r.confMembers = Array.isArray(f['members']) ? (f['members'] as unknown[]).map(String).sort().join(',') : '';
-        if (r.cutMembers !== null) checkCut(r, report);
-        if (f['kind'] === 'transitional' && Array.isArray(f['members'])) {
-          r.cutMembers = new Set((f['members'] as unknown[]).map(String));
-          r.cutLine = index + 1;
-        }
-        return;
+      return;
+    }
+    if (typeof ev !== 'string' || !lockEvs.has(ev)) {
+      if (r.cutMembers !== null) checkCut(r, this.report);
+      return;
+    }
+    this.lockLines++;
+    if (ev === 'lkstate') {
+      if (typeof f['primary'] === 'boolean') r.confPrimary = f['primary'];
+      // Transitional configurations of one ring differ per side: the members are part of the point.
+      // A real node's lock manager follows its group, whose ordered joins and leaves are points
+      // inside one ring configuration: its lines carry the members and are numbered per key.
+      let point = `${String(f['ring'])} ${String(f['point'])} [${r.confMembers}]`;
+      if (Array.isArray(f['members'])) {
+        const base = `${String(f['ring'])} ${String(f['point'])} [${(f['members'] as unknown[]).map(String).sort().join(',')}]`;
+        const n = (r.points.get(base) ?? 0) + 1;
+        r.points.set(base, n);
+        point = `${base} #${n}`;
       }
-      if (typeof ev !== 'string' || !lockEvs.has(ev)) {
-        if (r.cutMembers !== null) checkCut(r, report);
-        return;
+      const hash = String(f['hash']);
+      const seen = this.hashes.get(point);
+      if (seen === undefined) this.hashes.set(point, { hash, at });
+      else if (seen.hash !== hash) this.report('replicas-agree', `table hash ${hash} differs from ${seen.hash} at ${point}`, [seen.at, at]);
+      if (f['point'] === 'transitional' && r.cutMembers !== null) checkCut(r, this.report);
+      return;
+    }
+    if (ev === 'barrier') {
+      const instance = `${String(f['ls'])}\u0000${String(f['name'])}\u0000${String(f['gen'])}\u0000${String(f['since'])}`;
+      if (f['op'] === 'enter' && f['member'] === f['node']) this.entered.set(instance, true);
+      if ((f['op'] === 'complete' || f['op'] === 'fail') && this.entered.get(instance) === true) {
+        const list = this.barrierVerdicts.get(instance) ?? [];
+        list.push({ verdict: String(f['op']), at });
+        this.barrierVerdicts.set(instance, list);
+        this.entered.delete(instance);
       }
-      lockLines++;
-      if (ev === 'lkstate') {
-        if (typeof f['primary'] === 'boolean') r.confPrimary = f['primary'];
-        // Transitional configurations of one ring differ per side: the members are part of the point.
-        // A real node's lock manager follows its group, whose ordered joins and leaves are points
-        // inside one ring configuration: its lines carry the members and are numbered per key.
-        let point = `${String(f['ring'])} ${String(f['point'])} [${r.confMembers}]`;
-        if (Array.isArray(f['members'])) {
-          const base = `${String(f['ring'])} ${String(f['point'])} [${(f['members'] as unknown[]).map(String).sort().join(',')}]`;
-          const n = (r.points.get(base) ?? 0) + 1;
-          r.points.set(base, n);
-          point = `${base} #${n}`;
-        }
-        const hash = String(f['hash']);
-        const seen = hashes.get(point);
-        if (seen === undefined) hashes.set(point, { hash, at });
-        else if (seen.hash !== hash) report('replicas-agree', `table hash ${hash} differs from ${seen.hash} at ${point}`, [seen.at, at]);
-        if (f['point'] === 'transitional' && r.cutMembers !== null) checkCut(r, report);
-        return;
-      }
-      if (ev === 'barrier') {
-        const instance = `${String(f['ls'])}\u0000${String(f['name'])}\u0000${String(f['gen'])}\u0000${String(f['since'])}`;
-        if (f['op'] === 'enter' && f['member'] === f['node']) entered.set(instance, true);
-        if ((f['op'] === 'complete' || f['op'] === 'fail') && entered.get(instance) === true) {
-          const list = barrierVerdicts.get(instance) ?? [];
-          list.push({ verdict: String(f['op']), at });
-          barrierVerdicts.set(instance, list);
-          entered.delete(instance);
-        }
-        return;
-      }
-      const ls = f['ls'];
-      const res = f['res'];
-      const owner = f['owner'];
-      if (typeof ls !== 'string' || typeof res !== 'string' || typeof owner !== 'string' || !/^\d+:\d+:\d+$/.test(owner)) {
-        report('lock-line-format', `${ev} line without ls, res or a valid owner`, [at]);
-        return;
-      }
-      const k = key(ls, res);
-      if (ev === 'held') return;
-      if (!(ev === 'lk' && (f['op'] === 'adopt' || (f['op'] === 'orphan' && f['reason'] === 'merge')))) checkAdopted(r, report);
-      if (ev === 'lk') closeCheck(r, f, at, report);
-      else if (ev !== 'lost') closeCheck(r, null, at, report);
-      if (ev === 'lost') {
-        if (f['reason'] === 'revoked') r.lostRevoked.set(owner, (r.lostRevoked.get(owner) ?? 0) + 1);
-        if ((r.lostRevoked.get(owner) ?? 0) > 1) report('revoke-once', `owner ${owner} was told "revoked" twice`, [at]);
-        return;
-      }
-      applyLk(r, f, k, owner, at, report, global);
-    });
-    closeCheck(r, null, `${file}:end`, report);
-    checkAdopted(r, report);
-    if (r.cutMembers !== null) checkCut(r, report);
+      return;
+    }
+    const ls = f['ls'];
+    const res = f['res'];
+    const owner = f['owner'];
+    if (typeof ls !== 'string' || typeof res !== 'string' || typeof owner !== 'string' || !/^\d+:\d+:\d+$/.test(owner)) {
+      this.report('lock-line-format', `${ev} line without ls, res or a valid owner`, [at]);
+      return;
+    }
+    const k = key(ls, res);
+    if (ev === 'held') return;
+    if (!(ev === 'lk' && (f['op'] === 'adopt' || (f['op'] === 'orphan' && f['reason'] === 'merge')))) checkAdopted(r, this.report);
+    if (ev === 'lk') closeCheck(r, f, at, this.report);
+    else if (ev !== 'lost') closeCheck(r, null, at, this.report);
+    if (ev === 'lost') {
+      if (f['reason'] === 'revoked') r.lostRevoked.set(owner, (r.lostRevoked.get(owner) ?? 0) + 1);
+      if ((r.lostRevoked.get(owner) ?? 0) > 1) this.report('revoke-once', `owner ${owner} was told "revoked" twice`, [at]);
+      return;
+    }
+    applyLk(r, f, k, owner, at, this.report, this.global);
+  }
+
+  endFile(): void {
+    const r = this.replica;
+    if (r === null) return;
+    closeCheck(r, null, `${r.file}:end`, this.report);
+    checkAdopted(r, this.report);
+    if (r.cutMembers !== null) checkCut(r, this.report);
     for (const [owner, n] of r.ownRevoked) {
       const told = r.lostRevoked.get(owner) ?? 0;
-      if (told !== n) report('revoke-once', `owner ${owner} held a lock revoked ${n} time(s) but was told ${told} time(s)`, [file]);
+      if (told !== n) this.report('revoke-once', `owner ${owner} held a lock revoked ${n} time(s) but was told ${told} time(s)`, [r.file]);
     }
+    this.replica = null;
   }
-  for (const [instance, verdicts] of barrierVerdicts) {
-    const kinds = new Set(verdicts.map((v) => v.verdict));
-    if (kinds.size > 1) {
-      report('barrier-agree', `barrier ${instance.split('\u0000').slice(0, 2).join('/')} completed on some members and failed on others`, verdicts.map((v) => v.at));
+
+  /** The verdict once every file has been read. */
+  result(): LockCheckResult {
+    const { counts, violations } = this;
+    for (const [instance, verdicts] of this.barrierVerdicts) {
+      const kinds = new Set(verdicts.map((v) => v.verdict));
+      if (kinds.size > 1) {
+        this.report('barrier-agree', `barrier ${instance.split('\u0000').slice(0, 2).join('/')} completed on some members and failed on others`, verdicts.map((v) => v.at));
+      }
     }
+    this.barrierVerdicts.clear();
+    return { ok: violations.length === 0 && Object.values(counts).every((n) => n === 0), lockLines: this.lockLines, violations: [...violations], violationCounts: { ...counts } };
   }
-  return { ok: violations.length === 0 && Object.values(counts).every((n) => n === 0), lockLines, violations, violationCounts: counts };
 }
 
 function checkCut(r: ReplicaState, report: (p: LockPropertyName, m: string, l: string[]) => void): void {

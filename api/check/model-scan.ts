@@ -8,6 +8,7 @@
  *   P11); both add a vertex to the P7 order graph.
  * The properties over the whole model run afterwards (evs-checker.ts).
  */
+import { Int32Column } from './columns.js';
 import {
   checkAgreement,
   checkCurrentConfig,
@@ -21,29 +22,28 @@ import {
   checkUniqueId,
   reportDuplicate,
 } from './message-properties.js';
-import type { ConfEvent, DeliverEvent } from './trace-reader.js';
+import { EV_CONF, EV_SEND } from './trace-store.js';
 import { identityOf } from './trace-model.js';
 import type { ConfInstance, FifoState, TraceModel } from './trace-model.js';
 import { checkSameConfiguration } from './virtual-synchrony.js';
 
 /** Pass 1: every send line, so that deliveries anywhere can be matched to it (P2). */
 export function indexSends(model: TraceModel): void {
+  const { store } = model;
   model.states.forEach(({ proc }, index) => {
-    for (const event of proc.events) {
-      if (event.ev !== 'send') continue;
+    for (let event = proc.eventStart; event < proc.eventEnd; event += 1) {
+      if (store.kind(event) !== EV_SEND) continue;
       model.counts.messagesSent += 1;
       if (!checkUniqueId(model, index, event)) continue;
-      const ids = model.nodeSends.get(proc.node) ?? [];
-      model.nodeSends.set(proc.node, ids);
-      model.sends.set(event.id, {
-        proc: index,
-        line: event.line,
-        node: proc.node,
-        ordinal: ids.length,
-        order: event.order,
-        group: event.group,
-      });
-      ids.push(event.id);
+      let sends = model.nodeSends.get(proc.node);
+      if (sends === undefined) {
+        sends = new Int32Column();
+        model.nodeSends.set(proc.node, sends);
+      }
+      const message = store.messageOf(event);
+      model.sendEvent[message] = event;
+      model.sendProc[message] = index;
+      model.ordinal[message] = sends.push(message);
     }
   });
 }
@@ -51,51 +51,51 @@ export function indexSends(model: TraceModel): void {
 /** Pass 2: one process's configurations and deliveries, in its order. */
 export function scanProcess(model: TraceModel, index: number): void {
   const state = model.stateOf(index);
+  const { store } = model;
   const fifo: FifoState = new Map();
   let current: ConfInstance | null = null;
   let prevRegular: ConfInstance | null = null;
-  let previousVertex = -1;
-  let previousLine = 0;
-  for (const event of state.proc.events) {
-    if (event.ev === 'send') continue;
-    let vertex: number;
-    if (event.ev === 'conf') {
+  for (let event = state.proc.eventStart; event < state.proc.eventEnd; event += 1) {
+    const kind = store.kind(event);
+    if (kind === EV_SEND) continue;
+    if (kind === EV_CONF) {
       model.counts.configurationsInstalled += 1;
       const instance = installConf(model, index, event, current, prevRegular);
+      if (current !== null) current.endEvent = event;
       current = instance;
       if (instance.kind === 'regular') prevRegular = instance;
-      vertex = model.graph.vertex(`c ${instance.identity}`);
     } else {
       model.counts.deliveries += 1;
-      if (!deliver(model, index, event, current, fifo)) continue;
-      vertex = model.graph.vertex(`m ${event.id}`);
+      deliver(model, index, event, current, fifo);
     }
-    if (previousVertex !== -1)
-      model.graph.edge(previousVertex, vertex, index, previousLine, event.line);
-    previousVertex = vertex;
-    previousLine = event.line;
   }
 }
 
 function installConf(
   model: TraceModel,
   index: number,
-  event: ConfEvent,
+  event: number,
   current: ConfInstance | null,
   prevRegular: ConfInstance | null,
 ): ConfInstance {
   const state = model.stateOf(index);
+  const conf = model.store.confOf(event);
+  const identity = identityOf(conf.kind, conf.ring, prevRegular?.ring ?? null);
   const instance: ConfInstance = {
     proc: index,
     index: state.confs.length,
-    kind: event.kind,
-    ring: event.ring,
-    members: event.members,
-    memberSet: new Set(event.members),
-    line: event.line,
-    identity: identityOf(event.kind, event.ring, prevRegular?.ring ?? null),
+    kind: conf.kind,
+    ring: conf.ring,
+    ringIndex: conf.ringIndex,
+    members: conf.members,
+    memberSet: new Set(conf.members),
+    line: model.store.line(event),
+    event,
+    endEvent: state.proc.eventEnd,
+    identity,
     prevRegular,
-    deliveries: [],
+    deliveryCount: 0,
+    vertex: model.graph.confVertex(identity),
   };
   state.confs.push(instance);
   if (current !== null) checkSequence(model, current, instance);
@@ -104,30 +104,39 @@ function installConf(
   return instance;
 }
 
-/** Checks one deliver line; returns false for a duplicate, which takes no further part. */
+/** Checks one deliver line; a duplicate takes no further part. */
 function deliver(
   model: TraceModel,
   index: number,
-  event: DeliverEvent,
+  event: number,
   current: ConfInstance | null,
   fifo: FifoState,
-): boolean {
-  const state = model.stateOf(index);
+): void {
+  const { store } = model;
   checkCurrentConfig(model, index, event, current);
-  if (reportDuplicate(model, index, event)) return false;
-  state.delivered.set(event.id, { line: event.line, confIndex: current?.index ?? -1 });
-  current?.deliveries.push(event.id);
+  if (reportDuplicate(model, index, event)) return;
+  const message = store.messageOf(event);
+  if (current !== null) current.deliveryCount += 1;
+  model.graph.addMessage(message);
 
-  const send = model.sends.get(event.id);
-  checkCreation(model, index, event, send);
-  checkIntegrity(model, index, event, send);
-  if (send !== undefined) checkFifo(model, index, event, send, current, fifo);
-  if (current !== null) checkSameConfiguration(model, index, event, current, send);
-  if (current?.kind === 'regular' && event.order === 'safe') {
-    const ids =
-      model.safeByRing.get(current.ring) ?? new Map<string, { proc: number; line: number }>();
-    model.safeByRing.set(current.ring, ids);
-    if (!ids.has(event.id)) ids.set(event.id, { proc: index, line: event.line });
+  checkCreation(model, index, event);
+  checkIntegrity(model, index, event);
+  if (model.sendProc[message] !== -1) checkFifo(model, index, event, current, fifo);
+  if (current !== null) checkSameConfiguration(model, index, event, current);
+  if (current?.kind === 'regular' && store.order(event) === 'safe') {
+    const ring = current.ringIndex;
+    let events = model.safeByRing.get(ring);
+    if (events === undefined) {
+      events = new Int32Column();
+      model.safeByRing.set(ring, events);
+    }
+    const listed = model.safeRing[message];
+    if (listed === -1) {
+      model.safeRing[message] = ring;
+      events.push(event);
+    } else if (listed !== ring && !model.safeMore.has(`${ring} ${message}`)) {
+      model.safeMore.add(`${ring} ${message}`);
+      events.push(event);
+    }
   }
-  return true;
 }

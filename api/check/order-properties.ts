@@ -16,7 +16,9 @@ const CYCLE_EDGES_SHOWN_MAX = 8;
  * violation, reported with one of its cycles.
  */
 export function checkTotalOrder(model: TraceModel): void {
-  const { componentCount, cycles } = model.graph.findCycles(WITNESSES_PER_PROPERTY_MAX);
+  const { componentCount, cycles } = model.graph.findCycles(WITNESSES_PER_PROPERTY_MAX, (edge) =>
+    model.forEachOrderEdge(edge),
+  );
   for (let i = 0; i < componentCount; i += 1) {
     model.log.add('total-order', () => describeCycle(model, cycles[i] ?? []));
   }
@@ -32,13 +34,14 @@ function describeCycle(
   const processes = new Set<string>();
   let id: string | undefined;
   cycle.forEach((edge, i) => {
-    const { from, to, proc, fromLine, toLine } = graph.edgeAt(edge);
+    const { from, to, toEvent } = graph.edgeAt(edge);
+    const proc = model.procOfEvent(toEvent);
     const key = model.keyOf(proc);
     processes.add(key);
     if (id === undefined && graph.isMessage(from)) id = graph.label(from);
     if (i >= CYCLE_EDGES_SHOWN_MAX) return;
     steps.push(`${key} has ${graph.label(from)} before ${graph.label(to)}`);
-    lines.push(model.at(proc, fromLine), model.at(proc, toLine));
+    lines.push(model.atEvent(proc, model.previousOrderEvent(toEvent)), model.atEvent(proc, toEvent));
   });
   if (cycle.length > CYCLE_EDGES_SHOWN_MAX)
     steps.push(`… ${cycle.length - CYCLE_EDGES_SHOWN_MAX} more`);
@@ -62,34 +65,43 @@ export function checkPrefixOrder(model: TraceModel): void {
   for (const [ring, instances] of byRing) {
     let longest = instances[0];
     for (const instance of instances) {
-      if (longest === undefined || instance.deliveries.length > longest.deliveries.length)
+      if (longest === undefined || instance.deliveryCount > longest.deliveryCount)
         longest = instance;
     }
-    if (longest === undefined) continue;
+    if (longest === undefined || instances.length < 2) continue;
     const reference = longest;
+    const theirDeliveries = model.deliveriesOf(reference);
     for (const instance of instances) {
       if (instance === reference) continue;
-      const at = instance.deliveries.findIndex((id, i) => reference.deliveries[i] !== id);
+      const myDeliveries = model.deliveriesOf(instance);
+      const at = myDeliveries.findIndex((message, i) => theirDeliveries[i] !== message);
       if (at === -1) continue;
       model.log.add('agreed-order-prefix', () => {
-        const mine = instance.deliveries[at] ?? '';
-        const theirs = reference.deliveries[at] ?? '';
-        const myLine = model.stateOf(instance.proc).delivered.get(mine)?.line ?? instance.line;
-        const theirLine =
-          model.stateOf(reference.proc).delivered.get(theirs)?.line ?? reference.line;
+        const mine = myDeliveries[at] ?? -1;
+        const theirs = theirDeliveries[at] ?? -1;
         return {
           message:
-            `in regular ${ring}, delivery #${at + 1} is ${mine} at ` +
+            `in regular ${ring}, delivery #${at + 1} is ${idOrEmpty(model, mine)} at ` +
             `${model.keyOf(instance.proc)} ` +
-            `but ${theirs} at ${model.keyOf(reference.proc)}`,
+            `but ${idOrEmpty(model, theirs)} at ${model.keyOf(reference.proc)}`,
           witness: {
             processes: [model.keyOf(instance.proc), model.keyOf(reference.proc)],
-            id: mine,
+            id: idOrEmpty(model, mine),
             ring,
-            lines: [model.at(instance.proc, myLine), model.at(reference.proc, theirLine)],
+            lines: [deliveryAt(model, instance, mine), deliveryAt(model, reference, theirs)],
           },
         };
       });
     }
   }
+}
+
+function idOrEmpty(model: TraceModel, message: number): string {
+  return message === -1 ? '' : model.id(message);
+}
+
+/** Where the process of `instance` delivered `message`, or its conf line if it did not. */
+function deliveryAt(model: TraceModel, instance: ConfInstance, message: number): string {
+  const event = message === -1 ? -1 : model.deliveryOf(instance.proc, message);
+  return model.at(instance.proc, event === -1 ? instance.line : model.store.line(event));
 }

@@ -23,22 +23,25 @@ function installsLaterRegular(model: TraceModel, instance: ConfInstance): boolea
  * installing a later regular configuration (allowInflight: unless it installed none yet).
  */
 export function checkSafeDelivery(model: TraceModel): void {
-  for (const [ring, ids] of model.safeByRing) {
+  for (const [ringIndex, events] of model.safeByRing) {
+    const ring = model.ringText(ringIndex);
     const members = model.identities.get(identityOf('regular', ring, null))?.members;
     if (members === undefined) continue;
     for (const member of members) {
       const instance = model.regularInstalls.get(`${member} ${ring}`);
       if (instance === undefined) {
-        const [id, first] = ids.entries().next().value ?? ['', { proc: 0, line: 0 }];
+        const firstEvent = events.get(0);
+        const firstProc = model.procOfEvent(firstEvent);
+        const id = model.id(model.store.messageOf(firstEvent));
         model.log.add('safe-delivery', () => ({
           message:
             `safe ${id} is delivered in regular ${ring}, but member ${member} never ` +
             `installed ${ring}`,
           witness: {
-            processes: [model.keyOf(first.proc)],
+            processes: [model.keyOf(firstProc)],
             id,
             ring,
-            lines: [model.at(first.proc, first.line)],
+            lines: [model.atEvent(firstProc, firstEvent)],
           },
         }));
         continue;
@@ -47,28 +50,28 @@ export function checkSafeDelivery(model: TraceModel): void {
       const mayStop = model.options.allowInflight === true || state.proc.crashed;
       if (mayStop && !installsLaterRegular(model, instance)) continue;
       const following = state.confs[instance.index + 1];
-      for (const [id, first] of ids) {
-        const delivered = state.delivered.get(id);
-        const inC = delivered?.confIndex === instance.index;
-        const inT =
-          delivered !== undefined &&
-          following?.kind === 'transitional' &&
-          delivered.confIndex === following.index;
-        if (inC || inT) continue;
+      // Where a delivery counts: in C's stay, or in the transitional stay right after it.
+      const countsEnd = following?.kind === 'transitional' ? following.endEvent : instance.endEvent;
+      for (let i = 0; i < events.length; i += 1) {
+        const firstEvent = events.get(i);
+        const message = model.store.messageOf(firstEvent);
+        const delivered = model.deliveryOf(instance.proc, message);
+        if (delivered > instance.event && delivered < countsEnd) continue;
+        const firstProc = model.procOfEvent(firstEvent);
         model.log.add('safe-delivery', () => ({
           message:
-            `safe ${id} is delivered in regular ${ring} at ${model.keyOf(first.proc)}, but ` +
-            `member ` +
+            `safe ${model.id(message)} is delivered in regular ${ring} at ` +
+            `${model.keyOf(firstProc)}, but member ` +
             `${state.proc.key} ` +
-            `${delivered === undefined ? 'never delivers it' : 'delivers it elsewhere'}` +
+            `${delivered === -1 ? 'never delivers it' : 'delivers it elsewhere'}` +
             (state.proc.crashed ? ' although it installed a later regular configuration' : ''),
           witness: {
-            processes: [model.keyOf(first.proc), state.proc.key],
-            id,
+            processes: [model.keyOf(firstProc), state.proc.key],
+            id: model.id(message),
             ring,
             lines: [
-              model.at(first.proc, first.line),
-              model.at(instance.proc, delivered?.line ?? instance.line),
+              model.atEvent(firstProc, firstEvent),
+              model.at(instance.proc, delivered === -1 ? instance.line : model.store.line(delivered)),
             ],
           },
         }));

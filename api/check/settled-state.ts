@@ -8,6 +8,7 @@
  */
 import { describeConf, formatMembers, sameMembers } from './trace-model.js';
 import type { ConfInstance, ProcState, TraceModel } from './trace-model.js';
+import { EV_SEND } from './trace-store.js';
 
 /**
  * P18 (settled runs): the live nodes end in one regular configuration whose members are exactly
@@ -97,37 +98,39 @@ function checkSettledMessages(
   finals: readonly ConfInstance[],
 ): void {
   const ring = finals[0]?.ring ?? '';
-  const deliveredAnywhere = new Set<string>();
-  for (const state of model.states)
-    for (const id of state.delivered.keys()) deliveredAnywhere.add(id);
-  const required = new Map<string, { why: string; proc: number; line: number }>();
-  const require = (id: string, why: string, proc: number, line: number): void => {
-    if (!required.has(id)) required.set(id, { why, proc, line });
+  const { store } = model;
+  const required = new Map<number, { why: string; proc: number; line: number }>();
+  const require = (message: number, why: string, proc: number, line: number): void => {
+    if (!required.has(message)) required.set(message, { why, proc, line });
   };
   const inFinal = `the final regular configuration ${ring}`;
   for (const instance of finals) {
     const state = model.stateOf(instance.proc);
-    for (const id of instance.deliveries) {
-      const line = state.delivered.get(id)?.line ?? instance.line;
-      require(id, `delivered in ${inFinal}`, instance.proc, line);
+    for (const message of model.deliveriesOf(instance)) {
+      const event = model.deliveryOf(instance.proc, message);
+      const line = event === -1 ? instance.line : store.line(event);
+      require(message, `delivered in ${inFinal}`, instance.proc, line);
     }
-    for (const event of state.proc.events) {
-      if (event.ev !== 'send') continue;
-      if (event.line > instance.line) {
-        require(event.id, `sent in ${inFinal}`, instance.proc, event.line);
-      } else if (!deliveredAnywhere.has(event.id)) {
-        require(event.id, 'sent by a live node and never delivered', instance.proc, event.line);
+    for (let event = state.proc.eventStart; event < state.proc.eventEnd; event += 1) {
+      if (store.kind(event) !== EV_SEND) continue;
+      const message = store.messageOf(event);
+      const line = store.line(event);
+      if (line > instance.line) {
+        require(message, `sent in ${inFinal}`, instance.proc, line);
+      } else if (!model.deliveredAnywhere(message)) {
+        require(message, 'sent by a live node and never delivered', instance.proc, line);
       }
     }
   }
-  for (const [id, reason] of required) {
-    for (const state of live) {
-      if (state.delivered.has(id)) continue;
+  const liveIndexes = live.map((state) => model.states.indexOf(state));
+  for (const [message, reason] of required) {
+    for (const [i, state] of live.entries()) {
+      if (model.deliveryOf(liveIndexes[i] ?? -1, message) !== -1) continue;
       model.log.add('liveness-settled', () => ({
-        message: `${id} (${reason.why}) is never delivered by live ${state.proc.key}`,
+        message: `${model.id(message)} (${reason.why}) is never delivered by live ${state.proc.key}`,
         witness: {
           processes: [model.keyOf(reason.proc), state.proc.key],
-          id,
+          id: model.id(message),
           ring: ring,
           lines: [model.at(reason.proc, reason.line), state.proc.file],
         },

@@ -1,7 +1,9 @@
 /**
  * Reads a trace directory (docs/trace-contract.md, "Files") or the simulator's in-memory trace and
  * turns it into processes, the unit evs-spec.md §5 reasons about, reporting every line that breaks
- * the format (property P0 `trace-format`).
+ * the format (property P0 `trace-format`). Lines arrive one at a time (`TraceParser.line`) and are
+ * stored compactly (trace-store.ts) as they come, so a directory is checked in one streaming pass
+ * over its files (line-reader.ts) and the parsed trace holds no line of text.
  *
  * Decisions:
  * - The contract says the directory holds node files and harness.jsonl "and nothing else". Any
@@ -15,42 +17,18 @@
  *   other checks so that one bad line does not cascade into unrelated violations.
  * - Only the last line of a file may be cut short by a crash; if it has no newline and does not
  *   parse it is a warning, not a violation. Anywhere else an unparseable line is a P0 violation.
+ * - harness.jsonl is read before the node files, and the node files in name order, so problems
+ *   and warnings come out in the same order whether the trace is read from disk or from memory.
  */
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import type { ConfigurationKind, Order } from '../../engine/types.js';
+import type { Order } from '../../engine/types.js';
 import { HARNESS_FILE_NAME } from '../../workers/trace/trace-lines.js';
 import type { TraceInput } from '../../workers/trace/trace-lines.js';
+import { readLines } from './line-reader.js';
+import { TraceStore } from './trace-store.js';
 
 export type { TraceInput };
-
-export interface ConfEvent {
-  ev: 'conf';
-  line: number;
-  kind: ConfigurationKind;
-  ring: string;
-  members: string[];
-}
-
-export interface SendEvent {
-  ev: 'send';
-  line: number;
-  id: string;
-  order: Order;
-  group: string;
-}
-
-export interface DeliverEvent {
-  ev: 'deliver';
-  line: number;
-  id: string;
-  sender: string;
-  order: Order;
-  group: string;
-  ring: string;
-}
-
-export type TraceEvent = ConfEvent | SendEvent | DeliverEvent;
 
 /** One incarnation of a node (or the part of its file after a crash line). */
 export interface TraceProcess {
@@ -61,7 +39,9 @@ export interface TraceProcess {
   incarnation: string;
   /** 1 for the part of the file before any crash line. */
   part: number;
-  events: TraceEvent[];
+  /** Its events are the store's events eventStart .. eventEnd - 1, in its order. */
+  eventStart: number;
+  eventEnd: number;
   /** Its stream ends with a crash line. */
   endsWithCrash: boolean;
   /** evs-spec §5: ends with a crash line, a later incarnation exists, or enough harness crashes. */
@@ -78,10 +58,19 @@ export interface FormatProblem {
 export interface ParsedTrace {
   /** Sorted by node id, then incarnation, then part (numerically). */
   processes: TraceProcess[];
+  /** The events, messages and configurations of every process. */
+  store: TraceStore;
   /** Number of crash lines per node in harness.jsonl. */
   harnessCrashes: Map<string, number>;
   formatProblems: FormatProblem[];
   warnings: string[];
+}
+
+/** Sees every node-file line that is a JSON object (the lock checker reads the same pass). */
+export interface NodeLineObserver {
+  beginFile(file: string): void;
+  line(fields: Record<string, unknown>, line: number): void;
+  endFile(): void;
 }
 
 const decimalPattern = /^(0|[1-9][0-9]*)$/;
@@ -105,34 +94,85 @@ export function parseMessageId(
   return { sender: match[1] ?? '', incarnation: match[2] ?? '', counter: match[3] ?? '' };
 }
 
-/**
- * Reads DIR into a TraceInput. Throws (with the path in the message) when DIR or one of its trace
- * files cannot be read; the check command turns that into a usage error.
- */
-export async function readTraceDir(dir: string): Promise<TraceInput> {
+/** What a directory holds, in the order it is read: harness.jsonl first, then node files. */
+async function listTraceDir(dir: string): Promise<{ files: string[]; strays: string[] }> {
   const entries = await fs.readdir(dir, { withFileTypes: true });
+  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const files: string[] = [];
+  const strays: string[] = [];
+  for (const entry of entries) {
+    const isTraceName = entry.name === HARNESS_FILE_NAME || parseTraceFileName(entry.name) !== null;
+    if (!entry.isFile() || !isTraceName) strays.push(entry.name);
+    else if (entry.name === HARNESS_FILE_NAME) files.unshift(entry.name);
+    else files.push(entry.name);
+  }
+  return { files, strays };
+}
+
+/**
+ * Reads DIR into a TraceInput (file name → lines), for tests and small traces; `totem-evs check`
+ * streams instead (streamTraceDir). Throws (with the path in the message) when DIR or one of its
+ * trace files cannot be read.
+ */
+export async function readTraceDir(dir: string, chunkBytes?: number): Promise<TraceInput> {
+  const { files: names, strays } = await listTraceDir(dir);
   const files = new Map<string, string[]>();
   let harness: string[] = [];
   const unterminated = new Set<string>();
-  const strays: string[] = [];
-  const names = entries.map((entry) => entry.name).sort();
-  const byName = new Map(entries.map((entry) => [entry.name, entry]));
   for (const name of names) {
-    const entry = byName.get(name);
-    const isTraceName = name === HARNESS_FILE_NAME || parseTraceFileName(name) !== null;
-    if (entry === undefined || !entry.isFile() || !isTraceName) {
-      strays.push(name);
-      continue;
-    }
-    const text = await fs.readFile(path.join(dir, name), 'utf8');
-    const lines = text.split('\n');
-    // A terminated file ends with "\n", which leaves one empty string after the split.
-    if (lines[lines.length - 1] === '') lines.pop();
-    else unterminated.add(name);
+    const lines: string[] = [];
+    const read = await readLines(path.join(dir, name), (text) => lines.push(text), chunkBytes);
+    if (read.unterminated) unterminated.add(name);
     if (name === HARNESS_FILE_NAME) harness = lines;
     else files.set(name, lines);
   }
   return { files, harness, unterminated, strays };
+}
+
+/**
+ * Reads DIR line by line into `parser` (harness.jsonl first, then the node files in name order).
+ * Returns how many trace files (harness.jsonl aside) and lines it read, and the entries that are
+ * not trace files (each also a P0 problem). Throws (with the path in
+ * the message) when DIR or one of its trace files cannot be read.
+ */
+export async function streamTraceDir(
+  dir: string,
+  parser: TraceParser,
+  chunkBytes?: number,
+): Promise<{ files: number; lines: number; strays: string[] }> {
+  const { files, strays } = await listTraceDir(dir);
+  for (const stray of strays) parser.stray(stray);
+  let lines = 0;
+  for (const name of files) {
+    parser.beginFile(name);
+    const read = await readLines(
+      path.join(dir, name),
+      (text, line, terminated) => parser.line(text, line, terminated),
+      chunkBytes,
+    );
+    parser.endFile();
+    lines += read.lines;
+  }
+  const nodeFiles = files.filter((name) => name !== HARNESS_FILE_NAME).length;
+  return { files: nodeFiles, lines, strays };
+}
+
+/** Parses every file, splits them into processes and marks which processes crashed. */
+export function parseTrace(input: TraceInput): ParsedTrace {
+  const parser = new TraceParser();
+  for (const stray of input.strays ?? []) parser.stray(stray);
+  const unterminated = input.unterminated ?? new Set<string>();
+  const feed = (file: string, lines: readonly string[]): void => {
+    parser.beginFile(file);
+    const last = lines.length - 1;
+    lines.forEach((text, index) => {
+      parser.line(text, index + 1, index !== last || !unterminated.has(file));
+    });
+    parser.endFile();
+  };
+  feed(HARNESS_FILE_NAME, input.harness);
+  for (const [file, lines] of input.files) feed(file, lines);
+  return parser.finish();
 }
 
 type Fields = Record<string, unknown>;
@@ -161,58 +201,6 @@ function checkMembers(members: unknown): string | null {
   return null;
 }
 
-type LineResult =
-  | { kind: 'event'; event: TraceEvent }
-  | { kind: 'crash'; node: string }
-  | { kind: 'problem'; message: string }
-  | { kind: 'skip' };
-
-/** Lock manager lines (trace contract, "Lock manager lines"): the lock checker reads them. */
-const lockManagerEvs = new Set(['lk', 'held', 'lost', 'barrier', 'lkstate']);
-
-/** Validates one parsed node-file line: required fields, their shapes, the writing node. */
-function validateNodeLine(fields: Fields, fileNode: string, line: number): LineResult {
-  const ev = fields['ev'];
-  const node = fields['node'];
-  if (!isDecimal(node)) return { kind: 'problem', message: '"node" must be a decimal node id' };
-  if (node !== fileNode) {
-    return { kind: 'problem', message: `"node" is ${node} in a file of node ${fileNode}` };
-  }
-  if (ev === 'crash') return { kind: 'crash', node };
-  if (typeof ev === 'string' && lockManagerEvs.has(ev)) return { kind: 'skip' };
-  const timeProblem = ev === 'conf' || ev === 'send' || ev === 'deliver' ? checkTime(fields) : null;
-  if (timeProblem !== null) return { kind: 'problem', message: timeProblem };
-  if (ev === 'conf') {
-    const { kind, ring, members } = fields;
-    if (kind !== 'regular' && kind !== 'transitional') {
-      return { kind: 'problem', message: '"kind" must be "regular" or "transitional"' };
-    }
-    if (typeof ring !== 'string' || !ringPattern.test(ring)) {
-      return { kind: 'problem', message: '"ring" must be "<rep>:<seq>"' };
-    }
-    const membersProblem = checkMembers(members);
-    if (membersProblem !== null) return { kind: 'problem', message: membersProblem };
-    const event: ConfEvent = { ev, line, kind, ring, members: members as string[] };
-    return { kind: 'event', event };
-  }
-  if (ev === 'send' || ev === 'deliver') {
-    const { id, order, group } = fields;
-    if (typeof id !== 'string' || parseMessageId(id) === null) {
-      return { kind: 'problem', message: '"id" must be "<sender>:<incarnation>:<counter>"' };
-    }
-    if (!isOrder(order)) return { kind: 'problem', message: '"order" must be "agreed" or "safe"' };
-    if (typeof group !== 'string') return { kind: 'problem', message: '"group" must be a string' };
-    if (ev === 'send') return { kind: 'event', event: { ev, line, id, order, group } };
-    const { sender, ring } = fields;
-    if (!isDecimal(sender)) return { kind: 'problem', message: '"sender" must be a node id' };
-    if (typeof ring !== 'string' || !ringPattern.test(ring)) {
-      return { kind: 'problem', message: '"ring" must be "<rep>:<seq>"' };
-    }
-    return { kind: 'event', event: { ev, line, id, sender, order, group, ring } };
-  }
-  return { kind: 'problem', message: `unknown "ev" ${JSON.stringify(ev)}` };
-}
-
 /** JSON.parse that yields a plain object or null (arrays and scalars are not trace lines). */
 function parseObject(text: string): Fields | null {
   let value: unknown;
@@ -230,110 +218,200 @@ function compareDecimal(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/** Parses every file, splits them into processes and marks which processes crashed. */
-export function parseTrace(input: TraceInput): ParsedTrace {
-  const parser = new TraceParser(input.unterminated ?? new Set<string>());
-  for (const stray of input.strays ?? []) {
-    parser.problem(
-      stray,
+/** Lock manager lines (trace contract, "Lock manager lines"): the lock checker reads them. */
+const lockManagerEvs = new Set(['lk', 'held', 'lost', 'barrier', 'lkstate']);
+
+/** Where the parser is: which file, and for a node file which process its lines go to. */
+interface FileState {
+  file: string;
+  /** Node and incarnation of a node file; null for harness.jsonl and a badly named file. */
+  name: { node: string; incarnation: string } | null;
+  current: TraceProcess | null;
+}
+
+/**
+ * Takes a trace one line at a time: `stray` for each entry that is not a trace file, then for
+ * harness.jsonl and each node file `beginFile`, its lines in order, `endFile`; then `finish`.
+ */
+export class TraceParser {
+  readonly formatProblems: FormatProblem[] = [];
+  readonly warnings: string[] = [];
+  private readonly store = new TraceStore();
+  private readonly processes: TraceProcess[] = [];
+  private readonly crashes = new Map<string, number>();
+  private state: FileState | null = null;
+
+  constructor(private readonly observer: NodeLineObserver | null = null) {}
+
+  stray(name: string): void {
+    this.problem(
+      name,
       null,
       'not a trace file: the directory must hold only <node>.<incarnation>.jsonl files ' +
         'and harness.jsonl',
     );
   }
-  const harnessCrashes = parser.harnessCrashes(input.harness);
-  const processes: TraceProcess[] = [];
-  for (const [file, lines] of input.files) processes.push(...parser.nodeFile(file, lines));
-  processes.sort(
-    (a, b) =>
-      compareDecimal(a.node, b.node) ||
-      compareDecimal(a.incarnation, b.incarnation) ||
-      a.part - b.part,
-  );
-  markCrashed(processes, harnessCrashes, parser.warnings);
-  const { formatProblems, warnings } = parser;
-  return { processes, harnessCrashes, formatProblems, warnings };
-}
 
-class TraceParser {
-  readonly formatProblems: FormatProblem[] = [];
-  readonly warnings: string[] = [];
+  beginFile(file: string): void {
+    const name = file === HARNESS_FILE_NAME ? null : parseTraceFileName(file);
+    if (file !== HARNESS_FILE_NAME && name === null) {
+      this.problem(file, null, 'not a trace file name: expected <node>.<incarnation>.jsonl');
+    }
+    this.state = { file, name, current: null };
+    if (name !== null) {
+      this.newProcess(1);
+      this.observer?.beginFile(file);
+    }
+  }
 
-  constructor(private readonly unterminated: ReadonlySet<string>) {}
+  /** One line; `terminated` is false only for a last line without a newline. */
+  line(text: string, line: number, terminated: boolean): void {
+    const state = this.state;
+    if (state === null) throw new Error('a trace line outside a file');
+    if (state.file !== HARNESS_FILE_NAME && state.name === null) return;
+    const fields = parseObject(text);
+    if (fields === null) {
+      // A cut-short last line is a warning, as a kill can interrupt a write.
+      if (!terminated) {
+        this.warnings.push(`${state.file}:${line}: unterminated last line does not parse; ignored`);
+      } else {
+        this.problem(state.file, line, 'not a JSON object');
+      }
+      return;
+    }
+    if (state.name === null) this.harnessLine(fields, line);
+    else {
+      this.nodeLine(state, state.name.node, fields, line);
+      this.observer?.line(fields, line);
+    }
+  }
 
-  problem(file: string, line: number | null, message: string): void {
+  endFile(): void {
+    const state = this.state;
+    if (state === null) throw new Error('endFile without beginFile');
+    if (state.current !== null) state.current.eventEnd = this.store.eventCount;
+    if (state.name !== null) this.observer?.endFile();
+    this.state = null;
+  }
+
+  /** The parsed trace: processes sorted and marked crashed. */
+  finish(): ParsedTrace {
+    const processes = this.processes;
+    processes.sort(
+      (a, b) =>
+        compareDecimal(a.node, b.node) ||
+        compareDecimal(a.incarnation, b.incarnation) ||
+        a.part - b.part,
+    );
+    markCrashed(processes, this.crashes, this.warnings);
+    return {
+      processes,
+      store: this.store,
+      harnessCrashes: this.crashes,
+      formatProblems: this.formatProblems,
+      warnings: this.warnings,
+    };
+  }
+
+  private problem(file: string, line: number | null, message: string): void {
     this.formatProblems.push({ file, line, message });
   }
 
-  /** A line's fields; a cut-short last line is a warning, as a kill can interrupt a write. */
-  private line(file: string, lines: readonly string[], index: number): Fields | null {
-    const fields = parseObject(lines[index] ?? '');
-    if (fields !== null) return fields;
-    if (index === lines.length - 1 && this.unterminated.has(file)) {
-      this.warnings.push(`${file}:${index + 1}: unterminated last line does not parse; ignored`);
-    } else {
-      this.problem(file, index + 1, 'not a JSON object');
-    }
-    return null;
-  }
-
   /** Counts harness.jsonl crash lines per node. */
-  harnessCrashes(lines: readonly string[]): Map<string, number> {
-    const crashes = new Map<string, number>();
-    lines.forEach((_, index) => {
-      const fields = this.line(HARNESS_FILE_NAME, lines, index);
-      if (fields === null) return;
-      const node = fields['node'];
-      if (fields['ev'] !== 'crash' || !isDecimal(node)) {
-        const message = 'harness.jsonl lines must be {"ev":"crash","node":"<nodeId>"}';
-        this.problem(HARNESS_FILE_NAME, index + 1, message);
-        return;
-      }
-      crashes.set(node, (crashes.get(node) ?? 0) + 1);
-    });
-    return crashes;
+  private harnessLine(fields: Fields, line: number): void {
+    const node = fields['node'];
+    if (fields['ev'] !== 'crash' || !isDecimal(node)) {
+      const message = 'harness.jsonl lines must be {"ev":"crash","node":"<nodeId>"}';
+      this.problem(HARNESS_FILE_NAME, line, message);
+      return;
+    }
+    this.crashes.set(node, (this.crashes.get(node) ?? 0) + 1);
   }
 
-  /** One node file as processes: a new one starts after each crash line that has lines after it. */
-  nodeFile(file: string, lines: readonly string[]): TraceProcess[] {
-    const name = parseTraceFileName(file);
-    if (name === null) {
-      this.problem(file, null, 'not a trace file name: expected <node>.<incarnation>.jsonl');
-      return [];
-    }
+  private newProcess(part: number): TraceProcess {
+    const state = this.state;
+    const name = state?.name;
+    if (state === null || name === null || name === undefined) throw new Error('no node file');
+    const start = this.store.eventCount;
+    if (state.current !== null) state.current.eventEnd = start;
     const base = `${name.node}.${name.incarnation}`;
-    const newProcess = (part: number): TraceProcess => ({
+    const process: TraceProcess = {
       key: part === 1 ? base : `${base}#${part}`,
-      file,
+      file: state.file,
       node: name.node,
       incarnation: name.incarnation,
       part,
-      events: [],
+      eventStart: start,
+      eventEnd: start,
       endsWithCrash: false,
       crashed: false,
-    });
-    let current = newProcess(1);
-    const processes = [current];
-    for (let index = 0; index < lines.length; index += 1) {
-      const fields = this.line(file, lines, index);
-      if (fields === null) continue;
-      const result = validateNodeLine(fields, name.node, index + 1);
-      if (result.kind === 'problem') {
-        this.problem(file, index + 1, result.message);
-      } else if (result.kind === 'skip') {
-        continue;
-      } else if (result.kind === 'crash') {
-        current.endsWithCrash = true;
-      } else {
-        if (current.endsWithCrash) {
-          current = newProcess(current.part + 1);
-          processes.push(current);
-        }
-        current.events.push(result.event);
-      }
-    }
-    return processes;
+    };
+    this.store.beginProcess();
+    this.processes.push(process);
+    state.current = process;
+    return process;
   }
+
+  /**
+   * Validates one node-file line (required fields, their shapes, the writing node) and stores its
+   * event; a line after a crash line starts a new process.
+   */
+  private nodeLine(state: FileState, fileNode: string, fields: Fields, line: number): void {
+    const ev = fields['ev'];
+    const node = fields['node'];
+    if (!isDecimal(node)) return this.problem(state.file, line, '"node" must be a decimal node id');
+    if (node !== fileNode) {
+      return this.problem(state.file, line, `"node" is ${node} in a file of node ${fileNode}`);
+    }
+    let current = state.current as TraceProcess;
+    if (ev === 'crash') {
+      current.endsWithCrash = true;
+      return;
+    }
+    if (typeof ev === 'string' && lockManagerEvs.has(ev)) return;
+    if (ev !== 'conf' && ev !== 'send' && ev !== 'deliver') {
+      return this.problem(state.file, line, `unknown "ev" ${JSON.stringify(ev)}`);
+    }
+    const problem = checkTime(fields) ?? (ev === 'conf' ? checkConf(fields) : checkMessage(fields, ev));
+    if (problem !== null) return this.problem(state.file, line, problem);
+    if (current.endsWithCrash) current = this.newProcess(current.part + 1);
+    if (ev === 'conf') {
+      const { kind, ring, members } = fields as { kind: 'regular' | 'transitional'; ring: string; members: string[] };
+      this.store.addConf(line, kind, ring, members);
+      return;
+    }
+    const { id, order, group } = fields as { id: string; order: Order; group: string };
+    const parts = messageIdPattern.exec(id) as RegExpExecArray;
+    const message = this.store.message(parts[1] ?? '', parts[2] ?? '', parts[3] ?? '');
+    if (ev === 'send') return this.store.addSend(line, message, order, group);
+    const { sender, ring } = fields as { sender: string; ring: string };
+    this.store.addDeliver(line, message, sender, order, group, ring);
+  }
+}
+
+/** The shape of a conf line's own fields, or what is wrong with it. */
+function checkConf(fields: Fields): string | null {
+  const { kind, ring, members } = fields;
+  if (kind !== 'regular' && kind !== 'transitional') {
+    return '"kind" must be "regular" or "transitional"';
+  }
+  if (typeof ring !== 'string' || !ringPattern.test(ring)) return '"ring" must be "<rep>:<seq>"';
+  return checkMembers(members);
+}
+
+/** The shape of a send or deliver line's own fields, or what is wrong with it. */
+function checkMessage(fields: Fields, ev: 'send' | 'deliver'): string | null {
+  const { id, order, group } = fields;
+  if (typeof id !== 'string' || !messageIdPattern.test(id)) {
+    return '"id" must be "<sender>:<incarnation>:<counter>"';
+  }
+  if (!isOrder(order)) return '"order" must be "agreed" or "safe"';
+  if (typeof group !== 'string') return '"group" must be a string';
+  if (ev === 'send') return null;
+  const { sender, ring } = fields;
+  if (!isDecimal(sender)) return '"sender" must be a node id';
+  if (typeof ring !== 'string' || !ringPattern.test(ring)) return '"ring" must be "<rep>:<seq>"';
+  return null;
 }
 
 /**

@@ -7,9 +7,8 @@
  * follows no regular one (the empty first transitional), as it can belong to no regular
  * configuration.
  */
-import type { DeliverEvent } from './trace-reader.js';
 import { describeConf, formatMembers, identityOf } from './trace-model.js';
-import type { ConfInstance, SendRecord, TraceModel } from './trace-model.js';
+import type { ConfInstance, TraceModel } from './trace-model.js';
 
 /**
  * P9: every delivery of m belongs to one regular configuration C: made in C, or in a
@@ -18,40 +17,42 @@ import type { ConfInstance, SendRecord, TraceModel } from './trace-model.js';
 export function checkSameConfiguration(
   model: TraceModel,
   index: number,
-  event: DeliverEvent,
+  event: number,
   current: ConfInstance,
-  send: SendRecord | undefined,
 ): void {
   const key = model.keyOf(index);
-  const here = model.at(index, event.line);
-  const base = current.kind === 'regular' ? current.ring : current.prevRegular?.ring;
+  const message = model.store.messageOf(event);
+  const base = current.kind === 'regular' ? current.ringIndex : current.prevRegular?.ringIndex;
   if (base === undefined) {
     model.log.add('same-configuration', () => ({
       message:
-        `${key} delivers ${event.id} in a transitional configuration that follows ` +
+        `${key} delivers ${model.id(message)} in a transitional configuration that follows ` +
         'no regular one',
       witness: {
         processes: [key],
-        id: event.id,
-        ring: event.ring,
-        lines: [here, model.at(index, current.line)],
+        id: model.id(message),
+        ring: model.ringText(model.store.ring(event)),
+        lines: [model.atEvent(index, event), model.at(index, current.line)],
       },
     }));
     return;
   }
-  const first = model.bases.get(event.id);
-  if (first === undefined) {
-    const sender = send?.node ?? event.sender;
-    model.bases.set(event.id, { base, proc: index, line: event.line, sender });
-  } else if (first.base !== base) {
+  const first = model.baseRing[message] ?? -1;
+  if (first === -1) {
+    model.baseRing[message] = base;
+    model.baseEvent[message] = event;
+    model.baseOrder.push(message);
+  } else if (first !== base) {
+    const firstEvent = model.baseEvent[message] ?? -1;
+    const firstProc = model.procOfEvent(firstEvent);
     model.log.add('same-configuration', () => ({
       message:
-        `${event.id} is delivered in regular ${first.base} (or its transitional) at ` +
-        `${model.keyOf(first.proc)} but in ${describeConf(current)} at ${key}`,
+        `${model.id(message)} is delivered in regular ${model.ringText(first)} (or its ` +
+        `transitional) at ${model.keyOf(firstProc)} but in ${describeConf(current)} at ${key}`,
       witness: {
-        processes: [model.keyOf(first.proc), key],
-        id: event.id,
-        lines: [model.at(first.proc, first.line), here],
+        processes: [model.keyOf(firstProc), key],
+        id: model.id(message),
+        lines: [model.atEvent(firstProc, firstEvent), model.atEvent(index, event)],
       },
     }));
   }
@@ -59,18 +60,32 @@ export function checkSameConfiguration(
 
 /** P10: the sender of m is a member of the regular configuration m is delivered in. */
 export function checkSenderInConfiguration(model: TraceModel): void {
-  for (const [id, base] of model.bases) {
-    const members = model.identities.get(identityOf('regular', base.base, null))?.members;
-    if (members === undefined || members.has(base.sender)) continue;
+  const membersByRing = new Map<number, Set<string> | undefined>();
+  for (let i = 0; i < model.baseOrder.length; i += 1) {
+    const message = model.baseOrder.get(i);
+    const ringIndex = model.baseRing[message] ?? -1;
+    const ring = model.ringText(ringIndex);
+    let members = membersByRing.get(ringIndex);
+    if (!membersByRing.has(ringIndex)) {
+      members = model.identities.get(identityOf('regular', ring, null))?.members;
+      membersByRing.set(ringIndex, members);
+    }
+    if (members === undefined) continue;
+    const event = model.baseEvent[message] ?? -1;
+    // The sender as the first delivery in its configuration saw it: its send line's node, else
+    // the deliver line's sender.
+    const sender = model.sendNode(message) ?? model.store.sender(event);
+    if (members.has(sender)) continue;
+    const proc = model.procOfEvent(event);
     model.log.add('sender-in-configuration', () => ({
       message:
-        `${id} from node ${base.sender} is delivered in regular ${base.base} ` +
+        `${model.id(message)} from node ${sender} is delivered in regular ${ring} ` +
         `${formatMembers(members)}, which does not contain its sender`,
       witness: {
-        processes: [model.keyOf(base.proc)],
-        id,
-        ring: base.base,
-        lines: [model.at(base.proc, base.line)],
+        processes: [model.keyOf(proc)],
+        id: model.id(message),
+        ring,
+        lines: [model.atEvent(proc, event)],
       },
     }));
   }
@@ -89,37 +104,56 @@ export function checkVirtualSynchrony(model: TraceModel): void {
       list.push(instance);
     });
   }
+  // mark[m] === stamp: m is delivered in the current reference instance.
+  const mark = new Int32Array(model.store.messages.size);
+  let stamp = 0;
   for (const instances of groups.values()) {
     const [reference, ...others] = instances;
-    if (reference === undefined) continue;
-    const referenceSet = new Set(reference.deliveries);
+    if (reference === undefined || others.length === 0) continue;
+    stamp += 1;
+    const referenceDeliveries = model.deliveriesOf(reference);
+    for (const message of referenceDeliveries) mark[message] = stamp;
     for (const other of others) {
-      const sameSize = other.deliveries.length === referenceSet.size;
-      if (sameSize && other.deliveries.every((id) => referenceSet.has(id))) continue;
-      model.log.add('virtual-synchrony', () => {
-        const otherSet = new Set(other.deliveries);
-        const onlyOther = other.deliveries.find((id) => !referenceSet.has(id));
-        const onlyReference = reference.deliveries.find((id) => !otherSet.has(id));
-        const [has, lacks, id] =
-          onlyOther !== undefined
-            ? [other, reference, onlyOther]
-            : [reference, other, onlyReference ?? ''];
-        const next = model.stateOf(other.proc).confs[other.index + 1];
-        const hasLine = model.stateOf(has.proc).delivered.get(id)?.line ?? has.line;
-        return {
-          message:
-            `${model.keyOf(has.proc)} and ${model.keyOf(lacks.proc)} both go from ` +
-            `${describeConf(other)} ` +
-            `to ${next === undefined ? '?' : describeConf(next)}, but only ` +
-            `${model.keyOf(has.proc)} delivers ${id} in it`,
-          witness: {
-            processes: [model.keyOf(has.proc), model.keyOf(lacks.proc)],
-            id,
-            ring: other.ring,
-            lines: [model.at(has.proc, hasLine), model.at(lacks.proc, lacks.line)],
-          },
-        };
-      });
+      const deliveries = model.deliveriesOf(other);
+      const sameSize = deliveries.length === referenceDeliveries.length;
+      if (sameSize && deliveries.every((message) => mark[message] === stamp)) continue;
+      model.log.add('virtual-synchrony', () =>
+        describeDifference(model, reference, referenceDeliveries, other, deliveries),
+      );
     }
   }
+}
+
+function describeDifference(
+  model: TraceModel,
+  reference: ConfInstance,
+  referenceDeliveries: Int32Array,
+  other: ConfInstance,
+  otherDeliveries: Int32Array,
+): { message: string; witness: { processes: string[]; id: string; ring: string; lines: string[] } } {
+  const referenceSet = new Set(referenceDeliveries);
+  const otherSet = new Set(otherDeliveries);
+  const onlyOther = otherDeliveries.find((message) => !referenceSet.has(message));
+  const onlyReference = referenceDeliveries.find((message) => !otherSet.has(message));
+  const [has, lacks, message] =
+    onlyOther !== undefined
+      ? [other, reference, onlyOther]
+      : [reference, other, onlyReference ?? -1];
+  const id = message === -1 ? '' : model.id(message);
+  const next = model.stateOf(other.proc).confs[other.index + 1];
+  const hasEvent = message === -1 ? -1 : model.deliveryOf(has.proc, message);
+  const hasLine = hasEvent === -1 ? has.line : model.store.line(hasEvent);
+  return {
+    message:
+      `${model.keyOf(has.proc)} and ${model.keyOf(lacks.proc)} both go from ` +
+      `${describeConf(other)} ` +
+      `to ${next === undefined ? '?' : describeConf(next)}, but only ` +
+      `${model.keyOf(has.proc)} delivers ${id} in it`,
+    witness: {
+      processes: [model.keyOf(has.proc), model.keyOf(lacks.proc)],
+      id,
+      ring: other.ring,
+      lines: [model.at(has.proc, hasLine), model.at(lacks.proc, lacks.line)],
+    },
+  };
 }

@@ -6,8 +6,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { checkTrace } from '../../api/check/evs-checker.js';
-import { parseTrace, readTraceDir } from '../../api/check/trace-reader.js';
+import { checkParsedTrace, checkTrace } from '../../api/check/evs-checker.js';
+import { parseTrace, readTraceDir, streamTraceDir, TraceParser } from '../../api/check/trace-reader.js';
 import { confLine, crashLine, deliverLine, sendLine } from '../../workers/trace/trace-lines.js';
 import {
   appendHarnessCrash,
@@ -177,10 +177,53 @@ describe('FileTraceWriter and readTraceDir', () => {
     ];
     fs.writeFileSync(path.join(dir, '1.7.jsonl'), `${lines.join('\n')}\n`);
     const parsed = parseTrace(await readTraceDir(dir));
-    expect(parsed.processes.map((p) => [p.key, p.crashed, p.events.length])).toEqual([
+    expect(parsed.processes.map((p) => [p.key, p.crashed, p.eventEnd - p.eventStart])).toEqual([
       ['1.7', true, 1],
       ['1.7#2', false, 1],
     ]);
+  });
+
+  it('streams a directory in chunks of any size to the verdict of the same trace in memory', async () => {
+    // Every rule of the reader at once: a stray, harness.jsonl, an in-file crash line, a line that
+    // does not parse in the middle (P0 with its line number), a multi-byte group name, a
+    // duplicate delivery, and an unterminated last line (a warning).
+    const conf = (node: string, kind: string, ring: string, members: string[]): string =>
+      JSON.stringify({ ev: 'conf', node, kind, ring, members, t: 1 });
+    const deliver = (node: string, id: string, ring: string): string =>
+      JSON.stringify({ ev: 'deliver', node, id, sender: '1', order: 'safe', group: 'gé€😀', ring, t: 2 });
+    const files: Record<string, string> = {
+      '1.7.jsonl': [
+        conf('1', 'regular', '1:4', ['1', '2']),
+        JSON.stringify({ ev: 'send', node: '1', id: '1:7:1', order: 'safe', group: 'gé€😀', t: 2 }),
+        deliver('1', '1:7:1', '1:4'),
+        deliver('1', '1:7:1', '1:4'),
+        '{"ev":"crash","node":"1"}',
+        conf('1', 'regular', '1:8', ['1']),
+        '',
+      ].join('\n'),
+      '2.9.jsonl': [conf('2', 'regular', '1:4', ['1', '2']), 'not json', deliver('2', '1:7:1', '1:4'), '{"ev":"deli'].join('\n'),
+      'harness.jsonl': '{"ev":"crash","node":"1"}\n{"ev":"crash","node":"5"}\n',
+      'notes.txt': 'x',
+    };
+    for (const [name, content] of Object.entries(files)) fs.writeFileSync(path.join(dir, name), content);
+    const expected = checkTrace(await readTraceDir(dir), { settled: true });
+    expect(expected.violationCounts).toMatchObject({ 'trace-format': 2, 'no-duplication': 1 });
+    expect(expected.violations.filter((v) => v.property === 'trace-format').map((v) => v.witness.lines)).toEqual([
+      ['notes.txt'],
+      ['2.9.jsonl:2'],
+    ]);
+    expect(expected.warnings).toEqual([
+      expect.stringContaining('2.9.jsonl:4: unterminated'),
+      expect.stringContaining('node 5'),
+    ]);
+    // line-reader.test.ts tries every chunk size; here a spread of them, the whole file included.
+    const bytes = Math.max(...Object.values(files).map((c) => Buffer.byteLength(c)));
+    for (const chunkBytes of [1, 2, 3, 5, 7, 11, 13, 64, 127, bytes, bytes + 1]) {
+      const parser = new TraceParser();
+      const read = await streamTraceDir(dir, parser, chunkBytes);
+      expect(read).toEqual({ files: 2, lines: 12, strays: ['notes.txt'] });
+      expect(checkParsedTrace(parser.finish(), { settled: true }), `chunk of ${chunkBytes}`).toEqual(expected);
+    }
   });
 });
 
