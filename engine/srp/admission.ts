@@ -24,7 +24,8 @@
  *   member list, a list without me → `bad-commit-token`.
  * - Regular token of my ring: a sender that is not my predecessor (the representative's first
  *   token to itself excepted) → `not-predecessor`; a seq below a frame already broadcast on the
- *   ring, an aru above its seq, or an fcc above 2 × windowSizeMax → `bad-token`.
+ *   ring, an aru above its seq, an aruAddr that is neither 0 nor a member of the ring, or an fcc
+ *   above 2 × windowSizeMax → `bad-token`.
  * - Multicast of my ring: a sender or originator that is not a member of the ring →
  *   `not-member`; a seq I hold with other content → `conflicting-frame`; a recovery copy I do
  *   not hold, outside Recovery → `state`.
@@ -69,6 +70,10 @@ export function admitToken(s: SrpState, p: TokenPacket): Admission {
   // member's aru above it either.
   if (seqLt(p.seq, ring.highSeqReceived)) return 'bad-token';
   if (!seqLe(p.aru, p.seq)) return 'bad-token';
+  // aruAddr names the member whose aru holds the token's aru down (0: nobody); only that member
+  // raises it again (§2.2 step 12). A name outside the ring would hold it down for good, and
+  // failure to receive (step 13) would never fire, since no member is that name.
+  if (p.aruAddr !== 0 && !ring.members.includes(p.aruAddr)) return 'bad-token';
   // Each member sends while fcc is below its window, at most its maxMessages.
   if (p.fcc > 2 * windowSizeMax) return 'bad-token';
   return null;

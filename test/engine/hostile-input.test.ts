@@ -172,6 +172,22 @@ describe('hostile input reaches the engine', () => {
     expect(got).toHaveLength(1);
   });
 
+  it('a token whose aruAddr names no member is dropped: it would hold every aru down for good', () => {
+    const c = formedRing([1, 2, 3]);
+    const seen = recordTokens(c, 1, 2);
+    c.run(200);
+    const last = seen.at(-1)!;
+    // Frames nobody holds above the ring's real seq, and an aru only a non-member could raise.
+    const forged: TokenPacket = { ...last, seq: last.seq + 50, aru: last.seq, aruAddr: 77, tokenSeq: last.tokenSeq + 1000, rtr: [] };
+    c.inject(2, encodePacket(forged));
+    c.run(10);
+    c.node(2).submit('g', payload(98), 'agreed');
+    c.run(3000);
+    expect(c.node(2).stats().packetsDropped['bad-token']).toBe(1);
+    for (const id of [1, 2, 3]) expect(c.node(id).members).toEqual([1, 2, 3]);
+    expect(c.deliveries(3).filter((d) => d.sender === 2 && d.payload[0] === 98)).toHaveLength(1);
+  });
+
   it('a frame whose seq is held with other content is counted as conflicting, and the held one stays', () => {
     const c = formedRing([1, 2, 3]);
     const frames: Uint8Array[] = [];

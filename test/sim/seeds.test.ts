@@ -75,6 +75,11 @@ const pinnedSeeds: SeedTask[] = [
   // where its owner's side had not, then purged one of its orphans.
   // npm run sim -- --seed 6121 --nodes 5 --faults mixed --trace-dir sim-traces --workload locks
   { seed: 6121, nodes: 5, faults: 'mixed', app: 'locks' },
+  // Unkeyed adversary (survival): a forged token whose aruAddr named no member was taken in
+  // Recovery; its aru stayed down and its seq named frames nobody had, so the ring never installed
+  // and no failure to receive fired (engine deviation 23).
+  // npm run sim -- --seed 6743 --nodes 5 --faults mixed --trace-dir sim-traces --workload locks
+  { seed: 6743, nodes: 5, faults: 'mixed', app: 'locks' },
 ];
 
 function tasks(): SeedTask[] {
