@@ -24,7 +24,7 @@ export interface SimNode {
   submit(group: string, payload: Uint8Array, order: Order): number | false;
   joinGroup(group: string): void;
   /** Engine counters and membership state, when the engine has them (diagnostics only). */
-  stats?(): Pick<EngineStats, 'state' | 'ringId' | 'members'>;
+  stats?(): Pick<EngineStats, 'state' | 'ringId' | 'members' | 'framesBroadcast'>;
   /** Throws when the engine's state breaks an invariant; called after every call into the node. */
   assertInvariants?(): void;
   /** Graceful leave (engine/srp/leave.ts), when the engine has it. */
@@ -364,6 +364,16 @@ export class Cluster {
       const timer = Number.isFinite(timerMs) ? `next timer in ${timerMs - this.clock.nowMs} ms` : 'no timer armed';
       return `node ${id}.${slot.incarnation}:${engine}; ${timer}; last conf ${conf}; own undelivered ${slot.ownUndelivered.size}`;
     });
+  }
+
+  /**
+   * New frames the live incarnations have broadcast so far. A ring draining one large message
+   * orders its fragments for a while before it delivers anything: this is its progress.
+   */
+  framesBroadcast(): number {
+    let n = 0;
+    for (const slot of this.slots.values()) n += slot.node?.stats?.().framesBroadcast ?? 0;
+    return n;
   }
 
   /** Messages handed to nodes still awaiting delivery at their own sender (live incarnations only). */

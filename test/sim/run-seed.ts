@@ -101,7 +101,24 @@ export interface SeedResult {
 
 const quietMs = 1500;
 const settleCheckPeriodMs = 250;
-const drainMsMax = 240_000;
+/**
+ * How long past the convergence budget a draining ring may run on. A 64-node ring carries a few
+ * hundred frames a second at a seed's smallest window, while the heavy workload offers 100 a
+ * second per node: a 20 s fault phase queues minutes of work. The bound grows with the ring so
+ * that it still catches a ring that delivers but never empties.
+ */
+function drainMsMaxFor(nodes: number): number {
+  return 240_000 * Math.max(1, nodes / 16);
+}
+
+/**
+ * The total event budget. A busy 9-node seed handles about a million events; every frame is an
+ * event at each receiver and the offered load grows with the node count, so a 64-node seed that
+ * settles can handle tens of millions. A livelock is still cut short within minutes of wall time.
+ */
+function eventsMaxFor(nodes: number): number {
+  return Math.max(8_000_000, 1_000_000 * nodes);
+}
 
 /** The command that replays one seed in-process and writes its traces. */
 export function replayCommand(seed: number, nodes: number, faults: FaultMix, traceDir = 'sim-traces', safetyMs?: number): string {
@@ -124,9 +141,7 @@ export function runSeed(options: SeedOptions): SeedResult {
   const safetyMs = options.safetyMs ?? safetyMsDrawn;
   const convergenceMsMax = options.convergenceMsMax ?? 60_000;
   const submitTailMs = options.submitTailMs ?? 2000;
-  // A busy 9-node seed handles about a million events; a livelock is cut short well before the
-  // run would take minutes of wall time.
-  const eventsMax = options.eventsMax ?? 8_000_000;
+  const eventsMax = options.eventsMax ?? eventsMaxFor(nodes);
   const instantEventsMax = options.instantEventsMax ?? 100_000;
   // Forked after the others, so that seeds without an adversary run as they did before it.
   const adversaryPrng = root.fork();
@@ -175,12 +190,15 @@ export function runSeed(options: SeedOptions): SeedResult {
       const convergenceStartMs = clock.nowMs;
       clock.at(convergenceStartMs + submitTailMs, () => cluster.stopSubmitting());
       let deadlineMs = convergenceStartMs + convergenceMsMax;
-      // Past the budget, a ring that holds every live node and still delivers is draining what the
-      // application queued (a seed's small window can take minutes at 16 nodes and more), not
-      // stuck: it runs on while it makes progress, up to drainMsMax more.
-      const drainDeadlineMs = deadlineMs + drainMsMax;
-      let deliveriesBefore = cluster.deliveries;
-      let deliveredLastMs = clock.nowMs;
+      // Past the budget, a ring that holds every live node and still makes progress is draining
+      // what the application queued (a seed's small window can take minutes at 16 nodes and
+      // more), not stuck: it runs on while it makes progress, up to drainMsMaxFor(nodes) more.
+      const drainDeadlineMs = deadlineMs + drainMsMaxFor(nodes);
+      // Progress is a delivery or a new frame: at a small maxMessages a 64-node ring orders one
+      // frame per rotation, and a message of 30 fragments then takes seconds to deliver.
+      const progress = (): number => cluster.deliveries + cluster.framesBroadcast();
+      let progressBefore = progress();
+      let progressLastMs = clock.nowMs;
       while (clock.nowMs < deadlineMs) {
         aborted = !clock.runUntil(Math.min(deadlineMs, clock.nowMs + settleCheckPeriodMs), eventsMax, instantEventsMax);
         if (aborted) break;
@@ -189,10 +207,12 @@ export function runSeed(options: SeedOptions): SeedResult {
           healToOneRingMs = Math.max(0, cluster.lastRegularInstallMs - convergenceStartMs);
           break;
         }
-        if (cluster.deliveries > deliveriesBefore) deliveredLastMs = clock.nowMs;
-        deliveriesBefore = cluster.deliveries;
+        // A crash restarts a node's counters: any change is activity.
+        const progressNow = progress();
+        if (progressNow !== progressBefore) progressLastMs = clock.nowMs;
+        progressBefore = progressNow;
         // Drained, it still needs quietMs without activity to be seen as settled.
-        const draining = cluster.inOneRing() && clock.nowMs - deliveredLastMs <= quietMs + settleCheckPeriodMs;
+        const draining = cluster.inOneRing() && clock.nowMs - progressLastMs <= quietMs + settleCheckPeriodMs;
         if (clock.nowMs >= deadlineMs && draining) deadlineMs = Math.min(drainDeadlineMs, clock.nowMs + settleCheckPeriodMs);
       }
     }
