@@ -32,6 +32,8 @@ import { runBench } from '../bench.js';
 import { freeUdpPorts } from '../free-ports.js';
 
 const cli = fileURLToPath(new URL('../../api/cli.js', import.meta.url));
+/** How long `totem-evs check` may take over the soak's traces. */
+const checkTimeoutMs = 30 * 60_000;
 
 export interface SoakArgs {
   nodes: number;
@@ -355,7 +357,10 @@ export async function runSoak(args: SoakArgs, log: (line: string) => void): Prom
     rmSync(stateRoot, { recursive: true, force: true });
   }
 
-  const check = spawnSync(process.execPath, [cli, 'check', traceDir], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  // The check streams its traces: a 10-minute soak's 4.4 GB took about 95 s. A bound keeps a
+  // wedged check from hanging the soak; killed, it reports exit null (FAIL) and why.
+  const check = spawnSync(process.execPath, [cli, 'check', traceDir], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, timeout: checkTimeoutMs });
+  const checkError = check.error === undefined ? '' : `\ncheck did not finish: ${check.error.message} (bound ${checkTimeoutMs / 60_000} min)`;
   const inWindow = (ms: number): boolean => windows.some(([a, b]) => ms >= a && ms <= b);
   const configurationsOutsideRestarts = incarnations.flatMap((inc) =>
     inc.confs
@@ -396,7 +401,7 @@ export async function runSoak(args: SoakArgs, log: (line: string) => void): Prom
       configurations: inc.confs.map((c) => ({ kind: c.kind, atS: (c.atMs - soakStartMs) / 1000, members: c.members, cause: c.cause })),
       stderrTail: inc.stderr.slice(-1000),
     })),
-    check: { exitCode: check.status, output: `${check.stdout}${check.stderr}`.trim().split('\n').slice(-30).join('\n') },
+    check: { exitCode: check.status, output: `${check.stdout}${check.stderr}${checkError}`.trim().split('\n').slice(-30).join('\n') },
     traceDir,
   };
 }
