@@ -83,7 +83,8 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
     );
     // Operations asked before node.close() go out before the node's leaves, as they would unbatched.
     this.removeBeforeClose = node[kBeforeClose](() => this.outbox.flush());
-    this.table = new LockTable({ nodeId: node.nodeId, incarnation: node.incarnation, primaryRule: rule }, {
+    const ownLkEventsOnly = this.trace === null && onTableEvent === undefined;
+    this.table = new LockTable({ nodeId: node.nodeId, incarnation: node.incarnation, primaryRule: rule, ownLkEventsOnly }, {
       event: (e) => this.onEvent(e),
       send: (payload) => {
         // A sync comes after the operations asked before it.

@@ -186,6 +186,7 @@ export class LockTable extends LockTableOps {
     const oldOwners = this.owners;
     const oldBarriers = this.state.lockspaces;
     this.state = adopted;
+    this.forgetQueuedHint();
     this.owners = new Map();
     this.groups = new Map();
     for (const ls of adopted.lockspaces.values()) {

@@ -46,6 +46,13 @@ export interface LockTableOptions {
   nodeId: NodeId;
   incarnation: number;
   primaryRule: PrimaryRule;
+  /**
+   * Report `lk` events of this node's own locks only (default false: every lock's). For a host
+   * that acts on its own locks alone and writes no trace: the other members' requests, grants and
+   * releases, two thirds of the events on 3 nodes, are then never built. The table, its hash and
+   * every other event are the same either way.
+   */
+  ownLkEventsOnly?: boolean;
 }
 
 export interface LockTableCounters {

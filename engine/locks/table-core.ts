@@ -44,6 +44,13 @@ export abstract class LockTableCore {
   protected ringSeq = 0n;
   protected ring = '';
   protected diverged = false;
+  /**
+   * Every resource with a queued lock is in here (it may hold others, whose queues have emptied
+   * since): deadlock detection runs after every operation and, when nothing waits, the common
+   * case, finds that out from this set instead of from every resource of the table. Null: not
+   * known (the table was replaced by a sync's snapshot); rebuilt from the table on the next look.
+   */
+  private queuedHint: Set<Resource> | null = null;
 
   constructor(
     protected readonly options: LockTableOptions,
@@ -125,10 +132,35 @@ export abstract class LockTableCore {
     };
   }
 
-  /** HEADQUE: at the head of the queue; else at the tail. */
-  protected enqueue(queue: LockRecord[], l: LockRecord & { headQueue?: boolean }, head = l.headQueue === true): void {
+  /** HEADQUE: at the head of res's wait (or conversion) queue; else at the tail. */
+  protected enqueue(res: Resource, queue: LockRecord[], l: LockRecord & { headQueue?: boolean }, head = l.headQueue === true): void {
+    assert(queue === res.waiting || queue === res.converting, 'enqueue on a queue of another resource');
     if (head) queue.unshift(l);
     else queue.push(l);
+    this.queuedHint?.add(res);
+  }
+
+  /** The table state was replaced wholesale (a sync): which resources have queues is not known. */
+  protected forgetQueuedHint(): void {
+    this.queuedHint = null;
+  }
+
+  /** Whether any resource has a queued lock (a request or a conversion). */
+  protected anyQueued(): boolean {
+    let hint = this.queuedHint;
+    if (hint === null) {
+      hint = new Set();
+      for (const ls of this.state.lockspaces.values()) {
+        for (const res of ls.resources.values()) if (res.converting.length > 0 || res.waiting.length > 0) hint.add(res);
+      }
+      this.queuedHint = hint;
+    }
+    for (const res of hint) {
+      if (res.converting.length > 0 || res.waiting.length > 0) return true;
+      // Deleting the entry being visited is safe in a Set's iteration.
+      hint.delete(res);
+    }
+    return false;
   }
 
   protected groupOf(l: LockRecord): LockRecord[] {
@@ -303,6 +335,7 @@ export abstract class LockTableCore {
     op: LkOp,
     extra: { mode?: LockMode | undefined; fence?: bigint; reason?: string | undefined; group?: string; orphan?: string; of?: string; depth?: number },
   ): void {
+    if (this.options.ownLkEventsOnly === true && !this.isOwn(l)) return;
     const e: LockTableEvent = { ev: 'lk', ls: l.ls, res: l.res, op, owner: l.owner };
     if (extra.mode !== undefined) e.mode = extra.mode;
     if (extra.fence !== undefined) e.fence = extra.fence;
@@ -360,6 +393,8 @@ export abstract class LockTableCore {
    * is its request queued last; repeat until no cycle is left.
    */
   protected detectDeadlocks(): void {
+    // Without a queued lock there is no wait-for edge, so no cycle.
+    if (!this.anyQueued()) return;
     for (let round = 0; round < 1000; round++) {
       const victim = this.findDeadlockVictim();
       if (victim === null) return;

@@ -1,7 +1,7 @@
 /** Replicas of the lock table driven by hand: configurations and deliveries to chosen members. */
 import type { ConfigurationChange, NodeId } from '../../../engine/types.js';
 import { encodeLockMessage, type LockMessage } from '../../../engine/locks/codec.js';
-import { LockTable, type LockTableEvent } from '../../../engine/locks/lock-table.js';
+import { LockTable, type LockTableEvent, type LockTableOptions } from '../../../engine/locks/lock-table.js';
 import { isPrimaryComponent, majorityOf, type PrimaryRule } from '../../../engine/locks/primary.js';
 import { lockTraceLine } from '../../../engine/locks/trace-lines.js';
 
@@ -17,7 +17,8 @@ export class Replicas {
   private ringSeq = 0n;
   private readonly rule: PrimaryRule;
 
-  constructor(ids: NodeId[], rule: PrimaryRule = majorityOf(ids)) {
+  /** `extra`: options of a node's table beyond its id, incarnation and the primary rule. */
+  constructor(ids: NodeId[], rule: PrimaryRule = majorityOf(ids), extra: (id: NodeId) => Partial<LockTableOptions> = () => ({})) {
     this.rule = rule;
     for (const id of ids) {
       this.lines.set(id, []);
@@ -25,7 +26,7 @@ export class Replicas {
       this.outbox.set(id, []);
       this.tables.set(
         id,
-        new LockTable({ nodeId: id, incarnation: incarnationOf(id), primaryRule: rule }, {
+        new LockTable({ ...extra(id), nodeId: id, incarnation: incarnationOf(id), primaryRule: rule }, {
           event: (e) => {
             this.events.get(id)?.push(e);
             const line = lockTraceLine(id, e, 0);
@@ -126,8 +127,8 @@ export function lock(counter: number, res: string, mode: LockMessage extends inf
 }
 
 /** A cluster of `ids` in one primary regular configuration, in sync. */
-export function formed(ids: NodeId[], rule?: PrimaryRule): Replicas {
-  const r = new Replicas(ids, rule);
+export function formed(ids: NodeId[], rule?: PrimaryRule, extra?: (id: NodeId) => Partial<LockTableOptions>): Replicas {
+  const r = new Replicas(ids, rule, extra);
   r.configure(ids, null, ids);
   r.flushSyncs(ids, ids);
   r.clearEvents();
