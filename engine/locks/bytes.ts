@@ -7,6 +7,8 @@ import { assert } from '../assert.js';
 
 const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder('utf-8', { fatal: true });
+/** Strings up to this long are tried as ASCII first (ByteReader.str). */
+const asciiFastBytesMax = 32;
 
 export class LockDecodeError extends Error {
   override readonly name = 'LockDecodeError';
@@ -175,8 +177,22 @@ export class ByteReader {
     const length = this.u32();
     if (length > bytesMax) throw new LockDecodeError(`field of ${length} bytes above its bound ${bytesMax}`);
     this.need(length);
-    const view = this.data.subarray(this.offset, this.offset + length);
+    const start = this.offset;
     this.offset += length;
+    // Lockspace and resource names are mostly short ASCII: built from the char codes, they skip
+    // TextDecoder's call and its subarray view, two of the main thread's costs per operation.
+    if (length <= asciiFastBytesMax) {
+      const data = this.data;
+      let ascii = '';
+      let i = start;
+      for (; i < start + length; i++) {
+        const c = data[i] as number;
+        if (c >= 0x80) break;
+        ascii += String.fromCharCode(c);
+      }
+      if (i === start + length) return ascii;
+    }
+    const view = this.data.subarray(start, start + length);
     try {
       return textDecoder.decode(view);
     } catch {

@@ -120,17 +120,24 @@ function flagsByte(flags: LockFlags): number {
   );
 }
 
-function readFlags(r: ByteReader): LockFlags {
-  const b = r.u8();
-  if ((b & ~flagMask) !== 0) throw new LockDecodeError(`unknown flag bits ${b}`);
-  return {
+function flagsOfByte(b: number): Readonly<LockFlags> {
+  return Object.freeze({
     noQueue: (b & flagBits.noQueue) !== 0,
     notifyOnNoQueue: (b & flagBits.notifyOnNoQueue) !== 0,
     failIfNotPrimary: (b & flagBits.failIfNotPrimary) !== 0,
     persistent: (b & flagBits.persistent) !== 0,
     headQueue: (b & flagBits.headQueue) !== 0,
     noOrder: (b & flagBits.noOrder) !== 0,
-  };
+  });
+}
+
+/** Every valid flags byte decoded once, frozen and shared: a decode per operation allocated one. */
+const decodedFlags: readonly Readonly<LockFlags>[] = Array.from({ length: flagMask + 1 }, (_, b) => flagsOfByte(b));
+
+function readFlags(r: ByteReader): LockFlags {
+  const b = r.u8();
+  if ((b & ~flagMask) !== 0) throw new LockDecodeError(`unknown flag bits ${b}`);
+  return decodedFlags[b] as LockFlags;
 }
 
 /** An owner id as the trace writes it: "<node>:<incarnation>:<counter>", or '' for none. */

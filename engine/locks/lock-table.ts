@@ -25,7 +25,7 @@ import { pickSyncWinner } from './sync-winner.js';
 import { encodeSnapshot, hashTable, type LockRecord } from './snapshot.js';
 import { dumpLockspace } from './dump.js';
 import type { LockspaceDump, LockTableHost, LockTableOptions } from './lock-types.js';
-import { valueBlockBytesDefault } from './table-core.js';
+import { ownerId, valueBlockBytesDefault } from './table-core.js';
 
 import { LockTableOps } from './table-ops.js';
 export type { LkOp, LockDumpRow, LockspaceDump, LockTableCounters, LockTableEvent, LockTableHost, LockTableOptions } from './lock-types.js';
@@ -289,7 +289,7 @@ export class LockTable extends LockTableOps {
       case 'convert':
       case 'unlock':
       case 'cancel': {
-        const l = this.owners.get(`${sender}:${incarnation}:${m.counter}`);
+        const l = this.owners.get(ownerId(sender, incarnation, m.counter));
         if (l === undefined) {
           this.counters.unknownLock++;
           return;

@@ -19,6 +19,35 @@ export const valueBlockBytesDefault = 32;
 export const fenceRingShift = 20n;
 const fenceMax = (1n << 64n) - 1n;
 
+/** A lock's owner id, as the trace writes it: "<node>:<incarnation>:<counter>". */
+export function ownerId(node: NodeId, incarnation: number, counter: number): string {
+  return `${node}:${incarnation}:${counter}`;
+}
+
+/** Takes `l` out of `queue` if it is there. */
+function removeFrom(queue: LockRecord[], l: LockRecord): void {
+  const i = queue.indexOf(l);
+  if (i >= 0) queue.splice(i, 1);
+}
+
+const zeroValueBlocks = new Map<number, Uint8Array>();
+
+/**
+ * The value block of a resource nobody has written yet: one all-zero block per size, shared. A
+ * resource's block is replaced when written (writeValueBlock), never changed in place, and read
+ * only by copying it (the held event, the snapshot), so sharing it is safe; a new resource is
+ * made for every lock in the uncontended case, where a block of its own was an allocation per
+ * lock on every replica.
+ */
+function zeroValueBlock(bytes: number): Uint8Array {
+  let block = zeroValueBlocks.get(bytes);
+  if (block === undefined) {
+    block = new Uint8Array(bytes);
+    zeroValueBlocks.set(bytes, block);
+  }
+  return block;
+}
+
 export abstract class LockTableCore {
   readonly counters: LockTableCounters = {
     opsApplied: 0,
@@ -44,6 +73,9 @@ export abstract class LockTableCore {
   protected ringSeq = 0n;
   protected ring = '';
   protected diverged = false;
+  /** ringSeq << fenceRingShift, for the ringSeq in fenceBaseOf (nextFence). */
+  private fenceBase = 0n;
+  private fenceBaseOf = 0n;
   /**
    * Every resource with a queued lock is in here (it may hold others, whose queues have emptied
    * since): deadlock detection runs after every operation and, when nothing waits, the common
@@ -87,13 +119,14 @@ export abstract class LockTableCore {
   protected resource(ls: Lockspace, name: string): Resource {
     let res = ls.resources.get(name);
     if (res === undefined) {
-      res = { name, granted: [], converting: [], waiting: [], lvb: new Uint8Array(ls.lvbBytes), lvbValid: false };
+      res = { name, granted: [], converting: [], waiting: [], lvb: zeroValueBlock(ls.lvbBytes), lvbValid: false };
       ls.resources.set(name, res);
     }
     return res;
   }
 
   protected newRecord(
+    owner: string,
     sender: NodeId,
     incarnation: number,
     counter: number,
@@ -105,7 +138,7 @@ export abstract class LockTableCore {
     group: string,
   ): LockRecord & { headQueue: boolean } {
     return {
-      owner: `${sender}:${incarnation}:${counter}`,
+      owner,
       node: sender,
       incarnation,
       counter,
@@ -223,7 +256,13 @@ export abstract class LockTableCore {
   }
 
   protected nextFence(): bigint {
-    const base = this.ringSeq << fenceRingShift;
+    // The ring's base is computed once per ring: each BigInt operation allocates, and this runs
+    // for every grant on every replica.
+    if (this.fenceBaseOf !== this.ringSeq) {
+      this.fenceBaseOf = this.ringSeq;
+      this.fenceBase = this.ringSeq << fenceRingShift;
+    }
+    const base = this.fenceBase;
     let fence = this.state.lastFence + 1n;
     if (base > fence) fence = base;
     assert(fence <= fenceMax, 'fencing token beyond 64 bits');
@@ -364,10 +403,9 @@ export abstract class LockTableCore {
   }
 
   protected detach(l: LockRecord, res: Resource): void {
-    for (const q of [res.granted, res.converting, res.waiting]) {
-      const i = q.indexOf(l);
-      if (i >= 0) q.splice(i, 1);
-    }
+    removeFrom(res.granted, l);
+    removeFrom(res.converting, l);
+    removeFrom(res.waiting, l);
     this.owners.delete(l.owner);
   }
 

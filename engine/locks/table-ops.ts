@@ -9,18 +9,18 @@ import type { LockMessage } from './codec.js';
 import { isUpConversion, writesValueBlock, type LockMode } from './modes.js';
 import type { LockRecord, Lockspace, Resource } from './snapshot.js';
 
-import { LockTableCore } from './table-core.js';
+import { LockTableCore, ownerId } from './table-core.js';
 
 export abstract class LockTableOps extends LockTableCore {
   protected applyLock(sender: NodeId, incarnation: number, m: Extract<LockMessage, { type: 'lock' }>): void {
-    const owner = `${sender}:${incarnation}:${m.counter}`;
+    const owner = ownerId(sender, incarnation, m.counter);
     if (this.owners.has(owner)) {
       this.counters.duplicateLock++;
       return;
     }
     const ls = this.lockspace(m.ls, m.lvbBytes, m.reentrancyMax ?? 0);
     const res = this.resource(ls, m.res);
-    const l = this.newRecord(sender, incarnation, m.counter, m.holder, m.ls, m.res, m.mode, m.flags, '');
+    const l = this.newRecord(owner, sender, incarnation, m.counter, m.holder, m.ls, m.res, m.mode, m.flags, '');
     const again = this.reentryTarget(ls, res, l);
     this.owners.set(owner, l);
     this.lk(l, 'request', { mode: m.mode });
@@ -67,7 +67,7 @@ export abstract class LockTableOps extends LockTableCore {
 
   /** A lockMany whose owner ids are (partly) taken: refused whole, before anything is applied. */
   protected groupDuplicate(sender: NodeId, incarnation: number, m: Extract<LockMessage, { type: 'lockMany' }>): boolean {
-    return m.items.some((_, i) => this.owners.has(`${sender}:${incarnation}:${m.counter + i}`));
+    return m.items.some((_, i) => this.owners.has(ownerId(sender, incarnation, m.counter + i)));
   }
 
   /**
@@ -78,8 +78,8 @@ export abstract class LockTableOps extends LockTableCore {
    */
   protected applyLockMany(sender: NodeId, incarnation: number, m: Extract<LockMessage, { type: 'lockMany' }>): void {
     const ls = this.lockspace(m.ls, m.lvbBytes, m.reentrancyMax ?? 0);
-    const group = `${sender}:${incarnation}:${m.counter}`;
-    const members = m.items.map((it, i) => this.newRecord(sender, incarnation, m.counter + i, m.holder, m.ls, it.res, it.mode, m.flags, group));
+    const group = ownerId(sender, incarnation, m.counter);
+    const members = m.items.map((it, i) => this.newRecord(ownerId(sender, incarnation, m.counter + i), sender, incarnation, m.counter + i, m.holder, m.ls, it.res, it.mode, m.flags, group));
     for (const l of members) {
       this.owners.set(l.owner, l);
       this.lk(l, 'request', { mode: l.requested ?? undefined, group });
@@ -110,7 +110,7 @@ export abstract class LockTableOps extends LockTableCore {
 
   /** Take over an orphan: the adopter's new lock holds the orphan's mode in its place, with a new fencing token. */
   protected applyAdopt(sender: NodeId, incarnation: number, m: Extract<LockMessage, { type: 'adopt' }>): void {
-    const owner = `${sender}:${incarnation}:${m.counter}`;
+    const owner = ownerId(sender, incarnation, m.counter);
     if (this.owners.has(owner)) {
       this.counters.duplicateLock++;
       return;
@@ -123,7 +123,7 @@ export abstract class LockTableOps extends LockTableCore {
     if (ls === undefined || res === undefined || orphan === undefined) return this.host.event({ ...event, op: 'deny', reason: 'no-orphan' });
     // Adoption is a grant: only where grants are made.
     if (!this.canGrant) return this.host.event({ ...event, op: 'deny', reason: 'not-primary' });
-    const l = this.newRecord(sender, incarnation, m.counter, m.holder, m.ls, m.res, m.mode, { persistent: true }, '');
+    const l = this.newRecord(owner, sender, incarnation, m.counter, m.holder, m.ls, m.res, m.mode, { persistent: true }, '');
     l.granted = m.mode;
     l.requested = null;
     l.fence = this.nextFence();

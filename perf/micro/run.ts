@@ -6,6 +6,7 @@
  *   groups  packer and assembler, per message                         (perf/micro/groups.ts)
  *   ring    SPSC ring write/read between two threads, 64 B and 1 KiB  (perf/ring-throughput.ts)
  *   engine  the engine alone: 3 TotemNodes in one thread, 64 B        (perf/engine-throughput.ts)
+ *   locks   the lock table on one replica, per operation              (perf/micro/locks.ts)
  *
  * ring and engine run as child processes (their own scripts, their own JIT state); --scale
  * shrinks or grows every operation count (0.1 for a quick look).
@@ -14,6 +15,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { codecBenchmarks } from './codec.js';
 import { groupBenchmarks } from './groups.js';
+import { lockBenchmarks } from './locks.js';
 import { formatResult, resultOf, type MicroResult } from './measure.js';
 
 function flag(argv: string[], name: string): string | undefined {
@@ -49,7 +51,7 @@ function engineBenchmarks(runs: number, scale: number): MicroResult[] {
 async function main(argv: string[]): Promise<number> {
   const runs = Number(flag(argv, 'runs') ?? 5);
   const scale = Number(flag(argv, 'scale') ?? 1);
-  const only = new Set((flag(argv, 'only') ?? 'codec,groups,ring,engine').split(','));
+  const only = new Set((flag(argv, 'only') ?? 'codec,groups,ring,engine,locks').split(','));
   const json = argv.includes('--json');
   if (!Number.isInteger(runs) || runs < 1 || !(scale > 0)) {
     process.stderr.write('bench:micro: --runs takes a whole number ≥ 1, --scale a number > 0\n');
@@ -65,6 +67,7 @@ async function main(argv: string[]): Promise<number> {
   if (only.has('groups')) emit(groupBenchmarks(runs, scale));
   if (only.has('ring')) emit(ringBenchmarks(runs, scale));
   if (only.has('engine')) emit(engineBenchmarks(runs, scale));
+  if (only.has('locks')) emit(lockBenchmarks(runs, scale));
   if (json) process.stdout.write(`${JSON.stringify({ nodeVersion: process.version, runs, scale, results })}\n`);
   return 0;
 }

@@ -8,6 +8,7 @@ import {
   lockBatchMessagesMax,
   lockMessageVersion,
   type BatchableLockMessage,
+  type LockMessage,
 } from '../../../engine/locks/codec.js';
 import { isUpConversion, lockModes, modesCompatible } from '../../../engine/locks/modes.js';
 import { isPrimaryComponent, majorityOf } from '../../../engine/locks/primary.js';
@@ -435,6 +436,29 @@ describe('batches', () => {
     expect(batchOf([lock(1, 'a', 'EX')])).toEqual(encodeLockMessage(lock(1, 'a', 'EX')));
     expect(decodeLockMessages(encodeLockMessage(unlock(4)))).toEqual({ ok: true, messages: [unlock(4)] });
     expect(decodeLockMessage(batchOf(ops)).ok).toBe(false);
+  });
+
+  it('decode names in any script, short or long, and refuse bytes that are not UTF-8', () => {
+    const names = ['a', 'bench', 'x'.repeat(32), 'y'.repeat(33), 'ré', 'σ-ресурс-資源', `${'z'.repeat(31)}é`, '🔒'];
+    for (const res of names) {
+      const decoded = decodeLockMessages(encodeLockMessage(lock(1, res, 'EX', { ls: `ls-${res}` })));
+      expect(decoded.ok && decoded.messages[0]).toMatchObject({ ls: `ls-${res}`, res });
+    }
+    // 'ab' then a lone continuation byte, in place of the resource name's bytes.
+    const bytes = encodeLockMessage(lock(1, 'abc', 'EX'));
+    const at = bytes.findIndex((_, i) => bytes[i] === 0x61 && bytes[i + 1] === 0x62 && bytes[i + 2] === 0x63);
+    bytes[at + 2] = 0x80;
+    expect(decodeLockMessages(bytes).ok).toBe(false);
+  });
+
+  it('share one frozen flags object per flags byte', () => {
+    const decoded = decodeLockMessages(batchOf([lock(1, 'a', 'EX', { flags: { noQueue: true } }), lock(2, 'b', 'EX', { flags: { noQueue: true } })]));
+    expect(decoded.ok).toBe(true);
+    if (!decoded.ok) return;
+    const [a, b] = decoded.messages as Extract<LockMessage, { type: 'lock' }>[];
+    expect(a?.flags).toBe(b?.flags);
+    expect(a?.flags).toMatchObject({ noQueue: true, headQueue: false });
+    expect(Object.isFrozen(a?.flags)).toBe(true);
   });
 
   it('are full at lockBatchMessagesMax operations or bytesMax bytes; the first operation is always taken', () => {

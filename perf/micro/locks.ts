@@ -1,0 +1,75 @@
+/**
+ * The lock table's micro-benchmark, per operation: one replica (node 1 of 3, in a primary
+ * configuration, reporting its own locks' events as the lock manager does without a trace)
+ * applies the uncontended workload of the locks bench: batches of 32 locks, each on a resource of
+ * its own, then the batch of their 32 unlocks, from each member in turn. Every replica does this
+ * for every operation of the cluster, so it bounds what the main threads can apply.
+ */
+import { LockBatchWriter, type BatchableLockMessage } from '../../engine/locks/codec.js';
+import { LockTable } from '../../engine/locks/lock-table.js';
+import { majorityOf } from '../../engine/locks/primary.js';
+import type { NodeId } from '../../engine/types.js';
+import { measure, type MicroResult } from './measure.js';
+
+const members: NodeId[] = [1, 2, 3];
+const batchOps = 32;
+const incarnation = 7;
+
+function batch(ops: BatchableLockMessage[]): Uint8Array {
+  const w = new LockBatchWriter();
+  for (const m of ops) if (!w.add(m, 1 << 20)) throw new Error('micro: a batch did not fit');
+  return w.finish();
+}
+
+function primaryTable(): LockTable {
+  const table = new LockTable({ nodeId: 1, incarnation, primaryRule: majorityOf(members), ownLkEventsOnly: true }, {
+    event: () => undefined,
+    send: () => undefined,
+  });
+  const ringId = { rep: 1, seq: 4n };
+  const conf = (kind: 'transitional' | 'regular', ids: NodeId[]) => ({ kind, ringId, members: ids, joined: [], left: [], cause: 'join' as const, causeNodes: [] });
+  table.onConfiguration(conf('transitional', [1]));
+  table.onConfiguration(conf('regular', members));
+  return table;
+}
+
+export function lockBenchmarks(runs: number, scale: number): MicroResult[] {
+  const table = primaryTable();
+  // A fresh table's first regular configuration with others in it asks for a sync; the others'
+  // (empty) snapshots arrive as the tables of a new cluster's members would send them.
+  const syncOf = (id: NodeId): Uint8Array => {
+    let payload: Uint8Array | null = null;
+    const t = new LockTable({ nodeId: id, incarnation, primaryRule: majorityOf(members) }, { event: () => undefined, send: (p) => (payload = p) });
+    const ringId = { rep: 1, seq: 4n };
+    t.onConfiguration({ kind: 'transitional', ringId, members: [id], joined: [], left: [], cause: 'join', causeNodes: [] });
+    t.onConfiguration({ kind: 'regular', ringId, members, joined: [], left: [], cause: 'join', causeNodes: [] });
+    if (payload === null) throw new Error('micro: no sync');
+    return payload;
+  };
+  for (const id of members) table.onDelivery(id, incarnation, syncOf(id), false);
+  if (!table.canGrant) throw new Error('micro: the table does not grant');
+
+  // Pre-encoded: per member, a batch of locks and a batch of their unlocks; counters grow per round.
+  const rounds = 64;
+  const payloads: { sender: NodeId; payload: Uint8Array }[] = [];
+  for (let round = 0; round < rounds; round++) {
+    for (const sender of members) {
+      const counters = Array.from({ length: batchOps }, (_, k) => round * batchOps + k + 1);
+      payloads.push({ sender, payload: batch(counters.map((counter, k) => ({ type: 'lock', counter, holder: 0, ls: 'bench', res: `n${sender}-c${k}`, mode: 'EX', flags: {}, lvbBytes: 32 }))) });
+      payloads.push({ sender, payload: batch(counters.map((counter) => ({ type: 'unlock', counter, lvb: null }))) });
+    }
+  }
+  const opsPerPass = payloads.length * batchOps;
+  const ops = Math.round(scale * 2_000_000);
+  return [
+    measure('locks: table apply, uncontended lock/unlock', ops, runs, (n) => {
+      const applied = table.counters.opsApplied;
+      for (let done = 0; done < n; done += opsPerPass) {
+        // The same counters again: each pass is one incarnation's worth of new owners, since the
+        // previous pass unlocked every lock it took.
+        for (const { sender, payload } of payloads) table.onDelivery(sender, incarnation, payload, false);
+      }
+      return table.counters.opsApplied - applied;
+    }),
+  ];
+}
