@@ -2,7 +2,7 @@
  * The lock manager on a node: every member that opens it joins one group (`totem-locks` by
  * default) and keeps a replica of the lock table (engine/locks), applied to that group's messages
  * in delivery order and to its membership changes as cut points. A request is an agreed
- * multicast (the operations of one event-loop turn travel as one batch, lock-outbox.ts); it is
+ * multicast (the operations of one burst of callbacks travel as one batch, lock-outbox.ts); it is
  * granted (or queued, or denied) where and when it is delivered, on every member alike.
  * docs/locks.md describes the API and the guarantees.
  *

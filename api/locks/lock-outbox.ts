@@ -1,11 +1,11 @@
 /**
- * The lock manager's outgoing operations. Those made in one event-loop turn go to the ring as one
- * batch (one agreed multicast, engine/locks/codec.ts), in the order they were made: every member
- * applies them in that order as if each had been delivered alone, so a cancel still comes after
- * its request. Per-message costs (the submit ring, the token and delivery workers, the delivery
+ * The lock manager's outgoing operations. Those made in one burst (a callback and the microtasks
+ * it queues) go to the ring as one batch (one agreed multicast, engine/locks/codec.ts), in the
+ * order they were made: every member applies them in that order as if each had been delivered
+ * alone, so a cancel still comes after its request. Per-message costs (the submit ring, the token and delivery workers, the delivery
  * event on every member) are paid once per batch instead of once per operation.
  *
- * What must not wait for the end of the turn flushes first, so that nothing overtakes what was
+ * What must not wait for the end of the burst flushes first, so that nothing overtakes what was
  * asked before it: a barrier entry (safe order, sent alone), a table sync, and close().
  */
 import { LockBatchWriter, type BatchableLockMessage } from '../../engine/locks/codec.js';
@@ -28,7 +28,7 @@ export class LockOutbox {
     private readonly send: (payload: Uint8Array, ops: readonly BatchableLockMessage[]) => void,
   ) {}
 
-  /** Operations waiting for the end of this turn. */
+  /** Operations waiting for the end of this burst. */
   get length(): number {
     return this.ops.length;
   }
@@ -37,8 +37,11 @@ export class LockOutbox {
     this.ops.push(m);
     if (this.scheduled) return;
     this.scheduled = true;
-    // After the microtasks of this turn (the continuations of the grants just delivered).
-    setImmediate(this.flushLater);
+    // Once the microtasks queued now have run (the continuations of the grants just delivered,
+    // when called from one of them): the batch takes what they ask for. Not setImmediate, which
+    // waited for the check phase, after the delivery pump's next drain: measured on the locks
+    // bench, that put acquire p50 4-14% above the ring's own agreed-delivery p50.
+    process.nextTick(this.flushLater);
   }
 
   /** Hand what waits to the node now: one batch, or several when they do not fit in one. */
