@@ -61,7 +61,7 @@ export function lockBenchmarks(runs: number, scale: number): MicroResult[] {
   }
   const opsPerPass = payloads.length * batchOps;
   const ops = Math.round(scale * 2_000_000);
-  return [
+  const results = [
     measure('locks: table apply, uncontended lock/unlock', ops, runs, (n) => {
       const applied = table.counters.opsApplied;
       for (let done = 0; done < n; done += opsPerPass) {
@@ -72,4 +72,11 @@ export function lockBenchmarks(runs: number, scale: number): MicroResult[] {
       return table.counters.opsApplied - applied;
     }),
   ];
+  // What was measured is the workload described above: every lock found and released, none
+  // refused, the table empty again.
+  const { unknownLock, duplicateLock, malformed, foreignSender } = table.counters;
+  if (unknownLock + duplicateLock + malformed + foreignSender > 0 || (table.dump('bench')?.resources.length ?? 0) > 0) {
+    throw new Error(`micro: the lock workload did not apply as intended: ${JSON.stringify(table.counters)}`);
+  }
+  return results;
 }

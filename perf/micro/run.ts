@@ -1,12 +1,12 @@
 /**
- * `npm run bench:micro -- [--runs 5] [--scale 1] [--only codec,groups,ring,engine] [--json]`:
+ * `npm run bench:micro -- [--runs 5] [--scale 1] [--only codec,groups,ring,engine,locks] [--json]`:
  * the micro-benchmarks, each reported as the median ops/s of --runs timed runs with the spread:
  *
  *   codec   encode/decode of data frames (64 B, 1406 B) and tokens   (perf/micro/codec.ts)
  *   groups  packer and assembler, per message                         (perf/micro/groups.ts)
  *   ring    SPSC ring write/read between two threads, 64 B and 1 KiB  (perf/ring-throughput.ts)
  *   engine  the engine alone: 3 TotemNodes in one thread, 64 B        (perf/engine-throughput.ts)
- *   locks   the lock table on one replica, per operation              (perf/micro/locks.ts)
+ *   locks   the lock table on one replica, per operation             (perf/micro/locks.ts)
  *
  * ring and engine run as child processes (their own scripts, their own JIT state); --scale
  * shrinks or grows every operation count (0.1 for a quick look).
