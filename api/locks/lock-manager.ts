@@ -442,24 +442,20 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
     }
     if (e.ev === 'dropped') return this.onDropped(e.message);
     if (e.ev === 'lkstate') return;
+    // A request, grant, conversion or adoption line changes nothing here: the 'held' event that
+    // follows a grant is what ends a request. Two of the four events of every own lock.
+    if (e.ev === 'lk' && (e.op === 'request' || e.op === 'grant' || e.op === 'convert' || e.op === 'adopt')) return;
     const counter = this.ownCounter(e.owner);
     if (counter === null) return;
-    const p = this.pending.get(counter);
-    const settle = (): Pending | undefined => {
-      if (p === undefined) return undefined;
-      this.pending.delete(counter);
-      p.cleanup();
-      return p;
-    };
     if (e.ev === 'held') {
       let h = this.handles.get(counter);
       if (h === undefined) {
-        const ls = p?.ls ?? this.lockspace(e.ls);
+        const ls = this.pending.get(counter)?.ls ?? this.lockspace(e.ls);
         h = new LockHandle(this, ls, e.res, counter, e.owner);
         this.handles.set(counter, h);
       }
       h[kHeld](e.mode, e.fence, e.lvb);
-      const done = settle();
+      const done = this.settle(counter);
       const blockedAtMs = this.blockedSinceMs.get(counter);
       if (blockedAtMs !== undefined) {
         // A new grant starts over; a conversion (down, to let a waiter in) ends the blocking wait.
@@ -491,7 +487,7 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
     switch (e.op) {
       case 'reenter': {
         // Counted on a lock this node holds: the caller gets that lock's handle, one more hold.
-        const done = settle();
+        const done = this.settle(counter);
         const base = e.of === undefined ? null : this.ownCounter(e.of);
         const held = base === null ? undefined : this.handles.get(base);
         if (held !== undefined && e.depth !== undefined) held[kDepth](e.depth);
@@ -510,7 +506,7 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
         return;
       case 'deny':
       case 'cancel': {
-        const done = settle();
+        const done = this.settle(counter);
         if (done === undefined) return;
         const what = `${done.kind} ${e.ls}/${e.res}`;
         if (done.kind === 'unlock') return done.resolve(h as LockHandle); // unlock of a waiting lock cancels it
@@ -521,7 +517,7 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
         if (e.depth !== undefined) {
           // One hold of a re-entered lock: the lock stays.
           h?.[kDepth](e.depth);
-          settle()?.resolve(h as LockHandle);
+          this.settle(counter)?.resolve(h as LockHandle);
           return;
         }
         const blockedAtMs = this.blockedSinceMs.get(counter);
@@ -531,7 +527,7 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
         }
         this.handles.delete(counter);
         h?.[kLost]('released');
-        const done = settle();
+        const done = this.settle(counter);
         done?.resolve(h as LockHandle);
         return;
       }
@@ -540,13 +536,22 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
       case 'orphan': {
         // A held lock (it has a handle): the table's 'lost' event follows at once; the handle ends
         // there, after that event's trace line, and the application hears it exactly once.
-        const done = settle();
+        const done = this.settle(counter);
         done?.reject(new LockError('TOTEM_ERR_LOCK_REVOKED', `${e.ls}/${e.res}: ${e.op} (${e.reason ?? ''})`, { reason: e.reason }));
         return;
       }
       default:
         return;
     }
+  }
+
+  /** The request `counter` ended: no longer pending, its timeout and abort listener undone. */
+  private settle(counter: number): Pending | undefined {
+    const p = this.pending.get(counter);
+    if (p === undefined) return undefined;
+    this.pending.delete(counter);
+    p.cleanup();
+    return p;
   }
 
   private onDropped(m: LockMessage): void {
