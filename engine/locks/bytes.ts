@@ -7,7 +7,7 @@ import { assert } from '../assert.js';
 
 const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder('utf-8', { fatal: true });
-/** Strings up to this long are tried as ASCII first (ByteReader.str). */
+/** Strings up to this long are tried as ASCII first (ByteWriter.str, ByteReader.str). */
 const asciiFastBytesMax = 32;
 
 export class LockDecodeError extends Error {
@@ -77,6 +77,21 @@ export class ByteWriter {
   str(value: string): this {
     this.reserve(4 + value.length * 3);
     const start = this.length + 4;
+    // Short ASCII names byte by byte: encodeInto needs a subarray view per call.
+    if (value.length <= asciiFastBytesMax) {
+      const buffer = this.buffer;
+      let i = 0;
+      for (; i < value.length; i++) {
+        const c = value.charCodeAt(i);
+        if (c >= 0x80) break;
+        buffer[start + i] = c;
+      }
+      if (i === value.length) {
+        this.view.setUint32(this.length, i);
+        this.length = start + i;
+        return this;
+      }
+    }
     const { written } = textEncoder.encodeInto(value, this.buffer.subarray(start));
     this.view.setUint32(this.length, written);
     this.length = start + written;

@@ -27,7 +27,10 @@ export function ownerId(node: NodeId, incarnation: number, counter: number): str
 /** Takes `l` out of `queue` if it is there. */
 function removeFrom(queue: LockRecord[], l: LockRecord): void {
   const i = queue.indexOf(l);
-  if (i >= 0) queue.splice(i, 1);
+  if (i < 0) return;
+  // The last one (a resource's only holder, the common case) without splice's array of removed items.
+  if (i === queue.length - 1) queue.pop();
+  else queue.splice(i, 1);
 }
 
 const zeroValueBlocks = new Map<number, Uint8Array>();
@@ -288,7 +291,7 @@ export abstract class LockTableCore {
     l.bastMask = 0;
     l.grantedAt = this.state.opCount;
     res.granted.push(l);
-    this.lk(l, 'grant', { mode: l.granted, fence: l.fence });
+    if (this.reportsLk(l)) this.lk(l, 'grant', { mode: l.granted, fence: l.fence });
     this.held(l, res);
   }
 
@@ -369,12 +372,21 @@ export abstract class LockTableCore {
     this.host.event({ ev: 'held', ls: l.ls, res: l.res, owner: l.owner, mode: l.granted, fence: l.fence, lvb: res.lvbValid ? res.lvb.slice() : null });
   }
 
+  /**
+   * Whether lk lines of `l` are reported (ownLkEventsOnly). lk() checks it too; the callers on
+   * every operation's path (request, grant, release) check first, so that the line's fields are
+   * not even gathered for a line nobody reads.
+   */
+  protected reportsLk(l: LockRecord): boolean {
+    return this.options.ownLkEventsOnly !== true || this.isOwn(l);
+  }
+
   protected lk(
     l: LockRecord,
     op: LkOp,
     extra: { mode?: LockMode | undefined; fence?: bigint; reason?: string | undefined; group?: string; orphan?: string; of?: string; depth?: number },
   ): void {
-    if (this.options.ownLkEventsOnly === true && !this.isOwn(l)) return;
+    if (!this.reportsLk(l)) return;
     const e: LockTableEvent = { ev: 'lk', ls: l.ls, res: l.res, op, owner: l.owner };
     if (extra.mode !== undefined) e.mode = extra.mode;
     if (extra.fence !== undefined) e.fence = extra.fence;

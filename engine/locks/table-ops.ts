@@ -23,7 +23,7 @@ export abstract class LockTableOps extends LockTableCore {
     const l = this.newRecord(owner, sender, incarnation, m.counter, m.holder, m.ls, m.res, m.mode, m.flags, '');
     const again = this.reentryTarget(ls, res, l);
     this.owners.set(owner, l);
-    this.lk(l, 'request', { mode: m.mode });
+    if (this.reportsLk(l)) this.lk(l, 'request', { mode: m.mode });
     if (again !== null) {
       // Reentrancy: the holder holds the resource in a mode that covers this one; count a hold.
       this.owners.delete(owner);
@@ -244,7 +244,7 @@ export abstract class LockTableOps extends LockTableCore {
       }
       if (writesValueBlock(l.granted) && lvb !== null) this.writeValueBlock(ls, res, lvb);
       this.detach(l, res);
-      this.lk(l, 'release', {});
+      if (this.reportsLk(l)) this.lk(l, 'release', {});
     }
     this.grantPass(ls, res);
     this.dropIfEmpty(ls, res);
