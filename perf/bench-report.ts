@@ -14,6 +14,8 @@ import type { BenchArgs } from './bench-args.js';
 import type { FrameShape } from './frame-size.js';
 import type { UdpBaselineResult, UdpRoundTripResult } from './udp-baseline.js';
 import { deriveMaxMessages, engineDefaults } from '../engine/config.js';
+import { formatTokenHops, tokenHopFigures, type TokenHopFigures } from './token-hops.js';
+import type { TokenHopStamps } from '../workers/token-hops.js';
 import { ownStages, peerStages, type AnatomyJson } from '../api/commands/anatomy-recorder.js';
 
 /** The last line a `totem-evs node` process prints (the fields the bench reads). */
@@ -40,6 +42,8 @@ export interface NodeSummary {
   pacerHistogram?: string;
   /** Per-stage histograms of sampled messages (api/commands/anatomy-recorder.ts). */
   anatomy?: AnatomyJson;
+  /** The node's sampled token stamps in the measured window (workers/token-hops.ts); null without stats. */
+  tokenHops?: TokenHopStamps | null;
   firstDeliveryMs: number;
   lastDeliveryMs: number;
   /**
@@ -116,6 +120,8 @@ export interface BenchReport {
   /** Paced runs: how late the load generator called send() after the intended time; count 0 at max rate. */
   pacerLatenessUs: LatencySummaryUs;
   anatomy: AnatomyFigures | null;
+  /** Where a token hop's time goes, sampled (perf/token-hops.ts); null when no node reported stamps. */
+  tokenHops: TokenHopFigures | null;
   protocol: { tokenRotationsPerSec: number; retransmitsSent: number; configurations: number[]; configurationsInWindow: number[] };
   membership: { coldFormMs: number | null };
   failover: FailoverFigures | null;
@@ -217,6 +223,7 @@ export function buildReport(
     ownLatencyUs: summarizeUs(own),
     pacerLatenessUs: summarizeUs(pacer),
     anatomy: mergeAnatomy(nodes),
+    tokenHops: tokenHopFigures(nodes.map((n) => ({ tokenHops: n.tokenHops ?? undefined }))),
     protocol: {
       tokenRotationsPerSec: Math.round((rep.tokenRotations ?? 0) / spanS),
       retransmitsSent: nodes.reduce((a, n) => a + (n.retransmitsSent ?? 0), 0),
@@ -301,6 +308,7 @@ export function formatReport(r: BenchReport): string {
     lines.push(`pacer lateness µs           ${lat(r.pacerLatenessUs)}  (send() called − intended)`);
   }
   if (r.anatomy !== null) lines.push(...formatAnatomy(r.anatomy));
+  if (r.tokenHops !== null) lines.push(...formatTokenHops(r.tokenHops, fmt));
   if (r.failover !== null) {
     const f = r.failover;
     lines.push(

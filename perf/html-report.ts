@@ -12,6 +12,7 @@
  */
 import type { LatencyHistogram } from '../api/commands/latency.js';
 import { stageMeaning, type AnatomyFigures, type BenchReport, type MergedHistograms, type StageFigures } from './bench-report.js';
+import { hopStageMeaning, type TokenHopFigures } from './token-hops.js';
 
 const width = 760;
 const height = 360;
@@ -152,6 +153,13 @@ function anatomyTable(a: AnatomyFigures): string {
   return `<p>One message in ${a.sampleEvery}, by its sender's counter; µs.</p>${side('own messages', a.own)}${side("other nodes' messages", a.peer)}`;
 }
 
+/** Per stage of a token hop: µs, p50 to max. */
+function tokenHopsTable(t: TokenHopFigures): string {
+  return `<p>Hops whose token seq is 0 or 1 modulo ${t.sampleEvery}, matched across threads and nodes; µs.</p><table><tr><th>stage</th><th>samples</th><th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>max</th><th>meaning</th></tr>`
+    + t.stages.map((s) => `<tr><th>${esc(s.stage)}</th>${[s.count, s.us.p50, s.us.p90, s.us.p99, s.us.p999, s.us.max].map((v) => `<td>${fmt(v)}</td>`).join('')}<td>${esc(hopStageMeaning[s.stage])}</td></tr>`).join('')
+    + '</table>';
+}
+
 function hgrm(h: LatencyHistogram): string {
   return h.totalCount === 0 ? '(no samples)' : h.outputPercentileDistribution(5, 1);
 }
@@ -205,6 +213,8 @@ ${table(figures)}
 ${latencySvg(h)}
 ${r.anatomy === null ? '' : `<h2>Latency anatomy</h2>
 ${anatomyTable(r.anatomy)}`}
+${r.tokenHops === null ? '' : `<h2>Token hop anatomy</h2>
+${tokenHopsTable(r.tokenHops)}`}
 <h2>Throughput over time</h2>
 ${throughputSvg(r)}
 <h2>Configuration</h2>

@@ -35,6 +35,7 @@ import type { WorkerMessage } from './control.js';
 import { outHeaderBytes, RecordType, ringView } from './records.js';
 import { WakeFlag, WakeFlags } from './wake-flags.js';
 import type { NetWorkerData } from './worker-data.js';
+import { sampledTokenSeq, TokenHopRing } from './token-hops.js';
 
 const data = workerData as NetWorkerData;
 const self = data.nodeId;
@@ -103,6 +104,9 @@ function onDrop(reason: NetDropReason, msg: Uint8Array, rinfo: RemoteInfo): void
   warnings.warn(performance.now(), `${reason} ${address}`, text, { reason, address, claimedSender: gate.lastSender });
 }
 let transport: UdpTransport | null = null;
+/** The token's path through this thread, sampled (token-hops.ts). */
+const hopsReceived = new TokenHopRing();
+const hopsSent = new TokenHopRing();
 let stopping = false;
 let failed = false;
 
@@ -172,6 +176,8 @@ function onDatagram(msg: Buffer, rinfo: RemoteInfo): void {
       return;
     }
   }
+  const hopSeq = sampledTokenSeq(plain, 0, plain.length);
+  if (hopSeq !== null) hopsReceived.stamp(hopSeq);
   toToken(plain);
 }
 
@@ -185,6 +191,8 @@ function onOutRecord(type: number, buffer: Uint8Array, offset: number, length: n
     toToken(packet);
     return;
   }
+  const hopSeq = sampledTokenSeq(packet, 0, packet.length);
+  if (hopSeq !== null) hopsSent.stamp(hopSeq);
   // The sealer reads the plain bytes synchronously and returns a fresh array; without a key the
   // packet is copied, since dgram holds the bytes until the send completes and the ring reuses them.
   // A broadcast is sealed once for every member; a unicast is sealed for its one receiver, so a
@@ -234,6 +242,7 @@ function stats(): Record<string, unknown> {
     senderMismatch: gate.counts.sender_mismatch,
     inRingFull: counters.inRingFull,
     unknownDestination: t?.counters.unknownDestination ?? 0,
+    tokenHops: { received: hopsReceived.samples(), sent: hopsSent.samples() },
   };
 }
 

@@ -10,6 +10,7 @@ import type { NodeRings } from './runtime-sizing.js';
 import type { RingOccupancy, RuntimeStats } from './runtime-types.js';
 import type { Body, Workers } from './spawn.js';
 import type { Submission } from './submission.js';
+import type { TokenHopSamples, TokenHopStamps } from './token-hops.js';
 
 const ringNames = ['submit', 'in', 'out', 'frames', 'delivery'] as const;
 
@@ -61,5 +62,19 @@ export async function collectStats(workers: Workers, rings: NodeRings, submissio
       bytesMax: num(delivery, 'bytesMax'),
     },
     trace: { orderWaitsTimedOut: num(delivery, 'traceOrderWaitsTimedOut') },
+    tokenHops: {
+      received: hopSamples(net.tokenHops, 'received'),
+      taken: hopSamples(token.tokenHops, 'taken'),
+      forwarded: hopSamples(token.tokenHops, 'forwarded'),
+      sent: hopSamples(net.tokenHops, 'sent'),
+    },
   };
+}
+
+/** One kind of token hop stamps from a worker's stats body; empty if it has none. */
+function hopSamples(v: unknown, kind: keyof TokenHopStamps): TokenHopSamples {
+  const s = typeof v === 'object' && v !== null ? (v as Record<string, unknown>)[kind] : undefined;
+  if (typeof s !== 'object' || s === null) return { seq: [], ms: [] };
+  const { seq, ms } = s as Partial<TokenHopSamples>;
+  return Array.isArray(seq) && Array.isArray(ms) && seq.length === ms.length ? { seq, ms } : { seq: [], ms: [] };
 }

@@ -14,6 +14,7 @@
  * asynchronous from the main thread's point of view except submit/join/leave, which only write
  * into the submit ring and return false when it is full (the API turns that into backpressure).
  */
+import type { TokenHopStamps } from './token-hops.js';
 import type {
   AppDelivery,
   ConfigurationChange,
@@ -101,6 +102,11 @@ export interface RuntimeStats {
    * it. Optional so that stand-in runtimes need not fill it.
    */
   trace?: { orderWaitsTimedOut: number };
+  /**
+   * The token's path through this node, sampled (workers/token-hops.ts): the last stamps of each
+   * kind, for the benchmark's token hop anatomy. Optional so that stand-in runtimes need not fill it.
+   */
+  tokenHops?: TokenHopStamps;
 }
 
 export interface NodeRuntime {

@@ -57,6 +57,7 @@ import {
 import type { TokenWorkerData } from './worker-data.js';
 import { clockMs, isSampledCounter } from './anatomy.js';
 import { FrameStamps } from './frame-stamps.js';
+import { sampledTokenSeq, TokenHopRing } from './token-hops.js';
 import { PacketType } from '../engine/types.js';
 
 const data = workerData as TokenWorkerData;
@@ -194,6 +195,9 @@ let loopback: Uint8Array[] = [];
 // ---- anatomy stamps (anatomy.ts, frame-stamps.ts) ------------------------------------------
 
 const frameStamps = new FrameStamps();
+/** The token's path through this thread, sampled (token-hops.ts). */
+const hopsTaken = new TokenHopRing();
+const hopsForwarded = new TokenHopRing();
 
 /** Tells the delivery worker when an own sampled message was taken (it matches it at delivery). */
 function writeSample(counter: number): void {
@@ -205,6 +209,8 @@ function writeSample(counter: number): void {
 }
 
 function sendPacket(to: number, bytes: Uint8Array, selfCopy: boolean): void {
+  const hopSeq = sampledTokenSeq(bytes, 0, bytes.length);
+  if (hopSeq !== null) hopsForwarded.stamp(hopSeq);
   // An own new data frame (or its retransmission: the first stamp stays): its broadcast time.
   if (to === 0 && !selfCopy) frameStamps.stampOwnBroadcast(bytes, engine.nodeId);
   // Own data frames (selfCopy false) are already in the engine's ring: looping them back would
@@ -310,6 +316,10 @@ function onInRecord(type: number, buffer: Uint8Array, offset: number, length: nu
   if (type !== RecordType.inPacket) throw new Error(`token worker: unknown in record type ${type}`);
   frameStamps.stamp(buffer, offset, length);
   const token = length > 1 && buffer[offset + 1] === PacketType.token;
+  if (token) {
+    const hopSeq = sampledTokenSeq(buffer, offset, length);
+    if (hopSeq !== null) hopsTaken.stamp(hopSeq);
+  }
   // A submission that came in while the token was away leaves with this visit, not the next.
   if (token) takeSubmissions();
   // A copy: the engine keeps the bytes (sort queue) and the ring reuses them after this handler.
@@ -458,6 +468,7 @@ function stats(): Record<string, unknown> {
     roomWaits: counters.roomWaits,
     pendingSubmissions: pending.length,
     queuedEntries: packer.queuedEntries(),
+    tokenHops: { taken: hopsTaken.samples(), forwarded: hopsForwarded.samples() },
   };
 }
 

@@ -4,7 +4,8 @@
  * one human-readable line per configuration change, and ends with one JSON line of figures.
  */
 import { appendHarnessCrash } from '../../workers/trace/trace-writer.js';
-import { anatomySampleEvery } from '../../workers/anatomy.js';
+import { anatomySampleEvery, clockMs } from '../../workers/anatomy.js';
+import { hopStampsWithin } from '../../workers/token-hops.js';
 import { kLatencyAnatomy } from '../node/evs-node.js';
 import { AnatomyRecorder } from './anatomy-recorder.js';
 import { Pacer } from './pacer.js';
@@ -346,6 +347,10 @@ export async function runNodeCommand(argv: string[], out: Out = process): Promis
   let ownDrained: (() => void) | null = null;
   /** Messages intended to be sent before this are not in the latency histograms (warmup). */
   let recordFromNs: bigint | null = null;
+  /** The same window on the token hop stamps' clock (workers/token-hops.ts): from, and to (the load's end). */
+  let hopsFromMs = Number.POSITIVE_INFINITY;
+  let hopsToMs = Number.POSITIVE_INFINITY;
+  stop.signal.addEventListener('abort', () => (hopsToMs = clockMs()), { once: true });
 
   const onMessage = (m: GroupMessage): void => {
     const t = nowNs();
@@ -389,6 +394,7 @@ export async function runNodeCommand(argv: string[], out: Out = process): Promis
     // The load starts now (every node reaches its member count at about the same moment, and
     // all share CLOCK_MONOTONIC on one host): latencies count from here plus the warmup.
     recordFromNs = nowNs() + BigInt(Math.round(args.latencyFromS * 1e9));
+    hopsFromMs = clockMs() + args.latencyFromS * 1000;
     if (args.rate !== 0 && !stop.signal.aborted) {
       const send = async (intendedNs: bigint): Promise<void> => {
         const payload = new Uint8Array(args.sizeBytes);
@@ -493,6 +499,7 @@ export async function runNodeCommand(argv: string[], out: Out = process): Promis
     pacerLatenessUs: summarizeUs(pacerLateness),
     pacerHistogram: encodeHistogram(pacerLateness),
     anatomy: anatomy.toJSON(),
+    tokenHops: stats?.tokenHops === undefined ? null : hopStampsWithin(stats.tokenHops, hopsFromMs, hopsToMs),
     latencyHistogram: encodeHistogram(all),
     error: fatal === null ? null : (fatal as Error).message,
   };

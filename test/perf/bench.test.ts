@@ -152,6 +152,7 @@ describe('totem-evs bench', () => {
     // The anatomy's rows exist once a sampled message (1 in 64) reached a stage: checked below.
     const noRows = (p: string): boolean => {
       const side = /^anatomy\.(own|peer)\[\]/.exec(p)?.[1];
+      if (p.startsWith('tokenHops.stages[]')) return report['tokenHops'].stages.length === 0;
       return side !== undefined && report['anatomy'][side].length === 0;
     };
     const optional = (p: string): boolean => p.startsWith('failover.') || p.startsWith('baseline.') || noRows(p);
@@ -180,6 +181,9 @@ describe('totem-evs bench', () => {
     expect(html).toContain('Latency percentile distribution');
     expect(html).toContain('Throughput over time');
     expect(html).toContain('Latency anatomy');
+    // A second of a 2-node ring is thousands of token hops: every stage of a sampled hop matched.
+    expect(report['tokenHops'].stages.map((st: { stage: string }) => st.stage)).toEqual(['wakeToken', 'tokenWork', 'wakeNet', 'network']);
+    expect(html).toContain('Token hop anatomy');
     expect(report['anatomy'].sampleEvery).toBe(64);
     expect(report['pacerLatenessUs'].count).toBe(0);
     expect((html.match(/<svg /g) ?? []).length).toBe(2);
