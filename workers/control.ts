@@ -49,6 +49,8 @@ export interface MainMessage {
   code: MainCode;
   /** stats: echoed in the reply. */
   id?: number;
+  /** stats: include the token hop stamps (token-hops.ts), for the benchmark. */
+  tokenHops?: boolean;
   /** drain: own messages to wait for. */
   count?: number;
   /** leave: longest wait for own frames to be held by every member before the announce. */

@@ -224,7 +224,7 @@ async function outLoop(): Promise<void> {
   }
 }
 
-function stats(): Record<string, unknown> {
+function stats(withTokenHops = false): Record<string, unknown> {
   const t = transport;
   const o = opener?.stats;
   return {
@@ -242,7 +242,7 @@ function stats(): Record<string, unknown> {
     senderMismatch: gate.counts.sender_mismatch,
     inRingFull: counters.inRingFull,
     unknownDestination: t?.counters.unknownDestination ?? 0,
-    tokenHops: { received: hopsReceived.samples(), sent: hopsSent.samples() },
+    ...(withTokenHops ? { tokenHops: { received: hopsReceived.samples(), sent: hopsSent.samples() } } : {}),
   };
 }
 
@@ -259,7 +259,7 @@ port.on('message', (m: unknown) => {
   }
   switch (m.code) {
     case 'stats':
-      post({ code: 'stats', id: m.id ?? 0, body: stats() });
+      post({ code: 'stats', id: m.id ?? 0, body: stats(m.tokenHops === true) });
       return;
     case 'stop':
       // The token worker has stopped: what it put in the out ring (a leave announce's last copy)

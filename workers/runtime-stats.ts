@@ -21,10 +21,14 @@ function countsOf(v: unknown): Record<string, number> {
   return out;
 }
 
-export async function collectStats(workers: Workers, rings: NodeRings, submission: Submission): Promise<RuntimeStats> {
+/**
+ * `tokenHops`: also the token hop stamps (token-hops.ts), up to 4 × 4,096 of them: for the
+ * benchmark, not for every stats() call or metrics scrape.
+ */
+export async function collectStats(workers: Workers, rings: NodeRings, submission: Submission, options: { tokenHops?: boolean } = {}): Promise<RuntimeStats> {
   const [net, token, delivery] = await Promise.all([
-    workers.requestStats('net'),
-    workers.requestStats('token'),
+    workers.requestStats('net', options),
+    workers.requestStats('token', options),
     workers.requestStats('delivery'),
   ]);
   const num = (b: Body, k: string): number => (typeof b[k] === 'number' ? (b[k] as number) : 0);
@@ -62,12 +66,16 @@ export async function collectStats(workers: Workers, rings: NodeRings, submissio
       bytesMax: num(delivery, 'bytesMax'),
     },
     trace: { orderWaitsTimedOut: num(delivery, 'traceOrderWaitsTimedOut') },
-    tokenHops: {
-      received: hopSamples(net.tokenHops, 'received'),
-      taken: hopSamples(token.tokenHops, 'taken'),
-      forwarded: hopSamples(token.tokenHops, 'forwarded'),
-      sent: hopSamples(net.tokenHops, 'sent'),
-    },
+    ...(options.tokenHops === true
+      ? {
+          tokenHops: {
+            received: hopSamples(net.tokenHops, 'received'),
+            taken: hopSamples(token.tokenHops, 'taken'),
+            forwarded: hopSamples(token.tokenHops, 'forwarded'),
+            sent: hopSamples(net.tokenHops, 'sent'),
+          },
+        }
+      : {}),
   };
 }
 

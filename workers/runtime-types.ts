@@ -104,7 +104,7 @@ export interface RuntimeStats {
   trace?: { orderWaitsTimedOut: number };
   /**
    * The token's path through this node, sampled (workers/token-hops.ts): the last stamps of each
-   * kind, for the benchmark's token hop anatomy. Optional so that stand-in runtimes need not fill it.
+   * kind, for the benchmark's token hop anatomy. Only when asked for (stats({ tokenHops: true })).
    */
   tokenHops?: TokenHopStamps;
 }
@@ -122,7 +122,8 @@ export interface NodeRuntime {
   submit(group: string, payload: Uint8Array, order: Order): boolean;
   join(group: string): boolean;
   leave(group: string): boolean;
-  stats(): Promise<RuntimeStats>;
+  /** `tokenHops`: include the token hop stamps (RuntimeStats.tokenHops), for the benchmark. */
+  stats(options?: { tokenHops?: boolean }): Promise<RuntimeStats>;
   /**
    * Stop: no more submissions are taken; messages already submitted are broadcast and the call
    * waits (up to `drainTimeoutMs`) until this node has delivered its own messages, then stops the

@@ -98,11 +98,11 @@ class Runtime implements NodeRuntime {
     return this.submission.leave(group);
   }
 
-  async stats(): Promise<RuntimeStats> {
+  async stats(options: { tokenHops?: boolean } = {}): Promise<RuntimeStats> {
     const lifecycle = this.lifecycle;
     if (lifecycle.failure !== null) throw lifecycle.failure;
     if (lifecycle.finished) throw new TotemError('TOTEM_ERR_CLOSED', `node ${this.nodeId} is closed`);
-    return collectStats(this.workers, this.rings, this.submission);
+    return collectStats(this.workers, this.rings, this.submission, options);
   }
 
   close(drainTimeoutMs: number): Promise<{ undelivered: number }> {

@@ -149,12 +149,12 @@ export class Workers {
   }
 
   /** Asks one worker for its counters. */
-  requestStats(thread: ThreadName): Promise<Body> {
+  requestStats(thread: ThreadName, options: { tokenHops?: boolean } = {}): Promise<Body> {
     const h = this.handle(thread);
     const id = ++this.requestId;
     const d = deferred<Body>();
     h.requests.set(id, d);
-    h.post({ code: 'stats', id });
+    h.post(options.tokenHops === true ? { code: 'stats', id, tokenHops: true } : { code: 'stats', id });
     return d.promise;
   }
 

@@ -460,7 +460,7 @@ function readSubmissions(): number {
 
 // ---- control ---------------------------------------------------------------------------------
 
-function stats(): Record<string, unknown> {
+function stats(withTokenHops = false): Record<string, unknown> {
   return {
     engine: srp.stats(),
     messagesSubmitted: counters.messagesSubmitted,
@@ -468,7 +468,7 @@ function stats(): Record<string, unknown> {
     roomWaits: counters.roomWaits,
     pendingSubmissions: pending.length,
     queuedEntries: packer.queuedEntries(),
-    tokenHops: { taken: hopsTaken.samples(), forwarded: hopsForwarded.samples() },
+    ...(withTokenHops ? { tokenHops: { taken: hopsTaken.samples(), forwarded: hopsForwarded.samples() } } : {}),
   };
 }
 
@@ -517,7 +517,7 @@ function handleUrgentControl(): boolean {
       }
       break;
     case 'stats':
-      control.post({ code: 'stats', id: m.id ?? 0, body: stats() });
+      control.post({ code: 'stats', id: m.id ?? 0, body: stats(m.tokenHops === true) });
       break;
     case 'leave':
       if (!leaveAsked) {

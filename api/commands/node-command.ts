@@ -6,7 +6,7 @@
 import { appendHarnessCrash } from '../../workers/trace/trace-writer.js';
 import { anatomySampleEvery, clockMs } from '../../workers/anatomy.js';
 import { hopStampsWithin } from '../../workers/token-hops.js';
-import { kLatencyAnatomy } from '../node/evs-node.js';
+import { kLatencyAnatomy, kTokenHops } from '../node/evs-node.js';
 import { AnatomyRecorder } from './anatomy-recorder.js';
 import { Pacer } from './pacer.js';
 import { createNode } from '../node.js';
@@ -450,8 +450,10 @@ export async function runNodeCommand(argv: string[], out: Out = process): Promis
     });
   }
   let stats = null;
+  let tokenHops = null;
   try {
     if (fatal === null) stats = await node.stats();
+    if (fatal === null) tokenHops = await node[kTokenHops]();
   } catch {
     stats = null;
   }
@@ -499,7 +501,7 @@ export async function runNodeCommand(argv: string[], out: Out = process): Promis
     pacerLatenessUs: summarizeUs(pacerLateness),
     pacerHistogram: encodeHistogram(pacerLateness),
     anatomy: anatomy.toJSON(),
-    tokenHops: stats?.tokenHops === undefined ? null : hopStampsWithin(stats.tokenHops, hopsFromMs, hopsToMs),
+    tokenHops: tokenHops === null ? null : hopStampsWithin(tokenHops, hopsFromMs, hopsToMs),
     latencyHistogram: encodeHistogram(all),
     error: fatal === null ? null : (fatal as Error).message,
   };

@@ -33,13 +33,14 @@ import { deferred, onAbortUntil } from './waiting.js';
 import { serveMetrics } from '../metrics.js';
 import type { MetricsEndpoint } from '../metrics.js';
 import { evaluatePrimary, resolvePrimaryRule } from './primary.js';
+import type { TokenHopStamps } from '../../workers/token-hops.js';
 import type { PrimaryRule } from './primary.js';
 
 /**
  * `stats()`: JSON.stringify works on it (the ring id's uint64 seq is written as a decimal
  * string; in memory it stays a bigint).
  */
-export interface NodeStats extends RuntimeStats {
+export interface NodeStats extends Omit<RuntimeStats, 'tokenHops'> {
   /** Sends, joins and leaves waiting in this node's FIFO for room in the runtime. */
   submitsWaiting: number;
   /** Groups joined, being joined or being left. */
@@ -53,6 +54,8 @@ export const kFailure = Symbol('totem-evs.node.failure');
 export const kServeMetrics = Symbol('totem-evs.node.serveMetrics');
 /** @internal Latency anatomy samples (workers/anatomy.ts) for the benchmark: `[kLatencyAnatomy](listener)`. */
 export const kLatencyAnatomy = Symbol('totem-evs.node.latencyAnatomy');
+/** @internal The token hop stamps (workers/token-hops.ts) for the benchmark: `await node[kTokenHops]()`. */
+export const kTokenHops = Symbol('totem-evs.node.tokenHops');
 
 /** One sampled message's stamps, handed over just before its 'message' event (workers/anatomy.ts). */
 export interface LatencySample {
@@ -343,6 +346,12 @@ export class EvsNode extends EventEmitter<NodeEvents> implements AsyncDisposable
       },
       address,
     );
+  }
+
+  /** @internal The token hop stamps of this node's workers; null from a runtime that keeps none. */
+  async [kTokenHops](): Promise<TokenHopStamps | null> {
+    this.checkOpen('stats');
+    return (await this.attached().stats({ tokenHops: true })).tokenHops ?? null;
   }
 
   /** @internal Receive the latency anatomy of sampled messages (null: stop). */

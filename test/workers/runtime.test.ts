@@ -90,6 +90,13 @@ describe('runtime: a 3-node cluster on loopback', () => {
     expect(stats.net.authFailures).toBe(0);
     expect(stats.net.receiveBufferBytes).toBeGreaterThan(0);
     expect(stats.rings.map((r) => r.name)).toEqual(['submit', 'in', 'out', 'frames', 'delivery']);
+    // The token hop stamps come only when asked for, with every kind stamped by its thread.
+    expect(stats.tokenHops).toBeUndefined();
+    const hops = (await nodes[0]!.runtime.stats({ tokenHops: true })).tokenHops;
+    for (const kind of ['received', 'taken', 'forwarded', 'sent'] as const) {
+      expect({ kind, stamped: (hops?.[kind].seq.length ?? 0) > 0 }).toEqual({ kind, stamped: true });
+      expect(hops?.[kind].seq.every((seq) => seq % 8 <= 1)).toBe(true);
+    }
 
     // close() with messages in flight: everything this node took is delivered here first.
     const first = nodes[0]!;
