@@ -18,6 +18,7 @@ import type { GroupMembershipEvent, GroupMessage, NodeId } from '../events.js';
 import type { ConfigurationChange } from '../../engine/types.js';
 import { encodeLockMessage, isBatchable, lockBatchBytesMax, multiResourcesMax, resourceNameBytesMax, type LockMessage } from '../../engine/locks/codec.js';
 import { LockTable, type LockspaceDump, type LockTableEvent } from '../../engine/locks/lock-table.js';
+import { mapRenewOps } from '../../engine/locks/table-core.js';
 import type { LockMode } from '../../engine/locks/modes.js';
 import type { PrimaryRule } from '../../engine/locks/primary.js';
 import { denyError, LockError } from './errors.js';
@@ -38,8 +39,10 @@ export const lockGroupDefault = 'totem-locks';
 
 export class LockManager extends EventEmitter<LockManagerEvents> {
   private readonly table: LockTable;
-  private readonly pending = new Map<number, Pending>();
-  private readonly handles = new Map<number, LockHandle>();
+  private pending = new Map<number, Pending>();
+  private handles = new Map<number, LockHandle>();
+  /** Requests ended since pending and handles were last copied into fresh Maps (onMessage). */
+  private endedSinceMapRenew = 0;
   private readonly barriers = new Map<string, { resolve: () => void; reject: (e: unknown) => void }>();
   private readonly lockspaces = new Map<string, Lockspace>();
   private counterNext = 1;
@@ -402,6 +405,13 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
     if (this.closed) return;
     this.table.onDelivery(m.sender, m.incarnation, m.payload, m.transitional);
     this.updatePrimary();
+    // These two churn with every request as the table's maps do, with the same cost to the
+    // young collections if renewed in place only (engine/locks/table-core.ts mapRenewOps).
+    if (this.endedSinceMapRenew >= mapRenewOps) {
+      this.endedSinceMapRenew = 0;
+      this.pending = new Map(this.pending);
+      this.handles = new Map(this.handles);
+    }
   }
 
   private updatePrimary(): void {
@@ -550,6 +560,7 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
     const p = this.pending.get(counter);
     if (p === undefined) return undefined;
     this.pending.delete(counter);
+    this.endedSinceMapRenew++;
     p.cleanup();
     return p;
   }

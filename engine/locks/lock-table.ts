@@ -311,6 +311,7 @@ export class LockTable extends LockTableOps {
         assert(false, 'sync messages are handled before apply');
     }
     this.detectDeadlocks();
+    this.renewMapsNow();
   }
 
   /** Holders, converters and waiters of every resource of a lockspace, with their ages in table ops. */
