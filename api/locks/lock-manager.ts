@@ -18,7 +18,6 @@ import type { GroupMembershipEvent, GroupMessage, NodeId } from '../events.js';
 import type { ConfigurationChange } from '../../engine/types.js';
 import { encodeLockMessage, isBatchable, lockBatchBytesMax, multiResourcesMax, resourceNameBytesMax, type LockMessage } from '../../engine/locks/codec.js';
 import { LockTable, type LockspaceDump, type LockTableEvent } from '../../engine/locks/lock-table.js';
-import { mapRenewOps } from '../../engine/locks/table-core.js';
 import type { LockMode } from '../../engine/locks/modes.js';
 import type { PrimaryRule } from '../../engine/locks/primary.js';
 import { denyError, LockError } from './errors.js';
@@ -29,7 +28,7 @@ import { LockHandle, Lockspace } from './handles.js';
 import { flagsOf, lockspaceOptionsOf, modeError, primaryRuleOf, resourceNameTooLong, type LockManagerEvents, type LockManagerOptions, type LockOptions, type LockspaceOptions } from './lock-options.js';
 import { kAddMetrics, kBeforeClose, kTraceDir } from '../node/evs-node.js';
 import { LockOutbox } from './lock-outbox.js';
-import { Pending } from './pending.js';
+import { Pending, PendingRequests } from './pending.js';
 import type { LatencyHistogram } from '../commands/latency.js';
 
 export { LockHandle, Lockspace } from './handles.js';
@@ -39,10 +38,8 @@ export const lockGroupDefault = 'totem-locks';
 
 export class LockManager extends EventEmitter<LockManagerEvents> {
   private readonly table: LockTable;
-  private pending = new Map<number, Pending>();
+  private readonly pending = new PendingRequests();
   private handles = new Map<number, LockHandle>();
-  /** Requests ended since pending and handles were last copied into fresh Maps (onMessage). */
-  private endedSinceMapRenew = 0;
   private readonly barriers = new Map<string, { resolve: () => void; reject: (e: unknown) => void }>();
   private readonly lockspaces = new Map<string, Lockspace>();
   private counterNext = 1;
@@ -163,11 +160,7 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
     this.removeBeforeClose();
     this.closed = true;
     const closedError = new LockError('TOTEM_ERR_LOCK_CLOSED', 'the lock manager is closed');
-    for (const [, p] of this.pending) {
-      p.cleanup();
-      p.reject(closedError);
-    }
-    this.pending.clear();
+    for (const p of this.pending.settleAll()) p.reject(closedError);
     for (const h of this.handles.values()) h[kLost]('closed');
     for (const b of this.barriers.values()) b.reject(closedError);
     this.barriers.clear();
@@ -273,11 +266,9 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
   /** @internal */
   [kUnlock](h: LockHandle, valueBlock: Uint8Array | null): Promise<void> {
     this.checkOpen();
-    const converting = this.pending.get(h.counter);
+    const converting = this.pending.settle(h.counter);
     if (converting !== undefined) {
       // The table cancels the conversion as it releases the lock: that conversion ends here.
-      this.pending.delete(h.counter);
-      converting.cleanup();
       converting.reject(new LockError('TOTEM_ERR_LOCK_RELEASED', `convert ${h.lockspace.name}/${h.resource}: the lock was unlocked meanwhile`));
     }
     return new Promise<void>((resolve, reject) => {
@@ -323,7 +314,7 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
   ): Pending {
     const p = new Pending(kind, resolve, reject, handle, ls, res);
     if (options.timeoutMs !== undefined || options.signal !== undefined) p.watch(options, (reason) => this.message({ type: 'cancel', counter, reason }));
-    this.pending.set(counter, p);
+    this.pending.add(counter, p);
     return p;
   }
 
@@ -345,11 +336,7 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
   private refused(m: LockMessage, error: unknown): void {
     if (m.type === 'lock' || m.type === 'convert' || m.type === 'unlock' || m.type === 'adopt' || m.type === 'lockMany') {
       for (let i = 0; i < (m.type === 'lockMany' ? m.items.length : 1); i++) {
-        const p = this.pending.get(m.counter + i);
-        if (p === undefined) continue;
-        this.pending.delete(m.counter + i);
-        p.cleanup();
-        p.reject(error);
+        this.pending.settle(m.counter + i)?.reject(error);
       }
     } else if (m.type === 'barrier') {
       const key = `${m.ls}\u0000${m.name}`;
@@ -405,13 +392,8 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
     if (this.closed) return;
     this.table.onDelivery(m.sender, m.incarnation, m.payload, m.transitional);
     this.updatePrimary();
-    // These two churn with every request as the table's maps do, with the same cost to the
-    // young collections if renewed in place only (engine/locks/table-core.ts mapRenewOps).
-    if (this.endedSinceMapRenew >= mapRenewOps) {
-      this.endedSinceMapRenew = 0;
-      this.pending = new Map(this.pending);
-      this.handles = new Map(this.handles);
-    }
+    // The handles churn as the pending requests do (pending.ts PendingRequests).
+    if (this.pending.renewIfDue()) this.handles = new Map(this.handles);
   }
 
   private updatePrimary(): void {
@@ -465,7 +447,7 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
         this.handles.set(counter, h);
       }
       h[kHeld](e.mode, e.fence, e.lvb);
-      const done = this.settle(counter);
+      const done = this.pending.settle(counter);
       const blockedAtMs = this.blockedSinceMs.get(counter);
       if (blockedAtMs !== undefined) {
         // A new grant starts over; a conversion (down, to let a waiter in) ends the blocking wait.
@@ -497,7 +479,7 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
     switch (e.op) {
       case 'reenter': {
         // Counted on a lock this node holds: the caller gets that lock's handle, one more hold.
-        const done = this.settle(counter);
+        const done = this.pending.settle(counter);
         const base = e.of === undefined ? null : this.ownCounter(e.of);
         const held = base === null ? undefined : this.handles.get(base);
         if (held !== undefined && e.depth !== undefined) held[kDepth](e.depth);
@@ -516,7 +498,7 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
         return;
       case 'deny':
       case 'cancel': {
-        const done = this.settle(counter);
+        const done = this.pending.settle(counter);
         if (done === undefined) return;
         const what = `${done.kind} ${e.ls}/${e.res}`;
         if (done.kind === 'unlock') return done.resolve(h as LockHandle); // unlock of a waiting lock cancels it
@@ -527,7 +509,7 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
         if (e.depth !== undefined) {
           // One hold of a re-entered lock: the lock stays.
           h?.[kDepth](e.depth);
-          this.settle(counter)?.resolve(h as LockHandle);
+          this.pending.settle(counter)?.resolve(h as LockHandle);
           return;
         }
         const blockedAtMs = this.blockedSinceMs.get(counter);
@@ -537,7 +519,7 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
         }
         this.handles.delete(counter);
         h?.[kLost]('released');
-        const done = this.settle(counter);
+        const done = this.pending.settle(counter);
         done?.resolve(h as LockHandle);
         return;
       }
@@ -546,23 +528,13 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
       case 'orphan': {
         // A held lock (it has a handle): the table's 'lost' event follows at once; the handle ends
         // there, after that event's trace line, and the application hears it exactly once.
-        const done = this.settle(counter);
+        const done = this.pending.settle(counter);
         done?.reject(new LockError('TOTEM_ERR_LOCK_REVOKED', `${e.ls}/${e.res}: ${e.op} (${e.reason ?? ''})`, { reason: e.reason }));
         return;
       }
       default:
         return;
     }
-  }
-
-  /** The request `counter` ended: no longer pending, its timeout and abort listener undone. */
-  private settle(counter: number): Pending | undefined {
-    const p = this.pending.get(counter);
-    if (p === undefined) return undefined;
-    this.pending.delete(counter);
-    this.endedSinceMapRenew++;
-    p.cleanup();
-    return p;
   }
 
   private onDropped(m: LockMessage): void {
@@ -585,10 +557,8 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
     }
     const counters = m.type === 'lockMany' ? m.items.map((_, i) => m.counter + i) : [m.counter];
     for (const counter of counters) {
-      const p = this.pending.get(counter);
+      const p = this.pending.settle(counter);
       if (p === undefined) continue;
-      this.pending.delete(counter);
-      p.cleanup();
       p.reject(new LockError('TOTEM_ERR_LOCK_RECONFIGURED', `${p.kind} ${p.ls.name}/${p.res}: cut by a configuration change; nothing was applied`));
     }
   }

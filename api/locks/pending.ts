@@ -2,6 +2,7 @@
  * A request of this node waiting for the lock table to end it (granted, denied, cancelled, cut):
  * how to settle its promise, and what to undo then (its wait timeout, its abort listener).
  */
+import { mapRenewOps } from '../../engine/locks/table-core.js';
 import type { LockHandle, Lockspace } from './handles.js';
 import type { LockOptions } from './lock-options.js';
 
@@ -43,5 +44,56 @@ export class Pending {
     if (this.onAbort !== null) this.signal?.removeEventListener('abort', this.onAbort);
     this.timer = null;
     this.onAbort = null;
+  }
+}
+
+/**
+ * This node's requests waiting for the table, by counter. The map gains and loses an entry with
+ * every request, so it is copied afresh every mapRenewOps ends, as the table's maps are
+ * (engine/locks/table-core.ts mapRenewOps: a Map renewed in place only keeps the young
+ * collector's survivors growing).
+ */
+export class PendingRequests {
+  private byCounter = new Map<number, Pending>();
+  private endedSinceRenew = 0;
+
+  get(counter: number): Pending | undefined {
+    return this.byCounter.get(counter);
+  }
+
+  has(counter: number): boolean {
+    return this.byCounter.has(counter);
+  }
+
+  add(counter: number, p: Pending): void {
+    this.byCounter.set(counter, p);
+  }
+
+  /** The request `counter` ended: no longer pending, its timeout and abort listener undone. */
+  settle(counter: number): Pending | undefined {
+    const p = this.byCounter.get(counter);
+    if (p === undefined) return undefined;
+    this.byCounter.delete(counter);
+    this.endedSinceRenew++;
+    p.cleanup();
+    return p;
+  }
+
+  /** Every request still pending, settled (close). */
+  settleAll(): Pending[] {
+    const all = [...this.byCounter.keys()].map((counter) => this.settle(counter) as Pending);
+    this.byCounter = new Map();
+    return all;
+  }
+
+  /**
+   * True (once) when mapRenewOps requests have ended since the last renewal, which renews this
+   * map now: the caller renews the maps it keeps alongside. Call between deliveries.
+   */
+  renewIfDue(): boolean {
+    if (this.endedSinceRenew < mapRenewOps) return false;
+    this.endedSinceRenew = 0;
+    this.byCounter = new Map(this.byCounter);
+    return true;
   }
 }
