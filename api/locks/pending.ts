@@ -49,9 +49,9 @@ export class Pending {
 
 /**
  * This node's requests waiting for the table, by counter. The map gains and loses an entry with
- * every request, so it is copied afresh every mapRenewOps ends, as the table's maps are
- * (engine/locks/table-core.ts mapRenewOps: a Map renewed in place only keeps the young
- * collector's survivors growing).
+ * every request, so it is copied afresh every mapRenewOps ends, as the table's maps are:
+ * engine/locks/table-core.ts mapRenewOps says why (a Map resized in place keeps the records it
+ * held alive through the young collections).
  */
 export class PendingRequests {
   private byCounter = new Map<number, Pending>();
