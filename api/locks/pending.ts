@@ -81,9 +81,7 @@ export class PendingRequests {
 
   /** Every request still pending, settled (close). */
   settleAll(): Pending[] {
-    const all = [...this.byCounter.keys()].map((counter) => this.settle(counter) as Pending);
-    this.byCounter = new Map();
-    return all;
+    return [...this.byCounter.keys()].map((counter) => this.settle(counter) as Pending);
   }
 
   /**

@@ -181,8 +181,8 @@ export abstract class LockTableCore {
   }
 
   /** HEADQUE: at the head of res's wait (or conversion) queue; else at the tail. */
-  protected enqueue(res: Resource, queue: LockRecord[], l: LockRecord & { headQueue?: boolean }, head = l.headQueue === true): void {
-    assert(queue === res.waiting || queue === res.converting, 'enqueue on a queue of another resource');
+  protected enqueue(res: Resource, which: 'waiting' | 'converting', l: LockRecord & { headQueue?: boolean }, head = l.headQueue === true): void {
+    const queue = res[which];
     if (head) queue.unshift(l);
     else queue.push(l);
     this.queuedHint?.add(res);

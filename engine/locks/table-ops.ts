@@ -35,7 +35,7 @@ export abstract class LockTableOps extends LockTableCore {
     }
     if (!this.canGrant) {
       if (l.failIfNotPrimary) return this.endRequest(l, res, 'deny', 'not-primary');
-      this.enqueue(res, res.waiting, l);
+      this.enqueue(res, 'waiting', l);
       return;
     }
     const ahead = l.noOrder || (res.converting.length === 0 && (res.waiting.length === 0 || l.headQueue));
@@ -47,7 +47,7 @@ export abstract class LockTableOps extends LockTableCore {
       if (l.notifyOnNoQueue) this.notifyBlockers(res, l, m.mode);
       return this.endRequest(l, res, 'deny', 'would-block');
     }
-    this.enqueue(res, res.waiting, l);
+    this.enqueue(res, 'waiting', l);
     this.notifyBlockers(res, l, m.mode);
   }
 
@@ -91,7 +91,7 @@ export abstract class LockTableOps extends LockTableCore {
     }
     for (const l of members) {
       const res = this.resource(ls, l.res);
-      this.enqueue(res, res.waiting, l);
+      this.enqueue(res, 'waiting', l);
     }
     this.groups.set(`${m.ls}\u0000${group}`, members);
     if (!this.canGrant) return;
@@ -200,7 +200,7 @@ export abstract class LockTableOps extends LockTableCore {
       }
       l.requested = m.mode;
       l.queuedAt = this.state.opCount;
-      this.enqueue(res, res.converting, l, head);
+      this.enqueue(res, 'converting', l, head);
       return;
     }
     // First come first served among conversions (the DLM's QUECVT behaviour); NOORDER, or HEADQUE
@@ -221,7 +221,7 @@ export abstract class LockTableOps extends LockTableCore {
     }
     l.requested = m.mode;
     l.queuedAt = this.state.opCount;
-    this.enqueue(res, res.converting, l, head);
+    this.enqueue(res, 'converting', l, head);
     this.notifyBlockers(res, l, m.mode);
   }
 

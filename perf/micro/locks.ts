@@ -21,32 +21,27 @@ function batch(ops: BatchableLockMessage[]): Uint8Array {
   return w.finish();
 }
 
-function primaryTable(): LockTable {
-  const table = new LockTable({ nodeId: 1, incarnation, primaryRule: majorityOf(members), ownLkEventsOnly: true }, {
+/**
+ * Member `id`'s table after a new cluster's first configurations (alone, then all members), and
+ * the sync it then asks to send (its empty snapshot). Node 1's reports its own lines only.
+ */
+function newMemberTable(id: NodeId): { table: LockTable; sync: Uint8Array } {
+  let sync: Uint8Array | null = null;
+  const table = new LockTable({ nodeId: id, incarnation, primaryRule: majorityOf(members), ownLkEventsOnly: id === 1 }, {
     event: () => undefined,
-    send: () => undefined,
+    send: (p) => (sync = p),
   });
   const ringId = { rep: 1, seq: 4n };
-  const conf = (kind: 'transitional' | 'regular', ids: NodeId[]) => ({ kind, ringId, members: ids, joined: [], left: [], cause: 'join' as const, causeNodes: [] });
-  table.onConfiguration(conf('transitional', [1]));
-  table.onConfiguration(conf('regular', members));
-  return table;
+  table.onConfiguration({ kind: 'transitional', ringId, members: [id], joined: [], left: [], cause: 'join', causeNodes: [] });
+  table.onConfiguration({ kind: 'regular', ringId, members, joined: [], left: [], cause: 'join', causeNodes: [] });
+  if (sync === null) throw new Error('micro: no sync');
+  return { table, sync };
 }
 
 export function lockBenchmarks(runs: number, scale: number): MicroResult[] {
-  const table = primaryTable();
-  // A fresh table's first regular configuration with others in it asks for a sync; the others'
-  // (empty) snapshots arrive as the tables of a new cluster's members would send them.
-  const syncOf = (id: NodeId): Uint8Array => {
-    let payload: Uint8Array | null = null;
-    const t = new LockTable({ nodeId: id, incarnation, primaryRule: majorityOf(members) }, { event: () => undefined, send: (p) => (payload = p) });
-    const ringId = { rep: 1, seq: 4n };
-    t.onConfiguration({ kind: 'transitional', ringId, members: [id], joined: [], left: [], cause: 'join', causeNodes: [] });
-    t.onConfiguration({ kind: 'regular', ringId, members, joined: [], left: [], cause: 'join', causeNodes: [] });
-    if (payload === null) throw new Error('micro: no sync');
-    return payload;
-  };
-  for (const id of members) table.onDelivery(id, incarnation, syncOf(id), false);
+  // The measured replica takes every member's sync, as a new cluster's tables would.
+  const { table } = newMemberTable(1);
+  for (const id of members) table.onDelivery(id, incarnation, newMemberTable(id).sync, false);
   if (!table.canGrant) throw new Error('micro: the table does not grant');
 
   // Pre-encoded: per member, a batch of locks and a batch of their unlocks; counters grow per round.
