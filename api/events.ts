@@ -73,7 +73,11 @@ export interface GroupMembershipEvent {
   readonly members: readonly NodeId[];
   readonly joined: readonly NodeId[];
   readonly left: readonly NodeId[];
-  /** 'join' / 'leave': a member's ordered join or leave; 'configuration': the ring's membership changed. */
+  /**
+   * 'join' / 'leave': a member's ordered join or leave; 'configuration': the ring's membership
+   * changed; 'merge': it changed and brought members from another ring, whose view of the group
+   * was not this side's (state replicated in the group reconciles here).
+   */
   readonly cause: GroupEventCause;
 }
 

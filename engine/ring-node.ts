@@ -6,9 +6,11 @@
  * Assembler runs on the delivery worker).
  *
  * The announce rule (corosync CPG's joinlist exchange): nodes that merged in do not know which
- * groups the others belong to, so after a regular configuration that joined someone every member
- * announces its own groups. The host hears the configuration first, then the announce is queued:
- * the same order in both hosts, so a simulated trace is what the runtime would do.
+ * groups the others belong to, so after every regular configuration every member announces its
+ * own groups, and ends the announce even when it is in none: the group layer reports the views
+ * once every member's announce has ended, so that they change at the same point of the stream on
+ * every member (groups/assembler.ts). The host hears the configuration first, then the announce
+ * is queued: the same order in both hosts, so a simulated trace is what the runtime would do.
  */
 import type { EngineConfig } from './config.js';
 import { Packer } from './groups/packer.js';
@@ -119,9 +121,6 @@ export class RingNode {
 
   private onConfiguration(host: SrpHost, change: ConfigurationChange): void {
     host.configuration(change);
-    if (change.kind === 'regular' && change.joined.some((n) => n !== this.config.nodeId)) {
-      const own = this.packer.ownGroups();
-      if (own.length > 0) this.packer.announceGroups(own);
-    }
+    if (change.kind === 'regular') this.packer.announceGroups(this.packer.ownGroups());
   }
 }

@@ -22,8 +22,12 @@ export type Order = 'agreed' | 'safe';
 export const ORDER_AGREED = 0;
 export const ORDER_SAFE = 1;
 
-/** Protocol version carried in every packet header. A packet of another version is dropped. */
-export const PROTOCOL_VERSION = 1;
+/**
+ * Protocol version carried in every packet header. A packet of another version is dropped.
+ * 2: every member announces at every regular configuration, ending with an empty announce entry
+ * (version 1 refused an empty announce and announced only after a join).
+ */
+export const PROTOCOL_VERSION = 2;
 
 /** Packet types, as on the wire. */
 export const PacketType = {
@@ -269,7 +273,12 @@ export interface AppDelivery {
   local: boolean;
 }
 
-export type GroupEventCause = 'join' | 'leave' | 'configuration';
+/**
+ * 'join' / 'leave': a member's ordered join or leave. 'configuration': the ring's membership
+ * changed. 'merge': the same, and the regular configuration brought members from another ring
+ * (or follows one whose views had not settled), whose view of the group was not this side's.
+ */
+export type GroupEventCause = 'join' | 'leave' | 'configuration' | 'merge';
 
 /** A change of one group's membership, derived from ring configurations plus ordered joins and leaves. */
 export interface GroupEvent {

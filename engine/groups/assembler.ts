@@ -14,12 +14,13 @@
  *       middle, last → append to the sender's partial (same incarnation, counter, group and
  *                      guarantee, and within its total length, else drop it and count); a last
  *                      that completes it → deliver the concatenated copy
- *       join / leave / announce → update the group, emit a GroupEvent
+ *       join / leave / announce → update the group, emit a GroupEvent (or hold it, below)
  *   onConfiguration(c):
  *     report c first, at its exact place in the stream
- *     transitional: restrict groups to c.members (event per group that lost members)
- *     regular: drop every partial message; restrict groups to c.members (event per group that
- *              changed or that this node is in)
+ *     transitional: restrict groups to c.members (event per group that lost members or that this
+ *                   node is in); group events are held from here
+ *     regular: drop every partial message; restrict groups to c.members; wait for the announce of
+ *              every member of c, then report every group that changed or that this node is in
  *
  * Partial messages survive a transitional configuration, unlike the senders themselves: the rest of
  * the old ring's frames is delivered in it, from every sender up to the first hole (evs-spec §3.4
@@ -33,6 +34,29 @@
  * announce from X adds X to each listed group (the joinlist exchange after a merge). Only members
  * of the current configuration are added: a frame from a sender that left can still be delivered
  * in a transitional configuration, and it must not put that sender back into a group.
+ *
+ * THE ANNOUNCE BARRIER
+ *
+ * Members that come from different rings enter a regular configuration with different views of
+ * the groups (each its own side's), and each learns the others' groups from their announces, in
+ * one order but from different starting points: an announce that adds X on one side is a no-op on
+ * the side that had X. Events reported as each view changed would come at different points of the
+ * stream on different members, and a replicated state machine that takes its members from them
+ * (the lock manager) would cut its stream at different points on different replicas. So every
+ * member announces at every regular configuration, ending with an empty announce entry, and the
+ * views are reported only once the end of every member's announce has been delivered: from then
+ * on every member holds the same view of every group (each member's joins, leaves and announce
+ * are in its FIFO order, and the announce lists its groups as they stand after the joins and
+ * leaves queued before it), so every later event is the same on every member too.
+ *
+ * The barrier's events have cause 'merge' when the configuration brought members from another
+ * ring, or follows a regular configuration whose barrier was not passed: then the views before it
+ * may have differed between members (a replicated state reconciles there); else 'configuration'.
+ *
+ * While the views are held, this node's own join and leave are still reported at once: the
+ * application's join() and leave() settle on them, and the messages that follow a join are the
+ * joiner's to deliver. Every other change waits for the barrier and is reported then as one event
+ * per group.
  */
 import { assert } from '../assert.js';
 import type {
@@ -96,6 +120,16 @@ export class Assembler {
   private kind: ConfigurationKind | null = null;
   private ringId: RingId = ringIdNone;
   private members = new Set<NodeId>();
+  /** group → the members last reported (the views the host has heard); absent: none reported. */
+  private readonly shown = new Map<string, NodeId[]>();
+  /** Events are reported as they happen (the announce barrier of the configuration is passed). */
+  private settled = false;
+  /** The last regular configuration's barrier was passed (its views were the same everywhere). */
+  private barrierPassed = true;
+  /** The regular configuration brought views from elsewhere: its barrier reports cause 'merge'. */
+  private merging = false;
+  /** Members of the regular configuration whose announce has not ended yet. */
+  private unannounced = new Set<NodeId>();
 
   constructor(opts: AssemblerOptions, private readonly host: AssemblerHost) {
     this.nodeId = opts.nodeId;
@@ -138,6 +172,9 @@ export class Assembler {
         for (let n = first; n < end; n++) {
           this.addMember(r.announced[n] as string, frame.originator);
         }
+        // An empty announce ends the sender's announce of this configuration. One delivered in a
+        // transitional configuration is of the old ring's barrier, which is over.
+        if (end === first && !frame.transitional) this.announced(frame.originator);
       } else if (kind === EntryKind.join) {
         this.addMember(r.groups[i] as string, frame.originator);
       } else {
@@ -159,12 +196,41 @@ export class Assembler {
     }
     for (const group of [...this.groups.keys()].sort()) {
       const before = this.groups.get(group) as NodeId[];
-      const after = before.filter((m) => this.members.has(m));
-      const left = before.filter((m) => !this.members.has(m));
-      this.setMembers(group, after);
-      if (left.length > 0 || (c.kind === 'regular' && this.local.has(group))) {
-        this.emit(group, after, [], left, 'configuration');
+      this.setMembers(group, before.filter((m) => this.members.has(m)));
+    }
+    this.settled = false;
+    if (c.kind === 'transitional') {
+      // The cut, for every group that lost members and every group this node is in: the views
+      // reported so far, less the members that did not come along (changes still held stay held
+      // for the next regular configuration's barrier).
+      for (const group of [...this.shown.keys()].sort()) {
+        const before = this.shown.get(group) as NodeId[];
+        const left = before.filter((m) => !this.members.has(m));
+        if (left.length > 0 || this.local.has(group)) {
+          this.emit(group, before.filter((m) => this.members.has(m)), [], left, 'configuration');
+        }
       }
+      return;
+    }
+    this.unannounced = new Set(c.members);
+    // Members from another ring (c.joined, which every member sees non-empty alike) or out of a
+    // ring whose views never settled (which all who come from it know alike) hold other views.
+    this.merging = c.joined.length > 0 || !this.barrierPassed;
+    this.barrierPassed = false;
+  }
+
+  /** The end of `node`'s announce in this regular configuration: the barrier may be passed. */
+  private announced(node: NodeId): void {
+    if (this.settled || !this.unannounced.delete(node) || this.unannounced.size > 0) return;
+    this.settled = true;
+    this.barrierPassed = true;
+    const cause = this.merging ? 'merge' : 'configuration';
+    for (const group of [...new Set([...this.groups.keys(), ...this.shown.keys()])].sort()) {
+      const after = this.groups.get(group) ?? [];
+      const before = this.shown.get(group) ?? [];
+      const joined = after.filter((m) => !before.includes(m));
+      const left = before.filter((m) => !after.includes(m));
+      if (joined.length > 0 || left.length > 0 || this.local.has(group)) this.emit(group, after, joined, left, cause);
     }
   }
 
@@ -258,7 +324,7 @@ export class Assembler {
     if (before.includes(node)) return;
     const after = [...before, node].sort((a, b) => a - b);
     this.setMembers(group, after);
-    this.emit(group, after, [node], [], 'join');
+    if (this.settled || node === this.nodeId) this.emit(group, after, [node], [], 'join');
   }
 
   private removeMember(group: string, node: NodeId): void {
@@ -266,7 +332,7 @@ export class Assembler {
     if (before === undefined || !before.includes(node)) return;
     const after = before.filter((m) => m !== node);
     this.setMembers(group, after);
-    this.emit(group, after, [], [node], 'leave');
+    if (this.settled || node === this.nodeId) this.emit(group, after, [], [node], 'leave');
   }
 
   private setMembers(group: string, members: NodeId[]): void {
@@ -286,6 +352,8 @@ export class Assembler {
     const kind = this.kind;
     assert(kind !== null, 'group events follow the first configuration');
     const ringId = this.ringId;
+    if (members.length === 0) this.shown.delete(group);
+    else this.shown.set(group, [...members]);
     this.host.groupEvent({ group, kind, ringId, members: [...members], joined, left, cause });
   }
 }

@@ -35,6 +35,9 @@
  *   kind 6 leave    : | kind u8 | name len u8 | name |
  *   kind 7 announce : | kind u8 | group count u16 | (name len u8 | name) × group count |
  *
+ * A member's announce of a regular configuration is announce entries listing its groups, then
+ * one with no name: the end (groups/assembler.ts, the announce barrier).
+ *
  * Kind 0 is invalid so that a zeroed buffer never reads as entries. Name lengths are 1..255.
  */
 import { assert } from '../assert.js';
@@ -237,7 +240,6 @@ export class FrameReader {
   ): number | FrameError {
     if (offset + 2 > p.length) return 'truncated';
     const names = view.getUint16(offset);
-    if (names === 0) return 'bad-length';
     this.kinds[i] = EntryKind.announce;
     this.groups[i] = '';
     this.counters[i] = 0;

@@ -183,9 +183,11 @@ export class Packer implements FrameSource {
 
   /**
    * Queue announce entries listing `groups` as this node's groups, so that nodes that merged in
-   * learn them. Pass ownGroups(): an announce is applied after every join and leave queued before
-   * it, so the list must be the membership as it stands after them (a group whose leave is still
-   * queued must not be listed, or the announce would re-add this node after the leave).
+   * learn them, and the empty entry that ends the announce (the barrier the others wait for, even
+   * from a node in no group). Pass ownGroups(): an announce is applied after every join and leave
+   * queued before it, so the list must be the membership as it stands after them (a group whose
+   * leave is still queued must not be listed, or the announce would re-add this node after the
+   * leave).
    */
   announceGroups(groups: readonly string[]): void {
     const encoded = groups.map((g) => this.names.encode(g));
@@ -206,6 +208,8 @@ export class Packer implements FrameSource {
       this.push(QueuedKind.announce, orderAgreed, 0, undefined, body, 1 + bodyBytes);
       first = end;
     }
+    const endBody = encodeAnnounceBody(encoded, 0, 0, 2);
+    this.push(QueuedKind.announce, orderAgreed, 0, undefined, endBody, 1 + endBody.length);
   }
 
   /** The groups this node asked to be in, after all joins and leaves submitted so far (sorted). */

@@ -440,10 +440,10 @@ describe('malformed input', () => {
     // Too short for a sender: the version alone.
     expect(decodePacket(bytesOf(9, 1, 0))).toEqual({ ok: false, reason: 'version', version: 9 });
     // Even an unknown type or a truncated body is reported as version skew first.
-    expect(decodePacket(bytesOf(2, 99, 0, 0, 5, 0, 0, 0))).toEqual({
+    expect(decodePacket(bytesOf(PROTOCOL_VERSION + 1, 99, 0, 0, 5, 0, 0, 0))).toEqual({
       ok: false,
       reason: 'version',
-      version: 2,
+      version: PROTOCOL_VERSION + 1,
       sender: 5,
     });
   });

@@ -168,8 +168,10 @@ describe('failure to receive', () => {
     for (let i = 0; i < 5; i++) c.node(1).submit('g', payload(i), 'agreed');
     c.run(5000);
     expect(c.node(3).stats().retransmitsRequested).toBeGreaterThan(0);
-    expect(c.lastRegular(1)?.members).toEqual([1, 2]);
-    expect(c.lastRegular(2)?.members).toEqual([1, 2]);
+    // Node 3 rejoins and leaves again for as long as the filter holds (every configuration
+    // brings frames of node 1: its announce); nodes 1 and 2 go on in rings of their own between.
+    expect(c.confs(1, 'regular').map((r) => r.members)).toContainEqual([1, 2]);
+    expect(c.confs(2, 'regular').map((r) => r.members)).toContainEqual([1, 2]);
     expect(c.confs(3, 'regular').map((r) => r.cause)).toContain('failure-to-receive');
     expect(c.confs(3, 'regular').map((r) => r.members)).toContainEqual([3]);
     // Node 1's messages reached the two that could receive them.

@@ -69,6 +69,15 @@ function feed(a: Assembler, frames: DeliveredFrame[]): void {
   for (const f of frames) a.onFrame(f);
 }
 
+/** The ends of the announces of `ids` (members in no group), in that order. */
+function settle(a: Assembler, ringId: RingId, ids: NodeId[]): void {
+  for (const id of ids) {
+    const p = sender(id);
+    p.announceGroups([]);
+    feed(a, framesOf(p, id, ringId));
+  }
+}
+
 const groupEvents = (seen: Seen[]): GroupEvent[] =>
   seen.flatMap((s) => (s.t === 'group' ? [s.e] : []));
 const deliveries = (seen: Seen[]): AppDelivery[] =>
@@ -150,17 +159,22 @@ describe('Assembler: group membership', () => {
     const p1 = sender(1);
     p1.submitJoin('g');
     feed(a, framesOf(p1, 1, ringA));
+    settle(a, ringA, [1, 2]);
     seen.length = 0;
     a.onConfiguration(transitional(ringB, [1]));
-    expect(seen.map((s) => s.t)).toEqual(['conf']);
+    expect(seen.map((s) => s.t)).toEqual(['conf', 'group']);
     a.onConfiguration(regular(ringB, [1, 3]));
-    expect(seen.map((s) => s.t)).toEqual(['conf', 'conf', 'group']);
+    expect(seen.map((s) => s.t)).toEqual(['conf', 'group', 'conf']);
+    settle(a, ringB, [1, 3]);
+    expect(seen.map((s) => s.t)).toEqual(['conf', 'group', 'conf', 'group']);
   });
 
   it('follows joins, leaves and announces, and restricts groups at configurations', () => {
     const { a, seen } = node(1);
     a.onConfiguration(transitional(ringA, []));
     a.onConfiguration(regular(ringA, [1, 2, 3]));
+    settle(a, ringA, [3, 1, 2]);
+    expect(groupEvents(seen)).toEqual([]);
     const [p1, p2, p3] = [sender(1), sender(2), sender(3)];
     p2.submitJoin('g');
     p3.submitJoin('g');
@@ -177,31 +191,120 @@ describe('Assembler: group membership', () => {
     ]);
     expect(a.localGroups()).toEqual(['h']);
 
-    // Node 3 goes: both groups lose it in the transitional configuration; in the regular one only
-    // the group of this node is reported (nothing else changed).
+    // Node 3 goes: both groups lose it at the cut; the regular configuration reports the group of
+    // this node once every member's announce has ended (nothing else changed).
     seen.length = 0;
     a.onConfiguration(transitional(ringB, [1, 2]));
     a.onConfiguration(regular(ringB, [1, 2, 4]));
     expect(groupEvents(seen)).toEqual([
       { group: 'g', kind: 'transitional', ringId: ringB, members: [2], joined: [], left: [3], cause: 'configuration' },
       { group: 'h', kind: 'transitional', ringId: ringB, members: [1], joined: [], left: [3], cause: 'configuration' },
-      { group: 'h', kind: 'regular', ringId: ringB, members: [1], joined: [], left: [], cause: 'configuration' },
     ]);
 
-    // Node 4 merged in: its announce makes it a member of its groups; node 2 leaves g.
+    // Node 4 merged in: its announce makes it a member of its groups; node 2 leaves g. All of it is
+    // held until the last announce ends, then reported as one event per group.
     seen.length = 0;
     const p4 = sender(4);
     p4.announceGroups(['g', 'h', 'k']);
     p2.submitLeave('g');
+    p2.announceGroups(p2.ownGroups());
+    p1.announceGroups(p1.ownGroups());
     feed(a, [...framesOf(p4, 4, ringB), ...framesOf(p2, 2, ringB)]);
-    expect(groupEvents(seen).map((e) => [e.group, e.members, e.joined, e.left, e.cause])).toEqual([
-      ['g', [2, 4], [4], [], 'join'],
-      ['h', [1, 4], [4], [], 'join'],
-      ['k', [4], [4], [], 'join'],
-      ['g', [4], [], [2], 'leave'],
-    ]);
+    expect(groupEvents(seen)).toEqual([]);
     expect(a.groupMembers('g')).toEqual([4]);
+    feed(a, framesOf(p1, 1, ringB));
+    expect(groupEvents(seen).map((e) => [e.group, e.kind, e.members, e.joined, e.left, e.cause])).toEqual([
+      ['g', 'regular', [4], [4], [2], 'configuration'],
+      ['h', 'regular', [1, 4], [4], [], 'configuration'],
+      ['k', 'regular', [4], [4], [], 'configuration'],
+    ]);
     expect(a.groupNames()).toEqual(['g', 'h', 'k']);
+  });
+
+  it('two sides of a merge report the same views at the same frame', () => {
+    // Node 1 comes from ring A with node 2 (both in g), node 3 from ring B alone (in g and h).
+    const side1 = node(1);
+    side1.a.onConfiguration(regular(ringA, [1, 2]));
+    settle(side1.a, ringA, [1, 2]);
+    const side3 = node(3);
+    side3.a.onConfiguration(regular(ringB, [3]));
+    settle(side3.a, ringB, [3]);
+    const [p1, p2, p3] = [sender(1), sender(2), sender(3)];
+    p1.submitJoin('g');
+    p2.submitJoin('g');
+    feed(side1.a, [...framesOf(p1, 1, ringA), ...framesOf(p2, 2, ringA)]);
+    p3.submitJoin('g');
+    p3.submitJoin('h');
+    feed(side3.a, framesOf(p3, 3, ringB));
+    // Ring C: one stream for both, announces interleaved with a message and a join of node 2.
+    for (const p of [p1, p2, p3]) p.announceGroups(p.ownGroups());
+    const a1 = framesOf(p1, 1, ringC);
+    const a3 = framesOf(p3, 3, ringC);
+    p2.submit('g', new Uint8Array([7]), 'agreed');
+    p2.submitJoin('h');
+    const a2 = framesOf(p2, 2, ringC);
+    const stream = [...a3, ...a1, ...a2];
+    const reported = (side: { a: Assembler; seen: Seen[] }): unknown[] => {
+      side.seen.length = 0;
+      side.a.onConfiguration(transitional(ringC, side === side1 ? [1, 2] : [3]));
+      side.a.onConfiguration({ ...regular(ringC, [1, 2, 3]), joined: side === side1 ? [3] : [1, 2] });
+      const out: unknown[] = [];
+      stream.forEach((f, i) => {
+        const before = groupEvents(side.seen).length;
+        side.a.onFrame(f);
+        for (const e of groupEvents(side.seen).slice(before)) out.push([i, e.group, e.members, e.cause]);
+      });
+      return out;
+    };
+    const r1 = reported(side1);
+    const r3 = reported(side3);
+    expect(r1).toEqual(r3);
+    // The barrier passes at node 2's announce end; its join of h, in the same frame, follows.
+    expect(r1).toEqual([
+      [stream.length - 1, 'g', [1, 2, 3], 'merge'],
+      [stream.length - 1, 'h', [3], 'merge'],
+      [stream.length - 1, 'h', [2, 3], 'join'],
+    ]);
+  });
+
+  it('says merge after a ring that brought members, and after one whose barrier was not passed', () => {
+    const { a, seen } = node(1);
+    a.onConfiguration(regular(ringA, [1, 2]));
+    const p1 = sender(1);
+    p1.submitJoin('g');
+    feed(a, framesOf(p1, 1, ringA));
+    settle(a, ringA, [1, 2]);
+    const causes = (): string[] => groupEvents(seen).filter((e) => e.kind === 'regular').map((e) => e.cause);
+    // Node 2 crashes: nothing merged.
+    seen.length = 0;
+    a.onConfiguration(transitional(ringB, [1]));
+    a.onConfiguration(regular(ringB, [1]));
+    settle(a, ringB, [1]);
+    expect(causes()).toEqual(['configuration']);
+    // Node 3 merges in, and the ring breaks before its announce ends: the next ring, with nobody
+    // new, still says merge.
+    seen.length = 0;
+    a.onConfiguration(transitional(ringC, [1]));
+    a.onConfiguration({ ...regular(ringC, [1, 3]), joined: [3] });
+    settle(a, ringC, [1]);
+    expect(causes()).toEqual([]);
+    const ringD: RingId = { rep: 1, seq: 16n };
+    a.onConfiguration(transitional(ringD, [1, 3]));
+    a.onConfiguration(regular(ringD, [1, 3]));
+    settle(a, ringD, [3, 1]);
+    expect(causes()).toEqual(['merge']);
+  });
+
+  it('reports this node\'s own join at once while the views are held', () => {
+    const { a, seen } = node(2);
+    a.onConfiguration(regular(ringA, [1, 2]));
+    const [p1, p2] = [sender(1), sender(2)];
+    p1.submitJoin('g');
+    p2.submitJoin('g');
+    feed(a, [...framesOf(p1, 1, ringA), ...framesOf(p2, 2, ringA)]);
+    expect(groupEvents(seen).map((e) => [e.members, e.joined, e.cause])).toEqual([[[1, 2], [2], 'join']]);
+    settle(a, ringA, [1, 2]);
+    expect(groupEvents(seen).map((e) => [e.members, e.joined, e.cause]).slice(1)).toEqual([[[1, 2], [], 'configuration']]);
   });
 
   it('ignores a join delivered in a transitional configuration from a sender that left', () => {

@@ -73,12 +73,15 @@ describe('frame format: round trip', () => {
       EntryKind.join,
       EntryKind.whole,
       EntryKind.announce,
+      EntryKind.announce,
       EntryKind.leave,
       EntryKind.first,
     ]);
     expect(r.counters.slice(1, 2)).toEqual([1]);
     expect(r.announced).toEqual(['a', 'grp', 'ü']);
-    expect(r.totals[4]).toBe(1500);
+    // The announce lists three names; the empty one after it ends the announce.
+    expect(r.lengths.slice(2, 4)).toEqual([3, 0]);
+    expect(r.totals[5]).toBe(1500);
     expect(r.read((f1 as { payload: Uint8Array }).payload)).toBeNull();
     expect(r.kinds[0]).toBe(EntryKind.middle);
     expect(r.read((f2 as { payload: Uint8Array }).payload)).toBeNull();
@@ -165,7 +168,8 @@ describe('frame format: malformed payloads are counted, never thrown', () => {
     const [ann] = frames(q);
     const an = (ann as { payload: Uint8Array }).payload;
     expect(readError(an)).toBeNull();
-    expect(readError(edited(an, (_b, v) => v.setUint16(11, 0)))).toBe('bad-length');
+    // With no name, the announce's name bytes read as the next entry: not a valid one.
+    expect(readError(edited(an, (_b, v) => v.setUint16(11, 0)))).toBe('truncated');
     expect(readError(edited(an, (_b, v) => v.setUint16(11, 2)))).toBe('truncated');
     expect(readError(edited(an, (b) => (b[13] = 0)))).toBe('bad-name');
   });
