@@ -10,6 +10,12 @@
  * as a transitional configuration (the members that came along) followed by the regular one, so a
  * member's ordered join starts a table sync at the same point of the stream everywhere and a
  * member that leaves or fails is purged at its cut.
+ *
+ * A ring change reaches the group at two points: its cut (a transitional event) and, once every
+ * member's announce is in, the regular event (engine/groups/assembler.ts). Between them each side
+ * of a merge applies the group's messages to its own table, which cannot grant there; a regular
+ * event of cause 'merge' then syncs the replicas whatever members it lists, on every member alike
+ * (the sides' views, hence their cuts, may have differed before it).
  */
 import { EventEmitter } from 'node:events';
 import type { EvsNode } from '../node.js';
@@ -372,7 +378,7 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
       this.tableMembers = members;
       this.tableRing = e.ringId;
       this.traceNeedsReady = true;
-      this.table.onConfiguration(change(kind, members));
+      this.table.onConfiguration(change(kind, members), kind === 'regular' && e.cause === 'merge');
     };
     if (e.kind === 'transitional') {
       feed('transitional', e.members);

@@ -60,13 +60,18 @@ export class LockTable extends LockTableOps {
     return hashTable(this.state);
   }
 
-  /** A configuration at its place in the delivery stream (before the deliveries made in it). */
-  onConfiguration(change: ConfigurationChange): void {
+  /**
+   * A configuration at its place in the delivery stream (before the deliveries made in it).
+   * `resync`: a regular configuration syncs the replicas even if it brought nobody new; the host
+   * asks it where the replicas may have cut their streams at different points before it (the lock
+   * manager does at every ring change, api/locks/lock-manager.ts). Every member must pass the same.
+   */
+  onConfiguration(change: ConfigurationChange, resync = false): void {
     this.members = change.members.slice();
     this.ring = ringIdToString(change.ringId);
     this.primaryNow = isPrimaryComponent(this.options.primaryRule, change.members);
     if (change.kind === 'transitional') this.onTransitional(change);
-    else this.onRegular(change);
+    else this.onRegular(change, resync);
   }
 
   private onTransitional(change: ConfigurationChange): void {
@@ -90,7 +95,7 @@ export class LockTable extends LockTableOps {
     if (!this.diverged) this.host.event({ ev: 'lkstate', point: 'transitional', ring: this.ring, hash: this.hash(), primary: false });
   }
 
-  private onRegular(change: ConfigurationChange): void {
+  private onRegular(change: ConfigurationChange, resync: boolean): void {
     this.regular = true;
     this.ringSeq = change.ringId.seq;
     const previous = new Set(this.lastTransitionalMembers);
@@ -102,7 +107,7 @@ export class LockTable extends LockTableOps {
         if (b.expected !== null && !b.expected.every((id) => previous.has(id))) failBarrier(ls, b, 'configuration', this.barrierContext());
       }
     }
-    const needSync = this.diverged || change.members.some((id) => !previous.has(id));
+    const needSync = resync || this.diverged || change.members.some((id) => !previous.has(id));
     if (needSync) {
       this.diverged = true;
       this.sync = { ring: this.ring, ringRep: change.ringId.rep, ringSeq: change.ringId.seq, received: new Map(), pending: [] };
