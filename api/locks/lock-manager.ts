@@ -6,22 +6,16 @@
  * granted (or queued, or denied) where and when it is delivered, on every member alike.
  * docs/locks.md describes the API and the guarantees.
  *
- * The table's members are the group's members. Each regular membership event is fed to the table
- * as a transitional configuration (the members that came along) followed by the regular one, so a
- * member's ordered join starts a table sync at the same point of the stream everywhere and a
- * member that leaves or fails is purged at its cut.
- *
- * A ring change reaches the group at two points: its cut (a transitional event) and, once every
- * member's announce is in, the regular event (engine/groups/assembler.ts). Between them each side
- * of a merge applies the group's messages to its own table, which cannot grant there; a regular
- * event of cause 'merge' then syncs the replicas whatever members it lists, on every member alike
- * (the sides' views, hence their cuts, may have differed before it).
+ * The table's members are the group's members, and its configurations are cut where the group's
+ * views change (engine/locks/group-cuts.ts): a member's ordered join starts a table sync at the
+ * same point of the stream everywhere, a member that leaves or fails is purged at its cut, and a
+ * merge syncs the replicas.
  */
 import { EventEmitter } from 'node:events';
 import type { EvsNode } from '../node.js';
 import type { Group } from '../group.js';
 import type { GroupMembershipEvent, GroupMessage, NodeId } from '../events.js';
-import type { ConfigurationChange } from '../../engine/types.js';
+import { cutConfiguration, groupCuts } from '../../engine/locks/group-cuts.js';
 import { encodeLockMessage, isBatchable, lockBatchBytesMax, multiResourcesMax, resourceNameBytesMax, type LockMessage } from '../../engine/locks/codec.js';
 import { LockTable, type LockspaceDump, type LockTableEvent } from '../../engine/locks/lock-table.js';
 import type { LockMode } from '../../engine/locks/modes.js';
@@ -58,11 +52,6 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
   /** When the configuration change that stopped grants began; null while granting. */
   private recoveryStartMs: number | null = null;
   private readonly trace: LockTraceWriter | null;
-  /** Members of the configuration last fed to the table (the trace's lkstate lines carry them). */
-  private tableMembers: readonly NodeId[] = [];
-  private tableRing = '';
-  /** A configuration was fed since the last line that said whether the table is primary. */
-  private traceNeedsReady = false;
   private readonly removeMetrics: () => void;
   private readonly removeBeforeClose: () => void;
   private readonly outbox: LockOutbox;
@@ -360,36 +349,16 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
   private onMembership(e: GroupMembershipEvent): void {
     if (this.closed) return;
     this.recoveryStartMs ??= performance.now();
-    if (this.groupMembers.length > 0 && !e.members.includes(this.node.nodeId)) {
+    const cuts = groupCuts(this.node.nodeId, this.groupMembers, e);
+    if (cuts === null) {
       // This node's own leave (close() of the manager or of the node): what waits ends as closed.
       void this.close();
       return;
     }
-    const change = (kind: 'transitional' | 'regular', members: readonly NodeId[]): ConfigurationChange => ({
-      kind,
-      ringId: e.ring,
-      members: [...members],
-      joined: [],
-      left: [],
-      cause: 'join',
-      causeNodes: [],
-    });
-    const feed = (kind: 'transitional' | 'regular', members: readonly NodeId[]): void => {
-      this.tableMembers = members;
-      this.tableRing = e.ringId;
-      this.traceNeedsReady = true;
-      this.table.onConfiguration(change(kind, members), kind === 'regular' && e.cause === 'merge');
-    };
-    if (e.kind === 'transitional') {
-      feed('transitional', e.members);
-      this.groupMembers = e.members;
-      this.updatePrimary();
-      return;
+    for (const cut of cuts) {
+      this.trace?.cut(e.ringId, cut.members);
+      this.table.onConfiguration(cutConfiguration(cut, e.ring), cut.resync);
     }
-    const came = this.groupMembers.filter((id) => e.members.includes(id));
-    // The first event is this node's own join: it brings its (empty) table along alone.
-    feed('transitional', this.groupMembers.length === 0 ? [this.node.nodeId] : came);
-    feed('regular', e.members);
     this.groupMembers = e.members;
     this.updatePrimary();
   }
@@ -419,14 +388,7 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
 
   private onEvent(e: LockTableEvent): void {
     // The trace line first: it must be written before the application learns of the event.
-    if (this.trace !== null) {
-      if (this.traceNeedsReady && e.ev === 'lk' && (e.op === 'grant' || e.op === 'convert')) {
-        this.trace.writeReady(this.tableRing, this.table.hash(), this.table.primary, this.tableMembers);
-        this.traceNeedsReady = false;
-      }
-      if (e.ev === 'lkstate' && e.primary) this.traceNeedsReady = false;
-      this.trace.write(e, this.tableMembers);
-    }
+    this.trace?.write(e, this.table);
     this.onTableEvent?.(e);
     if (e.ev === 'barrier') {
       if (e.op === 'enter') return;

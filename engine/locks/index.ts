@@ -7,4 +7,6 @@ export { decodeLockMessage, decodeLockMessages, encodeLockMessage, isBatchable, 
 export type { BatchableLockMessage, LockBatchDecodeResult, LockFlags, LockMessage, LockDecodeResult } from './codec.js';
 export { LockTable, fenceRingShift, valueBlockBytesDefault } from './lock-table.js';
 export type { LkOp, LockDumpRow, LockspaceDump, LockTableCounters, LockTableEvent, LockTableHost, LockTableOptions } from './lock-table.js';
-export { lockTraceLine } from './trace-lines.js';
+export { LockLines, lockTraceLine } from './trace-lines.js';
+export { cutConfiguration, groupCuts } from './group-cuts.js';
+export type { GroupCut } from './group-cuts.js';

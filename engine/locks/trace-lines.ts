@@ -6,7 +6,14 @@
 import type { NodeId } from '../types.js';
 import type { LockTableEvent } from './lock-table.js';
 
-export function lockTraceLine(node: NodeId, e: LockTableEvent, tMs: number): string | null {
+/**
+ * `tableMembers`: the members of the configuration the table is in, written on `lkstate` lines
+ * when given. A lock manager's configurations are its group's (group-cuts.ts): besides those of
+ * the ring, a member's ordered join or leave of the group is a configuration point of its own,
+ * inside one ring configuration, so the ring's `conf` line before it may list others, and the lock
+ * checker keys table hashes by these members.
+ */
+export function lockTraceLine(node: NodeId, e: LockTableEvent, tMs: number, tableMembers?: readonly NodeId[]): string | null {
   const n = String(node);
   switch (e.ev) {
     case 'lk': {
@@ -32,9 +39,50 @@ export function lockTraceLine(node: NodeId, e: LockTableEvent, tMs: number): str
       o['t'] = tMs;
       return JSON.stringify(o);
     }
-    case 'lkstate':
-      return JSON.stringify({ ev: 'lkstate', node: n, point: e.point, ring: e.ring, hash: e.hash, primary: e.primary, t: tMs });
+    case 'lkstate': {
+      const o: Record<string, unknown> = { ev: 'lkstate', node: n, point: e.point, ring: e.ring, hash: e.hash, primary: e.primary };
+      if (tableMembers !== undefined) o['members'] = tableMembers.map(String);
+      o['t'] = tMs;
+      return JSON.stringify(o);
+    }
     case 'dropped':
       return null;
+  }
+}
+
+/**
+ * The lock lines of one replica, in the order it applies its events. Besides each event's line:
+ * the members of the table's configuration ride on its `lkstate` lines, and a `ready` line
+ * (`{"ev":"lkstate","point":"ready",...}`) comes before the first grant or conversion after a
+ * configuration point, with the table's hash as it starts granting and whether it is primary (the
+ * contract's `primary` field, where the lock checker needs it: the table's own `lkstate` line of
+ * a sync or regular point comes after the grants that point makes).
+ */
+export class LockLines {
+  private members: readonly NodeId[] = [];
+  private ring = '';
+  private readyDue = false;
+
+  constructor(private readonly node: NodeId) {}
+
+  /** A configuration point of the table in ring `ring` ("rep:seq"), with its members. */
+  cut(ring: string, members: readonly NodeId[]): void {
+    this.ring = ring;
+    this.members = members;
+    this.readyDue = true;
+  }
+
+  /** The lines of `e` (none, one, or the ready line and then e's); `table` as it stands now. */
+  lines(e: LockTableEvent, tMs: number, table: { hash(): string; readonly primary: boolean }): string[] {
+    const out: string[] = [];
+    if (this.readyDue && e.ev === 'lk' && (e.op === 'grant' || e.op === 'convert')) {
+      const members = this.members.map(String);
+      out.push(JSON.stringify({ ev: 'lkstate', node: String(this.node), point: 'ready', ring: this.ring, hash: table.hash(), primary: table.primary, members, t: tMs }));
+      this.readyDue = false;
+    }
+    if (e.ev === 'lkstate' && e.primary) this.readyDue = false;
+    const line = lockTraceLine(this.node, e, tMs, this.members);
+    if (line !== null) out.push(line);
+    return out;
   }
 }

@@ -8,7 +8,7 @@
  * byte the one submitted, and that the persisted ring seq never goes backwards.
  */
 import type { EngineConfigInput } from '../../engine/config.js';
-import type { AppDelivery, ConfigurationChange, EngineStats, Order, NodeHost } from '../../engine/types.js';
+import type { AppDelivery, ConfigurationChange, EngineStats, GroupEvent, Order, NodeHost } from '../../engine/types.js';
 import { ringIdToString } from '../../engine/types.js';
 import { Network } from './network.js';
 import type { Prng } from './prng.js';
@@ -93,6 +93,10 @@ export interface SimApp {
   onDeliver(nodeId: number, delivery: AppDelivery): void;
   /** Called right after the conf line is written; returns extra conf fields (e.g. primary). */
   onConfiguration(nodeId: number, change: ConfigurationChange): Record<string, boolean> | null;
+  /** Groups every node of the application joins when it starts (before onStart). */
+  readonly groups?: readonly string[];
+  /** A membership event of one of those groups, at its place in the stream. */
+  onGroupEvent?(nodeId: number, event: GroupEvent): void;
   onCrash(nodeId: number): void;
   /** The application stops starting new work. */
   stop(): void;
@@ -240,7 +244,7 @@ export class Cluster {
     // Every node is in the main group; about half also in a second one, so that some deliveries
     // reach nodes with no local member of the group.
     slot.groups = this.loadPrng.chance(0.5) ? [groupMain, groupSecond] : [groupMain];
-    for (const group of slot.groups) {
+    for (const group of [...slot.groups, ...(this.options.app?.groups ?? [])]) {
       node.joinGroup(group);
       node.assertInvariants?.();
     }
@@ -417,6 +421,10 @@ export class Cluster {
       configuration: (change) => {
         current();
         this.onConfiguration(slot, change);
+      },
+      groupEvent: (e) => {
+        current();
+        if (this.options.app?.groups?.includes(e.group) === true) this.options.app.onGroupEvent?.(slot.id, e);
       },
     };
   }

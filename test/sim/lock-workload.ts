@@ -8,15 +8,19 @@
  * table event is written to the node's trace as the trace contract's lock lines, and the lock
  * checker (api/check/locks-checker.ts) runs beside the EVS checker on every seed.
  *
- * As the lock manager does (api/locks/lock-outbox.ts), a node's operations made at one instant
- * are submitted as one batch; barrier entries and syncs go alone, in their place.
+ * As the lock manager does, every node joins the lock group and its table is cut where the group's
+ * views change (engine/locks/group-cuts.ts), and a node's operations made at one instant are
+ * submitted as one batch (api/locks/lock-outbox.ts); barrier entries and syncs go alone, in their
+ * place.
  */
-import type { AppDelivery, ConfigurationChange, Order } from '../../engine/types.js';
+import type { AppDelivery, ConfigurationChange, GroupEvent, Order } from '../../engine/types.js';
+import { ringIdToString } from '../../engine/types.js';
+import { cutConfiguration, groupCuts } from '../../engine/locks/group-cuts.js';
 import { encodeLockMessage, isBatchable, LockBatchWriter, type BatchableLockMessage, type LockMessage } from '../../engine/locks/codec.js';
 import { LockTable, type LockTableEvent } from '../../engine/locks/lock-table.js';
 import { lockModes, type LockMode } from '../../engine/locks/modes.js';
 import { majorityOf } from '../../engine/locks/primary.js';
-import { lockTraceLine } from '../../engine/locks/trace-lines.js';
+import { LockLines } from '../../engine/locks/trace-lines.js';
 import { checkLocks } from '../../api/check/locks-checker.js';
 import type { SimApp, SimAppNode } from './cluster.js';
 import type { CheckFn } from './checker.js';
@@ -63,10 +67,15 @@ interface NodeRun {
   /** Messages not yet submitted or refused by a full send queue, in order: batchable operations, or encoded messages that go alone. */
   outbox: ({ payload: Uint8Array; order: Order } | { op: BatchableLockMessage })[];
   flushScheduled: boolean;
+  /** The lock group's members as last reported (empty before this node's own join). */
+  groupMembers: readonly number[];
+  /** The node's lock lines (as a real node's lock manager writes them). */
+  lines: LockLines;
 }
 
 export class LockWorkload implements SimApp {
   readonly randomLoad = false;
+  readonly groups = [lockGroup];
   private readonly runs = new Map<number, NodeRun>();
   private running = true;
   grants = 0;
@@ -86,6 +95,8 @@ export class LockWorkload implements SimApp {
       counterNext: 1,
       outbox: [],
       flushScheduled: false,
+      groupMembers: [],
+      lines: new LockLines(node.nodeId),
       table: new LockTable(
         { nodeId: node.nodeId, incarnation: node.incarnation, primaryRule: majorityOf(this.nodeIds) },
         {
@@ -123,8 +134,22 @@ export class LockWorkload implements SimApp {
   onConfiguration(nodeId: number, change: ConfigurationChange): Record<string, boolean> | null {
     const run = this.runs.get(nodeId);
     if (run === undefined) return null;
-    run.table.onConfiguration(change);
-    return { primary: change.kind === 'regular' && run.table.primary };
+    // The table is cut where the lock group's views change, as the lock manager's is: at a ring's
+    // regular configuration it waits for the group's regular event, and its lkstate lines say when
+    // it may grant again.
+    return { primary: change.kind === 'regular' && run.table.canGrant };
+  }
+
+  onGroupEvent(nodeId: number, e: GroupEvent): void {
+    const run = this.runs.get(nodeId);
+    if (run === undefined) return;
+    const cuts = groupCuts(nodeId, run.groupMembers, e);
+    if (cuts === null) return;
+    for (const cut of cuts) {
+      run.lines.cut(ringIdToString(e.ringId), cut.members);
+      run.table.onConfiguration(cutConfiguration(cut, e.ringId), cut.resync);
+    }
+    run.groupMembers = e.members;
   }
 
   private current(run: NodeRun): boolean {
@@ -311,8 +336,7 @@ export class LockWorkload implements SimApp {
   }
 
   private onEvent(run: NodeRun, e: LockTableEvent): void {
-    const line = lockTraceLine(run.node.nodeId, e, this.clock.nowMs);
-    if (line !== null) run.node.line(line);
+    for (const line of run.lines.lines(e, this.clock.nowMs, run.table)) run.node.line(line);
     const ownPrefix = `${run.node.nodeId}:${run.node.incarnation}:`;
     if (e.ev === 'dropped') {
       const m = e.message;
