@@ -159,6 +159,14 @@ export class LockTable extends LockTableOps {
       this.onSync(sender, message, transitional);
       return;
     }
+    if (!this.regular && !transitional) {
+      // Delivered in a new ring before the table's regular configuration (the group reports it
+      // once every member has announced its groups): the sides of a merge hold different tables
+      // and members here, and a member that joins the group meanwhile holds none. No replica
+      // applies it; its sender's lock manager ends or resends it.
+      this.dropOwn(sender, message, 'reconfigured');
+      return;
+    }
     if (message.type === 'lockMany' && this.groupDuplicate(sender, incarnation, message)) {
       this.counters.duplicateLock++;
       return;

@@ -27,7 +27,7 @@ describe('simulator --workload locks', () => {
       files.push(new Map([...input.files].map(([k, v]) => [k, v.slice()])));
       return { ok: true, violations: [] };
     };
-    for (let i = 0; i < 2; i++) runSeed({ seed: 11, nodes: 5, faults: 'mixed', app: 'locks', safetyMs: 5000, check });
+    for (let i = 0; i < 2; i++) runSeed({ seed: 12, nodes: 5, faults: 'mixed', app: 'locks', safetyMs: 5000, check });
     expect([...(files[1] ?? new Map())]).toEqual([...(files[0] ?? new Map())]);
     const all = [...(files[0]?.values() ?? [])].flat().join('\n');
     for (const op of ['"op":"grant"', '"op":"convert"', '"op":"release"', '"ev":"lkstate"', '"point":"sync"', '"op":"reenter"', '"op":"orphan"']) expect(all).toContain(op);

@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { checkLocks } from '../../../api/check/locks-checker.js';
 import type { LockMessage } from '../../../engine/locks/codec.js';
-import { formed, owner, Replicas } from './harness.js';
+import { formed, lock, owner, Replicas } from './harness.js';
 
 const all = [1, 2, 3];
 
@@ -111,4 +111,27 @@ describe('an atomic request a replica still held waiting at a sync', () => {
     expect(checkLocks(r.files()).violations).toEqual([]);
     expect(new Set(all.map((id) => r.table(id).hash())).size).toBe(1);
   });
+
+  it('applies nothing delivered in a new ring before the regular configuration: the sides would differ', () => {
+    const r = formed(all);
+    r.configure([1, 2], [1, 2], [1, 2]);
+    r.configure([3], [3], [3]);
+    r.clearEvents();
+    // The cut of the merging ring, then, before its regular configuration, node 3 enters a barrier
+    // (alone on its side, it would complete there) and node 1 asks for a lock.
+    r.transitional([1, 2], [1, 2]);
+    r.transitional([3], [3]);
+    r.deliver(3, enter('b'), all);
+    r.deliver(1, lock(1, 'r', 'EX'), all);
+    for (const id of all) expect(r.of(id, 'barrier')).toEqual([]);
+    for (const id of all) expect(r.lk(id, 'request')).toEqual([]);
+    // Each sender's own replica says it dropped its operation (its lock manager ends or resends it).
+    expect(r.of(3, 'dropped').map((e) => e.reason)).toEqual(['reconfigured']);
+    expect(r.of(1, 'dropped').map((e) => e.reason)).toEqual(['reconfigured']);
+    expect(r.of(2, 'dropped')).toEqual([]);
+    // What the old ring delivers in the transitional configuration still counts there.
+    r.deliver(1, enter('c'), [1, 2], true);
+    for (const id of [1, 2]) expect(r.of(id, 'barrier').map((e) => e.op)).toEqual(['enter']);
+  });
 });
+
