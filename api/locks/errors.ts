@@ -13,9 +13,9 @@
  *   primary configuration. details: `reason`.
  * - `TOTEM_ERR_LOCK_SUSPECT`: the abort reason of a handle's `signal` when a configuration change
  *   left this node outside a primary component: the lock may no longer be exclusive.
- * - `TOTEM_ERR_LOCK_RECONFIGURED`: the request was cut by a configuration change before it
+ * - `TOTEM_ERR_LOCK_RECONFIGURED`: a barrier entry was cut by a configuration change before it
  *   reached the table (during a table sync, or between a ring change's cut and its regular
- *   configuration); nothing was applied, retry it.
+ *   configuration); nothing was applied, enter again. (A lock request cut so is sent again.)
  * - `TOTEM_ERR_LOCK_IN_PROGRESS`: a conversion asked while another request of the same lock waits.
  * - `TOTEM_ERR_LOCK_RELEASED`: a call on a handle that was released, revoked or purged.
  * - `TOTEM_ERR_LOCK_BARRIER_FAILED`: a member of the barrier left before all had entered, or a

@@ -55,6 +55,13 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
   private readonly removeMetrics: () => void;
   private readonly removeBeforeClose: () => void;
   private readonly outbox: LockOutbox;
+  /**
+   * Between a ring change's cut (the group's transitional event) and its regular event, what no
+   * replica would apply there (engine/locks/lock-table.ts): operations wait here, in order, and
+   * go out at the regular event, after the table's sync.
+   */
+  private cutOpen = false;
+  private held: LockMessage[] = [];
   /** "<node>:<incarnation>:": the owner ids of this node's locks start with it. */
   private readonly ownPrefix: string;
 
@@ -77,7 +84,7 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
       }),
     );
     // Operations asked before node.close() go out before the node's leaves, as they would unbatched.
-    this.removeBeforeClose = node[kBeforeClose](() => this.outbox.flush());
+    this.removeBeforeClose = node[kBeforeClose](() => this.sendAll());
     const ownLkEventsOnly = this.trace === null && onTableEvent === undefined;
     this.table = new LockTable({ nodeId: node.nodeId, incarnation: node.incarnation, primaryRule: rule, ownLkEventsOnly }, {
       event: (e) => this.onEvent(e),
@@ -151,7 +158,7 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
   async close(): Promise<void> {
     if (this.closed) return;
     // What was asked before close() is sent before the leave, as it would have been unbatched.
-    this.outbox.flush();
+    this.sendAll();
     this.removeBeforeClose();
     this.closed = true;
     const closedError = new LockError('TOTEM_ERR_LOCK_CLOSED', 'the lock manager is closed');
@@ -317,7 +324,20 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
     if (this.closed || this.node.state !== 'open') throw new LockError('TOTEM_ERR_LOCK_CLOSED', 'the lock manager is closed');
   }
 
+  /** Send what waits (held at a cut, or for the end of a burst) now. */
+  private sendAll(): void {
+    this.cutOpen = false;
+    const held = this.held;
+    this.held = [];
+    for (const m of held) this.message(m);
+    this.outbox.flush();
+  }
+
   private message(m: LockMessage): void {
+    if (this.cutOpen) {
+      this.held.push(m);
+      return;
+    }
     if (isBatchable(m)) {
       this.outbox.push(m);
       return;
@@ -355,12 +375,18 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
       void this.close();
       return;
     }
+    if (e.kind === 'transitional' && !this.cutOpen) {
+      this.cutOpen = true;
+      this.held.push(...this.outbox.take());
+    }
     for (const cut of cuts) {
       this.trace?.cut(e.ringId, cut.members);
       this.table.onConfiguration(cutConfiguration(cut, e.ring), cut.resync);
     }
     this.groupMembers = e.members;
     this.updatePrimary();
+    // After the regular configuration's sync went out: what was held is applied after the sync.
+    if (e.kind === 'regular' && this.cutOpen) this.sendAll();
   }
 
   private onMessage(m: GroupMessage<Uint8Array>): void {
@@ -514,20 +540,28 @@ export class LockManager extends EventEmitter<LockManagerEvents> {
       b?.reject(new LockError('TOTEM_ERR_LOCK_RECONFIGURED', `barrier ${m.name}: cut by a configuration change; enter again`));
       return;
     }
-    if (m.type === 'unlock') {
-      // An unlock must not be lost: send it again.
-      this.message(m);
-      return;
-    }
-    if (m.type === 'cancel' || m.type === 'purgeOrphans') {
+    // No replica applied it (every one drops what it drops at the same point): an unlock, a cancel
+    // or a purge must not be lost, and a request that still waits goes again (a table refuses a
+    // second lock of one owner id, so a request is never applied twice).
+    if (m.type === 'unlock' || m.type === 'cancel' || m.type === 'purgeOrphans') {
       this.message(m);
       return;
     }
     const counters = m.type === 'lockMany' ? m.items.map((_, i) => m.counter + i) : [m.counter];
+    const waiting = counters.flatMap((counter) => this.pending.get(counter) ?? []);
+    if (waiting.length === 0) return;
+    if (waiting.every((p) => p.cancelSent === null)) {
+      this.message(m);
+      return;
+    }
+    // Its timeout or abort already sent a cancel, which finds nothing on any replica: sent again,
+    // the request would come after that cancel and could be granted. It ends here, as the cancel
+    // would have ended it.
     for (const counter of counters) {
       const p = this.pending.settle(counter);
       if (p === undefined) continue;
-      p.reject(new LockError('TOTEM_ERR_LOCK_RECONFIGURED', `${p.kind} ${p.ls.name}/${p.res}: cut by a configuration change; nothing was applied`));
+      const what = `${p.kind} ${p.ls.name}/${p.res}`;
+      p.reject(p.cancelSent === 'cancel' ? new LockError('TOTEM_ERR_LOCK_CANCELLED', `${what}: cancelled`) : denyError('timeout', what));
     }
   }
 }

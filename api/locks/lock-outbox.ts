@@ -45,6 +45,13 @@ export class LockOutbox {
     process.nextTick(this.flushLater);
   }
 
+  /** Take the operations waiting for the end of this burst back, in order (none is sent). */
+  take(): BatchableLockMessage[] {
+    const ops = this.ops;
+    this.ops = [];
+    return ops;
+  }
+
   /** Hand what waits to the node now: one batch, or several when they do not fit in one. */
   flush(): void {
     const ops = this.ops;

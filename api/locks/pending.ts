@@ -8,6 +8,8 @@ import type { LockOptions } from './lock-options.js';
 
 export class Pending {
   abortedByCaller = false;
+  /** The cancel this request's timeout or abort multicast, if any (and why). */
+  cancelSent: 'cancel' | 'timeout' | null = null;
   /** performance.now() when the request was handed to the node (the acquire latency's start). */
   readonly startMs = performance.now();
   private timer: NodeJS.Timeout | null = null;
@@ -25,12 +27,18 @@ export class Pending {
 
   /** Arm `options.timeoutMs` and `options.signal`: each asks `cancel` to multicast the request's cancel. */
   watch(options: LockOptions, cancel: (reason: 'cancel' | 'timeout') => void): this {
-    if (options.timeoutMs !== undefined) this.timer = setTimeout(() => cancel('timeout'), options.timeoutMs);
+    if (options.timeoutMs !== undefined) {
+      this.timer = setTimeout(() => {
+        this.cancelSent ??= 'timeout';
+        cancel('timeout');
+      }, options.timeoutMs);
+    }
     const signal = options.signal;
     if (signal !== undefined) {
       this.signal = signal;
       this.onAbort = () => {
         this.abortedByCaller = true;
+        this.cancelSent ??= 'cancel';
         cancel('cancel');
       };
       signal.addEventListener('abort', this.onAbort, { once: true });

@@ -312,14 +312,19 @@ export class FakeCluster {
           cause: 'merge', causeNodes: [node.nodeId],
         });
       }
-      // The announce after a merge: the newcomer learns every existing group member by member.
-      for (const [group, members] of [...this.groups].sort(([a], [b]) => a.localeCompare(b))) {
-        let known: NodeId[] = [];
-        for (const m of members) {
-          known = [...known, m];
-          node.events.groupEvent({
-            group, kind: 'regular', ringId, members: known, joined: [m], left: [], cause: 'join',
-          });
+      // The group layer's rule at a merge (engine/groups/assembler.ts): the cut for every group of
+      // the old members, then, once every member has announced, the views, cause 'merge' (the
+      // newcomer learns every existing group; it is in none yet).
+      const groups = [...this.groups].sort(([a], [b]) => a.localeCompare(b));
+      for (const n of after) {
+        for (const [group, members] of groups) {
+          if (members.includes(n.nodeId)) n.events.groupEvent({ group, kind: 'transitional', ringId, members, joined: [], left: [], cause: 'configuration' });
+        }
+      }
+      for (const n of after) {
+        for (const [group, members] of groups) {
+          const joined = n === node ? members : [];
+          if (joined.length > 0 || members.includes(n.nodeId)) n.events.groupEvent({ group, kind: 'regular', ringId, members, joined, left: [], cause: 'merge' });
         }
       }
       return;
@@ -350,7 +355,7 @@ export class FakeCluster {
     node.events.configuration(change);
   }
 
-  /** The assembler's rule: events for groups that lost members, and on a regular one for own groups. */
+  /** The assembler's rule: events for groups that lost members, and for this node's own groups. */
   private restrictGroups(
     nodes: FakeNode[],
     kind: 'regular' | 'transitional',
@@ -368,7 +373,7 @@ export class FakeCluster {
     for (const n of nodes) {
       for (const [group, left] of lost) {
         const members = this.groups.get(group) ?? [];
-        if (left.length > 0 || (kind === 'regular' && members.includes(n.nodeId))) {
+        if (left.length > 0 || members.includes(n.nodeId)) {
           n.events.groupEvent({ group, kind, ringId, members, joined: [], left, cause: 'configuration' });
         }
       }

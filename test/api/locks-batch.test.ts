@@ -15,7 +15,7 @@ import { useFakeNodes } from './fake-nodes.js';
 const { startNode } = useFakeNodes({ ignoreErrors: true });
 
 /** Node 1 alone, primary with 3 of 4 votes, its lock manager granting. */
-async function soloManager(extra: Partial<CreateNodeOptions> = {}): Promise<{ node: EvsNode; fake: FakeNode; locks: LockManager }> {
+async function soloManager(extra: Partial<CreateNodeOptions> = {}): Promise<{ node: EvsNode; fake: FakeNode; locks: LockManager; cluster: FakeCluster }> {
   const cluster = new FakeCluster();
   const node = await startNode(cluster, 1, { primary: { votes: { 1: 3, 2: 1 } }, ...extra });
   await node.waitForMembers([1]);
@@ -24,7 +24,7 @@ async function soloManager(extra: Partial<CreateNodeOptions> = {}): Promise<{ no
   expect(locks.primary).toBe(true);
   const fake = cluster.nodes.get(1);
   if (fake === undefined) throw new Error('no fake runtime node 1');
-  return { node, fake, locks };
+  return { node, fake, locks, cluster };
 }
 
 /** The lock group's deliveries since `from`, as operation types per message. */
@@ -108,4 +108,70 @@ describe('lock manager batches', () => {
     expect((await requested).resource).toBe('b');
     expect(lockMessages(fake, from)).toEqual([['unlock', 'lock']]);
   });
+
+  describe('between a ring change\'s cut and its regular event', () => {
+    /** The lock group's side of a ring change, as the group layer reports it (cut, then views). */
+    function cut(fake: FakeNode): () => void {
+      const ringId = fake.configurations.at(-1)?.ringId ?? { rep: 1, seq: 0n };
+      const event = (kind: 'transitional' | 'regular') => fake.events.groupEvent({ group: 'totem-locks', kind, ringId, members: [1], joined: [], left: [], cause: kind === 'regular' ? 'merge' : 'configuration' });
+      event('transitional');
+      return () => event('regular');
+    }
+
+    it('holds what is asked there and sends it after the regular event\'s sync', async () => {
+      const { fake, locks } = await soloManager();
+      const ls = locks.lockspace('ls');
+      const from = fake.delivered.length;
+      const regular = cut(fake);
+      expect(locks.primary).toBe(false);
+      const a = ls.lock('a', 'EX');
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      expect(lockMessages(fake, from)).toEqual([]);
+      regular();
+      const h = await a;
+      expect(h.mode).toBe('EX');
+      expect(lockMessages(fake, from)).toEqual([['sync'], ['lock']]);
+    });
+
+    it('sends again a request delivered there (no replica applied it) and grants it once', async () => {
+      const { fake, locks, cluster } = await soloManager();
+      const ls = locks.lockspace('ls');
+      const from = fake.delivered.length;
+      cluster.pause();
+      const a = ls.lock('a', 'EX');
+      // The batch reaches the node's send queue, then the ring changes before it is delivered.
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      const regular = cut(fake);
+      cluster.resume();
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      expect(lockMessages(fake, from)).toEqual([['lock']]);
+      expect(locks.dump('ls')?.resources ?? []).toEqual([]);
+      regular();
+      const h = await a;
+      expect(h.mode).toBe('EX');
+      expect(lockMessages(fake, from)).toEqual([['lock'], ['sync'], ['lock']]);
+      expect(locks.dump('ls')?.resources.map((r) => r.holders.length)).toEqual([1]);
+    });
+
+    it('ends a request whose timeout already sent its cancel, rather than send it after that cancel', async () => {
+      const { fake, locks, cluster } = await soloManager();
+      const ls = locks.lockspace('ls');
+      const from = fake.delivered.length;
+      cluster.pause();
+      const a = ls.lock('a', 'EX', { timeoutMs: 5 });
+      const ended = a.then(() => 'granted', (e: { code?: string }) => e.code);
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      const regular = cut(fake);
+      cluster.resume();
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      expect(await ended).toBe('TOTEM_ERR_LOCK_TIMEOUT');
+      regular();
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      // The cancel goes again, after the sync, and finds nothing; nothing is granted.
+      expect(lockMessages(fake, from)).toEqual([['lock'], ['cancel'], ['sync'], ['cancel']]);
+      expect(locks.dump('ls')?.resources ?? []).toEqual([]);
+      expect(locks.counters.unknownLock).toBe(1);
+    });
+  });
 });
+

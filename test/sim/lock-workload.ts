@@ -71,6 +71,11 @@ interface NodeRun {
   groupMembers: readonly number[];
   /** The node's lock lines (as a real node's lock manager writes them). */
   lines: LockLines;
+  /** Between a ring change's cut and the group's regular event: operations are held, in order. */
+  cutOpen: boolean;
+  held: LockMessage[];
+  /** Counters whose cancel was sent (a dropped request of one is ended, not sent again). */
+  cancelSent: Set<number>;
 }
 
 export class LockWorkload implements SimApp {
@@ -97,6 +102,9 @@ export class LockWorkload implements SimApp {
       flushScheduled: false,
       groupMembers: [],
       lines: new LockLines(node.nodeId),
+      cutOpen: false,
+      held: [],
+      cancelSent: new Set(),
       table: new LockTable(
         { nodeId: node.nodeId, incarnation: node.incarnation, primaryRule: majorityOf(this.nodeIds) },
         {
@@ -145,11 +153,20 @@ export class LockWorkload implements SimApp {
     if (run === undefined) return;
     const cuts = groupCuts(nodeId, run.groupMembers, e);
     if (cuts === null) return;
+    // As the lock manager does: what is asked between the cut and the regular event is held (no
+    // replica would apply it there) and goes out after the regular event's sync.
+    if (e.kind === 'transitional') run.cutOpen = true;
     for (const cut of cuts) {
       run.lines.cut(ringIdToString(e.ringId), cut.members);
       run.table.onConfiguration(cutConfiguration(cut, e.ringId), cut.resync);
     }
     run.groupMembers = e.members;
+    if (e.kind === 'regular' && run.cutOpen) {
+      run.cutOpen = false;
+      const held = run.held;
+      run.held = [];
+      for (const m of held) this.message(run, m);
+    }
   }
 
   private current(run: NodeRun): boolean {
@@ -194,6 +211,10 @@ export class LockWorkload implements SimApp {
   }
 
   private message(run: NodeRun, m: LockMessage): void {
+    if (run.cutOpen) {
+      run.held.push(m);
+      return;
+    }
     if (isBatchable(m)) this.enqueue(run, { op: m });
     else this.send(run, encodeLockMessage(m), m.type === 'barrier' ? 'safe' : 'agreed');
   }
@@ -331,6 +352,7 @@ export class LockWorkload implements SimApp {
     this.clock.after(afterMs, () => {
       if (!this.current(run) || client.counter !== counter) return;
       if (client.state !== 'waiting' && client.state !== 'converting') return;
+      run.cancelSent.add(counter);
       this.message(run, { type: 'cancel', counter, reason });
     });
   }
@@ -343,6 +365,12 @@ export class LockWorkload implements SimApp {
       if (m.type === 'barrier' || m.type === 'sync' || m.type === 'purgeOrphans') return;
       const client = run.byCounter.get(m.counter);
       if (client === undefined) return;
+      // As the lock manager does: no replica applied it, so a request that still waits goes again
+      // (a table refuses a second lock of one owner id), unless its cancel went out already.
+      if ((m.type === 'lock' || m.type === 'lockMany' || m.type === 'adopt' || m.type === 'convert') && !run.cancelSent.has(m.counter)) {
+        this.message(run, m);
+        return;
+      }
       if (m.type === 'lock' && client.state === 'reentering' && m.counter === client.reentry) {
         client.state = 'holding';
         this.think(run, client);
