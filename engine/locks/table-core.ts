@@ -18,6 +18,12 @@ export const valueBlockBytesDefault = 32;
 /** Grants one primary configuration may issue before its tokens reach the next ring's base. */
 export const fenceRingShift = 20n;
 const fenceMax = (1n << 64n) - 1n;
+/**
+ * The highest ring base a fencing token takes: 2^40 tokens below the 64-bit limit. A ring seq
+ * above it (2^44 rings: only a forged or corrupt one, at 4 per ring change) adds nothing to the
+ * token, so that the tokens after it still have room to grow.
+ */
+const fenceBaseMax = fenceMax - (1n << 40n);
 
 /** A lock's owner id, as the trace writes it: "<node>:<incarnation>:<counter>". */
 export function ownerId(node: NodeId, incarnation: number, counter: number): string {
@@ -287,12 +293,13 @@ export abstract class LockTableCore {
     // for every grant on every replica.
     if (this.fenceBaseOf !== this.ringSeq) {
       this.fenceBaseOf = this.ringSeq;
-      this.fenceBase = this.ringSeq << fenceRingShift;
+      const base = this.ringSeq << fenceRingShift;
+      this.fenceBase = base > fenceBaseMax ? 0n : base;
     }
     const base = this.fenceBase;
     let fence = this.state.lastFence + 1n;
     if (base > fence) fence = base;
-    assert(fence <= fenceMax, 'fencing token beyond 64 bits');
+    assert(fence <= fenceMax, 'fencing token beyond 64 bits (more than 2^40 grants above the highest ring base)');
     this.state.lastFence = fence;
     return fence;
   }
