@@ -122,13 +122,12 @@ export class Assembler {
   private members = new Set<NodeId>();
   /** group → the members last reported (the views the host has heard); absent: none reported. */
   private readonly shown = new Map<string, NodeId[]>();
-  /** Events are reported as they happen (the announce barrier of the configuration is passed). */
-  private settled = false;
-  /** The last regular configuration's barrier was passed (its views were the same everywhere). */
-  private barrierPassed = true;
   /** The regular configuration brought views from elsewhere: its barrier reports cause 'merge'. */
   private merging = false;
-  /** Members of the regular configuration whose announce has not ended yet. */
+  /**
+   * Members of the last regular configuration whose announce has not ended yet: empty once its
+   * barrier is passed (kept through the transitional configuration after it).
+   */
   private unannounced = new Set<NodeId>();
 
   constructor(opts: AssemblerOptions, private readonly host: AssemblerHost) {
@@ -198,7 +197,6 @@ export class Assembler {
       const before = this.groups.get(group) as NodeId[];
       this.setMembers(group, before.filter((m) => this.members.has(m)));
     }
-    this.settled = false;
     if (c.kind === 'transitional') {
       // The cut, for every group that lost members and every group this node is in: the views
       // reported so far, less the members that did not come along (changes still held stay held
@@ -212,18 +210,20 @@ export class Assembler {
       }
       return;
     }
-    this.unannounced = new Set(c.members);
     // Members from another ring (c.joined, which every member sees non-empty alike) or out of a
     // ring whose views never settled (which all who come from it know alike) hold other views.
-    this.merging = c.joined.length > 0 || !this.barrierPassed;
-    this.barrierPassed = false;
+    this.merging = c.joined.length > 0 || this.unannounced.size > 0;
+    this.unannounced = new Set(c.members);
+  }
+
+  /** Events are reported as they happen: a regular configuration whose barrier is passed. */
+  private get settled(): boolean {
+    return this.kind === 'regular' && this.unannounced.size === 0;
   }
 
   /** The end of `node`'s announce in this regular configuration: the barrier may be passed. */
   private announced(node: NodeId): void {
-    if (this.settled || !this.unannounced.delete(node) || this.unannounced.size > 0) return;
-    this.settled = true;
-    this.barrierPassed = true;
+    if (!this.unannounced.delete(node) || this.unannounced.size > 0) return;
     const cause = this.merging ? 'merge' : 'configuration';
     for (const group of [...new Set([...this.groups.keys(), ...this.shown.keys()])].sort()) {
       const after = this.groups.get(group) ?? [];

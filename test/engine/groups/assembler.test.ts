@@ -69,6 +69,17 @@ function feed(a: Assembler, frames: DeliveredFrame[]): void {
   for (const f of frames) a.onFrame(f);
 }
 
+/** Node 1 in group g, in ring A with node 2, its barrier passed. */
+function inGroupG(): { a: Assembler; seen: Seen[] } {
+  const n = node(1);
+  n.a.onConfiguration(regular(ringA, [1, 2]));
+  const p1 = sender(1);
+  p1.submitJoin('g');
+  feed(n.a, framesOf(p1, 1, ringA));
+  settle(n.a, ringA, [1, 2]);
+  return n;
+}
+
 /** The ends of the announces of `ids` (members in no group), in that order. */
 function settle(a: Assembler, ringId: RingId, ids: NodeId[]): void {
   for (const id of ids) {
@@ -154,12 +165,7 @@ describe('Assembler: partial messages at configuration changes', () => {
 
 describe('Assembler: group membership', () => {
   it('reports the configuration before the group events it causes', () => {
-    const { a, seen } = node(1);
-    a.onConfiguration(regular(ringA, [1, 2]));
-    const p1 = sender(1);
-    p1.submitJoin('g');
-    feed(a, framesOf(p1, 1, ringA));
-    settle(a, ringA, [1, 2]);
+    const { a, seen } = inGroupG();
     seen.length = 0;
     a.onConfiguration(transitional(ringB, [1]));
     expect(seen.map((s) => s.t)).toEqual(['conf', 'group']);
@@ -268,12 +274,7 @@ describe('Assembler: group membership', () => {
   });
 
   it('says merge after a ring that brought members, and after one whose barrier was not passed', () => {
-    const { a, seen } = node(1);
-    a.onConfiguration(regular(ringA, [1, 2]));
-    const p1 = sender(1);
-    p1.submitJoin('g');
-    feed(a, framesOf(p1, 1, ringA));
-    settle(a, ringA, [1, 2]);
+    const { a, seen } = inGroupG();
     const causes = (): string[] => groupEvents(seen).filter((e) => e.kind === 'regular').map((e) => e.cause);
     // Node 2 crashes: nothing merged.
     seen.length = 0;
